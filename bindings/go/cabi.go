@@ -1,0 +1,228 @@
+package agentgate
+
+// This file is the only one that talks to the C ABI. Every call follows the
+// same rules:
+//   - Go memory passed to C holds no Go pointers and is only borrowed for the
+//     duration of the call (the ABI copies what it keeps);
+//   - memory returned by C (ag_buffer, ag_error) is copied into Go values and
+//     freed before the function returns;
+//   - runtime.KeepAlive(e) follows each call on an engine handle, so the
+//     cleanup attached to the Engine cannot free the handle mid-call.
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libagentgate_ffi.a -lpthread -ldl -lm
+#include <stdlib.h>
+#include "agentgate.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+)
+
+// abiMajor is the C ABI major version this package was written for. A native
+// library with another major version is refused by New.
+const abiMajor = 1
+
+// headerABIMajor is the major version of the header the package was compiled
+// against; a test keeps it equal to abiMajor.
+const headerABIMajor = C.AG_ABI_VERSION_MAJOR
+
+// handle is an owned native engine; freed exactly once, by Close or by the
+// cleanup attached in New.
+type handle = *C.ag_engine
+
+// zero backs the pointer passed for an empty byte slice: the ABI rejects a
+// NULL pointer even when the length is 0.
+var zero [1]byte
+
+func bytesPtr(b []byte) *C.uint8_t {
+	if len(b) == 0 {
+		return (*C.uint8_t)(unsafe.Pointer(&zero[0]))
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(b)))
+}
+
+func stringPtr(s string) *C.uint8_t {
+	if len(s) == 0 {
+		return (*C.uint8_t)(unsafe.Pointer(&zero[0]))
+	}
+	return (*C.uint8_t)(unsafe.Pointer(unsafe.StringData(s)))
+}
+
+// nativeABIVersion returns the (major, minor) version reported by the linked
+// library.
+func nativeABIVersion() (uint32, uint32) {
+	v := uint32(C.ag_abi_version())
+	return v >> 16, v & 0xffff
+}
+
+// NativeVersion returns the version of the linked agentgate native library.
+func NativeVersion() string {
+	return C.GoString(C.ag_version())
+}
+
+func checkABI() error {
+	major, minor := nativeABIVersion()
+	if major != abiMajor {
+		return fmt.Errorf("%w: the linked library speaks C ABI %d.%d, this package needs major version %d",
+			ErrABIVersion, major, minor, abiMajor)
+	}
+	return nil
+}
+
+func statusName(st C.ag_status) string {
+	return C.GoString(C.ag_status_name(st))
+}
+
+// takeError converts an owned ag_error (or a bare status when err is NULL)
+// into a Go error, and frees it.
+func takeError(st C.ag_status, cerr *C.ag_error, policy bool) error {
+	if cerr != nil {
+		defer C.ag_error_free(cerr)
+		st = C.ag_error_status(cerr)
+	}
+	message := statusName(st)
+	path := ""
+	if cerr != nil {
+		message = C.GoString(C.ag_error_message(cerr))
+		path = C.GoString(C.ag_error_path(cerr))
+	}
+	switch st {
+	case C.AG_ERR_POLICY:
+		return &PolicyError{Path: path, Message: message}
+	case C.AG_ERR_INVALID_UTF8:
+		if policy {
+			return &PolicyError{Path: path, Message: message}
+		}
+		return fmt.Errorf("%w: %s", ErrInvalidArgument, message)
+	case C.AG_ERR_INVALID_ARGUMENT:
+		return fmt.Errorf("%w: %s", ErrInvalidArgument, message)
+	case C.AG_ERR_INVALID_ACTION:
+		return fmt.Errorf("%w: %s", ErrInvalidAction, message)
+	case C.AG_ERR_CLOCK:
+		return ErrSystemClock
+	default:
+		return fmt.Errorf("%w: %s (%s)", ErrEngine, message, statusName(st))
+	}
+}
+
+// takeBuffer copies an owned ag_buffer into Go memory and frees it.
+func takeBuffer(buf *C.ag_buffer) []byte {
+	defer C.ag_buffer_free(buf)
+	return C.GoBytes(unsafe.Pointer(C.ag_buffer_data(buf)), C.int(C.ag_buffer_len(buf)))
+}
+
+type nativeOptions struct {
+	manual     bool
+	startMs    int64
+	maxKeys    uint64
+	hasMaxKeys bool
+}
+
+// newNative creates a native engine handle.
+func newNative(policy []byte, o nativeOptions) (handle, error) {
+	var copts C.ag_engine_options
+	C.ag_engine_options_default(&copts)
+	if o.manual {
+		copts.clock = C.AG_CLOCK_MANUAL
+		copts.manual_start_ms = C.int64_t(o.startMs)
+	}
+	if o.hasMaxKeys {
+		copts.max_keys_per_limit = C.uint64_t(o.maxKeys)
+	}
+	var handle *C.ag_engine
+	var cerr *C.ag_error
+	st := C.ag_engine_new(bytesPtr(policy), C.size_t(len(policy)), &copts, &handle, &cerr)
+	runtime.KeepAlive(policy)
+	if st != C.AG_OK {
+		return nil, takeError(st, cerr, true)
+	}
+	return handle, nil
+}
+
+func freeNative(h handle) {
+	C.ag_engine_free(h)
+}
+
+// The methods below are called with e.mu held (read or write) and e.handle
+// non-nil.
+
+func (e *Engine) nativeUpdatePolicy(policy []byte) error {
+	var cerr *C.ag_error
+	st := C.ag_engine_update_policy(e.handle, bytesPtr(policy), C.size_t(len(policy)), &cerr)
+	runtime.KeepAlive(policy)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		return takeError(st, cerr, true)
+	}
+	return nil
+}
+
+// nativeEvaluateJSON evaluates action text and decodes the decision straight
+// from the engine's buffer, which is freed before returning.
+func (e *Engine) nativeEvaluateJSON(action []byte) (Decision, error) {
+	var buf *C.ag_buffer
+	st := C.ag_engine_evaluate_json(e.handle, bytesPtr(action), C.size_t(len(action)), &buf)
+	runtime.KeepAlive(action)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		C.ag_buffer_free(buf)
+		return Decision{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
+	}
+	defer C.ag_buffer_free(buf)
+	data := unsafe.Slice((*byte)(unsafe.Pointer(C.ag_buffer_data(buf))), int(C.ag_buffer_len(buf)))
+	// decodeDecision copies everything it keeps out of data.
+	return decodeDecision(data)
+}
+
+func (e *Engine) nativeApproveAction(action []byte, ttlMs uint64, uses uint32) (string, error) {
+	var hash *C.ag_buffer
+	var cerr *C.ag_error
+	st := C.ag_engine_approve_action(e.handle, bytesPtr(action), C.size_t(len(action)),
+		C.uint64_t(ttlMs), C.uint32_t(uses), &hash, &cerr)
+	runtime.KeepAlive(action)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		C.ag_buffer_free(hash)
+		return "", takeError(st, cerr, false)
+	}
+	if hash == nil {
+		return "", fmt.Errorf("%w: approve returned no hash", ErrEngine)
+	}
+	return string(takeBuffer(hash)), nil
+}
+
+func (e *Engine) nativeApproveHash(hash string, ttlMs uint64, uses uint32) error {
+	var cerr *C.ag_error
+	st := C.ag_engine_approve_hash(e.handle, stringPtr(hash), C.size_t(len(hash)),
+		C.uint64_t(ttlMs), C.uint32_t(uses), &cerr)
+	runtime.KeepAlive(hash)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		return takeError(st, cerr, false)
+	}
+	return nil
+}
+
+func (e *Engine) nativeSetTime(unixMs int64) error {
+	st := C.ag_engine_set_time(e.handle, C.int64_t(unixMs))
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		return takeError(st, nil, false)
+	}
+	return nil
+}
+
+func (e *Engine) nativeNow() (int64, error) {
+	var ms C.int64_t
+	st := C.ag_engine_now(e.handle, &ms)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		return 0, takeError(st, nil, false)
+	}
+	return int64(ms), nil
+}

@@ -1,0 +1,45 @@
+// Package agentgate is the Go binding of agentgate, a runtime policy engine
+// for AI agents: every tool call an agent wants to make is evaluated against
+// deterministic rules (allow, deny, require approval, rewrite params, rate
+// limit) before it runs.
+//
+// The package is a thin layer over the agentgate C ABI (include/agentgate.h),
+// linked statically from the native library libagentgate_ffi.a. It never
+// evaluates anything itself: the Rust core decides, so every language gets
+// identical results.
+//
+//	engine, err := agentgate.New(policyJSON)
+//	if err != nil {
+//		return err // a *agentgate.PolicyError names the offending path
+//	}
+//	defer engine.Close()
+//	d := engine.Evaluate(agentgate.Action{
+//		Tool:   "database.write",
+//		Agent:  agentgate.Agent{ID: "agent-001"},
+//		Params: map[string]any{"table": "users"},
+//	})
+//	if !d.Allowed {
+//		return fmt.Errorf("blocked: %s", d.Reason)
+//	}
+//
+// # Failing closed
+//
+// Evaluate and EvaluateJSON never panic and never return an error. A
+// malformed action gets a deny with code invalid_action. An engine that has
+// been closed, or that fails, answers deny with code engine_error. Only a
+// Decision with Allowed set lets an action run.
+//
+// # Concurrency and lifetime
+//
+// An Engine is safe for concurrent use. Close waits for the calls in flight
+// and is idempotent; calls after Close fail closed (see Close). An Engine
+// that is garbage collected without Close frees its native memory through a
+// cleanup, but relying on that delays the release: call Close.
+//
+// # Middleware
+//
+// The sub-packages langchaingo, mcpsdk and mcpgo put an Engine in front of
+// langchaingo tools, the official MCP Go SDK server and mark3labs/mcp-go
+// servers, so a denied call never reaches the tool and a rewritten call
+// reaches it with the rewritten arguments.
+package agentgate

@@ -1,0 +1,39 @@
+package agentgate
+
+import "errors"
+
+// Sentinel errors; test with errors.Is. Errors that carry details wrap one of
+// these.
+var (
+	// ErrClosed is returned by calls on an Engine after Close.
+	ErrClosed = errors.New("agentgate: engine is closed")
+	// ErrSystemClock is returned by SetTime on an engine that reads the
+	// system clock (created without WithManualClock).
+	ErrSystemClock = errors.New("agentgate: the engine reads the system clock; create it WithManualClock to set the time")
+	// ErrInvalidArgument wraps errors about a bad ttl, uses count, approval
+	// hash or option.
+	ErrInvalidArgument = errors.New("agentgate: invalid argument")
+	// ErrInvalidAction wraps errors about an action given to Approve or
+	// ApproveJSON that is not a valid action.
+	ErrInvalidAction = errors.New("agentgate: invalid action")
+	// ErrABIVersion is returned by New when the linked native library has an
+	// incompatible C ABI.
+	ErrABIVersion = errors.New("agentgate: incompatible native library")
+	// ErrEngine wraps unexpected failures of the native engine.
+	ErrEngine = errors.New("agentgate: engine failure")
+)
+
+// PolicyError reports a policy document that does not load. Path names the
+// offending value in dotted form with bracketed indexes
+// ("rules[3].when.all[1].matches"); it is empty for the document root.
+type PolicyError struct {
+	Path    string
+	Message string
+}
+
+func (e *PolicyError) Error() string {
+	if e.Path == "" {
+		return "agentgate: invalid policy: " + e.Message
+	}
+	return "agentgate: invalid policy at " + e.Path + ": " + e.Message
+}

@@ -1,0 +1,3 @@
+module github.com/agentgate/agentgate/bindings/go
+
+go 1.26
