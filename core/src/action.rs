@@ -1,0 +1,237 @@
+//! The action: strict reading, validation, defaults, and the canonical action hash.
+use crate::json::{self, StrictError};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+/// Largest action accepted, in UTF-8 bytes of its JSON text.
+pub(crate) const MAX_ACTION_BYTES: usize = 1 << 20;
+/// Deepest nesting accepted (the action object is level 1).
+pub(crate) const MAX_ACTION_DEPTH: usize = 64;
+
+static EMPTY_OBJECT: LazyLock<Value> = LazyLock::new(|| Value::Object(Map::new()));
+static KIND_TOOL_CALL: LazyLock<Value> = LazyLock::new(|| Value::String("tool_call".into()));
+
+/// What the action is: a tool call, an agent-to-agent message, or a resource access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    ToolCall,
+    Message,
+    Resource,
+}
+
+impl Kind {
+    pub(crate) fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "tool_call" => Some(Kind::ToolCall),
+            "message" => Some(Kind::Message),
+            "resource" => Some(Kind::Resource),
+            _ => None,
+        }
+    }
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::ToolCall => "tool_call",
+            Kind::Message => "message",
+            Kind::Resource => "resource",
+        }
+    }
+}
+
+/// Reads action JSON text strictly; the error is the reason of the `invalid_action` decision.
+pub(crate) fn parse_action_json(bytes: &[u8]) -> Result<Value, String> {
+    if bytes.len() > MAX_ACTION_BYTES {
+        return Err(format!(
+            "the action is {} bytes; at most {MAX_ACTION_BYTES} bytes (1 MiB) are accepted",
+            bytes.len()
+        ));
+    }
+    json::parse_strict(bytes, MAX_ACTION_DEPTH, false).map_err(|e| match e {
+        StrictError::Syntax(m) => format!("the action is not valid JSON: {m}"),
+        StrictError::Duplicate { key, .. } => {
+            format!("the action has a duplicate key {}", json::quote(&key))
+        }
+        StrictError::TooDeep { limit } => format!("the action is nested deeper than {limit} levels"),
+    })
+}
+
+/// Checks the size and depth limits of an action a binding passes as a value.
+pub(crate) fn check_action_value(v: &Value) -> Result<(), String> {
+    if json::depth_within(v, MAX_ACTION_DEPTH).is_none() {
+        return Err(format!("the action is nested deeper than {MAX_ACTION_DEPTH} levels"));
+    }
+    if json::compact_len_within(v, MAX_ACTION_BYTES).is_none() {
+        return Err(format!(
+            "the action's JSON is larger than {MAX_ACTION_BYTES} bytes (1 MiB)"
+        ));
+    }
+    Ok(())
+}
+
+/// A valid action with defaults applied, borrowing from the parsed JSON.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActionView<'a> {
+    pub(crate) kind: Kind,
+    pub(crate) kind_value: &'a Value,
+    pub(crate) tool: &'a str,
+    pub(crate) tool_value: &'a Value,
+    pub(crate) agent: &'a str,
+    pub(crate) agent_value: &'a Value,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) target_value: Option<&'a Value>,
+    /// Always an object (`{}` when absent).
+    pub(crate) params: &'a Value,
+    /// Always an object (`{}` when absent).
+    pub(crate) context: &'a Value,
+}
+
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+impl<'a> ActionView<'a> {
+    /// Validates the action's shape; the error says what is wrong.
+    pub(crate) fn from_value(v: &'a Value) -> Result<ActionView<'a>, String> {
+        let obj = v.as_object().ok_or("the action is not a JSON object")?;
+        let (kind, kind_value) = match present(obj.get("kind")) {
+            None => (Kind::ToolCall, &*KIND_TOOL_CALL),
+            Some(k @ Value::String(s)) => match Kind::parse(s) {
+                Some(kind) => (kind, k),
+                None => {
+                    return Err(format!(
+                        "\"kind\" is {}; expected \"tool_call\", \"message\" or \"resource\"",
+                        json::quote(s)
+                    ))
+                }
+            },
+            Some(other) => return Err(format!("\"kind\" must be a string, not {}", json::show(other))),
+        };
+        let tool_value = obj.get("tool").ok_or("the action lacks \"tool\"")?;
+        let tool = match tool_value {
+            Value::String(s) if !s.is_empty() => s.as_str(),
+            Value::String(_) => return Err("\"tool\" is empty".into()),
+            Value::Null => return Err("the action lacks \"tool\"".into()),
+            other => return Err(format!("\"tool\" must be a string, not {}", json::show(other))),
+        };
+        let agent_obj = match obj.get("agent") {
+            Some(Value::Object(a)) => a,
+            None | Some(Value::Null) => return Err("the action lacks \"agent.id\"".into()),
+            Some(other) => {
+                return Err(format!("\"agent\" must be an object, not {}", json::show(other)))
+            }
+        };
+        let agent_value = agent_obj.get("id").ok_or("the action lacks \"agent.id\"")?;
+        let agent = match agent_value {
+            Value::String(s) if !s.is_empty() => s.as_str(),
+            Value::String(_) => return Err("\"agent.id\" is empty".into()),
+            Value::Null => return Err("the action lacks \"agent.id\"".into()),
+            other => {
+                return Err(format!("\"agent.id\" must be a string, not {}", json::show(other)))
+            }
+        };
+        let (target, target_value) = match present(obj.get("target")) {
+            None => (None, None),
+            Some(t @ Value::String(s)) => (Some(s.as_str()), Some(t)),
+            Some(other) => {
+                return Err(format!("\"target\" must be a string or null, not {}", json::show(other)))
+            }
+        };
+        let object_field = |name: &str| -> Result<&'a Value, String> {
+            match present(obj.get(name)) {
+                None => Ok(&*EMPTY_OBJECT),
+                Some(o @ Value::Object(_)) => Ok(o),
+                Some(other) => Err(format!("\"{name}\" must be an object, not {}", json::show(other))),
+            }
+        };
+        let params = object_field("params")?;
+        let context = object_field("context")?;
+        match present(obj.get("timestamp")) {
+            None => {}
+            Some(Value::String(s)) => {
+                if chrono::DateTime::parse_from_rfc3339(s).is_err() {
+                    return Err(format!("\"timestamp\" {} is not an RFC 3339 date-time", json::quote(s)));
+                }
+            }
+            Some(other) => {
+                return Err(format!("\"timestamp\" must be a string, not {}", json::show(other)))
+            }
+        }
+        Ok(ActionView {
+            kind,
+            kind_value,
+            tool,
+            tool_value,
+            agent,
+            agent_value,
+            target,
+            target_value,
+            params,
+            context,
+        })
+    }
+
+    /// `"sha256:"` + hex SHA-256 of the JCS form of
+    /// `{"agent", "kind", "params", "target", "tool"}` (keys already in JCS order).
+    pub(crate) fn hash(&self) -> String {
+        let mut text = String::with_capacity(128);
+        text.push_str("{\"agent\":");
+        json::write_jcs_string(self.agent, &mut text);
+        text.push_str(",\"kind\":\"");
+        text.push_str(self.kind.as_str());
+        text.push_str("\",\"params\":");
+        json::write_jcs(self.params, &mut text);
+        text.push_str(",\"target\":");
+        match self.target {
+            Some(t) => json::write_jcs_string(t, &mut text),
+            None => text.push_str("null"),
+        }
+        text.push_str(",\"tool\":");
+        json::write_jcs_string(self.tool, &mut text);
+        text.push('}');
+        let digest = Sha256::digest(text.as_bytes());
+        let mut out = String::with_capacity(71);
+        out.push_str("sha256:");
+        for b in digest {
+            let _ = write!(out, "{b:02x}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view_err(text: &str) -> String {
+        let v = parse_action_json(text.as_bytes()).unwrap();
+        ActionView::from_value(&v).unwrap_err()
+    }
+
+    #[test]
+    fn shape_errors_say_what_is_wrong() {
+        assert!(view_err(r#"{"agent":{"id":"a"}}"#).contains("tool"));
+        assert!(view_err(r#"{"tool":"t"}"#).contains("agent.id"));
+        assert!(view_err(r#"{"tool":"t","agent":{"id":"a"},"kind":"rpc"}"#).contains("rpc"));
+        assert!(view_err(r#"{"tool":"t","agent":{"id":"a"},"params":[]}"#).contains("params"));
+        assert!(view_err(r#"{"tool":"t","agent":{"id":"a"},"timestamp":"yesterday"}"#).contains("RFC 3339"));
+        assert!(parse_action_json(br#"{"tool":"t","tool":"u"}"#).unwrap_err().contains("duplicate"));
+    }
+
+    #[test]
+    fn hash_ignores_key_order_number_form_and_context() {
+        let h = |t: &str| {
+            let v = parse_action_json(t.as_bytes()).unwrap();
+            ActionView::from_value(&v).unwrap().hash()
+        };
+        let a = h(r#"{"tool":"p","agent":{"id":"a"},"params":{"x":1,"y":"z"}}"#);
+        let b = h(r#"{"params":{"y":"z","x":1.0},"agent":{"id":"a"},"tool":"p","context":{"s":1},"kind":"tool_call"}"#);
+        assert_eq!(a, b);
+        assert_ne!(a, h(r#"{"tool":"p","agent":{"id":"a"},"params":{"x":2,"y":"z"}}"#));
+        assert!(a.starts_with("sha256:") && a.len() == 71);
+        // Known vector: sha256 of {"agent":"a","kind":"tool_call","params":{},"target":null,"tool":"t"}.
+        let text = r#"{"agent":"a","kind":"tool_call","params":{},"target":null,"tool":"t"}"#;
+        let want: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(h(r#"{"tool":"t","agent":{"id":"a"}}"#), format!("sha256:{want}"));
+    }
+}

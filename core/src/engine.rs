@@ -1,0 +1,212 @@
+//! The engine: a compiled policy snapshot behind an atomic pointer, plus the shared state
+//! (clock, rate-limit counters, approval grants) that outlives policy updates.
+use crate::action::{check_action_value, parse_action_json, ActionView};
+use crate::approvals::Approvals;
+use crate::clock::Clock;
+use crate::compile::{load, Interner, Snapshot};
+use crate::decision::{Code, Decision, Effect, PolicyInfo};
+use crate::error::{EngineError, PolicyError};
+use crate::eval::decide;
+use arc_swap::ArcSwap;
+use serde_json::Value;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Which clock an engine reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClockMode {
+    /// The system clock.
+    #[default]
+    System,
+    /// A clock the host sets with [`Engine::set_time`], starting at `start_ms` (unix ms).
+    Manual {
+        /// The clock's initial reading, in unix milliseconds.
+        start_ms: i64,
+    },
+}
+
+/// Options fixed when an engine is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// The clock time windows, rate limits and approvals read.
+    pub clock: ClockMode,
+    /// Most keys each rate-limit rule keeps (default 100,000); see the spec, §5.4.
+    pub max_keys_per_limit: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { clock: ClockMode::System, max_keys_per_limit: 100_000 }
+    }
+}
+
+/// A policy engine. `Send + Sync`: share one engine between threads; every method takes
+/// `&self`, evaluation reads the current snapshot without locking, and policy updates swap it
+/// atomically. No method panics.
+#[derive(Debug)]
+pub struct Engine {
+    snapshot: ArcSwap<Snapshot>,
+    clock: Clock,
+    approvals: Approvals,
+    interner: Interner,
+    max_keys: usize,
+    /// Serializes updates so that counters carry over from the snapshot being replaced.
+    updating: Mutex<()>,
+}
+
+fn valid_hash(hash: &str) -> bool {
+    hash.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+impl Engine {
+    /// Loads `policy_json` into a new engine; the error is the document's first load error.
+    pub fn new(policy_json: &[u8], options: EngineOptions) -> Result<Engine, PolicyError> {
+        let interner = Interner::default();
+        let max_keys = options.max_keys_per_limit.max(1);
+        let snapshot = guarded(|| load(policy_json, None, &interner, max_keys))?;
+        Ok(Engine {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            clock: match options.clock {
+                ClockMode::System => Clock::System,
+                ClockMode::Manual { start_ms } => Clock::Manual(start_ms.into()),
+            },
+            approvals: Approvals::default(),
+            interner,
+            max_keys,
+            updating: Mutex::new(()),
+        })
+    }
+
+    /// Replaces the policy atomically: evaluations in flight finish on the old snapshot, later
+    /// ones see the new one. On error the current policy stays in place.
+    pub fn update_policy(&self, policy_json: &[u8]) -> Result<(), PolicyError> {
+        let _serial = self.updating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let prev = self.snapshot.load_full();
+        let next = guarded(|| load(policy_json, Some(&prev), &self.interner, self.max_keys))?;
+        self.snapshot.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Decides an action given as JSON text. A malformed action is denied with code
+    /// `invalid_action`; this never fails.
+    pub fn evaluate_json(&self, action_json: &[u8]) -> Decision {
+        let start = Instant::now();
+        self.finish(start, || match parse_action_json(action_json) {
+            Ok(value) => self.decide_value(&value),
+            Err(reason) => self.invalid(reason),
+        })
+    }
+
+    /// Decides an action given as a JSON value (checked for the same size and depth limits as
+    /// JSON text). This never fails.
+    pub fn evaluate_value(&self, action: &Value) -> Decision {
+        let start = Instant::now();
+        self.finish(start, || match check_action_value(action) {
+            Ok(()) => self.decide_value(action),
+            Err(reason) => self.invalid(reason),
+        })
+    }
+
+    /// Grants an approval for the action given as JSON text; returns its hash.
+    pub fn approve_action_json(&self, action_json: &[u8], ttl_ms: u64, uses: u32) -> Result<String, EngineError> {
+        let value = parse_action_json(action_json).map_err(EngineError::InvalidAction)?;
+        self.approve_action_value(&value, ttl_ms, uses)
+    }
+
+    /// Grants an approval for the action given as a JSON value; returns its hash.
+    pub fn approve_action_value(&self, action: &Value, ttl_ms: u64, uses: u32) -> Result<String, EngineError> {
+        check_action_value(action).map_err(EngineError::InvalidAction)?;
+        let hash = ActionView::from_value(action).map_err(EngineError::InvalidAction)?.hash();
+        self.approve_hash(&hash, ttl_ms, uses)?;
+        Ok(hash)
+    }
+
+    /// Grants an approval for an action hash (`"sha256:"` + 64 lowercase hex digits), valid
+    /// for `ttl_ms` (≥ 1) from now and for `uses` (≥ 1) allowed actions.
+    pub fn approve_hash(&self, hash: &str, ttl_ms: u64, uses: u32) -> Result<(), EngineError> {
+        if ttl_ms == 0 {
+            return Err(EngineError::InvalidArgument("ttl_ms must be at least 1".into()));
+        }
+        if uses == 0 {
+            return Err(EngineError::InvalidArgument("uses must be at least 1".into()));
+        }
+        if !valid_hash(hash) {
+            return Err(EngineError::InvalidArgument(format!(
+                "{} is not an action hash (\"sha256:\" and 64 lowercase hex digits)",
+                crate::json::quote(hash)
+            )));
+        }
+        self.approvals
+            .grant(hash, self.clock.now_ms(), ttl_ms, uses)
+            .ok_or_else(|| EngineError::InvalidArgument("the approval table is unavailable".into()))
+    }
+
+    /// Sets a manual clock to `unix_ms`.
+    pub fn set_time(&self, unix_ms: i64) -> Result<(), EngineError> {
+        match &self.clock {
+            Clock::Manual(t) => {
+                t.store(unix_ms, Ordering::SeqCst);
+                Ok(())
+            }
+            Clock::System => Err(EngineError::SystemClock),
+        }
+    }
+
+    /// The engine clock's reading, in unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The name and version of the current policy.
+    pub fn policy_info(&self) -> PolicyInfo {
+        self.snapshot.load().info.clone()
+    }
+
+    fn decide_value(&self, action: &Value) -> Decision {
+        match ActionView::from_value(action) {
+            Ok(view) => {
+                let snap = self.snapshot.load();
+                decide(&snap, &self.approvals, &view, self.clock.now_ms())
+            }
+            Err(reason) => self.invalid(reason),
+        }
+    }
+
+    fn invalid(&self, reason: String) -> Decision {
+        self.deny_without_rule(Code::InvalidAction, Arc::from(reason))
+    }
+
+    fn deny_without_rule(&self, code: Code, reason: Arc<str>) -> Decision {
+        Decision {
+            effect: Effect::Deny,
+            code,
+            rule: None,
+            reason,
+            matched: Vec::new(),
+            shadow: Vec::new(),
+            params: None,
+            retry_after_ms: None,
+            action_hash: None,
+            policy: self.policy_info(),
+            eval_ns: 0,
+        }
+    }
+
+    /// Runs `f`, turning a panic into an `engine_error` deny, and stamps `eval_ns`.
+    fn finish(&self, start: Instant, f: impl FnOnce() -> Decision) -> Decision {
+        let mut d = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            self.deny_without_rule(Code::EngineError, Arc::from("the engine failed while deciding"))
+        });
+        d.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        d
+    }
+}
+
+/// Runs a loader, turning a panic into a load error (a policy must never crash the host).
+fn guarded(f: impl FnOnce() -> Result<Snapshot, PolicyError>) -> Result<Snapshot, PolicyError> {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(PolicyError::new("", "the engine failed while loading the policy")))
+}

@@ -1,0 +1,167 @@
+//! Field paths in conditions (`params.a.0.b`, or a JSON Pointer `/params/a.b`), resolved
+//! against the action after defaults.
+use crate::action::ActionView;
+use crate::json::quote;
+use serde_json::Value;
+
+/// Where a path starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Root {
+    Kind,
+    Tool,
+    AgentId,
+    AgentRoles,
+    Target,
+    Params,
+    Context,
+}
+
+/// One step below the root: a key, or a digit segment that indexes an array or names a key.
+#[derive(Debug, Clone)]
+struct Step {
+    key: Box<str>,
+    index: Option<usize>,
+}
+
+/// A compiled field path.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldPath {
+    root: Root,
+    steps: Vec<Step>,
+}
+
+/// Digits without leading zeros (`0`, `17`; not `07`).
+fn array_index(s: &str) -> Option<usize> {
+    let ok = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    if ok {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+impl FieldPath {
+    /// Compiles a dotted path or a JSON Pointer (RFC 6901) over the same roots.
+    pub(crate) fn parse(text: &str) -> Result<FieldPath, String> {
+        let q = quote(text);
+        let segs: Vec<String> = if let Some(pointer) = text.strip_prefix('/') {
+            pointer
+                .split('/')
+                .map(|t| unescape_pointer(t).ok_or_else(|| format!("field {q} has a bad JSON Pointer escape")))
+                .collect::<Result<_, _>>()?
+        } else {
+            let segs: Vec<String> = text.split('.').map(str::to_owned).collect();
+            if segs.iter().any(String::is_empty) {
+                return Err(format!("field {q} has an empty segment"));
+            }
+            segs
+        };
+        let mut it = segs.into_iter();
+        let first = it.next().unwrap_or_default();
+        let root = match first.as_str() {
+            "kind" => Root::Kind,
+            "tool" => Root::Tool,
+            "target" => Root::Target,
+            "params" => Root::Params,
+            "context" => Root::Context,
+            "agent" => match it.next().as_deref() {
+                Some("id") => Root::AgentId,
+                Some("roles") => Root::AgentRoles,
+                _ => {
+                    return Err(format!(
+                        "field {q}: under \"agent\" only \"agent.id\" and \"agent.roles\" can be read"
+                    ))
+                }
+            },
+            _ => {
+                return Err(format!(
+                    "field {q} must start with kind, tool, agent.id, agent.roles, target, params or context"
+                ))
+            }
+        };
+        let steps: Vec<Step> = it
+            .map(|s| Step { index: array_index(&s), key: s.into_boxed_str() })
+            .collect();
+        if !steps.is_empty() && matches!(root, Root::Kind | Root::Tool | Root::AgentId | Root::Target) {
+            return Err(format!("field {q}: a string field has no sub-fields"));
+        }
+        Ok(FieldPath { root, steps })
+    }
+
+    /// Parses a `params.`-rooted dotted path as `modify` and `audit.include_params` use it;
+    /// returns the keys below `params`.
+    pub(crate) fn params_keys(text: &str) -> Option<Vec<String>> {
+        let rest = text.strip_prefix("params.")?;
+        let keys: Vec<String> = rest.split('.').map(str::to_owned).collect();
+        (!keys.iter().any(String::is_empty)).then_some(keys)
+    }
+
+    /// The value at this path, or `None` when missing (JSON `null` counts as missing).
+    pub(crate) fn resolve<'a>(&self, action: &ActionView<'a>, roles: &'a Value) -> Option<&'a Value> {
+        let mut cur: &'a Value = match self.root {
+            Root::Kind => action.kind_value,
+            Root::Tool => action.tool_value,
+            Root::AgentId => action.agent_value,
+            Root::AgentRoles => roles,
+            Root::Target => action.target_value?,
+            Root::Params => action.params,
+            Root::Context => action.context,
+        };
+        for step in &self.steps {
+            cur = match cur {
+                Value::Object(m) => m.get(&*step.key)?,
+                Value::Array(a) => a.get(step.index?)?,
+                _ => return None,
+            };
+        }
+        (!cur.is_null()).then_some(cur)
+    }
+}
+
+fn unescape_pointer(token: &str) -> Option<String> {
+    let mut out = String::with_capacity(token.len());
+    let mut chars = token.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' {
+            match chars.next() {
+                Some('0') => out.push('~'),
+                Some('1') => out.push('/'),
+                _ => return None,
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_keys_indexes_and_pointers() {
+        let v: Value = serde_json::from_str(
+            r#"{"tool":"t","agent":{"id":"a"},"params":{"a.b":{"c":1},"list":[{"x":2}],"m":{"0":"zero"},"n":null,"s/t":{"~":3}}}"#,
+        )
+        .unwrap();
+        let view = ActionView::from_value(&v).unwrap();
+        let roles = Value::Array(vec![]);
+        let get = |p: &str| FieldPath::parse(p).unwrap().resolve(&view, &roles).cloned();
+        assert_eq!(get("params.list.0.x"), Some(Value::from(2)));
+        assert_eq!(get("params.m.0"), Some(Value::from("zero")));
+        assert_eq!(get("params.list.00"), None);
+        assert_eq!(get("params.n"), None);
+        assert_eq!(get("/params/a.b/c"), Some(Value::from(1)));
+        assert_eq!(get("/params/s~1t/~0"), Some(Value::from(3)));
+        assert_eq!(get("kind"), Some(Value::from("tool_call")));
+        assert_eq!(get("target"), None);
+        assert!(FieldPath::parse("timestamp").is_err());
+        assert!(FieldPath::parse("agent").is_err());
+        assert!(FieldPath::parse("params..x").is_err());
+        assert!(FieldPath::parse("tool.x").is_err());
+        assert!(FieldPath::parse("/params/~2").is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! Globs: `*` matches any run of characters (including `.` and `/`), `?` exactly one Unicode
+//! scalar value, `\` escapes the next character; everything else is literal and
+//! case-sensitive. Matching is linear in the text for each star-free segment, with no
+//! backtracking blow-up.
+
+/// A compiled glob.
+#[derive(Debug, Clone)]
+pub(crate) enum Glob {
+    /// No wildcards: an exact comparison.
+    Exact(String),
+    /// `literal*`.
+    Prefix(String),
+    /// `*literal`.
+    Suffix(String),
+    /// Anything else: star-free segments separated by `*`.
+    General(General),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Atom {
+    Char(char),
+    Any,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct General {
+    /// Segments between stars; `segments.len() == stars + 1`.
+    segments: Vec<Vec<Atom>>,
+}
+
+/// Why a glob does not compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GlobError(pub String);
+
+impl Glob {
+    /// Compiles `pattern`. A trailing lone `\` is an error.
+    pub(crate) fn new(pattern: &str) -> Result<Glob, GlobError> {
+        let mut segments: Vec<Vec<Atom>> = vec![Vec::new()];
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(e) => push_atom(&mut segments, Atom::Char(e)),
+                    None => {
+                        return Err(GlobError(format!(
+                            "glob {} ends with a lone escape character",
+                            crate::json::quote(pattern)
+                        )))
+                    }
+                },
+                '*' => {
+                    // Consecutive stars are one star.
+                    if !segments.last().is_some_and(Vec::is_empty) || segments.len() == 1 {
+                        segments.push(Vec::new());
+                    }
+                }
+                '?' => push_atom(&mut segments, Atom::Any),
+                c => push_atom(&mut segments, Atom::Char(c)),
+            }
+        }
+        let literal = |seg: &[Atom]| -> Option<String> {
+            seg.iter()
+                .map(|a| match a {
+                    Atom::Char(c) => Some(*c),
+                    Atom::Any => None,
+                })
+                .collect()
+        };
+        Ok(match segments.as_slice() {
+            [only] => match literal(only) {
+                Some(s) => Glob::Exact(s),
+                None => Glob::General(General { segments }),
+            },
+            [first, last] if last.is_empty() && literal(first).is_some() => {
+                Glob::Prefix(literal(first).unwrap_or_default())
+            }
+            [first, last] if first.is_empty() && literal(last).is_some() => {
+                Glob::Suffix(literal(last).unwrap_or_default())
+            }
+            _ => Glob::General(General { segments }),
+        })
+    }
+
+    /// True when `text` matches the whole glob.
+    pub(crate) fn matches(&self, text: &str) -> bool {
+        match self {
+            Glob::Exact(s) => s == text,
+            Glob::Prefix(p) => text.starts_with(p.as_str()),
+            Glob::Suffix(s) => text.ends_with(s.as_str()),
+            Glob::General(g) => g.matches(text),
+        }
+    }
+
+    /// The exact string this glob matches, when it has no wildcards.
+    pub(crate) fn as_exact(&self) -> Option<&str> {
+        match self {
+            Glob::Exact(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+fn push_atom(segments: &mut [Vec<Atom>], atom: Atom) {
+    if let Some(last) = segments.last_mut() {
+        last.push(atom);
+    }
+}
+
+/// Matches `seg` at byte offset `start` of `text`; returns the end offset.
+fn match_at(seg: &[Atom], text: &str, start: usize) -> Option<usize> {
+    let mut rest = text.get(start..)?.char_indices();
+    let mut end = start;
+    for atom in seg {
+        let (i, c) = rest.next()?;
+        if let Atom::Char(want) = atom {
+            if *want != c {
+                return None;
+            }
+        }
+        end = start + i + c.len_utf8();
+    }
+    Some(end)
+}
+
+impl General {
+    fn matches(&self, text: &str) -> bool {
+        let segs = &self.segments;
+        let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
+            return false;
+        };
+        if segs.len() == 1 {
+            return match_at(first, text, 0) == Some(text.len());
+        }
+        let Some(mut pos) = match_at(first, text, 0) else {
+            return false;
+        };
+        // The last segment must sit at the very end: find where its chars start.
+        let Some(last_start) = text
+            .char_indices()
+            .rev()
+            .nth(last.len().wrapping_sub(1))
+            .map(|(i, _)| i)
+            .or(if last.is_empty() { Some(text.len()) } else { None })
+        else {
+            return false;
+        };
+        if last_start < pos || match_at(last, text, last_start) != Some(text.len()) {
+            return false;
+        }
+        let Some(middle_text) = text.get(..last_start) else {
+            return false;
+        };
+        // Leftmost placement of each middle segment is optimal: no backtracking needed.
+        for seg in segs.iter().skip(1).take(segs.len().saturating_sub(2)) {
+            let mut found = None;
+            let mut p = pos;
+            while p <= middle_text.len() {
+                if let Some(end) = match_at(seg, middle_text, p) {
+                    found = Some(end);
+                    break;
+                }
+                match middle_text.get(p..).and_then(|r| r.chars().next()) {
+                    Some(c) => p += c.len_utf8(),
+                    None => break,
+                }
+            }
+            match found {
+                Some(end) => pos = end,
+                None => return false,
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(p: &str, t: &str) -> bool {
+        Glob::new(p).unwrap().matches(t)
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(m("search.*", "search.web"));
+        assert!(m("*", ""));
+        assert!(m("a*b*c", "a/x.b..c"));
+        assert!(!m("a*b*c", "a/x.b..cd"));
+        assert!(m("?é?", "xéy"));
+        assert!(m("?", "é"));
+        assert!(!m("?", "ab"));
+        assert!(m("*.?", "x.é"));
+        assert!(m("a**b", "ab"));
+        assert!(m("*a*", "xxaxx"));
+        assert!(!m("*a*", "xxbxx"));
+        assert!(m("a*?", "ab"));
+        assert!(!m("a*?", "a"));
+        assert!(m("*x*y*", "xy"));
+        assert!(!m("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn escapes_and_case() {
+        assert!(m(r"a\*", "a*"));
+        assert!(!m(r"a\*", "ab"));
+        assert!(m(r"\?\\", "?\\"));
+        assert!(!m("Tool", "tool"));
+        assert!(Glob::new("abc\\").is_err());
+    }
+
+    #[test]
+    fn no_blowup_on_pathological_patterns() {
+        let text = "a".repeat(5000);
+        let pat = format!("{}b", "*a".repeat(40));
+        assert!(!m(&pat, &text));
+    }
+}

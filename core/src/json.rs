@@ -1,0 +1,398 @@
+//! Strict JSON reading (duplicate keys, depth, non-finite numbers), structural equality with
+//! numbers compared as doubles, and the RFC 8785 (JCS) canonical form used for action hashes.
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+
+/// Why strict parsing failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StrictError {
+    /// Not JSON (serde_json's message, with line and column).
+    Syntax(String),
+    /// A key occurs twice in one object; `path` names the object (dotted form).
+    Duplicate { path: String, key: String },
+    /// Containers nested deeper than the limit.
+    TooDeep { limit: usize },
+}
+
+/// One step of a path from the document root.
+#[derive(Debug, Clone)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// Formats a path in the dotted form load errors use: `rules[3].when.all[1]`.
+pub(crate) fn format_path(segs: &[Seg]) -> String {
+    let mut out = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            Seg::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+        }
+    }
+    out
+}
+
+struct Ctx {
+    max_depth: usize,
+    track_path: bool,
+    path: RefCell<Vec<Seg>>,
+    error: RefCell<Option<StrictError>>,
+}
+
+impl Ctx {
+    fn fail<E: de::Error>(&self, err: StrictError) -> E {
+        let msg = match &err {
+            StrictError::Duplicate { key, .. } => format!("duplicate key {}", quote(key)),
+            StrictError::TooDeep { limit } => format!("nested deeper than {limit} levels"),
+            StrictError::Syntax(m) => m.clone(),
+        };
+        *self.error.borrow_mut() = Some(err);
+        E::custom(msg)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Seed<'c> {
+    depth: usize,
+    ctx: &'c Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number is not a finite double"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.depth > self.ctx.max_depth {
+            return Err(self.ctx.fail(StrictError::TooDeep { limit: self.ctx.max_depth }));
+        }
+        let child = Seed { depth: self.depth + 1, ctx: self.ctx };
+        let mut out = Vec::new();
+        loop {
+            if self.ctx.track_path {
+                self.ctx.path.borrow_mut().push(Seg::Index(out.len()));
+            }
+            let next = seq.next_element_seed(child);
+            if self.ctx.track_path {
+                self.ctx.path.borrow_mut().pop();
+            }
+            match next? {
+                Some(v) => out.push(v),
+                None => break,
+            }
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.depth > self.ctx.max_depth {
+            return Err(self.ctx.fail(StrictError::TooDeep { limit: self.ctx.max_depth }));
+        }
+        let child = Seed { depth: self.depth + 1, ctx: self.ctx };
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                let path = format_path(&self.ctx.path.borrow());
+                return Err(self.ctx.fail(StrictError::Duplicate { path, key }));
+            }
+            if self.ctx.track_path {
+                self.ctx.path.borrow_mut().push(Seg::Key(key.clone()));
+            }
+            let value = map.next_value_seed(child);
+            if self.ctx.track_path {
+                self.ctx.path.borrow_mut().pop();
+            }
+            out.insert(key, value?);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses JSON text strictly: duplicate keys anywhere, containers nested deeper than
+/// `max_depth` (the outermost value is level 1), non-finite numbers, lone surrogates and
+/// invalid UTF-8 are errors. `track_path` makes duplicate-key errors name the object.
+pub(crate) fn parse_strict(
+    bytes: &[u8],
+    max_depth: usize,
+    track_path: bool,
+) -> Result<Value, StrictError> {
+    let ctx = Ctx {
+        max_depth,
+        track_path,
+        path: RefCell::new(Vec::new()),
+        error: RefCell::new(None),
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = Seed { depth: 1, ctx: &ctx }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => Err(ctx.error.borrow_mut().take().unwrap_or_else(|| StrictError::Syntax(e.to_string()))),
+    }
+}
+
+/// Quotes a string as a JSON string literal, for error messages.
+pub(crate) fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+}
+
+/// A short, quoted rendering of any JSON value for error messages.
+pub(crate) fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        let cut: String = s.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+/// The number as a double (integers beyond ±2^53 lose precision, as the spec says).
+pub(crate) fn num(n: &Number) -> f64 {
+    n.as_f64().unwrap_or(f64::NAN)
+}
+
+/// Structural equality; numbers compare as doubles (`1 == 1.0`).
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => num(x) == num(y),
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// Writes the RFC 8785 (JCS) canonical form of `v`.
+pub(crate) fn write_jcs(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_es_number(num(n), out),
+        Value::String(s) => write_jcs_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_jcs(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_jcs_string(k, out);
+                out.push(':');
+                if let Some(v) = map.get(k) {
+                    write_jcs(v, out);
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string as ECMAScript's `JSON.stringify` writes it (RFC 8785 §3.2.2.2).
+pub(crate) fn write_jcs_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A double as ECMAScript's `Number.prototype.toString` writes it (RFC 8785 §3.2.2.3).
+pub(crate) fn write_es_number(f: f64, out: &mut String) {
+    if f == 0.0 || !f.is_finite() {
+        // -0 prints as 0; non-finite numbers cannot occur in parsed JSON.
+        out.push('0');
+        return;
+    }
+    if f < 0.0 {
+        out.push('-');
+    }
+    // `{:e}` gives the shortest digits that round-trip, as ECMAScript requires.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = digits.len() as i32;
+    let n = exp + 1;
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        let (int, frac) = digits.split_at(n as usize);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        let (first, rest) = digits.split_at(1);
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let e = n - 1;
+        let _ = write!(out, "e{}{}", if e > 0 { "+" } else { "-" }, e.abs());
+    }
+}
+
+/// Size in bytes of `v`'s compact JSON text, or `None` once it exceeds `limit`.
+pub(crate) fn compact_len_within(v: &Value, limit: usize) -> Option<usize> {
+    struct Counter {
+        n: usize,
+        limit: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.n += buf.len();
+            if self.n > self.limit {
+                Err(std::io::Error::other("limit"))
+            } else {
+                Ok(buf.len())
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Counter { n: 0, limit };
+    serde_json::to_writer(&mut c, v).ok().map(|()| c.n)
+}
+
+/// Nesting depth of `v` (scalars 0, an empty container 1), or `None` once it exceeds `limit`.
+pub(crate) fn depth_within(v: &Value, limit: usize) -> Option<usize> {
+    fn go(v: &Value, level: usize, limit: usize) -> bool {
+        match v {
+            Value::Array(items) => level <= limit && items.iter().all(|i| go(i, level + 1, limit)),
+            Value::Object(map) => level <= limit && map.values().all(|i| go(i, level + 1, limit)),
+            _ => true,
+        }
+    }
+    go(v, 1, limit).then_some(limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jcs(text: &str) -> String {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let mut out = String::new();
+        write_jcs(&v, &mut out);
+        out
+    }
+
+    #[test]
+    fn es_numbers_follow_ecmascript() {
+        let cases = [
+            (0.0, "0"), (-0.0, "0"), (1.0, "1"), (-1.5, "-1.5"), (100.0, "100"),
+            (1e21, "1e+21"), (1e20, "100000000000000000000"), (1e-7, "1e-7"),
+            (0.000001, "0.000001"), (123.456, "123.456"), (4.5e-10, "4.5e-10"),
+            (9007199254740993.0, "9007199254740992"), (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"), (0.1, "0.1"), (333333333.3333333, "333333333.3333333"),
+        ];
+        for (f, want) in cases {
+            let mut s = String::new();
+            write_es_number(f, &mut s);
+            assert_eq!(s, want, "{f}");
+        }
+    }
+
+    #[test]
+    fn jcs_sorts_by_utf16_and_escapes_minimally() {
+        assert_eq!(jcs(r#"{"b":1,"a":[1.0,"x\n\u0001é"]}"#), "{\"a\":[1,\"x\\n\\u0001é\"],\"b\":1}");
+        // U+E000 sorts before U+1F600 by UTF-16 code units (0xD83D > 0xE000 is false).
+        assert_eq!(jcs("{\"\u{e000}\":1,\"\u{1f600}\":2}"), "{\"\u{1f600}\":2,\"\u{e000}\":1}");
+    }
+
+    #[test]
+    fn strict_parse_rejects_duplicates_depth_and_surrogates() {
+        assert!(matches!(
+            parse_strict(br#"{"a":{"b":1,"b":2}}"#, 64, true),
+            Err(StrictError::Duplicate { ref path, ref key }) if path == "a" && key == "b"
+        ));
+        assert!(matches!(parse_strict(b"[[[1]]]", 2, false), Err(StrictError::TooDeep { .. })));
+        assert!(parse_strict(b"[[1]]", 2, false).is_ok());
+        assert!(matches!(parse_strict(br#"["\ud800"]"#, 64, false), Err(StrictError::Syntax(_))));
+        assert!(matches!(parse_strict(b"[1e400]", 64, false), Err(StrictError::Syntax(_))));
+        assert!(matches!(parse_strict(b"{} x", 64, false), Err(StrictError::Syntax(_))));
+    }
+
+    #[test]
+    fn equality_compares_numbers_as_doubles() {
+        let a: Value = serde_json::from_str(r#"{"x":[1,2.0]}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"x":[1.0,2]}"#).unwrap();
+        assert!(json_eq(&a, &b));
+        assert!(!json_eq(&a, &serde_json::json!({"x": [1, 3]})));
+    }
+}

@@ -1,0 +1,62 @@
+//! agentgate: a deterministic, fail-closed runtime policy engine for AI agents.
+//!
+//! An [`Engine`] holds a compiled policy snapshot and decides, for each action an agent wants to
+//! take (a tool call, an agent-to-agent message, a resource access), whether it may run. The
+//! decision depends only on the policy, the engine's clock, its rate-limit counters and approval
+//! grants, and the action: no network, no filesystem, no LLM.
+//!
+//! ```
+//! use agentgate::{Engine, EngineOptions, Effect};
+//! let policy = br#"{"agentgate": 1, "name": "demo", "rules": [
+//!     {"id": "reads", "effect": "allow", "match": {"tool": ["fs.read"]}}]}"#;
+//! let engine = Engine::new(policy, EngineOptions::default()).unwrap();
+//! let d = engine.evaluate_json(br#"{"tool": "fs.read", "agent": {"id": "a1"}}"#);
+//! assert_eq!(d.effect, Effect::Allow);
+//! let d = engine.evaluate_json(br#"{"tool": "fs.delete", "agent": {"id": "a1"}}"#);
+//! assert_eq!(d.effect, Effect::Deny);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod action;
+mod approvals;
+mod clock;
+mod compile;
+mod condition;
+mod decision;
+mod engine;
+mod error;
+mod eval;
+mod field;
+mod glob;
+mod identity;
+mod modify;
+mod host;
+mod json;
+mod limits;
+mod path;
+mod time;
+
+pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit};
+pub use engine::{ClockMode, Engine, EngineOptions};
+pub use error::{EngineError, PolicyError};
+
+/// Limits the engine enforces on its inputs.
+pub mod limits_info {
+    /// Largest action accepted, in UTF-8 bytes of its JSON text.
+    pub const MAX_ACTION_BYTES: usize = crate::action::MAX_ACTION_BYTES;
+    /// Deepest nesting accepted in an action (the action object is level 1).
+    pub const MAX_ACTION_DEPTH: usize = crate::action::MAX_ACTION_DEPTH;
+    /// Largest policy document accepted, in bytes.
+    pub const MAX_POLICY_BYTES: usize = crate::compile::MAX_POLICY_BYTES;
+    /// Most rules a policy may hold.
+    pub const MAX_RULES: usize = crate::compile::MAX_RULES;
+}
+
+/// Computes the action hash (`"sha256:"` + hex) of an action given as JSON text, exactly as
+/// decisions report it, or says why the action is invalid.
+pub fn action_hash_json(action_json: &[u8]) -> Result<String, EngineError> {
+    let value = action::parse_action_json(action_json).map_err(EngineError::InvalidAction)?;
+    let view = action::ActionView::from_value(&value).map_err(EngineError::InvalidAction)?;
+    Ok(view.hash())
+}
