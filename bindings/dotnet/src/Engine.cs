@@ -1,0 +1,452 @@
+using System;
+using System.Runtime.CompilerServices;
+using AgentGate.Native;
+
+namespace AgentGate
+{
+    /// <summary>
+    /// A policy engine: decides whether an agent's action may run. Backed by the native
+    /// agentgate library; dispose it to release the native memory at once (a finalizer
+    /// releases a forgotten one).
+    /// </summary>
+    /// <remarks>
+    /// Every member is safe to call from many threads at once. <see cref="Dispose"/> may race
+    /// with calls in flight: they complete, and the native engine is freed when the last one
+    /// returns. Any call that starts after <see cref="Dispose"/> throws
+    /// <see cref="ObjectDisposedException"/>.
+    /// </remarks>
+    public sealed class Engine : IDisposable
+    {
+        private readonly EngineHandle handle;
+        private volatile bool disposed;
+
+        private Engine(EngineHandle handle)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>The version of the loaded native library (e.g. <c>0.1.0</c>).</summary>
+        /// <exception cref="NativeLibraryException">The native library cannot be loaded or has an incompatible ABI.</exception>
+        public static string NativeVersion => NativeLoader.Version;
+
+        /// <summary>Creates an engine from a policy document (JSON text).</summary>
+        /// <param name="json">The policy document.</param>
+        /// <param name="options">Clock and limits; null for the defaults (system clock).</param>
+        /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
+        /// <exception cref="PolicyException">The document does not load; <see cref="PolicyException.Path"/> says where.</exception>
+        /// <exception cref="NativeLibraryException">The native library cannot be loaded or has an incompatible ABI.</exception>
+        public static unsafe Engine FromPolicy(string json, EngineOptions options = null)
+        {
+            if (json == null) throw new ArgumentNullException(nameof(json));
+            NativeLoader.EnsureLoaded();
+            byte[] policy = EncodePolicy(json);
+            var native = new AgEngineOptions();
+            NativeMethods.ag_engine_options_default(&native);
+            if (options != null)
+            {
+                if (options.ManualClockStart.HasValue)
+                {
+                    native.clock = NativeMethods.AG_CLOCK_MANUAL;
+                    native.manual_start_ms = options.ManualClockStart.Value.ToUnixTimeMilliseconds();
+                }
+                if (options.MaxKeysPerLimit > 0) native.max_keys_per_limit = (ulong)options.MaxKeysPerLimit;
+            }
+
+            var engine = new EngineHandle();
+            using (var error = new ErrorHandle())
+            {
+                int status;
+                fixed (byte* text = policy)
+                {
+                    RuntimeHelpers.PrepareConstrainedRegions();
+                    try
+                    {
+                    }
+                    finally
+                    {
+                        AgEngine* created = null;
+                        AgError* failure = null;
+                        status = NativeMethods.ag_engine_new(text, Length(policy), &native, &created, &failure);
+                        engine.Attach((IntPtr)created);
+                        error.Attach((IntPtr)failure);
+                    }
+                }
+                if (status != NativeMethods.AG_OK)
+                {
+                    engine.Dispose();
+                    throw ToException(status, error);
+                }
+            }
+            return new Engine(engine);
+        }
+
+        /// <summary>
+        /// Replaces the policy atomically: evaluations in flight finish on the old one, later
+        /// ones see the new one. Rate-limit counters of unchanged rules and approvals survive.
+        /// </summary>
+        /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
+        /// <exception cref="PolicyException">The document does not load; the current policy stays in place.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe void UpdatePolicy(string json)
+        {
+            if (json == null) throw new ArgumentNullException(nameof(json));
+            byte[] policy = EncodePolicy(json);
+            bool added = AddRef();
+            try
+            {
+                using (var error = new ErrorHandle())
+                {
+                    int status;
+                    fixed (byte* text = policy)
+                    {
+                        RuntimeHelpers.PrepareConstrainedRegions();
+                        try
+                        {
+                        }
+                        finally
+                        {
+                            AgError* failure = null;
+                            status = NativeMethods.ag_engine_update_policy(Native, text, Length(policy), &failure);
+                            error.Attach((IntPtr)failure);
+                        }
+                    }
+                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                }
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>Decides an action given as JSON text (the policy language's action object).</summary>
+        /// <returns>
+        /// The decision. A malformed action (not JSON, not an object, a missing <c>tool</c> or
+        /// <c>agent.id</c>, a wrong type, ...) is not an exception: it is a deny with code
+        /// <see cref="DecisionCode.InvalidAction"/> whose <see cref="Decision.Reason"/> says what is wrong.
+        /// </returns>
+        /// <exception cref="ArgumentNullException"><paramref name="actionJson"/> is null.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        /// <exception cref="AgentGateException">The native engine failed during the call.</exception>
+        public Decision Evaluate(string actionJson)
+        {
+            return Decision.FromJson(EvaluateJson(actionJson));
+        }
+
+        /// <summary>Decides a tool call.</summary>
+        /// <returns>
+        /// The decision. A call the engine cannot accept (no tool, no agent id, an argument
+        /// with no JSON form such as NaN) is a deny with code <see cref="DecisionCode.InvalidAction"/>.
+        /// </returns>
+        /// <exception cref="ArgumentNullException"><paramref name="call"/> is null.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        /// <exception cref="AgentGateException">The native engine failed during the call.</exception>
+        public Decision Evaluate(ToolCall call)
+        {
+            if (call == null) throw new ArgumentNullException(nameof(call));
+            string json, problem;
+            if (call.TryToJson(out json, out problem)) return Evaluate(json);
+            return DenyInvalid(problem);
+        }
+
+        /// <summary>
+        /// Decides an action given as JSON text and returns the decision as the engine wrote
+        /// it: the policy language's decision object as compact JSON (for audit logs or to pass on).
+        /// </summary>
+        /// <exception cref="ArgumentNullException"><paramref name="actionJson"/> is null.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        /// <exception cref="AgentGateException">The native engine failed during the call.</exception>
+        public unsafe string EvaluateJson(string actionJson)
+        {
+            if (actionJson == null) throw new ArgumentNullException(nameof(actionJson));
+            byte[] action;
+            int length;
+            string problem;
+            if (!Utf8.TryEncode(actionJson, out action, out length, out problem))
+            {
+                return DenyInvalid("the action text " + problem).Json;
+            }
+            bool added = AddRef();
+            try
+            {
+                using (var buffer = new BufferHandle())
+                {
+                    int status;
+                    fixed (byte* text = action)
+                    {
+                        RuntimeHelpers.PrepareConstrainedRegions();
+                        try
+                        {
+                        }
+                        finally
+                        {
+                            AgBuffer* json = null;
+                            status = NativeMethods.ag_engine_evaluate_json(Native, text, (UIntPtr)(uint)length, &json);
+                            buffer.Attach((IntPtr)json);
+                        }
+                    }
+                    if (status != NativeMethods.AG_OK || buffer.IsInvalid) throw Failed("evaluate", status);
+                    return buffer.Text;
+                }
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>
+        /// Approves exactly this action (JSON text) for <paramref name="ttl"/> of the engine's
+        /// clock and <paramref name="uses"/> allowed evaluations. The approval binds to the
+        /// action's hash (agent, kind, params, target, tool): any other action is not covered.
+        /// Approvals turn require_approval into allow; they never override a deny.
+        /// </summary>
+        /// <returns>The action hash (<c>sha256:</c> + 64 hex digits), as in <see cref="Decision.ActionHash"/>.</returns>
+        /// <exception cref="ArgumentNullException"><paramref name="actionJson"/> is null.</exception>
+        /// <exception cref="InvalidArgumentException"><paramref name="ttl"/> is under one millisecond or <paramref name="uses"/> under 1.</exception>
+        /// <exception cref="InvalidActionException">The action is malformed.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe string Approve(string actionJson, TimeSpan ttl, int uses = 1)
+        {
+            if (actionJson == null) throw new ArgumentNullException(nameof(actionJson));
+            byte[] action;
+            int length;
+            string problem;
+            if (!Utf8.TryEncode(actionJson, out action, out length, out problem))
+            {
+                throw new InvalidActionException("the action text " + problem);
+            }
+            bool added = AddRef();
+            try
+            {
+                using (var hash = new BufferHandle())
+                using (var error = new ErrorHandle())
+                {
+                    int status;
+                    fixed (byte* text = action)
+                    {
+                        RuntimeHelpers.PrepareConstrainedRegions();
+                        try
+                        {
+                        }
+                        finally
+                        {
+                            AgBuffer* created = null;
+                            AgError* failure = null;
+                            status = NativeMethods.ag_engine_approve_action(
+                                Native, text, (UIntPtr)(uint)length, TtlMs(ttl), Uses(uses), &created, &failure);
+                            hash.Attach((IntPtr)created);
+                            error.Attach((IntPtr)failure);
+                        }
+                    }
+                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                    if (hash.IsInvalid) throw Failed("approve", status);
+                    return hash.Text;
+                }
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>Approves exactly this tool call; see <see cref="Approve(string, TimeSpan, int)"/>.</summary>
+        /// <exception cref="ArgumentNullException"><paramref name="call"/> is null.</exception>
+        /// <exception cref="InvalidArgumentException"><paramref name="ttl"/> is under one millisecond or <paramref name="uses"/> under 1.</exception>
+        /// <exception cref="InvalidActionException">The call is not a valid action (e.g. no tool, an argument with no JSON form).</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public string Approve(ToolCall call, TimeSpan ttl, int uses = 1)
+        {
+            if (call == null) throw new ArgumentNullException(nameof(call));
+            return Approve(call.ToJson(), ttl, uses);
+        }
+
+        /// <summary>
+        /// Approves the action whose hash is <paramref name="hash"/> (from
+        /// <see cref="Decision.ActionHash"/>, e.g. shown to a reviewer) for <paramref name="ttl"/>
+        /// and <paramref name="uses"/> allowed evaluations.
+        /// </summary>
+        /// <exception cref="ArgumentNullException"><paramref name="hash"/> is null.</exception>
+        /// <exception cref="InvalidArgumentException">The hash is not <c>sha256:</c> + 64 lowercase hex digits, <paramref name="ttl"/> is under one millisecond, or <paramref name="uses"/> under 1.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe void ApproveHash(string hash, TimeSpan ttl, int uses = 1)
+        {
+            if (hash == null) throw new ArgumentNullException(nameof(hash));
+            byte[] bytes;
+            int length;
+            string problem;
+            if (!Utf8.TryEncode(hash, out bytes, out length, out problem))
+            {
+                throw new InvalidArgumentException("the action hash " + problem);
+            }
+            bool added = AddRef();
+            try
+            {
+                using (var error = new ErrorHandle())
+                {
+                    int status;
+                    fixed (byte* text = bytes)
+                    {
+                        RuntimeHelpers.PrepareConstrainedRegions();
+                        try
+                        {
+                        }
+                        finally
+                        {
+                            AgError* failure = null;
+                            status = NativeMethods.ag_engine_approve_hash(
+                                Native, text, (UIntPtr)(uint)length, TtlMs(ttl), Uses(uses), &failure);
+                            error.Attach((IntPtr)failure);
+                        }
+                    }
+                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                }
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>Sets the manual clock (time windows, rate limits and approval expiry read it).</summary>
+        /// <exception cref="ClockException">The engine reads the system clock (no <see cref="EngineOptions.ManualClockStart"/>).</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe void SetTime(DateTimeOffset time)
+        {
+            bool added = AddRef();
+            try
+            {
+                int status = NativeMethods.ag_engine_set_time(Native, time.ToUnixTimeMilliseconds());
+                if (status == NativeMethods.AG_ERR_CLOCK)
+                {
+                    throw new ClockException("this engine reads the system clock; create it with EngineOptions.ManualClockStart to set the time");
+                }
+                if (status != NativeMethods.AG_OK) throw Failed("set the time", status);
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>The engine's current time (millisecond precision): the system clock, or the manual clock.</summary>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe DateTimeOffset Now
+        {
+            get
+            {
+                bool added = AddRef();
+                try
+                {
+                    long now;
+                    int status = NativeMethods.ag_engine_now(Native, &now);
+                    if (status != NativeMethods.AG_OK) throw Failed("read the clock", status);
+                    return DateTimeOffset.FromUnixTimeMilliseconds(now);
+                }
+                finally
+                {
+                    if (added) handle.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>
+        /// Releases the native engine. Calls in flight on other threads complete first; later
+        /// calls throw <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+        /// </summary>
+        public void Dispose()
+        {
+            disposed = true;
+            handle.Dispose();
+        }
+
+        private unsafe AgEngine* Native => (AgEngine*)handle.DangerousGetHandle();
+
+        /// <summary>Keeps the native engine alive for one call; throws once the engine is disposed.</summary>
+        private bool AddRef()
+        {
+            if (disposed) throw new ObjectDisposedException(nameof(Engine));
+            bool added = false;
+            try
+            {
+                handle.DangerousAddRef(ref added);
+            }
+            catch (ObjectDisposedException)
+            {
+                throw new ObjectDisposedException(nameof(Engine));
+            }
+            return added;
+        }
+
+        /// <summary>
+        /// A deny for an action the binding cannot hand over as it is (a lone surrogate, a
+        /// value with no JSON form). The engine itself decides on an action that is not an
+        /// object, so the effect, code and policy fields are its own; the reason names what
+        /// was wrong with the caller's value.
+        /// </summary>
+        private Decision DenyInvalid(string problem)
+        {
+            Decision engineDecision = Decision.FromJson(EvaluateJson("null"));
+            if (engineDecision.Code != DecisionCode.InvalidAction)
+            {
+                throw new AgentGateException("the engine did not reject an action that is not an object: " + engineDecision.Json);
+            }
+            return engineDecision.WithReason(problem);
+        }
+
+        private static byte[] EncodePolicy(string json)
+        {
+            byte[] policy;
+            int length;
+            string problem;
+            if (!Utf8.TryEncode(json, out policy, out length, out problem))
+            {
+                throw new PolicyException("", "the policy text " + problem);
+            }
+            return policy;
+        }
+
+        /// <summary>The text length of a buffer from <see cref="Utf8.TryEncode"/> (one spare byte).</summary>
+        private static UIntPtr Length(byte[] encoded)
+        {
+            return (UIntPtr)(uint)(encoded.Length - 1);
+        }
+
+        /// <summary>Whole milliseconds; anything under one (including negative) becomes 0, which the engine rejects.</summary>
+        private static ulong TtlMs(TimeSpan ttl)
+        {
+            long ms = ttl.Ticks / TimeSpan.TicksPerMillisecond;
+            return ms > 0 ? (ulong)ms : 0;
+        }
+
+        /// <summary>Uses below 1 become 0, which the engine rejects.</summary>
+        private static uint Uses(int uses)
+        {
+            return uses > 0 ? (uint)uses : 0;
+        }
+
+        private static Exception ToException(int status, ErrorHandle error)
+        {
+            string path = error.IsInvalid ? "" : error.Path;
+            string message = error.IsInvalid ? StatusName(status) : error.Message;
+            switch (status)
+            {
+                case NativeMethods.AG_ERR_POLICY: return new PolicyException(path, message);
+                case NativeMethods.AG_ERR_INVALID_ARGUMENT: return new InvalidArgumentException(message);
+                case NativeMethods.AG_ERR_INVALID_ACTION: return new InvalidActionException(message);
+                case NativeMethods.AG_ERR_CLOCK: return new ClockException(message);
+                default: return new AgentGateException(StatusName(status) + ": " + message);
+            }
+        }
+
+        private static AgentGateException Failed(string what, int status)
+        {
+            return new AgentGateException("agentgate failed to " + what + ": " + StatusName(status));
+        }
+
+        private static unsafe string StatusName(int status)
+        {
+            return Utf8.FromNulTerminated((IntPtr)NativeMethods.ag_status_name(status));
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace AgentGate
+{
+    /// <summary>What kind of action a <see cref="ToolCall"/> describes.</summary>
+    public enum ActionKind
+    {
+        /// <summary>A tool invocation (the default).</summary>
+        ToolCall,
+        /// <summary>A message from one agent to another (<see cref="ToolCall.Target"/> is the receiver).</summary>
+        Message,
+        /// <summary>An access to a resource.</summary>
+        Resource,
+    }
+
+    /// <summary>
+    /// An action as .NET values: the tool, the agent and the call's arguments, with an
+    /// optional kind, target, context and timestamp. <see cref="Engine.Evaluate(ToolCall)"/>
+    /// sends it to the engine as the policy language's action object.
+    /// </summary>
+    /// <remarks>
+    /// Argument and context values may be null, strings, booleans, any integer or
+    /// floating-point type, decimals, enums (by name), <see cref="Guid"/>,
+    /// <see cref="DateTime"/>, <see cref="DateTimeOffset"/>, <see cref="Uri"/>, string-keyed
+    /// dictionaries, sequences, and <c>System.Text.Json.JsonElement</c>. A value with no JSON
+    /// form (NaN, an infinity, an unknown type, nesting deeper than 64 levels) makes the
+    /// action invalid: it is denied with code <see cref="DecisionCode.InvalidAction"/> and a
+    /// reason that names the value. Numbers are compared as doubles by the engine: integers
+    /// beyond ±2^53 lose precision there.
+    /// </remarks>
+    public sealed class ToolCall
+    {
+        /// <summary>The deepest nesting an action may have (the action object is level 1).</summary>
+        internal const int MaxDepth = 64;
+
+        /// <summary>Creates a tool call.</summary>
+        /// <param name="tool">The tool (message channel, resource) name, e.g. <c>database.write</c>.</param>
+        /// <param name="agentId">The acting agent's id.</param>
+        /// <param name="arguments">The call's arguments (the action's <c>params</c>); null for none.</param>
+        public ToolCall(string tool, string agentId, IDictionary<string, object> arguments = null)
+        {
+            Tool = tool;
+            AgentId = agentId;
+            Arguments = arguments;
+        }
+
+        /// <summary>The tool, message channel or resource name. Required: a call without one is denied as invalid.</summary>
+        public string Tool { get; set; }
+
+        /// <summary>The acting agent's id. Required: a call without one is denied as invalid.</summary>
+        public string AgentId { get; set; }
+
+        /// <summary>The call's arguments (the action's <c>params</c>); null means none.</summary>
+        public IDictionary<string, object> Arguments { get; set; }
+
+        /// <summary>The kind of action; null means <see cref="ActionKind.ToolCall"/>.</summary>
+        public ActionKind? Kind { get; set; }
+
+        /// <summary>For a message: the receiving agent's id. Null for none.</summary>
+        public string Target { get; set; }
+
+        /// <summary>Host metadata (session, user, tenant, environment); null for none.</summary>
+        public IDictionary<string, object> Context { get; set; }
+
+        /// <summary>When the call was made: recorded for audit, never used for decisions. Null for none.</summary>
+        public DateTimeOffset? Timestamp { get; set; }
+
+        /// <summary>The action as compact JSON text, as the engine receives it.</summary>
+        /// <exception cref="InvalidActionException">A value has no JSON form (the message names it).</exception>
+        public string ToJson()
+        {
+            string json, problem;
+            if (!TryToJson(out json, out problem)) throw new InvalidActionException(problem);
+            return json;
+        }
+
+        /// <summary>Writes the action JSON, or says which value has no JSON form.</summary>
+        internal bool TryToJson(out string json, out string problem)
+        {
+            var action = new JsonObject();
+            if (Kind.HasValue) action.Add("kind", KindName(Kind.Value));
+            // A null tool or agent id is left out: the engine then denies the action and says
+            // which field is missing.
+            if (Tool != null) action.Add("tool", Tool);
+            var agent = new JsonObject();
+            if (AgentId != null) agent.Add("id", AgentId);
+            action.Add("agent", agent);
+            if (Target != null) action.Add("target", Target);
+            if (Arguments != null) action.Add("params", Arguments);
+            if (Context != null) action.Add("context", Context);
+            if (Timestamp.HasValue)
+            {
+                action.Add("timestamp", Timestamp.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            }
+            try
+            {
+                json = JsonWriter.Write(action, MaxDepth);
+                problem = null;
+                return true;
+            }
+            catch (UnrepresentableValueException e)
+            {
+                json = null;
+                problem = e.Path + " cannot be sent to the engine: " + e.Problem;
+                return false;
+            }
+        }
+
+        private static string KindName(ActionKind kind)
+        {
+            switch (kind)
+            {
+                case ActionKind.Message: return "message";
+                case ActionKind.Resource: return "resource";
+                case ActionKind.ToolCall: return "tool_call";
+                // An undefined enum value is sent as its number, which the engine rejects.
+                default: return ((int)kind).ToString(CultureInfo.InvariantCulture);
+            }
+        }
+    }
+}

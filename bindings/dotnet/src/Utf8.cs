@@ -1,0 +1,57 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace AgentGate
+{
+    /// <summary>UTF-8 conversions at the native boundary.</summary>
+    internal static class Utf8
+    {
+        // Throws on a lone surrogate instead of silently writing U+FFFD: the engine must judge
+        // exactly the text the caller gave.
+        private static readonly UTF8Encoding Strict = new UTF8Encoding(false, true);
+
+        /// <summary>
+        /// Encodes <paramref name="text"/> as UTF-8 into a buffer one byte longer than the text,
+        /// so that even "" has an address to pin (a pinned empty array is a NULL pointer).
+        /// Returns false, and where the lone surrogate is, when the text is not valid UTF-16.
+        /// </summary>
+        internal static bool TryEncode(string text, out byte[] buffer, out int length, out string problem)
+        {
+            try
+            {
+                length = Strict.GetByteCount(text);
+                buffer = new byte[length + 1];
+                Strict.GetBytes(text, 0, text.Length, buffer, 0);
+                problem = null;
+                return true;
+            }
+            catch (EncoderFallbackException e)
+            {
+                char unit = e.CharUnknownHigh != '\0' ? e.CharUnknownHigh : e.CharUnknown;
+                buffer = null;
+                length = 0;
+                problem = "contains a lone surrogate (U+" + ((int)unit).ToString("X4") + ") at index " + e.Index +
+                          ", which UTF-8 cannot encode";
+                return false;
+            }
+        }
+
+        /// <summary>Decodes <paramref name="length"/> bytes of UTF-8.</summary>
+        internal static unsafe string Decode(byte* data, int length)
+        {
+            if (length == 0) return string.Empty;
+            return Strict.GetString(data, length);
+        }
+
+        /// <summary>Decodes a NUL-terminated UTF-8 string; NULL gives "".</summary>
+        internal static unsafe string FromNulTerminated(IntPtr text)
+        {
+            if (text == IntPtr.Zero) return string.Empty;
+            byte* start = (byte*)text;
+            int length = 0;
+            while (start[length] != 0) length++;
+            return Decode(start, length);
+        }
+    }
+}
