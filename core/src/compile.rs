@@ -642,6 +642,9 @@ fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
                     err(&ip, format!("{} is not agent, tool, target, kind, role, or a params./context. path", quote(s)))
                 })?);
             }
+            // `per` is a set: a canonical order keeps keys (and counters) stable across updates.
+            out.sort_by(|a, b| a.name().cmp(b.name()));
+            out.dedup_by(|a, b| a.name() == b.name());
             out
         }
     };

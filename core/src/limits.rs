@@ -42,7 +42,7 @@ impl PerPart {
             _ => return None,
         })
     }
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             PerPart::Agent => "agent",
             PerPart::Tool => "tool",
@@ -72,6 +72,7 @@ impl LimitSpec {
     }
 
     /// The counter key of an action: each part length-prefixed, so parts cannot run together.
+    /// `per` is sorted by name at load, so the key does not depend on the order it is listed in.
     pub(crate) fn key(&self, action: &ActionView<'_>, roles: &[std::sync::Arc<str>], roles_value: &Value) -> String {
         let mut key = String::new();
         let mut text = |tag: char, s: &str| {

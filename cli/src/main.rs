@@ -1,0 +1,79 @@
+//! `agentgate`: check a policy, evaluate actions against it, or run the demo table.
+use agentgate::{Decision, Engine, EngineOptions};
+use serde_json::Value;
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  agentgate check POLICY.json              validate a policy (prints the first load error)
+  agentgate eval POLICY.json [ACTIONS]     decide each action (JSON lines, from a file or stdin)
+  agentgate demo POLICY.json ACTIONS.json  decide a list of {\"label\", \"action\"} as a table";
+
+fn read(path: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+fn load(path: &str) -> Result<Engine, String> {
+    Engine::new(&read(path)?, EngineOptions::default()).map_err(|e| format!("{path}: {e}"))
+}
+
+/// One table row: label, effect, code, rule (the same layout every language's demo prints).
+pub fn row(label: &str, d: &Decision) -> String {
+    format!(
+        "  {label:<38} {:<17} {:<18} {}",
+        d.effect.as_str(),
+        d.code.as_str(),
+        d.rule.as_deref().unwrap_or("-")
+    )
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let w = |out: &mut std::io::StdoutLock<'_>, s: &str| writeln!(out, "{s}").map_err(|e| e.to_string());
+    match args {
+        [cmd, policy] if cmd == "check" => {
+            let engine = load(policy)?;
+            let info = engine.policy_info();
+            w(&mut out, &format!("ok: policy {:?} version {:?}", info.name, info.version.as_deref().unwrap_or("-")))
+        }
+        [cmd, policy, rest @ ..] if cmd == "eval" && rest.len() <= 1 => {
+            let engine = load(policy)?;
+            let input: Box<dyn BufRead> = match rest.first() {
+                Some(file) if file != "-" => Box::new(std::io::Cursor::new(read(file)?)),
+                _ => Box::new(std::io::BufReader::new(std::io::stdin())),
+            };
+            for line in input.lines() {
+                let line = line.map_err(|e| e.to_string())?;
+                if !line.trim().is_empty() {
+                    w(&mut out, &engine.evaluate_json(line.as_bytes()).to_json())?;
+                }
+            }
+            Ok(())
+        }
+        [cmd, policy, actions] if cmd == "demo" => {
+            let engine = load(policy)?;
+            let list: Value = serde_json::from_slice(&read(actions)?).map_err(|e| format!("{actions}: {e}"))?;
+            let items = list.as_array().ok_or(format!("{actions}: expected a JSON array"))?;
+            w(&mut out, "== Rust ==")?;
+            for item in items {
+                let label = item.get("label").and_then(Value::as_str).unwrap_or("?");
+                let action = item.get("action").unwrap_or(&Value::Null);
+                w(&mut out, &row(label, &engine.evaluate_value(action)))?;
+            }
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
