@@ -22,7 +22,15 @@ help:
 test: $(TEST_TARGETS)
 	@echo "all test suites passed"
 
-demo: $(DEMO_TARGETS)
+# Runs every language's demo on examples/demo-policy.json and checks that they all print the
+# same decision rows (the lines that start with two spaces) as the first one.
+demo:
+	@ref=""; for t in $(DEMO_TARGETS); do \
+	  out=$$($(MAKE) -s --no-print-directory $$t) || { echo "$$t failed"; exit 1; }; \
+	  echo "$$out" | grep -E '^(==|  )'; rows=$$(echo "$$out" | grep '^  '); \
+	  if [ -z "$$ref" ]; then ref="$$rows"; \
+	  elif [ "$$rows" != "$$ref" ]; then echo "$$t printed different decisions"; exit 1; fi; \
+	done; echo "== every language gave the same decisions =="
 
 conformance: $(CONFORMANCE_TARGETS)
 
