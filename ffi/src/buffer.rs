@@ -1,0 +1,71 @@
+//! `ag_buffer`: owned bytes handed to the caller (decision JSON, action hashes).
+use std::ptr;
+
+use crate::guard::guarded_void;
+
+/// A byte string the library hands to the caller: UTF-8 text, not NUL-terminated.
+///
+/// Opaque. A function that returns one through an `ag_buffer **` hands ownership to the
+/// caller, who releases it with `ag_buffer_free`. An `ag_buffer` is immutable: reading it
+/// from several threads at once is safe.
+pub struct AgBuffer {
+    bytes: Box<[u8]>,
+}
+
+impl AgBuffer {
+    /// Moves `text` into a new buffer owned by the caller.
+    pub(crate) fn into_raw(text: String) -> *mut AgBuffer {
+        Box::into_raw(Box::new(AgBuffer {
+            bytes: text.into_bytes().into_boxed_slice(),
+        }))
+    }
+}
+
+/// Returns the first byte of the buffer (never NULL for a live buffer, even when empty), or
+/// NULL when `buf` is NULL.
+///
+/// Ownership: the bytes belong to `buf` and stay valid until `ag_buffer_free(buf)`.
+/// Thread-safe.
+///
+/// # Safety
+/// `buf` is NULL or an `ag_buffer` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_buffer_data(buf: *const AgBuffer) -> *const u8 {
+    if buf.is_null() {
+        return ptr::null();
+    }
+    // SAFETY: the caller guarantees `buf` is a live `ag_buffer`, which is never mutated.
+    unsafe { &*buf }.bytes.as_ptr()
+}
+
+/// Returns the length of the buffer in bytes, or 0 when `buf` is NULL. Thread-safe.
+///
+/// # Safety
+/// `buf` is NULL or an `ag_buffer` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_buffer_len(buf: *const AgBuffer) -> usize {
+    if buf.is_null() {
+        return 0;
+    }
+    // SAFETY: the caller guarantees `buf` is a live `ag_buffer`, which is never mutated.
+    unsafe { &*buf }.bytes.len()
+}
+
+/// Releases a buffer. NULL is accepted and ignored.
+///
+/// Not thread-safe with respect to `buf`: no other call may use `buf` during or after this
+/// one.
+///
+/// # Safety
+/// `buf` is NULL or an `ag_buffer` returned by this library and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_buffer_free(buf: *mut AgBuffer) {
+    if buf.is_null() {
+        return;
+    }
+    guarded_void(|| {
+        // SAFETY: the caller guarantees `buf` came from `AgBuffer::into_raw` and is freed
+        // only once.
+        drop(unsafe { Box::from_raw(buf) });
+    });
+}

@@ -1,0 +1,184 @@
+//! `ag_decision`: the plain struct the hot path fills.
+use std::ptr;
+
+use agentgate::{Code, Decision, Effect};
+
+/// `ag_decision.effect`: the action may run.
+pub const AG_EFFECT_ALLOW: u32 = 0;
+/// `ag_decision.effect`: the action must not run.
+pub const AG_EFFECT_DENY: u32 = 1;
+/// `ag_decision.effect`: the action may run only once a person approves it
+/// (`ag_engine_approve_action` / `ag_engine_approve_hash`).
+pub const AG_EFFECT_REQUIRE_APPROVAL: u32 = 2;
+
+/// `ag_decision.code`: a rule decided.
+pub const AG_CODE_RULE: u32 = 0;
+/// `ag_decision.code`: no deciding rule fired; the policy's default applied.
+pub const AG_CODE_DEFAULT: u32 = 1;
+/// `ag_decision.code`: a require_approval rule fired and a valid approval covered the action.
+pub const AG_CODE_APPROVED: u32 = 2;
+/// `ag_decision.code`: a rate limit is exhausted (see `retry_after_ms`).
+pub const AG_CODE_RATE_LIMITED: u32 = 3;
+/// `ag_decision.code`: a require_approval rule fired and no approval covers the action.
+pub const AG_CODE_APPROVAL_REQUIRED: u32 = 4;
+/// `ag_decision.code`: the policy requires known agents and this one is not registered.
+pub const AG_CODE_UNKNOWN_AGENT: u32 = 5;
+/// `ag_decision.code`: the action is malformed (the JSON decision's `reason` says why).
+pub const AG_CODE_INVALID_ACTION: u32 = 6;
+/// `ag_decision.code`: the engine failed; the effect is deny.
+pub const AG_CODE_ENGINE_ERROR: u32 = 7;
+
+/// A decision in a plain, blittable form, filled by `ag_engine_evaluate`.
+///
+/// It owns nothing: there is nothing to free. `rule` points into the engine, not into the
+/// struct. The reason, matched and shadow rule ids, rewritten params and action hash are in
+/// the JSON form (`ag_engine_evaluate_json`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgDecision {
+    /// `AG_EFFECT_ALLOW`, `AG_EFFECT_DENY` or `AG_EFFECT_REQUIRE_APPROVAL`.
+    pub effect: u32,
+    /// One of the `AG_CODE_*` values.
+    pub code: u32,
+    /// 1 iff `effect == AG_EFFECT_ALLOW`, else 0.
+    pub allowed: u8,
+    /// 1 when `rule` names the deciding rule, 0 when no rule decided (`rule` is then NULL).
+    pub has_rule: u8,
+    /// 1 when `retry_after_ms` is set (a rate-limited deny), else 0.
+    pub has_retry_after: u8,
+    /// 1 when an allow rule rewrote the params: fetch them with `ag_engine_evaluate_json`.
+    pub params_modified: u8,
+    /// How many non-shadow rules fired and took part in the decision.
+    pub matched_count: u32,
+    /// How many shadow rules fired.
+    pub shadow_count: u32,
+    /// The deciding rule's id: UTF-8, not NUL-terminated, `rule_len` bytes. Owned by the
+    /// engine and valid until `ag_engine_free`, also across policy updates.
+    pub rule: *const u8,
+    /// Length of `rule` in bytes (0 when `has_rule` is 0).
+    pub rule_len: usize,
+    /// Milliseconds until the exhausted rate limit admits again (0 unless `has_retry_after`).
+    pub retry_after_ms: u64,
+    /// Time the evaluation took, in nanoseconds.
+    pub eval_ns: u64,
+}
+
+impl AgDecision {
+    /// The plain form of `decision`. `rule` borrows the engine's interned rule id.
+    pub(crate) fn from_decision(decision: &Decision) -> Self {
+        let (rule, rule_len) = match &decision.rule {
+            Some(id) => (id.as_ptr(), id.len()),
+            None => (ptr::null(), 0),
+        };
+        AgDecision {
+            effect: effect_value(&decision.effect),
+            code: code_value(&decision.code),
+            allowed: u8::from(decision.allowed()),
+            has_rule: u8::from(decision.rule.is_some()),
+            has_retry_after: u8::from(decision.retry_after_ms.is_some()),
+            params_modified: u8::from(decision.params.is_some()),
+            matched_count: count(decision.matched.len()),
+            shadow_count: count(decision.shadow.len()),
+            rule,
+            rule_len,
+            retry_after_ms: decision.retry_after_ms.unwrap_or(0),
+            eval_ns: decision.eval_ns,
+        }
+    }
+
+    /// The fail-closed decision written when the engine could not decide (a panic).
+    pub(crate) fn engine_failure() -> Self {
+        AgDecision {
+            effect: AG_EFFECT_DENY,
+            code: AG_CODE_ENGINE_ERROR,
+            allowed: 0,
+            has_rule: 0,
+            has_retry_after: 0,
+            params_modified: 0,
+            matched_count: 0,
+            shadow_count: 0,
+            rule: ptr::null(),
+            rule_len: 0,
+            retry_after_ms: 0,
+            eval_ns: 0,
+        }
+    }
+}
+
+fn count(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+// The ABI values are spelled out rather than cast from the core's discriminants, so a change
+// in the core cannot silently change the ABI.
+fn effect_value(effect: &Effect) -> u32 {
+    match effect {
+        Effect::Allow => AG_EFFECT_ALLOW,
+        Effect::Deny => AG_EFFECT_DENY,
+        Effect::RequireApproval => AG_EFFECT_REQUIRE_APPROVAL,
+    }
+}
+
+fn code_value(code: &Code) -> u32 {
+    match code {
+        Code::Rule => AG_CODE_RULE,
+        Code::Default => AG_CODE_DEFAULT,
+        Code::Approved => AG_CODE_APPROVED,
+        Code::RateLimited => AG_CODE_RATE_LIMITED,
+        Code::ApprovalRequired => AG_CODE_APPROVAL_REQUIRED,
+        Code::UnknownAgent => AG_CODE_UNKNOWN_AGENT,
+        Code::InvalidAction => AG_CODE_INVALID_ACTION,
+        Code::EngineError => AG_CODE_ENGINE_ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_values_match_the_core_names() {
+        for (effect, value, name) in [
+            (Effect::Allow, AG_EFFECT_ALLOW, "allow"),
+            (Effect::Deny, AG_EFFECT_DENY, "deny"),
+            (
+                Effect::RequireApproval,
+                AG_EFFECT_REQUIRE_APPROVAL,
+                "require_approval",
+            ),
+        ] {
+            assert_eq!(effect_value(&effect), value);
+            assert_eq!(effect.as_str(), name);
+        }
+        for (code, value, name) in [
+            (Code::Rule, AG_CODE_RULE, "rule"),
+            (Code::Default, AG_CODE_DEFAULT, "default"),
+            (Code::Approved, AG_CODE_APPROVED, "approved"),
+            (Code::RateLimited, AG_CODE_RATE_LIMITED, "rate_limited"),
+            (
+                Code::ApprovalRequired,
+                AG_CODE_APPROVAL_REQUIRED,
+                "approval_required",
+            ),
+            (Code::UnknownAgent, AG_CODE_UNKNOWN_AGENT, "unknown_agent"),
+            (
+                Code::InvalidAction,
+                AG_CODE_INVALID_ACTION,
+                "invalid_action",
+            ),
+            (Code::EngineError, AG_CODE_ENGINE_ERROR, "engine_error"),
+        ] {
+            assert_eq!(code_value(&code), value);
+            assert_eq!(code.as_str(), name);
+        }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn layout_is_the_documented_one() {
+        assert_eq!(std::mem::size_of::<AgDecision>(), 56);
+        assert_eq!(std::mem::offset_of!(AgDecision, matched_count), 12);
+        assert_eq!(std::mem::offset_of!(AgDecision, rule), 24);
+        assert_eq!(std::mem::offset_of!(AgDecision, eval_ns), 48);
+    }
+}

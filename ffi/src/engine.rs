@@ -1,0 +1,374 @@
+//! `ag_engine`: the handle to one policy engine, and every call on it.
+use std::ptr;
+use std::str;
+
+use agentgate::Engine;
+
+use crate::buffer::{ag_buffer_free, AgBuffer};
+use crate::decision::AgDecision;
+use crate::error::{finish, AgError};
+use crate::guard::{guarded, guarded_void, Failure};
+use crate::input;
+use crate::options::{self, AgEngineOptions};
+use crate::status::{AgStatus, AG_ERR_INVALID_UTF8, AG_ERR_NULL_POINTER, AG_OK};
+
+/// A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
+/// approval grants.
+///
+/// Opaque. Created by `ag_engine_new`, released by `ag_engine_free`. Every other function
+/// may be called on one handle from many threads at once.
+pub struct AgEngine {
+    engine: Engine,
+}
+
+/// Splits a call's outcome into the value to write to an out-parameter (`empty` on failure)
+/// and the outcome `finish` reports.
+fn split<T>(outcome: Result<T, Failure>, empty: T) -> (T, Result<(), Failure>) {
+    match outcome {
+        Ok(value) => (value, Ok(())),
+        Err(failure) => (empty, Err(failure)),
+    }
+}
+
+/// Creates an engine from a policy document (JSON text, `policy_len` bytes, not
+/// NUL-terminated).
+///
+/// `options` may be NULL for the defaults (system clock). On `AG_OK`, `*out_engine` is a new
+/// engine the caller owns and must release with `ag_engine_free`. On failure `*out_engine`
+/// is set to NULL: `AG_ERR_POLICY` when the document cannot be loaded (the error's path and
+/// message say where and why), `AG_ERR_OPTIONS_SIZE` or `AG_ERR_INVALID_ARGUMENT` for bad
+/// options.
+///
+/// `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
+/// `ag_error` the caller owns on failure. On `AG_ERR_NULL_POINTER` (`policy` or `out_engine`
+/// NULL) nothing is written.
+///
+/// Thread-safe: it touches no shared state.
+///
+/// # Safety
+/// `policy` is readable for `policy_len` bytes; `options` is NULL or a readable
+/// `ag_engine_options` whose `size` is set; `out_engine` and `out_error` (if not NULL) are
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_new(
+    policy: *const u8,
+    policy_len: usize,
+    options: *const AgEngineOptions,
+    out_engine: *mut *mut AgEngine,
+    out_error: *mut *mut AgError,
+) -> AgStatus {
+    if policy.is_null() || out_engine.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    let outcome = guarded(|| {
+        // SAFETY: `policy` is non-NULL and readable for `policy_len` bytes (caller's
+        // guarantee).
+        let policy = unsafe { input::bytes(policy, policy_len, "policy") }?;
+        // SAFETY: `options` is NULL or a readable struct with `size` set (caller's guarantee).
+        let options = unsafe { options::read(options) }?;
+        let engine = Engine::new(policy, options)?;
+        Ok(Box::into_raw(Box::new(AgEngine { engine })))
+    });
+    let (handle, outcome) = split(outcome, ptr::null_mut());
+    // SAFETY: `out_engine` is non-NULL and writable (caller's guarantee).
+    unsafe { out_engine.write(handle) };
+    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
+    unsafe { finish(outcome, out_error) }
+}
+
+/// Releases an engine with its policy, counters, approvals and interned rule ids. NULL is
+/// accepted and ignored.
+///
+/// Not thread-safe with respect to `engine`: every other call on it must have returned, and
+/// none may follow. Rule pointers from its decisions become invalid.
+///
+/// # Safety
+/// `engine` is NULL or an engine returned by `ag_engine_new` and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_free(engine: *mut AgEngine) {
+    if engine.is_null() {
+        return;
+    }
+    guarded_void(|| {
+        // SAFETY: `engine` came from `Box::into_raw` in `ag_engine_new`, is freed only once,
+        // and no other call uses it any more (caller's guarantee).
+        drop(unsafe { Box::from_raw(engine) });
+    });
+}
+
+/// Borrows the engine behind a handle for the duration of one call.
+///
+/// # Safety
+/// `engine` is non-NULL and a live engine that is not freed during the call.
+unsafe fn engine_ref<'a>(engine: *const AgEngine) -> &'a Engine {
+    // SAFETY: guaranteed by the caller; `Engine` is `Sync`, so shared references from many
+    // threads at once are sound.
+    unsafe { &(*engine).engine }
+}
+
+/// Replaces the engine's policy atomically with a new document (`policy_len` bytes of JSON).
+///
+/// Evaluations already running finish on the old policy; later ones see the new one; none
+/// sees a mix. Rate-limit counters of unchanged limits and all approvals are kept. On
+/// `AG_ERR_POLICY` the current policy stays in place.
+///
+/// `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
+/// `ag_error` the caller owns on failure. On `AG_ERR_NULL_POINTER` nothing is written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `policy` is readable for `policy_len` bytes; `out_error` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_update_policy(
+    engine: *const AgEngine,
+    policy: *const u8,
+    policy_len: usize,
+    out_error: *mut *mut AgError,
+) -> AgStatus {
+    if engine.is_null() || policy.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    let outcome = guarded(|| {
+        // SAFETY: `policy` is non-NULL and readable for `policy_len` bytes (caller's
+        // guarantee).
+        let policy = unsafe { input::bytes(policy, policy_len, "policy") }?;
+        engine.update_policy(policy)?;
+        Ok(())
+    });
+    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
+    unsafe { finish(outcome, out_error) }
+}
+
+/// Decides an action (JSON text, `action_len` bytes, not NUL-terminated) and fills `*out`.
+///
+/// The hot path: it allocates nothing the caller must free and does not build the JSON form.
+/// A malformed action is not an error: the call returns `AG_OK` with a deny decision of code
+/// `AG_CODE_INVALID_ACTION` (`ag_engine_evaluate_json` says why). An allow consumes one unit
+/// of each firing rate limit and one use of the approval that covered it, so evaluate each
+/// action once.
+///
+/// `out->rule` points into the engine and stays valid until `ag_engine_free`, also after
+/// policy updates. If the library panics, `*out` is a deny with code `AG_CODE_ENGINE_ERROR`
+/// and the status is `AG_ERR_PANIC`. On `AG_ERR_NULL_POINTER` nothing is written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `action` is readable for `action_len` bytes; `out` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_evaluate(
+    engine: *const AgEngine,
+    action: *const u8,
+    action_len: usize,
+    out: *mut AgDecision,
+) -> AgStatus {
+    if engine.is_null() || action.is_null() || out.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    let outcome = guarded(|| {
+        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
+        // guarantee).
+        let action = unsafe { input::bytes(action, action_len, "action") }?;
+        Ok(AgDecision::from_decision(&engine.evaluate_json(action)))
+    });
+    let (decision, status) = match outcome {
+        Ok(decision) => (decision, AG_OK),
+        Err(failure) => (AgDecision::engine_failure(), failure.status),
+    };
+    // SAFETY: `out` is non-NULL and writable (caller's guarantee).
+    unsafe { out.write(decision) };
+    status
+}
+
+/// Decides an action like `ag_engine_evaluate` and returns the whole decision as a JSON
+/// object (the keys of the policy language's decision: effect, allowed, code, rule, reason,
+/// matched, shadow, params, retry_after_ms, action_hash, policy, eval_ns).
+///
+/// On `AG_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
+/// `ag_buffer_free`; on any other status but `AG_ERR_NULL_POINTER` it is set to NULL. A
+/// malformed action is `AG_OK` with a deny of code `invalid_action` whose reason says what
+/// is wrong. On `AG_ERR_NULL_POINTER` nothing is written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `action` is readable for `action_len` bytes; `out_json` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_evaluate_json(
+    engine: *const AgEngine,
+    action: *const u8,
+    action_len: usize,
+    out_json: *mut *mut AgBuffer,
+) -> AgStatus {
+    if engine.is_null() || action.is_null() || out_json.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    let outcome = guarded(|| {
+        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
+        // guarantee).
+        let action = unsafe { input::bytes(action, action_len, "action") }?;
+        Ok(AgBuffer::into_raw(engine.evaluate_json(action).to_json()))
+    });
+    let (json, status) = match outcome {
+        Ok(json) => (json, AG_OK),
+        Err(failure) => (ptr::null_mut(), failure.status),
+    };
+    // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
+    unsafe { out_json.write(json) };
+    status
+}
+
+/// Grants an approval for exactly this action (JSON text, `action_len` bytes): valid for
+/// `ttl_ms` milliseconds of the engine's clock and for `uses` allowed evaluations.
+///
+/// The approval is bound to the action's hash (agent, kind, params, target, tool), so an
+/// action that differs in any of those is not covered. `ttl_ms` 0 or `uses` 0 give
+/// `AG_ERR_INVALID_ARGUMENT`; a malformed action gives `AG_ERR_INVALID_ACTION`.
+///
+/// `out_hash` may be NULL. Otherwise, on `AG_OK` `*out_hash` is a new buffer holding the
+/// action hash ("sha256:" + 64 lowercase hex digits) that the caller owns and must release
+/// with `ag_buffer_free`, and on failure it is set to NULL. `out_error` may be NULL;
+/// otherwise it is set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `action` is readable for `action_len` bytes; `out_hash` and
+/// `out_error` are NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_approve_action(
+    engine: *const AgEngine,
+    action: *const u8,
+    action_len: usize,
+    ttl_ms: u64,
+    uses: u32,
+    out_hash: *mut *mut AgBuffer,
+    out_error: *mut *mut AgError,
+) -> AgStatus {
+    if engine.is_null() || action.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    let outcome = guarded(|| {
+        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
+        // guarantee).
+        let action = unsafe { input::bytes(action, action_len, "action") }?;
+        Ok(engine.approve_action_json(action, ttl_ms, uses)?)
+    });
+    let (hash, outcome) = split(outcome.map(AgBuffer::into_raw), ptr::null_mut());
+    if out_hash.is_null() {
+        // SAFETY: `hash` is NULL or came from `AgBuffer::into_raw` just above and was
+        // handed to no one; the caller did not ask for it.
+        unsafe { ag_buffer_free(hash) };
+    } else {
+        // SAFETY: a non-NULL `out_hash` is writable (caller's guarantee).
+        unsafe { out_hash.write(hash) };
+    }
+    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
+    unsafe { finish(outcome, out_error) }
+}
+
+/// Grants an approval for the action whose hash is given (`hash_len` bytes of
+/// "sha256:" + 64 lowercase hex digits, as decisions report in `action_hash`), valid for
+/// `ttl_ms` milliseconds of the engine's clock and for `uses` allowed evaluations.
+///
+/// Bytes that are not UTF-8 give `AG_ERR_INVALID_UTF8`; any other malformed hash, `ttl_ms`
+/// 0 or `uses` 0 give `AG_ERR_INVALID_ARGUMENT`. `out_error` may be NULL; otherwise it is
+/// set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `hash` is readable for `hash_len` bytes; `out_error` is NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_approve_hash(
+    engine: *const AgEngine,
+    hash: *const u8,
+    hash_len: usize,
+    ttl_ms: u64,
+    uses: u32,
+    out_error: *mut *mut AgError,
+) -> AgStatus {
+    if engine.is_null() || hash.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    let outcome = guarded(|| {
+        // SAFETY: `hash` is non-NULL and readable for `hash_len` bytes (caller's guarantee).
+        let hash = unsafe { input::bytes(hash, hash_len, "hash") }?;
+        let hash = str::from_utf8(hash).map_err(|err| {
+            Failure::new(
+                AG_ERR_INVALID_UTF8,
+                format!(
+                    "hash is not valid UTF-8 (invalid byte at offset {})",
+                    err.valid_up_to()
+                ),
+            )
+        })?;
+        Ok(engine.approve_hash(hash, ttl_ms, uses)?)
+    });
+    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
+    unsafe { finish(outcome, out_error) }
+}
+
+/// Sets the engine's manual clock to `unix_ms` (milliseconds since the Unix epoch, UTC).
+/// The clock may move backwards.
+///
+/// Returns `AG_ERR_CLOCK` on an engine created with `AG_CLOCK_SYSTEM` (its clock is not
+/// changed).
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_set_time(engine: *const AgEngine, unix_ms: i64) -> AgStatus {
+    if engine.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    match guarded(|| Ok(engine.set_time(unix_ms)?)) {
+        Ok(()) => AG_OK,
+        Err(failure) => failure.status,
+    }
+}
+
+/// Writes the engine's current time (milliseconds since the Unix epoch, UTC) to
+/// `*out_unix_ms`: the manual clock's time, or the system clock's.
+///
+/// On `AG_ERR_NULL_POINTER` nothing is written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `out_unix_ms` is writable.
+#[no_mangle]
+pub unsafe extern "C" fn ag_engine_now(engine: *const AgEngine, out_unix_ms: *mut i64) -> AgStatus {
+    if engine.is_null() || out_unix_ms.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    match guarded(|| Ok(engine.now_ms())) {
+        Ok(now) => {
+            // SAFETY: `out_unix_ms` is non-NULL and writable (caller's guarantee).
+            unsafe { out_unix_ms.write(now) };
+            AG_OK
+        }
+        Err(failure) => failure.status,
+    }
+}

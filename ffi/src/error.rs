@@ -1,0 +1,146 @@
+//! `ag_error`: the owned error details of a failed call.
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use crate::guard::{guarded_void, Failure};
+use crate::status::{AgStatus, AG_ERR_NULL_POINTER, AG_OK};
+
+/// Details of a failed call: its status, a path into the policy document (for
+/// `AG_ERR_POLICY`; "" otherwise) and a message a person can act on.
+///
+/// Opaque. A function that returns one through an `ag_error **out_error` hands ownership to
+/// the caller, who releases it with `ag_error_free`. An `ag_error` is immutable: reading it
+/// from several threads at once is safe.
+pub struct AgError {
+    status: AgStatus,
+    path: CString,
+    message: CString,
+}
+
+impl AgError {
+    fn from_failure(failure: Failure) -> Self {
+        AgError {
+            status: failure.status,
+            path: c_text(failure.path),
+            message: c_text(failure.message),
+        }
+    }
+}
+
+/// Makes a C string of `text`, writing an interior NUL (possible when a message quotes a key
+/// of the document) as the escape `\u0000` so that nothing after it is lost.
+fn c_text(text: String) -> CString {
+    CString::new(text).unwrap_or_else(|err| {
+        let escaped = String::from_utf8_lossy(&err.into_vec()).replace('\0', "\\u0000");
+        CString::new(escaped).unwrap_or_default()
+    })
+}
+
+/// Writes the outcome of a call to `out_error` (when not NULL) and returns its status: on
+/// success `*out_error` becomes NULL, on failure a new `ag_error` the caller owns.
+///
+/// # Safety
+/// `out_error` is NULL or valid for a pointer-sized write.
+pub(crate) unsafe fn finish(
+    outcome: Result<(), Failure>,
+    out_error: *mut *mut AgError,
+) -> AgStatus {
+    let (status, error) = match outcome {
+        Ok(()) => (AG_OK, ptr::null_mut()),
+        Err(failure) => (
+            failure.status,
+            Box::into_raw(Box::new(AgError::from_failure(failure))),
+        ),
+    };
+    if !out_error.is_null() {
+        // SAFETY: the caller guarantees a non-NULL `out_error` is valid for writes.
+        unsafe { out_error.write(error) };
+    } else if !error.is_null() {
+        // SAFETY: `error` came from `Box::into_raw` just above and was handed to no one.
+        drop(unsafe { Box::from_raw(error) });
+    }
+    status
+}
+
+/// Returns the status of the call that produced `err`, or `AG_ERR_NULL_POINTER` when `err` is
+/// NULL.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or an `ag_error` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_error_status(err: *const AgError) -> AgStatus {
+    if err.is_null() {
+        return AG_ERR_NULL_POINTER;
+    }
+    // SAFETY: the caller guarantees `err` is a live `ag_error`, which is never mutated.
+    unsafe { &*err }.status
+}
+
+/// Returns where the error is in the policy document, in dotted form with bracketed indexes
+/// (`rules[0].when`); "" for the document root and for errors that are not about a
+/// document. Returns "" when `err` is NULL.
+///
+/// Ownership: the NUL-terminated UTF-8 string belongs to `err` and stays valid until
+/// `ag_error_free(err)`. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or an `ag_error` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_error_path(err: *const AgError) -> *const c_char {
+    if err.is_null() {
+        return c"".as_ptr();
+    }
+    // SAFETY: the caller guarantees `err` is a live `ag_error`, which is never mutated.
+    unsafe { &*err }.path.as_ptr()
+}
+
+/// Returns what went wrong, quoting the offending key or value. Returns "" when `err` is
+/// NULL.
+///
+/// Ownership: the NUL-terminated UTF-8 string belongs to `err` and stays valid until
+/// `ag_error_free(err)`. Thread-safe.
+///
+/// # Safety
+/// `err` is NULL or an `ag_error` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_error_message(err: *const AgError) -> *const c_char {
+    if err.is_null() {
+        return c"".as_ptr();
+    }
+    // SAFETY: the caller guarantees `err` is a live `ag_error`, which is never mutated.
+    unsafe { &*err }.message.as_ptr()
+}
+
+/// Releases an error and the strings it owns. NULL is accepted and ignored.
+///
+/// Not thread-safe with respect to `err`: no other call may use `err` during or after this
+/// one.
+///
+/// # Safety
+/// `err` is NULL or an `ag_error` returned by this library and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ag_error_free(err: *mut AgError) {
+    if err.is_null() {
+        return;
+    }
+    guarded_void(|| {
+        // SAFETY: the caller guarantees `err` came from `Box::into_raw` in `finish` and is
+        // freed only once.
+        drop(unsafe { Box::from_raw(err) });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interior_nul_is_escaped_not_truncated() {
+        assert_eq!(
+            c_text("key \"a\0b\" is unknown".into()).to_str().unwrap(),
+            "key \"a\\u0000b\" is unknown"
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! The panic boundary: every export runs the safe core through [`guarded`].
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+
+use agentgate::{EngineError, PolicyError};
+
+use crate::status::{
+    AgStatus, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION, AG_ERR_INVALID_ARGUMENT, AG_ERR_PANIC,
+    AG_ERR_POLICY,
+};
+
+/// Why a call failed: a status code with the details an `ag_error` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub(crate) status: AgStatus,
+    pub(crate) path: String,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// A failure with no location in a document.
+    pub(crate) fn new(status: AgStatus, message: impl Into<String>) -> Self {
+        Failure {
+            status,
+            path: String::new(),
+            message: message.into(),
+        }
+    }
+
+    fn panic(payload: &(dyn Any + Send)) -> Self {
+        let detail = if let Some(text) = payload.downcast_ref::<&str>() {
+            text
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.as_str()
+        } else {
+            "no message"
+        };
+        Failure::new(
+            AG_ERR_PANIC,
+            format!("agentgate panicked during this call: {detail}"),
+        )
+    }
+}
+
+impl From<PolicyError> for Failure {
+    fn from(err: PolicyError) -> Self {
+        Failure {
+            status: AG_ERR_POLICY,
+            path: err.path,
+            message: err.message,
+        }
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(err: EngineError) -> Self {
+        let status = match &err {
+            EngineError::SystemClock => AG_ERR_CLOCK,
+            EngineError::InvalidArgument(_) => AG_ERR_INVALID_ARGUMENT,
+            EngineError::InvalidAction(_) => AG_ERR_INVALID_ACTION,
+        };
+        Failure::new(status, err.to_string())
+    }
+}
+
+/// Runs `call`, turning a panic into an `AG_ERR_PANIC` failure for this call only.
+///
+/// No panic hook is installed or swapped and no global state is poisoned: the default hook
+/// still reports the panic on stderr, and later calls run normally.
+pub(crate) fn guarded<T>(call: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
+    // The engine keeps its own invariants across a panic (its state changes are atomic or
+    // behind locks that recover), so observing it after an unwind is sound.
+    match panic::catch_unwind(AssertUnwindSafe(call)) {
+        Ok(result) => result,
+        Err(payload) => Err(Failure::panic(payload.as_ref())),
+    }
+}
+
+/// Runs a call that returns nothing (the `_free` functions), swallowing a panic: there is no
+/// status to report it through, and unwinding into C would abort the process.
+pub(crate) fn guarded_void(call: impl FnOnce()) {
+    let _ignored = panic::catch_unwind(AssertUnwindSafe(call));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_ag_err_panic_with_its_message() {
+        let result: Result<(), Failure> = guarded(|| panic!("boom"));
+        let failure = result.unwrap_err();
+        assert_eq!(failure.status, AG_ERR_PANIC);
+        assert_eq!(failure.path, "");
+        assert_eq!(failure.message, "agentgate panicked during this call: boom");
+    }
+
+    #[test]
+    fn a_formatted_panic_message_is_kept() {
+        let n = 3;
+        let result: Result<(), Failure> = guarded(|| panic!("bad {n}"));
+        assert_eq!(
+            result.unwrap_err().message,
+            "agentgate panicked during this call: bad 3"
+        );
+    }
+
+    #[test]
+    fn calls_after_a_panic_run_normally() {
+        let _ = guarded::<()>(|| panic!("first"));
+        assert_eq!(guarded(|| Ok::<_, Failure>(42)).unwrap(), 42);
+    }
+
+    #[test]
+    fn a_panic_in_a_void_call_is_contained() {
+        guarded_void(|| panic!("in free"));
+    }
+
+    #[test]
+    fn engine_errors_map_to_their_statuses() {
+        let cases = [
+            (EngineError::SystemClock, AG_ERR_CLOCK),
+            (
+                EngineError::InvalidArgument("ttl_ms must be at least 1".into()),
+                AG_ERR_INVALID_ARGUMENT,
+            ),
+            (
+                EngineError::InvalidAction("missing \"tool\"".into()),
+                AG_ERR_INVALID_ACTION,
+            ),
+        ];
+        for (err, status) in cases {
+            let message = err.to_string();
+            let failure = Failure::from(err);
+            assert_eq!(failure.status, status);
+            assert_eq!(failure.path, "");
+            assert_eq!(failure.message, message);
+        }
+    }
+
+    #[test]
+    fn policy_errors_keep_path_and_message() {
+        let failure = Failure::from(PolicyError {
+            path: "rules[0].when".into(),
+            message: "unknown operator \"equals\"".into(),
+        });
+        assert_eq!(failure.status, AG_ERR_POLICY);
+        assert_eq!(failure.path, "rules[0].when");
+        assert_eq!(failure.message, "unknown operator \"equals\"");
+    }
+}
