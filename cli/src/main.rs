@@ -30,12 +30,21 @@ pub fn row(label: &str, d: &Decision) -> String {
 fn run(args: &[String]) -> Result<(), String> {
     let out = std::io::stdout();
     let mut out = out.lock();
-    let w = |out: &mut std::io::StdoutLock<'_>, s: &str| writeln!(out, "{s}").map_err(|e| e.to_string());
+    let w = |out: &mut std::io::StdoutLock<'_>, s: &str| {
+        writeln!(out, "{s}").map_err(|e| e.to_string())
+    };
     match args {
         [cmd, policy] if cmd == "check" => {
             let engine = load(policy)?;
             let info = engine.policy_info();
-            w(&mut out, &format!("ok: policy {:?} version {:?}", info.name, info.version.as_deref().unwrap_or("-")))
+            w(
+                &mut out,
+                &format!(
+                    "ok: policy {:?} version {:?}",
+                    info.name,
+                    info.version.as_deref().unwrap_or("-")
+                ),
+            )
         }
         [cmd, policy, rest @ ..] if cmd == "eval" && rest.len() <= 1 => {
             let engine = load(policy)?;
@@ -53,8 +62,11 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         [cmd, policy, actions] if cmd == "demo" => {
             let engine = load(policy)?;
-            let list: Value = serde_json::from_slice(&read(actions)?).map_err(|e| format!("{actions}: {e}"))?;
-            let items = list.as_array().ok_or(format!("{actions}: expected a JSON array"))?;
+            let list: Value =
+                serde_json::from_slice(&read(actions)?).map_err(|e| format!("{actions}: {e}"))?;
+            let items = list
+                .as_array()
+                .ok_or(format!("{actions}: expected a JSON array"))?;
             w(&mut out, "== Rust ==")?;
             for item in items {
                 let label = item.get("label").and_then(Value::as_str).unwrap_or("?");

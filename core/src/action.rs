@@ -52,14 +52,18 @@ pub(crate) fn parse_action_json(bytes: &[u8]) -> Result<Value, String> {
         StrictError::Duplicate { key, .. } => {
             format!("the action has a duplicate key {}", json::quote(&key))
         }
-        StrictError::TooDeep { limit } => format!("the action is nested deeper than {limit} levels"),
+        StrictError::TooDeep { limit } => {
+            format!("the action is nested deeper than {limit} levels")
+        }
     })
 }
 
 /// Checks the size and depth limits of an action a binding passes as a value.
 pub(crate) fn check_action_value(v: &Value) -> Result<(), String> {
     if json::depth_within(v, MAX_ACTION_DEPTH).is_none() {
-        return Err(format!("the action is nested deeper than {MAX_ACTION_DEPTH} levels"));
+        return Err(format!(
+            "the action is nested deeper than {MAX_ACTION_DEPTH} levels"
+        ));
     }
     if json::compact_len_within(v, MAX_ACTION_BYTES).is_none() {
         return Err(format!(
@@ -105,20 +109,33 @@ impl<'a> ActionView<'a> {
                     ))
                 }
             },
-            Some(other) => return Err(format!("\"kind\" must be a string, not {}", json::show(other))),
+            Some(other) => {
+                return Err(format!(
+                    "\"kind\" must be a string, not {}",
+                    json::show(other)
+                ))
+            }
         };
         let tool_value = obj.get("tool").ok_or("the action lacks \"tool\"")?;
         let tool = match tool_value {
             Value::String(s) if !s.is_empty() => s.as_str(),
             Value::String(_) => return Err("\"tool\" is empty".into()),
             Value::Null => return Err("the action lacks \"tool\"".into()),
-            other => return Err(format!("\"tool\" must be a string, not {}", json::show(other))),
+            other => {
+                return Err(format!(
+                    "\"tool\" must be a string, not {}",
+                    json::show(other)
+                ))
+            }
         };
         let agent_obj = match obj.get("agent") {
             Some(Value::Object(a)) => a,
             None | Some(Value::Null) => return Err("the action lacks \"agent.id\"".into()),
             Some(other) => {
-                return Err(format!("\"agent\" must be an object, not {}", json::show(other)))
+                return Err(format!(
+                    "\"agent\" must be an object, not {}",
+                    json::show(other)
+                ))
             }
         };
         let agent_value = agent_obj.get("id").ok_or("the action lacks \"agent.id\"")?;
@@ -127,34 +144,48 @@ impl<'a> ActionView<'a> {
             Value::String(_) => return Err("\"agent.id\" is empty".into()),
             Value::Null => return Err("the action lacks \"agent.id\"".into()),
             other => {
-                return Err(format!("\"agent.id\" must be a string, not {}", json::show(other)))
+                return Err(format!(
+                    "\"agent.id\" must be a string, not {}",
+                    json::show(other)
+                ))
             }
         };
         let (target, target_value) = match present(obj.get("target")) {
             None => (None, None),
             Some(t @ Value::String(s)) => (Some(s.as_str()), Some(t)),
             Some(other) => {
-                return Err(format!("\"target\" must be a string or null, not {}", json::show(other)))
+                return Err(format!(
+                    "\"target\" must be a string or null, not {}",
+                    json::show(other)
+                ))
             }
         };
         let object_field = |name: &str| -> Result<&'a Value, String> {
             match present(obj.get(name)) {
                 None => Ok(&*EMPTY_OBJECT),
                 Some(o @ Value::Object(_)) => Ok(o),
-                Some(other) => Err(format!("\"{name}\" must be an object, not {}", json::show(other))),
+                Some(other) => Err(format!(
+                    "\"{name}\" must be an object, not {}",
+                    json::show(other)
+                )),
             }
         };
         let params = object_field("params")?;
         let context = object_field("context")?;
         match present(obj.get("timestamp")) {
             None => {}
-            Some(Value::String(s)) => {
-                if chrono::DateTime::parse_from_rfc3339(s).is_err() {
-                    return Err(format!("\"timestamp\" {} is not an RFC 3339 date-time", json::quote(s)));
-                }
+            Some(Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => {
+                return Err(format!(
+                    "\"timestamp\" {} is not an RFC 3339 date-time",
+                    json::quote(s)
+                ));
             }
+            Some(Value::String(_)) => {}
             Some(other) => {
-                return Err(format!("\"timestamp\" must be a string, not {}", json::show(other)))
+                return Err(format!(
+                    "\"timestamp\" must be a string, not {}",
+                    json::show(other)
+                ))
             }
         }
         Ok(ActionView {
@@ -214,8 +245,13 @@ mod tests {
         assert!(view_err(r#"{"tool":"t"}"#).contains("agent.id"));
         assert!(view_err(r#"{"tool":"t","agent":{"id":"a"},"kind":"rpc"}"#).contains("rpc"));
         assert!(view_err(r#"{"tool":"t","agent":{"id":"a"},"params":[]}"#).contains("params"));
-        assert!(view_err(r#"{"tool":"t","agent":{"id":"a"},"timestamp":"yesterday"}"#).contains("RFC 3339"));
-        assert!(parse_action_json(br#"{"tool":"t","tool":"u"}"#).unwrap_err().contains("duplicate"));
+        assert!(
+            view_err(r#"{"tool":"t","agent":{"id":"a"},"timestamp":"yesterday"}"#)
+                .contains("RFC 3339")
+        );
+        assert!(parse_action_json(br#"{"tool":"t","tool":"u"}"#)
+            .unwrap_err()
+            .contains("duplicate"));
     }
 
     #[test]
@@ -225,13 +261,24 @@ mod tests {
             ActionView::from_value(&v).unwrap().hash()
         };
         let a = h(r#"{"tool":"p","agent":{"id":"a"},"params":{"x":1,"y":"z"}}"#);
-        let b = h(r#"{"params":{"y":"z","x":1.0},"agent":{"id":"a"},"tool":"p","context":{"s":1},"kind":"tool_call"}"#);
+        let b = h(
+            r#"{"params":{"y":"z","x":1.0},"agent":{"id":"a"},"tool":"p","context":{"s":1},"kind":"tool_call"}"#,
+        );
         assert_eq!(a, b);
-        assert_ne!(a, h(r#"{"tool":"p","agent":{"id":"a"},"params":{"x":2,"y":"z"}}"#));
+        assert_ne!(
+            a,
+            h(r#"{"tool":"p","agent":{"id":"a"},"params":{"x":2,"y":"z"}}"#)
+        );
         assert!(a.starts_with("sha256:") && a.len() == 71);
         // Known vector: sha256 of {"agent":"a","kind":"tool_call","params":{},"target":null,"tool":"t"}.
         let text = r#"{"agent":"a","kind":"tool_call","params":{},"target":null,"tool":"t"}"#;
-        let want: String = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(h(r#"{"tool":"t","agent":{"id":"a"}}"#), format!("sha256:{want}"));
+        let want: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            h(r#"{"tool":"t","agent":{"id":"a"}}"#),
+            format!("sha256:{want}")
+        );
     }
 }

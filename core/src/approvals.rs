@@ -38,7 +38,10 @@ impl Approvals {
             });
         }
         let expires = now.saturating_add(i64::try_from(ttl_ms).unwrap_or(i64::MAX));
-        held.guard.entry(hash.to_owned()).or_default().push(Grant { expires, uses });
+        held.guard
+            .entry(hash.to_owned())
+            .or_default()
+            .push(Grant { expires, uses });
         Some(())
     }
 }

@@ -65,19 +65,23 @@ pub(crate) fn non_empty_array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Va
 }
 
 fn array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, PolicyError> {
-    v.as_array().ok_or_else(|| err(path, format!("expected a list, found {}", show(v))))
+    v.as_array()
+        .ok_or_else(|| err(path, format!("expected a list, found {}", show(v))))
 }
 
 fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, PolicyError> {
-    v.as_object().ok_or_else(|| err(path, format!("expected an object, found {}", show(v))))
+    v.as_object()
+        .ok_or_else(|| err(path, format!("expected an object, found {}", show(v))))
 }
 
 fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, PolicyError> {
-    v.as_str().ok_or_else(|| err(path, format!("expected a string, found {}", show(v))))
+    v.as_str()
+        .ok_or_else(|| err(path, format!("expected a string, found {}", show(v))))
 }
 
 fn boolean(v: &Value, path: &str) -> Result<bool, PolicyError> {
-    v.as_bool().ok_or_else(|| err(path, format!("expected true or false, found {}", show(v))))
+    v.as_bool()
+        .ok_or_else(|| err(path, format!("expected true or false, found {}", show(v))))
 }
 
 fn one_of<'a>(v: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a str, PolicyError> {
@@ -86,7 +90,10 @@ fn one_of<'a>(v: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a str, Pol
         Ok(s)
     } else {
         let list: Vec<String> = allowed.iter().map(|a| quote(a)).collect();
-        Err(err(path, format!("{} is not one of {}", quote(s), list.join(", "))))
+        Err(err(
+            path,
+            format!("{} is not one of {}", quote(s), list.join(", ")),
+        ))
     }
 }
 
@@ -94,7 +101,9 @@ fn one_of<'a>(v: &'a Value, path: &str, allowed: &[&str]) -> Result<&'a str, Pol
 fn is_name(s: &str, colon: bool) -> bool {
     !s.is_empty()
         && s.chars().count() <= MAX_NAME
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || (colon && c == ':'))
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') || (colon && c == ':')
+        })
 }
 
 fn role_name(v: &Value, path: &str) -> Result<String, PolicyError> {
@@ -102,7 +111,13 @@ fn role_name(v: &Value, path: &str) -> Result<String, PolicyError> {
     if is_name(s, true) {
         Ok(s.to_owned())
     } else {
-        Err(err(path, format!("invalid role name {}: use 1 to 128 of A-Z a-z 0-9 . _ : -", quote(s))))
+        Err(err(
+            path,
+            format!(
+                "invalid role name {}: use 1 to 128 of A-Z a-z 0-9 . _ : -",
+                quote(s)
+            ),
+        ))
     }
 }
 
@@ -115,7 +130,10 @@ pub(crate) struct Interner(Mutex<HashSet<Arc<str>>>);
 
 impl Interner {
     pub(crate) fn intern(&self, s: &str) -> Arc<str> {
-        let mut set = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut set = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(found) = set.get(s) {
             return found.clone();
         }
@@ -201,8 +219,6 @@ pub(crate) struct Snapshot {
     pub(crate) by_tool: HashMap<String, Bucket>,
     /// Rules that may match any tool (no `match.tool`, or a wildcard in it).
     pub(crate) any_tool: Bucket,
-    /// `audit.include_params`, as key paths below `params`.
-    pub(crate) audit_params: Vec<Vec<String>>,
     /// Counters by limit signature, for carrying them over to the next snapshot.
     limit_states: HashMap<String, Arc<LimitState>>,
 }
@@ -221,12 +237,30 @@ impl Snapshot {
 // ---- loading -------------------------------------------------------------------------------
 
 const ROOT_KEYS: [&str; 10] = [
-    "agentgate", "name", "version", "default", "combining", "require_known_agent", "agents", "roles",
-    "rules", "audit",
+    "agentgate",
+    "name",
+    "version",
+    "default",
+    "combining",
+    "require_known_agent",
+    "agents",
+    "roles",
+    "rules",
+    "audit",
 ];
 const RULE_KEYS: [&str; 12] = [
-    "id", "effect", "description", "reason", "enabled", "shadow", "priority", "match", "when", "unless",
-    "modify", "limit",
+    "id",
+    "effect",
+    "description",
+    "reason",
+    "enabled",
+    "shadow",
+    "priority",
+    "match",
+    "when",
+    "unless",
+    "modify",
+    "limit",
 ];
 
 /// Loads and compiles a policy document. Counters of `prev`'s limits carry over where a
@@ -240,36 +274,59 @@ pub(crate) fn load(
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(err(
             "",
-            format!("the policy is {} bytes; the limit is {MAX_POLICY_BYTES} bytes (16 MiB)", bytes.len()),
+            format!(
+                "the policy is {} bytes; the limit is {MAX_POLICY_BYTES} bytes (16 MiB)",
+                bytes.len()
+            ),
         ));
     }
     let doc = json::parse_strict(bytes, usize::MAX, true).map_err(|e| match e {
         StrictError::Syntax(m) => err("", format!("the policy is not valid JSON: {m}")),
-        StrictError::Duplicate { path, key } => err(&path, format!("duplicate key {}", quote(&key))),
-        StrictError::TooDeep { limit } => err("", format!("the policy is nested deeper than {limit} levels")),
+        StrictError::Duplicate { path, key } => {
+            err(&path, format!("duplicate key {}", quote(&key)))
+        }
+        StrictError::TooDeep { limit } => err(
+            "",
+            format!("the policy is nested deeper than {limit} levels"),
+        ),
     })?;
-    let root = doc
-        .as_object()
-        .ok_or_else(|| err("", format!("the policy must be a JSON object, found {}", show(&doc))))?;
+    let root = doc.as_object().ok_or_else(|| {
+        err(
+            "",
+            format!("the policy must be a JSON object, found {}", show(&doc)),
+        )
+    })?;
     check_keys(root, "", &ROOT_KEYS, &["agentgate", "name"])?;
 
     let version_value = root.get("agentgate").unwrap_or(&Value::Null);
     if version_value.as_f64() != Some(1.0) {
         return Err(err(
             "agentgate",
-            format!("unsupported format version {}; this engine reads version 1", show(version_value)),
+            format!(
+                "unsupported format version {}; this engine reads version 1",
+                show(version_value)
+            ),
         ));
     }
     let name = string(root.get("name").unwrap_or(&Value::Null), "name")?;
     if !is_name(name, false) {
-        return Err(err("name", format!("invalid name {}: use 1 to 128 of A-Z a-z 0-9 . _ -", quote(name))));
+        return Err(err(
+            "name",
+            format!(
+                "invalid name {}: use 1 to 128 of A-Z a-z 0-9 . _ -",
+                quote(name)
+            ),
+        ));
     }
     let version = match root.get("version") {
         None => None,
         Some(v) => {
             let s = string(v, "version")?;
             if s.chars().count() > MAX_NAME {
-                return Err(err("version", format!("the version is longer than {MAX_NAME} characters")));
+                return Err(err(
+                    "version",
+                    format!("the version is longer than {MAX_NAME} characters"),
+                ));
             }
             Some(Arc::<str>::from(s))
         }
@@ -317,7 +374,13 @@ pub(crate) fn load(
         let map = object(roles, "roles")?;
         for (role, spec) in map {
             if !is_name(role, true) {
-                return Err(err("roles", format!("invalid role name {}: use 1 to 128 of A-Z a-z 0-9 . _ : -", quote(role))));
+                return Err(err(
+                    "roles",
+                    format!(
+                        "invalid role name {}: use 1 to 128 of A-Z a-z 0-9 . _ : -",
+                        quote(role)
+                    ),
+                ));
             }
             let p = child("roles", role);
             let obj = object(spec, &p)?;
@@ -340,30 +403,20 @@ pub(crate) fn load(
         if list.len() > MAX_RULES {
             return Err(err(
                 "rules",
-                format!("the policy has {} rules; at most {MAX_RULES} are allowed", list.len()),
+                format!(
+                    "the policy has {} rules; at most {MAX_RULES} are allowed",
+                    list.len()
+                ),
             ));
         }
-        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, rule) in list.iter().enumerate() {
             let p = index("rules", i);
-            if let Some(Value::String(id)) = rule.get("id") {
-                if let Some(first) = seen.get(id.as_str()) {
-                    // Report the duplicate where the id is read, after the object's key checks.
-                    let obj = object(rule, &p)?;
-                    check_keys(obj, &p, &RULE_KEYS, &["id", "effect"])?;
-                    return Err(err(
-                        &child(&p, "id"),
-                        format!("duplicate rule id {} (first used by rules[{first}])", quote(id)),
-                    ));
-                }
-                seen.insert(id.as_str(), i);
-            }
-            raw_rules.push(compile_rule(rule, &p, interner)?);
+            raw_rules.push(compile_rule(rule, &p, interner, &mut seen, i)?);
         }
     }
 
     // audit
-    let mut audit_params = Vec::new();
     if let Some(audit) = root.get("audit") {
         let obj = object(audit, "audit")?;
         check_keys(obj, "audit", &["include_params"], &[])?;
@@ -372,10 +425,12 @@ pub(crate) fn load(
             for (j, item) in array(list, p)?.iter().enumerate() {
                 let ip = index(p, j);
                 let s = string(item, &ip)?;
-                let keys = crate::field::FieldPath::params_keys(s).ok_or_else(|| {
-                    err(&ip, format!("{} must be a path starting with \"params.\"", quote(s)))
-                })?;
-                audit_params.push(keys);
+                if crate::field::FieldPath::params_keys(s).is_none() {
+                    return Err(err(
+                        &ip,
+                        format!("{} must be a path starting with \"params.\"", quote(s)),
+                    ));
+                }
             }
         }
     }
@@ -395,7 +450,10 @@ pub(crate) fn load(
             let role = roles.get(j).map_or("", String::as_str);
             return Err(err(
                 &format!("rules[{i}].match.role[{j}]"),
-                format!("undefined role {}: no agent entry grants it and no role defines it", quote(role)),
+                format!(
+                    "undefined role {}: no agent entry grants it and no role defines it",
+                    quote(role)
+                ),
             ));
         }
     }
@@ -435,7 +493,10 @@ pub(crate) fn load(
     }
 
     let mut snapshot = Snapshot {
-        info: PolicyInfo { name: Arc::from(name), version },
+        info: PolicyInfo {
+            name: Arc::from(name),
+            version,
+        },
         default_allow,
         first_match,
         require_known_agent,
@@ -443,7 +504,6 @@ pub(crate) fn load(
         rules,
         by_tool: HashMap::new(),
         any_tool: Bucket::default(),
-        audit_params,
         limit_states,
     };
     build_index(&mut snapshot);
@@ -451,8 +511,11 @@ pub(crate) fn load(
 }
 
 /// Each role's ancestors (transitively); a cycle is reported at the edge that closes it.
-fn close_roles(inherits: &[(String, Vec<String>)]) -> Result<HashMap<String, BTreeSet<String>>, PolicyError> {
-    let edges: HashMap<&str, &Vec<String>> = inherits.iter().map(|(r, p)| (r.as_str(), p)).collect();
+fn close_roles(
+    inherits: &[(String, Vec<String>)],
+) -> Result<HashMap<String, BTreeSet<String>>, PolicyError> {
+    let edges: HashMap<&str, &Vec<String>> =
+        inherits.iter().map(|(r, p)| (r.as_str(), p)).collect();
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Active,
@@ -472,7 +535,11 @@ fn close_roles(inherits: &[(String, Vec<String>)]) -> Result<HashMap<String, BTr
                     Some(Mark::Active) => {
                         return Err(err(
                             &format!("roles.{role}.inherits[{j}]"),
-                            format!("role cycle: {} inherits {}, which inherits it back", quote(role), quote(parent)),
+                            format!(
+                                "role cycle: {} inherits {}, which inherits it back",
+                                quote(role),
+                                quote(parent)
+                            ),
                         ))
                     }
                     Some(Mark::Done) => {}
@@ -499,19 +566,49 @@ fn close_roles(inherits: &[(String, Vec<String>)]) -> Result<HashMap<String, BTr
 }
 
 /// Compiles one rule; returns it, whether it is enabled, and the roles its `match` names.
-fn compile_rule(v: &Value, p: &str, interner: &Interner) -> Result<(Rule, bool, Vec<String>), PolicyError> {
+fn compile_rule(
+    v: &Value,
+    p: &str,
+    interner: &Interner,
+    seen: &mut HashMap<String, usize>,
+    position: usize,
+) -> Result<(Rule, bool, Vec<String>), PolicyError> {
     let obj = object(v, p)?;
     let rate_limit = obj.get("effect").and_then(Value::as_str) == Some("rate_limit");
-    let required: &[&str] = if rate_limit { &["id", "effect", "limit"] } else { &["id", "effect"] };
+    let required: &[&str] = if rate_limit {
+        &["id", "effect", "limit"]
+    } else {
+        &["id", "effect"]
+    };
     check_keys(obj, p, &RULE_KEYS, required)?;
     let get = |k: &str| obj.get(k).unwrap_or(&Value::Null);
 
     let idp = child(p, "id");
     let id = string(get("id"), &idp)?;
     if !is_name(id, true) {
-        return Err(err(&idp, format!("invalid rule id {}: use 1 to 128 of A-Z a-z 0-9 . _ : -", quote(id))));
+        return Err(err(
+            &idp,
+            format!(
+                "invalid rule id {}: use 1 to 128 of A-Z a-z 0-9 . _ : -",
+                quote(id)
+            ),
+        ));
     }
-    let effect = match one_of(get("effect"), &child(p, "effect"), &["allow", "deny", "require_approval", "rate_limit"])? {
+    if let Some(first) = seen.get(id) {
+        return Err(err(
+            &idp,
+            format!(
+                "duplicate rule id {} (first used by rules[{first}])",
+                quote(id)
+            ),
+        ));
+    }
+    seen.insert(id.to_owned(), position);
+    let effect = match one_of(
+        get("effect"),
+        &child(p, "effect"),
+        &["allow", "deny", "require_approval", "rate_limit"],
+    )? {
         "allow" => RuleEffect::Allow,
         "deny" => RuleEffect::Deny,
         "require_approval" => RuleEffect::RequireApproval,
@@ -524,31 +621,62 @@ fn compile_rule(v: &Value, p: &str, interner: &Interner) -> Result<(Rule, bool, 
         Some(r) => Arc::from(string(r, &child(p, "reason"))?),
         None => interner.intern(id),
     };
-    let enabled = obj.get("enabled").map(|v| boolean(v, &child(p, "enabled"))).transpose()?.unwrap_or(true);
-    let shadow = obj.get("shadow").map(|v| boolean(v, &child(p, "shadow"))).transpose()?.unwrap_or(false);
+    let enabled = obj
+        .get("enabled")
+        .map(|v| boolean(v, &child(p, "enabled")))
+        .transpose()?
+        .unwrap_or(true);
+    let shadow = obj
+        .get("shadow")
+        .map(|v| boolean(v, &child(p, "shadow")))
+        .transpose()?
+        .unwrap_or(false);
     let priority = match obj.get("priority") {
         None => 0,
-        Some(v) => integer(v).ok_or_else(|| err(&child(p, "priority"), format!("priority must be an integer, found {}", show(v))))?,
+        Some(v) => integer(v).ok_or_else(|| {
+            err(
+                &child(p, "priority"),
+                format!("priority must be an integer, found {}", show(v)),
+            )
+        })?,
     };
     let mut roles = Vec::new();
     let matcher = match obj.get("match") {
         None => Matcher::default(),
         Some(m) => compile_match(m, &child(p, "match"), &mut roles)?,
     };
-    let when = obj.get("when").map(|c| condition::compile(c, &child(p, "when"), 1)).transpose()?;
-    let unless = obj.get("unless").map(|c| condition::compile(c, &child(p, "unless"), 1)).transpose()?;
-    let modify = obj.get("modify").map(|m| Modify::compile(m, &child(p, "modify"))).transpose()?;
-    let limit = obj.get("limit").map(|l| compile_limit(l, &child(p, "limit"))).transpose()?;
+    let when = obj
+        .get("when")
+        .map(|c| condition::compile(c, &child(p, "when"), 1))
+        .transpose()?;
+    let unless = obj
+        .get("unless")
+        .map(|c| condition::compile(c, &child(p, "unless"), 1))
+        .transpose()?;
+    let modify = obj
+        .get("modify")
+        .map(|m| Modify::compile(m, &child(p, "modify")))
+        .transpose()?;
+    let limit = obj
+        .get("limit")
+        .map(|l| compile_limit(l, &child(p, "limit")))
+        .transpose()?;
     if modify.is_some() && effect != RuleEffect::Allow {
         return Err(err(
             &child(p, "modify"),
-            format!("\"modify\" is allowed only on rules with effect \"allow\", not {}", quote(effect.as_str())),
+            format!(
+                "\"modify\" is allowed only on rules with effect \"allow\", not {}",
+                quote(effect.as_str())
+            ),
         ));
     }
     if limit.is_some() && effect != RuleEffect::RateLimit {
         return Err(err(
             &child(p, "limit"),
-            format!("\"limit\" is allowed only on rules with effect \"rate_limit\", not {}", quote(effect.as_str())),
+            format!(
+                "\"limit\" is allowed only on rules with effect \"rate_limit\", not {}",
+                quote(effect.as_str())
+            ),
         ));
     }
     let rule = Rule {
@@ -580,7 +708,9 @@ fn compile_match(v: &Value, p: &str, roles: &mut Vec<String>) -> Result<Matcher,
     let obj = object(v, p)?;
     check_keys(obj, p, &["kind", "tool", "agent", "role", "target"], &[])?;
     let globs = |key: &str| -> Result<Option<Vec<Glob>>, PolicyError> {
-        let Some(list) = obj.get(key) else { return Ok(None) };
+        let Some(list) = obj.get(key) else {
+            return Ok(None);
+        };
         let kp = child(p, key);
         let mut out = Vec::new();
         for (i, item) in non_empty_array(list, &kp)?.iter().enumerate() {
@@ -588,7 +718,13 @@ fn compile_match(v: &Value, p: &str, roles: &mut Vec<String>) -> Result<Matcher,
             let s = string(item, &ip)?;
             let glob = Glob::new(s).map_err(|e| err(&ip, e.0))?;
             if key == "kind" && glob.as_exact().is_some_and(|k| Kind::parse(k).is_none()) {
-                return Err(err(&ip, format!("{} is not a kind: use \"tool_call\", \"message\" or \"resource\"", quote(s))));
+                return Err(err(
+                    &ip,
+                    format!(
+                        "{} is not a kind: use \"tool_call\", \"message\" or \"resource\"",
+                        quote(s)
+                    ),
+                ));
             }
             out.push(glob);
         }
@@ -611,7 +747,13 @@ fn compile_match(v: &Value, p: &str, roles: &mut Vec<String>) -> Result<Matcher,
         }
     };
     let target = globs("target")?;
-    Ok(Matcher { kind, tool, agent, role, target })
+    Ok(Matcher {
+        kind,
+        tool,
+        agent,
+        role,
+        target,
+    })
 }
 
 fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
@@ -621,14 +763,31 @@ fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
     let max_value = obj.get("max").unwrap_or(&Value::Null);
     let max = integer(max_value)
         .filter(|m| (1..=MAX_LIMIT as i64).contains(m))
-        .ok_or_else(|| err(&mp, format!("max must be an integer from 1 to {MAX_LIMIT}, found {}", show(max_value))))?;
+        .ok_or_else(|| {
+            err(
+                &mp,
+                format!(
+                    "max must be an integer from 1 to {MAX_LIMIT}, found {}",
+                    show(max_value)
+                ),
+            )
+        })?;
     let wp = child(p, "window");
     let window = string(obj.get("window").unwrap_or(&Value::Null), &wp)?;
     let window_ms = crate::time::parse_duration_ms(window).ok_or_else(|| {
-        err(&wp, format!("window {} is not one integer and one unit (ms, s, m, h, d), e.g. \"30s\"", quote(window)))
+        err(
+            &wp,
+            format!(
+                "window {} is not one integer and one unit (ms, s, m, h, d), e.g. \"30s\"",
+                quote(window)
+            ),
+        )
     })?;
     if !(1..=MAX_WINDOW_MS).contains(&window_ms) {
-        return Err(err(&wp, format!("window {} is outside 1ms ..= 31d", quote(window))));
+        return Err(err(
+            &wp,
+            format!("window {} is outside 1ms ..= 31d", quote(window)),
+        ));
     }
     let per = match obj.get("per") {
         None => vec![PerPart::Agent],
@@ -639,7 +798,13 @@ fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
                 let ip = index(&pp, i);
                 let s = string(item, &ip)?;
                 out.push(PerPart::parse(s).ok_or_else(|| {
-                    err(&ip, format!("{} is not agent, tool, target, kind, role, or a params./context. path", quote(s)))
+                    err(
+                        &ip,
+                        format!(
+                            "{} is not agent, tool, target, kind, role, or a params./context. path",
+                            quote(s)
+                        ),
+                    )
                 })?);
             }
             // `per` is a set: a canonical order keeps keys (and counters) stable across updates.
@@ -648,7 +813,11 @@ fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
             out
         }
     };
-    Ok(LimitSpec { max: max as u32, window_ms, per })
+    Ok(LimitSpec {
+        max: max as u32,
+        window_ms,
+        per,
+    })
 }
 
 /// Fills the by-tool index: exact tool names get their own bucket; everything else goes to

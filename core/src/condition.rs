@@ -22,8 +22,23 @@ const REGEX_SIZE_LIMIT: usize = 10 * (1 << 20);
 
 /// The operators of a leaf, in the order the spec lists them.
 const OPS: [&str; 17] = [
-    "exists", "eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "prefix", "suffix", "contains",
-    "matches", "glob", "path_within", "host_in", "field",
+    "exists",
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "lt",
+    "lte",
+    "gt",
+    "gte",
+    "prefix",
+    "suffix",
+    "contains",
+    "matches",
+    "glob",
+    "path_within",
+    "host_in",
+    "field",
 ];
 
 /// A three-valued truth value.
@@ -62,7 +77,12 @@ pub(crate) struct ValueSet {
 impl ValueSet {
     fn new(values: Vec<Value>) -> ValueSet {
         let strings = (values.len() > 8)
-            .then(|| values.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<HashSet<_>>>())
+            .then(|| {
+                values
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<HashSet<_>>>()
+            })
             .flatten();
         ValueSet { values, strings }
     }
@@ -188,7 +208,10 @@ fn eval_leaf(v: Option<&Value>, op: &Op, ctx: &Ctx<'_>) -> Tri {
         Op::Matches(re) => string(&|s| re.is_match(s).into()),
         Op::Glob(globs) => string(&|s| globs.iter().any(|g| g.matches(s)).into()),
         Op::PathWithin(dirs) => string(&|s| match normalize(s) {
-            Some(segs) => dirs.iter().any(|d| d.contains(&segs, ctx.action.agent)).into(),
+            Some(segs) => dirs
+                .iter()
+                .any(|d| d.contains(&segs, ctx.action.agent))
+                .into(),
             None => Tri::Unknown,
         }),
         Op::HostIn(patterns) => string(&|s| match host_of(s) {
@@ -201,12 +224,20 @@ fn eval_leaf(v: Option<&Value>, op: &Op, ctx: &Ctx<'_>) -> Tri {
 /// Compiles the condition `v` found at `path`, at nesting `level` (1 for `when`/`unless`).
 pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, PolicyError> {
     if level > MAX_CONDITION_DEPTH {
-        return Err(err(path, format!("conditions are nested deeper than {MAX_CONDITION_DEPTH} levels")));
+        return Err(err(
+            path,
+            format!("conditions are nested deeper than {MAX_CONDITION_DEPTH} levels"),
+        ));
     }
-    let obj = v
-        .as_object()
-        .ok_or_else(|| err(path, format!("a condition must be an object, found {}", show(v))))?;
-    let node = obj.keys().find(|k| matches!(k.as_str(), "all" | "any" | "not" | "time"));
+    let obj = v.as_object().ok_or_else(|| {
+        err(
+            path,
+            format!("a condition must be an object, found {}", show(v)),
+        )
+    })?;
+    let node = obj
+        .keys()
+        .find(|k| matches!(k.as_str(), "all" | "any" | "not" | "time"));
     if let Some(node) = node {
         check_keys(obj, path, &[node.as_str()], &[])?;
         let p = child(path, node);
@@ -218,14 +249,22 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
                 for (i, item) in items.iter().enumerate() {
                     out.push(compile(item, &index(&p, i), level + 1)?);
                 }
-                Ok(if node == "all" { Cond::All(out) } else { Cond::Any(out) })
+                Ok(if node == "all" {
+                    Cond::All(out)
+                } else {
+                    Cond::Any(out)
+                })
             }
             "not" => Ok(Cond::Not(Box::new(compile(inner, &p, level + 1)?))),
             _ => compile_time(inner, &p).map(Cond::Time),
         };
     }
     check_keys(obj, path, &OPS, &["field"])?;
-    let ops: Vec<&str> = OPS.iter().copied().filter(|k| *k != "field" && obj.contains_key(*k)).collect();
+    let ops: Vec<&str> = OPS
+        .iter()
+        .copied()
+        .filter(|k| *k != "field" && obj.contains_key(*k))
+        .collect();
     let Some(first_op) = ops.first() else {
         return Err(err(
             path,
@@ -235,7 +274,12 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
     let field_path = child(path, "field");
     let field = match obj.get("field") {
         Some(Value::String(s)) => FieldPath::parse(s).map_err(|m| err(&field_path, m))?,
-        Some(other) => return Err(err(&field_path, format!("\"field\" must be a string, found {}", show(other)))),
+        Some(other) => {
+            return Err(err(
+                &field_path,
+                format!("\"field\" must be a string, found {}", show(other)),
+            ))
+        }
         None => return Err(err(path, "missing required key \"field\"")),
     };
     let mut compiled = Vec::with_capacity(ops.len());
@@ -246,10 +290,16 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
     if let Some(second) = ops.get(1) {
         return Err(err(
             path,
-            format!("a leaf takes exactly one operator, found {} and {}", quote(first_op), quote(second)),
+            format!(
+                "a leaf takes exactly one operator, found {} and {}",
+                quote(first_op),
+                quote(second)
+            ),
         ));
     }
-    let op = compiled.pop().ok_or_else(|| err(path, "missing an operator"))?;
+    let op = compiled
+        .pop()
+        .ok_or_else(|| err(path, "missing an operator"))?;
     Ok(Cond::Leaf(field, op))
 }
 
@@ -264,26 +314,40 @@ fn compile_op(op: &str, v: &Value, path: &str) -> Result<Op, PolicyError> {
     let number = || -> Result<f64, PolicyError> {
         match v {
             Value::Number(n) => Ok(num(n)),
-            other => Err(err(path, format!("\"{op}\" takes a number, found {}", show(other)))),
+            other => Err(err(
+                path,
+                format!("\"{op}\" takes a number, found {}", show(other)),
+            )),
         }
     };
     let string = || -> Result<String, PolicyError> {
         match v {
             Value::String(s) => Ok(s.clone()),
-            other => Err(err(path, format!("\"{op}\" takes a string, found {}", show(other)))),
+            other => Err(err(
+                path,
+                format!("\"{op}\" takes a string, found {}", show(other)),
+            )),
         }
     };
     let set = || -> Result<ValueSet, PolicyError> {
         let items = non_empty_array(v, path)?;
         if let Some(i) = items.iter().position(Value::is_null) {
-            return Err(err(&index(path, i), format!("\"{op}\" lists may not hold null")));
+            return Err(err(
+                &index(path, i),
+                format!("\"{op}\" lists may not hold null"),
+            ));
         }
         Ok(ValueSet::new(items.clone()))
     };
     Ok(match op {
         "exists" => match v {
             Value::Bool(b) => Op::Exists(*b),
-            other => return Err(err(path, format!("\"exists\" takes true or false, found {}", show(other)))),
+            other => {
+                return Err(err(
+                    path,
+                    format!("\"exists\" takes true or false, found {}", show(other)),
+                ))
+            }
         },
         "eq" => Op::Eq(not_null(v)?),
         "ne" => Op::Ne(not_null(v)?),
@@ -315,7 +379,13 @@ fn compile_op(op: &str, v: &Value, path: &str) -> Result<Op, PolicyError> {
             Value::String(s) => vec![Glob::new(s).map_err(|e| err(path, e.0))?],
             Value::Array(_) => each_string(v, path, |s| Glob::new(s).map_err(|e| e.0))?,
             other => {
-                return Err(err(path, format!("\"glob\" takes a glob or a list of globs, found {}", show(other))))
+                return Err(err(
+                    path,
+                    format!(
+                        "\"glob\" takes a glob or a list of globs, found {}",
+                        show(other)
+                    ),
+                ))
             }
         }),
         "path_within" => Op::PathWithin(each_string(v, path, DirPattern::new)?),
@@ -354,7 +424,10 @@ fn compile_time(v: &Value, path: &str) -> Result<TimeWindow, PolicyError> {
         _ => {
             return Err(err(
                 &between_path,
-                format!("\"between\" takes two times [\"HH:MM\", \"HH:MM\"], found {}", show(between)),
+                format!(
+                    "\"between\" takes two times [\"HH:MM\", \"HH:MM\"], found {}",
+                    show(between)
+                ),
             ))
         }
     };
@@ -364,7 +437,12 @@ fn compile_time(v: &Value, path: &str) -> Result<TimeWindow, PolicyError> {
         *slot = item
             .as_str()
             .and_then(|s| parse_hhmm(s, 23))
-            .ok_or_else(|| err(&p, format!("{} is not a time from \"00:00\" to \"23:59\"", show(item))))?;
+            .ok_or_else(|| {
+                err(
+                    &p,
+                    format!("{} is not a time from \"00:00\" to \"23:59\"", show(item)),
+                )
+            })?;
     }
     let [start, end] = bounds;
     let days = match obj.get("days") {
@@ -377,7 +455,10 @@ fn compile_time(v: &Value, path: &str) -> Result<TimeWindow, PolicyError> {
                     .as_str()
                     .and_then(|s| DAYS.iter().position(|d| *d == s))
                     .ok_or_else(|| {
-                        err(&index(&p, i), format!("{} is not one of mon tue wed thu fri sat sun", show(item)))
+                        err(
+                            &index(&p, i),
+                            format!("{} is not one of mon tue wed thu fri sat sun", show(item)),
+                        )
                     })?;
                 mask |= 1 << bit;
             }
@@ -395,7 +476,15 @@ fn compile_time(v: &Value, path: &str) -> Result<TimeWindow, PolicyError> {
         Some(other) => return Err(err(&child(path, "tz"), format!("\"tz\" takes a string, found {}", show(other)))),
     };
     if start == end {
-        return Err(err(&between_path, "start and end of a time window are equal"));
+        return Err(err(
+            &between_path,
+            "start and end of a time window are equal",
+        ));
     }
-    Ok(TimeWindow { start, end, days, zone })
+    Ok(TimeWindow {
+        start,
+        end,
+        days,
+        zone,
+    })
 }

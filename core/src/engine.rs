@@ -38,7 +38,10 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { clock: ClockMode::System, max_keys_per_limit: 100_000 }
+        EngineOptions {
+            clock: ClockMode::System,
+            max_keys_per_limit: 100_000,
+        }
     }
 }
 
@@ -57,8 +60,9 @@ pub struct Engine {
 }
 
 fn valid_hash(hash: &str) -> bool {
-    hash.strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    hash.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
 }
 
 impl Engine {
@@ -83,7 +87,10 @@ impl Engine {
     /// Replaces the policy atomically: evaluations in flight finish on the old snapshot, later
     /// ones see the new one. On error the current policy stays in place.
     pub fn update_policy(&self, policy_json: &[u8]) -> Result<(), PolicyError> {
-        let _serial = self.updating.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _serial = self
+            .updating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let prev = self.snapshot.load_full();
         let next = guarded(|| load(policy_json, Some(&prev), &self.interner, self.max_keys))?;
         self.snapshot.store(Arc::new(next));
@@ -111,15 +118,27 @@ impl Engine {
     }
 
     /// Grants an approval for the action given as JSON text; returns its hash.
-    pub fn approve_action_json(&self, action_json: &[u8], ttl_ms: u64, uses: u32) -> Result<String, EngineError> {
+    pub fn approve_action_json(
+        &self,
+        action_json: &[u8],
+        ttl_ms: u64,
+        uses: u32,
+    ) -> Result<String, EngineError> {
         let value = parse_action_json(action_json).map_err(EngineError::InvalidAction)?;
         self.approve_action_value(&value, ttl_ms, uses)
     }
 
     /// Grants an approval for the action given as a JSON value; returns its hash.
-    pub fn approve_action_value(&self, action: &Value, ttl_ms: u64, uses: u32) -> Result<String, EngineError> {
+    pub fn approve_action_value(
+        &self,
+        action: &Value,
+        ttl_ms: u64,
+        uses: u32,
+    ) -> Result<String, EngineError> {
         check_action_value(action).map_err(EngineError::InvalidAction)?;
-        let hash = ActionView::from_value(action).map_err(EngineError::InvalidAction)?.hash();
+        let hash = ActionView::from_value(action)
+            .map_err(EngineError::InvalidAction)?
+            .hash();
         self.approve_hash(&hash, ttl_ms, uses)?;
         Ok(hash)
     }
@@ -128,10 +147,14 @@ impl Engine {
     /// for `ttl_ms` (≥ 1) from now and for `uses` (≥ 1) allowed actions.
     pub fn approve_hash(&self, hash: &str, ttl_ms: u64, uses: u32) -> Result<(), EngineError> {
         if ttl_ms == 0 {
-            return Err(EngineError::InvalidArgument("ttl_ms must be at least 1".into()));
+            return Err(EngineError::InvalidArgument(
+                "ttl_ms must be at least 1".into(),
+            ));
         }
         if uses == 0 {
-            return Err(EngineError::InvalidArgument("uses must be at least 1".into()));
+            return Err(EngineError::InvalidArgument(
+                "uses must be at least 1".into(),
+            ));
         }
         if !valid_hash(hash) {
             return Err(EngineError::InvalidArgument(format!(
@@ -198,7 +221,10 @@ impl Engine {
     /// Runs `f`, turning a panic into an `engine_error` deny, and stamps `eval_ns`.
     fn finish(&self, start: Instant, f: impl FnOnce() -> Decision) -> Decision {
         let mut d = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-            self.deny_without_rule(Code::EngineError, Arc::from("the engine failed while deciding"))
+            self.deny_without_rule(
+                Code::EngineError,
+                Arc::from("the engine failed while deciding"),
+            )
         });
         d.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         d
@@ -207,6 +233,10 @@ impl Engine {
 
 /// Runs a loader, turning a panic into a load error (a policy must never crash the host).
 fn guarded(f: impl FnOnce() -> Result<Snapshot, PolicyError>) -> Result<Snapshot, PolicyError> {
-    catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(PolicyError::new("", "the engine failed while loading the policy")))
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(PolicyError::new(
+            "",
+            "the engine failed while loading the policy",
+        ))
+    })
 }

@@ -16,7 +16,10 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        PolicyError { path: path.into(), message: message.into() }
+        PolicyError {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

@@ -19,14 +19,17 @@ static REASON_LIMIT_LOCK: LazyLock<Arc<str>> =
 impl crate::compile::Matcher {
     fn matches(&self, action: &ActionView<'_>, roles: &Roles) -> bool {
         let any = |globs: &Option<Vec<crate::glob::Glob>>, text: &str| {
-            globs.as_ref().is_none_or(|gs| gs.iter().any(|g| g.matches(text)))
+            globs
+                .as_ref()
+                .is_none_or(|gs| gs.iter().any(|g| g.matches(text)))
         };
         any(&self.tool, action.tool)
             && any(&self.kind, action.kind.as_str())
             && any(&self.agent, action.agent)
-            && self.role.as_ref().is_none_or(|want| {
-                want.iter().any(|r| roles.names.binary_search(r).is_ok())
-            })
+            && self
+                .role
+                .as_ref()
+                .is_none_or(|want| want.iter().any(|r| roles.names.binary_search(r).is_ok()))
             && match (&self.target, action.target) {
                 (None, _) => true,
                 (Some(_), None) => false,
@@ -62,7 +65,11 @@ fn fires(rule: &Rule, ctx: &Ctx<'_>, roles: &Roles) -> bool {
 }
 
 /// Merges two index lists that are each sorted by `key`.
-fn merged<'a, K: Ord>(a: &'a [u32], b: &'a [u32], key: impl Fn(u32) -> K + 'a) -> impl Iterator<Item = u32> + 'a {
+fn merged<'a, K: Ord>(
+    a: &'a [u32],
+    b: &'a [u32],
+    key: impl Fn(u32) -> K + 'a,
+) -> impl Iterator<Item = u32> + 'a {
     let (mut i, mut j) = (0, 0);
     std::iter::from_fn(move || match (a.get(i), b.get(j)) {
         (Some(&x), Some(&y)) => {
@@ -87,9 +94,18 @@ fn merged<'a, K: Ord>(a: &'a [u32], b: &'a [u32], key: impl Fn(u32) -> K + 'a) -
 }
 
 /// Decides a valid action. `eval_ns` is left 0 for the caller to fill.
-pub(crate) fn decide(snap: &Snapshot, approvals: &Approvals, action: &ActionView<'_>, now: i64) -> Decision {
+pub(crate) fn decide(
+    snap: &Snapshot,
+    approvals: &Approvals,
+    action: &ActionView<'_>,
+    now: i64,
+) -> Decision {
     let roles = snap.registry.resolve(action.agent);
-    let ctx = Ctx { action, roles: &roles.value, now_ms: now };
+    let ctx = Ctx {
+        action,
+        roles: &roles.value,
+        now_ms: now,
+    };
     let bucket = snap.by_tool.get(action.tool);
     let empty = crate::compile::Bucket::default();
     let bucket = bucket.unwrap_or(&empty);
@@ -100,7 +116,10 @@ pub(crate) fn decide(snap: &Snapshot, approvals: &Approvals, action: &ActionView
     let shadow: Vec<ShadowHit> = merged(&bucket.shadow, &any.shadow, doc_order)
         .filter_map(rule)
         .filter(|r| fires(r, &ctx, &roles))
-        .map(|r| ShadowHit { rule: r.id.clone(), effect: r.effect.as_str() })
+        .map(|r| ShadowHit {
+            rule: r.id.clone(),
+            effect: r.effect.as_str(),
+        })
         .collect();
 
     let mut d = Decision {
@@ -131,7 +150,10 @@ pub(crate) fn decide(snap: &Snapshot, approvals: &Approvals, action: &ActionView
     let mut modifiers: Vec<&Rule> = Vec::new();
     let decide_list = merged(&bucket.decide, &any.decide, |i| snap.order_key(i));
     if snap.first_match {
-        if let Some(r) = decide_list.filter_map(rule).find(|r| fires(r, &ctx, &roles)) {
+        if let Some(r) = decide_list
+            .filter_map(rule)
+            .find(|r| fires(r, &ctx, &roles))
+        {
             d.matched.push(r.id.clone());
             deciding = Some(r);
             if r.effect == RuleEffect::Allow {
@@ -140,7 +162,10 @@ pub(crate) fn decide(snap: &Snapshot, approvals: &Approvals, action: &ActionView
         }
     } else {
         let (mut deny, mut approval, mut allow) = (None, None, None);
-        for r in decide_list.filter_map(rule).filter(|r| fires(r, &ctx, &roles)) {
+        for r in decide_list
+            .filter_map(rule)
+            .filter(|r| fires(r, &ctx, &roles))
+        {
             d.matched.push(r.id.clone());
             match r.effect {
                 RuleEffect::Deny => deny = deny.or(Some(r)),
@@ -198,7 +223,11 @@ pub(crate) fn decide(snap: &Snapshot, approvals: &Approvals, action: &ActionView
     let limits: Vec<(&Rule, String)> = merged(&bucket.limits, &any.limits, doc_order)
         .filter_map(rule)
         .filter(|r| fires(r, &ctx, &roles))
-        .filter_map(|r| r.limit.as_ref().map(|spec| (r, spec.key(action, &roles.names, &roles.value))))
+        .filter_map(|r| {
+            r.limit
+                .as_ref()
+                .map(|spec| (r, spec.key(action, &roles.names, &roles.value)))
+        })
         .collect();
     d.matched.extend(limits.iter().map(|(r, _)| r.id.clone()));
     if !limits.is_empty() {
@@ -246,7 +275,8 @@ pub(crate) fn decide(snap: &Snapshot, approvals: &Approvals, action: &ActionView
     }
 
     d.effect = Effect::Allow;
-    let mods: Vec<&crate::modify::Modify> = modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
+    let mods: Vec<&crate::modify::Modify> =
+        modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
     if !mods.is_empty() {
         let mut params = action.params.clone();
         for m in mods {

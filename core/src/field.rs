@@ -32,9 +32,8 @@ pub(crate) struct FieldPath {
 
 /// Digits without leading zeros (`0`, `17`; not `07`).
 fn array_index(s: &str) -> Option<usize> {
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
+    let ok =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if ok {
         s.parse().ok()
     } else {
@@ -49,7 +48,10 @@ impl FieldPath {
         let segs: Vec<String> = if let Some(pointer) = text.strip_prefix('/') {
             pointer
                 .split('/')
-                .map(|t| unescape_pointer(t).ok_or_else(|| format!("field {q} has a bad JSON Pointer escape")))
+                .map(|t| {
+                    unescape_pointer(t)
+                        .ok_or_else(|| format!("field {q} has a bad JSON Pointer escape"))
+                })
                 .collect::<Result<_, _>>()?
         } else {
             let segs: Vec<String> = text.split('.').map(str::to_owned).collect();
@@ -82,9 +84,14 @@ impl FieldPath {
             }
         };
         let steps: Vec<Step> = it
-            .map(|s| Step { index: array_index(&s), key: s.into_boxed_str() })
+            .map(|s| Step {
+                index: array_index(&s),
+                key: s.into_boxed_str(),
+            })
             .collect();
-        if !steps.is_empty() && matches!(root, Root::Kind | Root::Tool | Root::AgentId | Root::Target) {
+        if !steps.is_empty()
+            && matches!(root, Root::Kind | Root::Tool | Root::AgentId | Root::Target)
+        {
             return Err(format!("field {q}: a string field has no sub-fields"));
         }
         Ok(FieldPath { root, steps })
@@ -99,7 +106,11 @@ impl FieldPath {
     }
 
     /// The value at this path, or `None` when missing (JSON `null` counts as missing).
-    pub(crate) fn resolve<'a>(&self, action: &ActionView<'a>, roles: &'a Value) -> Option<&'a Value> {
+    pub(crate) fn resolve<'a>(
+        &self,
+        action: &ActionView<'a>,
+        roles: &'a Value,
+    ) -> Option<&'a Value> {
         let mut cur: &'a Value = match self.root {
             Root::Kind => action.kind_value,
             Root::Tool => action.tool_value,

@@ -140,7 +140,11 @@ impl General {
             .rev()
             .nth(last.len().wrapping_sub(1))
             .map(|(i, _)| i)
-            .or(if last.is_empty() { Some(text.len()) } else { None })
+            .or(if last.is_empty() {
+                Some(text.len())
+            } else {
+                None
+            })
         else {
             return false;
         };

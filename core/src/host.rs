@@ -84,16 +84,18 @@ impl HostPattern {
             None => (false, pattern),
         };
         if rest.contains('*') {
-            return Err(format!("host pattern {quoted} has a wildcard that is not a leading \"*.\""));
+            return Err(format!(
+                "host pattern {quoted} has a wildcard that is not a leading \"*.\""
+            ));
         }
         let host = Host::parse(rest)
             .ok()
             .and_then(|h| canon(borrow(&h)))
             .ok_or_else(|| format!("host pattern {quoted} is not a valid host"))?;
         match (wild, host) {
-            (true, CanonHost::Ip(_)) => {
-                Err(format!("host pattern {quoted} puts a wildcard on an IP literal"))
-            }
+            (true, CanonHost::Ip(_)) => Err(format!(
+                "host pattern {quoted} puts a wildcard on an IP literal"
+            )),
             (true, CanonHost::Domain(d)) => Ok(HostPattern::Subdomains(format!(".{d}"))),
             (false, h) => Ok(HostPattern::Exact(h)),
         }
@@ -122,13 +124,25 @@ mod tests {
 
     #[test]
     fn hosts_come_from_whatwg_parsing() {
-        assert_eq!(host_of("https://api.github.com/repos"), dom("api.github.com"));
+        assert_eq!(
+            host_of("https://api.github.com/repos"),
+            dom("api.github.com")
+        );
         assert_eq!(host_of("http://good.com@evil.com/"), dom("evil.com"));
         assert_eq!(host_of("https://evil.com\\@good.com"), dom("evil.com"));
         assert_eq!(host_of("HTTPS://Example.COM./x"), dom("example.com"));
-        assert_eq!(host_of("http://bücher.example/"), dom("xn--bcher-kva.example"));
-        assert_eq!(host_of("http://0x7f.1/"), Some(CanonHost::Ip("127.0.0.1".into())));
-        assert_eq!(host_of("http://[0:0::1]/"), Some(CanonHost::Ip("[::1]".into())));
+        assert_eq!(
+            host_of("http://bücher.example/"),
+            dom("xn--bcher-kva.example")
+        );
+        assert_eq!(
+            host_of("http://0x7f.1/"),
+            Some(CanonHost::Ip("127.0.0.1".into()))
+        );
+        assert_eq!(
+            host_of("http://[0:0::1]/"),
+            Some(CanonHost::Ip("[::1]".into()))
+        );
         assert_eq!(host_of("example.com"), dom("example.com"));
         assert_eq!(host_of("localhost:8080"), None);
         assert_eq!(host_of("file:///etc/passwd"), None);
@@ -146,6 +160,8 @@ mod tests {
         assert!(HostPattern::new("a*.com").is_err());
         assert!(HostPattern::new("*.10.0.0.1").is_err());
         assert!(HostPattern::new("[::1]").is_ok());
-        assert!(HostPattern::new("*").unwrap().matches(&CanonHost::Ip("1.2.3.4".into())));
+        assert!(HostPattern::new("*")
+            .unwrap()
+            .matches(&CanonHost::Ip("1.2.3.4".into())));
     }
 }

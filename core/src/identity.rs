@@ -19,7 +19,11 @@ impl Roles {
     fn new(names: BTreeSet<Arc<str>>, known: bool) -> Roles {
         let names: Vec<Arc<str>> = names.into_iter().collect();
         let value = Value::Array(names.iter().map(|n| Value::String(n.to_string())).collect());
-        Roles { names, value, known }
+        Roles {
+            names,
+            value,
+            known,
+        }
     }
 }
 
@@ -46,22 +50,32 @@ impl Registry {
             }
             closed.push(Roles::new(roles, true));
         }
-        Registry { exact, globs, entries: closed, none: Roles::new(BTreeSet::new(), false) }
+        Registry {
+            exact,
+            globs,
+            entries: closed,
+            none: Roles::new(BTreeSet::new(), false),
+        }
     }
 
     /// The roles of `agent`: the union over every matching entry.
     pub(crate) fn resolve(&self, agent: &str) -> Cow<'_, Roles> {
         let exact = self.exact.get(agent).map_or(&[][..], Vec::as_slice);
-        let mut hits = exact
-            .iter()
-            .copied()
-            .chain(self.globs.iter().filter(|(g, _)| g.matches(agent)).map(|(_, i)| *i));
+        let mut hits = exact.iter().copied().chain(
+            self.globs
+                .iter()
+                .filter(|(g, _)| g.matches(agent))
+                .map(|(_, i)| *i),
+        );
         let Some(first) = hits.next() else {
             return Cow::Borrowed(&self.none);
         };
         let entry = |i: usize| self.entries.get(i).map_or(&[][..], |r| r.names.as_slice());
         match hits.next() {
-            None => self.entries.get(first).map_or(Cow::Borrowed(&self.none), Cow::Borrowed),
+            None => self
+                .entries
+                .get(first)
+                .map_or(Cow::Borrowed(&self.none), Cow::Borrowed),
             Some(second) => {
                 let mut union: BTreeSet<Arc<str>> = entry(first).iter().cloned().collect();
                 union.extend(entry(second).iter().cloned());

@@ -105,9 +105,14 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         if self.depth > self.ctx.max_depth {
-            return Err(self.ctx.fail(StrictError::TooDeep { limit: self.ctx.max_depth }));
+            return Err(self.ctx.fail(StrictError::TooDeep {
+                limit: self.ctx.max_depth,
+            }));
         }
-        let child = Seed { depth: self.depth + 1, ctx: self.ctx };
+        let child = Seed {
+            depth: self.depth + 1,
+            ctx: self.ctx,
+        };
         let mut out = Vec::new();
         loop {
             if self.ctx.track_path {
@@ -126,9 +131,14 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         if self.depth > self.ctx.max_depth {
-            return Err(self.ctx.fail(StrictError::TooDeep { limit: self.ctx.max_depth }));
+            return Err(self.ctx.fail(StrictError::TooDeep {
+                limit: self.ctx.max_depth,
+            }));
         }
-        let child = Seed { depth: self.depth + 1, ctx: self.ctx };
+        let child = Seed {
+            depth: self.depth + 1,
+            ctx: self.ctx,
+        };
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
@@ -163,10 +173,19 @@ pub(crate) fn parse_strict(
         error: RefCell::new(None),
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result = Seed { depth: 1, ctx: &ctx }.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
+    let result = Seed {
+        depth: 1,
+        ctx: &ctx,
+    }
+    .deserialize(&mut de)
+    .and_then(|v| de.end().map(|()| v));
     match result {
         Ok(v) => Ok(v),
-        Err(e) => Err(ctx.error.borrow_mut().take().unwrap_or_else(|| StrictError::Syntax(e.to_string()))),
+        Err(e) => Err(ctx
+            .error
+            .borrow_mut()
+            .take()
+            .unwrap_or_else(|| StrictError::Syntax(e.to_string()))),
     }
 }
 
@@ -202,7 +221,9 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => false,
     }
@@ -355,11 +376,22 @@ mod tests {
     #[test]
     fn es_numbers_follow_ecmascript() {
         let cases = [
-            (0.0, "0"), (-0.0, "0"), (1.0, "1"), (-1.5, "-1.5"), (100.0, "100"),
-            (1e21, "1e+21"), (1e20, "100000000000000000000"), (1e-7, "1e-7"),
-            (0.000001, "0.000001"), (123.456, "123.456"), (4.5e-10, "4.5e-10"),
-            (9007199254740993.0, "9007199254740992"), (1.7976931348623157e308, "1.7976931348623157e+308"),
-            (5e-324, "5e-324"), (0.1, "0.1"), (333333333.3333333, "333333333.3333333"),
+            (0.0, "0"),
+            (-0.0, "0"),
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (100.0, "100"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (1e-7, "1e-7"),
+            (0.000001, "0.000001"),
+            (123.456, "123.456"),
+            (4.5e-10, "4.5e-10"),
+            (9007199254740993.0, "9007199254740992"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (0.1, "0.1"),
+            (333333333.3333333, "333333333.3333333"),
         ];
         for (f, want) in cases {
             let mut s = String::new();
@@ -370,9 +402,15 @@ mod tests {
 
     #[test]
     fn jcs_sorts_by_utf16_and_escapes_minimally() {
-        assert_eq!(jcs(r#"{"b":1,"a":[1.0,"x\n\u0001é"]}"#), "{\"a\":[1,\"x\\n\\u0001é\"],\"b\":1}");
+        assert_eq!(
+            jcs(r#"{"b":1,"a":[1.0,"x\n\u0001é"]}"#),
+            "{\"a\":[1,\"x\\n\\u0001é\"],\"b\":1}"
+        );
         // U+E000 sorts before U+1F600 by UTF-16 code units (0xD83D > 0xE000 is false).
-        assert_eq!(jcs("{\"\u{e000}\":1,\"\u{1f600}\":2}"), "{\"\u{1f600}\":2,\"\u{e000}\":1}");
+        assert_eq!(
+            jcs("{\"\u{e000}\":1,\"\u{1f600}\":2}"),
+            "{\"\u{1f600}\":2,\"\u{e000}\":1}"
+        );
     }
 
     #[test]
@@ -381,11 +419,23 @@ mod tests {
             parse_strict(br#"{"a":{"b":1,"b":2}}"#, 64, true),
             Err(StrictError::Duplicate { ref path, ref key }) if path == "a" && key == "b"
         ));
-        assert!(matches!(parse_strict(b"[[[1]]]", 2, false), Err(StrictError::TooDeep { .. })));
+        assert!(matches!(
+            parse_strict(b"[[[1]]]", 2, false),
+            Err(StrictError::TooDeep { .. })
+        ));
         assert!(parse_strict(b"[[1]]", 2, false).is_ok());
-        assert!(matches!(parse_strict(br#"["\ud800"]"#, 64, false), Err(StrictError::Syntax(_))));
-        assert!(matches!(parse_strict(b"[1e400]", 64, false), Err(StrictError::Syntax(_))));
-        assert!(matches!(parse_strict(b"{} x", 64, false), Err(StrictError::Syntax(_))));
+        assert!(matches!(
+            parse_strict(br#"["\ud800"]"#, 64, false),
+            Err(StrictError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_strict(b"[1e400]", 64, false),
+            Err(StrictError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_strict(b"{} x", 64, false),
+            Err(StrictError::Syntax(_))
+        ));
     }
 
     #[test]

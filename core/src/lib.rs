@@ -16,6 +16,15 @@
 //! assert_eq!(d.effect, Effect::Deny);
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 #![warn(missing_docs)]
 
 mod action;
@@ -29,11 +38,11 @@ mod error;
 mod eval;
 mod field;
 mod glob;
-mod identity;
-mod modify;
 mod host;
+mod identity;
 mod json;
 mod limits;
+mod modify;
 mod path;
 mod time;
 

@@ -68,12 +68,22 @@ impl LimitSpec {
         let mut per: Vec<&str> = self.per.iter().map(PerPart::name).collect();
         per.sort_unstable();
         per.dedup();
-        format!("{id}\u{0}{}\u{0}{}\u{0}{}", self.max, self.window_ms, per.join("\u{0}"))
+        format!(
+            "{id}\u{0}{}\u{0}{}\u{0}{}",
+            self.max,
+            self.window_ms,
+            per.join("\u{0}")
+        )
     }
 
     /// The counter key of an action: each part length-prefixed, so parts cannot run together.
     /// `per` is sorted by name at load, so the key does not depend on the order it is listed in.
-    pub(crate) fn key(&self, action: &ActionView<'_>, roles: &[std::sync::Arc<str>], roles_value: &Value) -> String {
+    pub(crate) fn key(
+        &self,
+        action: &ActionView<'_>,
+        roles: &[std::sync::Arc<str>],
+        roles_value: &Value,
+    ) -> String {
         let mut key = String::new();
         let mut text = |tag: char, s: &str| {
             let _ = write!(key, "{tag}{}:{s}", s.len());
@@ -88,7 +98,11 @@ impl LimitSpec {
                     None => text('-', ""),
                 },
                 PerPart::Role => {
-                    let joined = roles.iter().map(|r| r.as_ref()).collect::<Vec<_>>().join("\u{0}");
+                    let joined = roles
+                        .iter()
+                        .map(|r| r.as_ref())
+                        .collect::<Vec<_>>()
+                        .join("\u{0}");
                     text('r', &joined);
                 }
                 PerPart::Field(_, path) => match path.resolve(action, roles_value) {
@@ -122,12 +136,18 @@ pub(crate) struct Held<'a> {
 
 impl LimitState {
     pub(crate) fn new(max_keys: usize) -> LimitState {
-        LimitState { keys: Mutex::new(HashMap::new()), max_keys }
+        LimitState {
+            keys: Mutex::new(HashMap::new()),
+            max_keys,
+        }
     }
 
     /// Locks this limit's counters; `None` when the lock is poisoned (the caller fails closed).
     pub(crate) fn lock(&self) -> Option<Held<'_>> {
-        self.keys.lock().ok().map(|guard| Held { guard, max_keys: self.max_keys })
+        self.keys.lock().ok().map(|guard| Held {
+            guard,
+            max_keys: self.max_keys,
+        })
     }
 }
 
@@ -149,7 +169,11 @@ impl Held<'_> {
             return Ok(());
         }
         // Full: drop keys with nothing left in their window, then try again.
-        self.guard.retain(|_, stamps| stamps.back().is_some_and(|&newest| newest > now.saturating_sub(window)));
+        self.guard.retain(|_, stamps| {
+            stamps
+                .back()
+                .is_some_and(|&newest| newest > now.saturating_sub(window))
+        });
         if self.guard.len() < self.max_keys {
             return Ok(());
         }
@@ -181,7 +205,11 @@ mod tests {
 
     #[test]
     fn sliding_window_is_exact_and_retry_is_the_oldest_leaving() {
-        let spec = LimitSpec { max: 3, window_ms: 60_000, per: vec![] };
+        let spec = LimitSpec {
+            max: 3,
+            window_ms: 60_000,
+            per: vec![],
+        };
         let state = LimitState::new(10);
         let mut held = state.lock().unwrap();
         for t in [0, 10_000, 20_000] {
@@ -197,7 +225,11 @@ mod tests {
 
     #[test]
     fn key_cap_drops_idle_keys_then_fails_closed() {
-        let spec = LimitSpec { max: 1, window_ms: 1_000, per: vec![] };
+        let spec = LimitSpec {
+            max: 1,
+            window_ms: 1_000,
+            per: vec![],
+        };
         let state = LimitState::new(2);
         let mut held = state.lock().unwrap();
         held.admit("a".into(), 0, &spec);

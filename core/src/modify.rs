@@ -21,56 +21,86 @@ pub(crate) struct Modify {
 }
 
 fn params_keys(text: &str) -> Result<Vec<String>, String> {
-    FieldPath::params_keys(text)
-        .ok_or_else(|| format!("path {} must start with \"params.\" and have no empty segment", quote(text)))
+    FieldPath::params_keys(text).ok_or_else(|| {
+        format!(
+            "path {} must start with \"params.\" and have no empty segment",
+            quote(text)
+        )
+    })
 }
 
 impl Modify {
     /// Compiles the `modify` object at `path`.
     pub(crate) fn compile(v: &Value, path: &str) -> Result<Modify, PolicyError> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| err(path, format!("\"modify\" takes an object, found {}", show(v))))?;
+        let obj = v.as_object().ok_or_else(|| {
+            err(
+                path,
+                format!("\"modify\" takes an object, found {}", show(v)),
+            )
+        })?;
         check_keys(obj, path, &["set", "remove", "clamp"], &[])?;
         let mut out = Modify::default();
         if let Some(set) = obj.get("set") {
             let p = child(path, "set");
-            let map = set.as_object().ok_or_else(|| err(&p, format!("\"set\" takes an object, found {}", show(set))))?;
+            let map = set
+                .as_object()
+                .ok_or_else(|| err(&p, format!("\"set\" takes an object, found {}", show(set))))?;
             for (k, value) in map {
-                out.set.push((params_keys(k).map_err(|m| err(&p, m))?, value.clone()));
+                out.set
+                    .push((params_keys(k).map_err(|m| err(&p, m))?, value.clone()));
             }
         }
         if let Some(remove) = obj.get("remove") {
             let p = child(path, "remove");
-            let items = remove
-                .as_array()
-                .ok_or_else(|| err(&p, format!("\"remove\" takes a list of paths, found {}", show(remove))))?;
+            let items = remove.as_array().ok_or_else(|| {
+                err(
+                    &p,
+                    format!("\"remove\" takes a list of paths, found {}", show(remove)),
+                )
+            })?;
             for (i, item) in items.iter().enumerate() {
                 let ip = index(&p, i);
-                let s = item.as_str().ok_or_else(|| err(&ip, format!("expected a path string, found {}", show(item))))?;
+                let s = item.as_str().ok_or_else(|| {
+                    err(&ip, format!("expected a path string, found {}", show(item)))
+                })?;
                 out.remove.push(params_keys(s).map_err(|m| err(&ip, m))?);
             }
         }
         if let Some(clamp) = obj.get("clamp") {
             let p = child(path, "clamp");
-            let map = clamp
-                .as_object()
-                .ok_or_else(|| err(&p, format!("\"clamp\" takes an object, found {}", show(clamp))))?;
+            let map = clamp.as_object().ok_or_else(|| {
+                err(
+                    &p,
+                    format!("\"clamp\" takes an object, found {}", show(clamp)),
+                )
+            })?;
             for (k, bounds) in map {
                 let keys = params_keys(k).map_err(|m| err(&p, m))?;
                 let bp = child(&p, k);
-                let b = bounds
-                    .as_object()
-                    .ok_or_else(|| err(&bp, format!("bounds must be an object {{\"min\", \"max\"}}, found {}", show(bounds))))?;
+                let b = bounds.as_object().ok_or_else(|| {
+                    err(
+                        &bp,
+                        format!(
+                            "bounds must be an object {{\"min\", \"max\"}}, found {}",
+                            show(bounds)
+                        ),
+                    )
+                })?;
                 check_keys(b, &bp, &["max", "min"], &[])?;
                 if b.is_empty() {
-                    return Err(err(&bp, "missing required key \"min\" or \"max\": a clamp needs at least one bound"));
+                    return Err(err(
+                        &bp,
+                        "missing required key \"min\" or \"max\": a clamp needs at least one bound",
+                    ));
                 }
                 let bound = |name: &str| -> Result<Option<Value>, PolicyError> {
                     match b.get(name) {
                         None => Ok(None),
                         Some(n @ Value::Number(_)) => Ok(Some(n.clone())),
-                        Some(other) => Err(err(&child(&bp, name), format!("\"{name}\" takes a number, found {}", show(other)))),
+                        Some(other) => Err(err(
+                            &child(&bp, name),
+                            format!("\"{name}\" takes a number, found {}", show(other)),
+                        )),
                     }
                 };
                 let (max, min) = (bound("max")?, bound("min")?);
@@ -162,9 +192,29 @@ mod tests {
 
     #[test]
     fn bad_modify_paths_and_bounds() {
-        assert_eq!(Modify::compile(&json!({"set": {"context.x": 1}}), "m").unwrap_err().path, "m.set");
-        assert_eq!(Modify::compile(&json!({"remove": ["params"]}), "m").unwrap_err().path, "m.remove[0]");
-        assert_eq!(Modify::compile(&json!({"clamp": {"params.x": {}}}), "m").unwrap_err().path, "m.clamp.params.x");
-        assert_eq!(Modify::compile(&json!({"clamp": {"params.x": {"min": 2, "max": 1}}}), "m").unwrap_err().path, "m.clamp.params.x");
+        assert_eq!(
+            Modify::compile(&json!({"set": {"context.x": 1}}), "m")
+                .unwrap_err()
+                .path,
+            "m.set"
+        );
+        assert_eq!(
+            Modify::compile(&json!({"remove": ["params"]}), "m")
+                .unwrap_err()
+                .path,
+            "m.remove[0]"
+        );
+        assert_eq!(
+            Modify::compile(&json!({"clamp": {"params.x": {}}}), "m")
+                .unwrap_err()
+                .path,
+            "m.clamp.params.x"
+        );
+        assert_eq!(
+            Modify::compile(&json!({"clamp": {"params.x": {"min": 2, "max": 1}}}), "m")
+                .unwrap_err()
+                .path,
+            "m.clamp.params.x"
+        );
     }
 }

@@ -43,7 +43,9 @@ impl DirPattern {
             return Err(format!("directory {quoted} is not an absolute path"));
         }
         if dir.contains(['\0', '\\']) {
-            return Err(format!("directory {quoted} contains a NUL byte or a backslash"));
+            return Err(format!(
+                "directory {quoted} contains a NUL byte or a backslash"
+            ));
         }
         let segs = normalize(dir)
             .ok_or_else(|| format!("directory {quoted} climbs above the root with \"..\""))?;
@@ -115,7 +117,10 @@ mod tests {
         assert_eq!(within("/tmp", "tmp/x", "a"), None);
         assert_eq!(within("/tmp", "/tmp\\x", "a"), None);
         assert_eq!(within("/", "/anything", "a"), Some(true));
-        assert_eq!(within("/home/u-{agent}-x", "/home/u-bob-x/f", "bob"), Some(true));
+        assert_eq!(
+            within("/home/u-{agent}-x", "/home/u-bob-x/f", "bob"),
+            Some(true)
+        );
         assert_eq!(within("/tmp/{agent}", "/tmp/../x", ".."), Some(false));
         assert_eq!(within("/tmp/{agent}", "/tmp/x", ""), Some(false));
         assert!(DirPattern::new("tmp").is_err());

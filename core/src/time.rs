@@ -25,14 +25,20 @@ impl Zone {
             let minutes = parse_hhmm(s.get(1..)?, 23)?;
             return FixedOffset::east_opt(sign * minutes as i32 * 60).map(Zone::Fixed);
         }
-        s.parse::<Tz>().ok().filter(|tz| tz.name() == s).map(Zone::Iana)
+        s.parse::<Tz>()
+            .ok()
+            .filter(|tz| tz.name() == s)
+            .map(Zone::Iana)
     }
 
     /// Minute of the day (0..1440) and weekday (0 = Monday) at `unix_ms` in this zone.
     fn local(&self, unix_ms: i64) -> (u32, u32) {
         let utc = DateTime::<Utc>::from_timestamp_millis(unix_ms).unwrap_or_default();
         fn parts<T: TimeZone>(d: DateTime<T>) -> (u32, u32) {
-            (d.hour() * 60 + d.minute(), d.weekday().num_days_from_monday())
+            (
+                d.hour() * 60 + d.minute(),
+                d.weekday().num_days_from_monday(),
+            )
         }
         match self {
             Zone::Utc => parts(utc),
@@ -48,7 +54,11 @@ pub(crate) fn parse_hhmm(s: &str, max_hour: u32) -> Option<u32> {
     if b.len() != 5 || b.get(2) != Some(&b':') {
         return None;
     }
-    let digit = |i: usize| b.get(i).filter(|c| c.is_ascii_digit()).map(|c| u32::from(c - b'0'));
+    let digit = |i: usize| {
+        b.get(i)
+            .filter(|c| c.is_ascii_digit())
+            .map(|c| u32::from(c - b'0'))
+    };
     let h = digit(0)? * 10 + digit(1)?;
     let m = digit(3)? * 10 + digit(4)?;
     (h <= max_hour && m <= 59).then_some(h * 60 + m)
@@ -106,19 +116,31 @@ mod tests {
     use super::*;
 
     fn ms(rfc3339: &str) -> i64 {
-        DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_millis()
+        DateTime::parse_from_rfc3339(rfc3339)
+            .unwrap()
+            .timestamp_millis()
     }
 
     #[test]
     fn windows_wrap_and_follow_dst() {
-        let w = TimeWindow { start: 17 * 60, end: 9 * 60, days: 0x7f, zone: Zone::parse("America/New_York").unwrap() };
+        let w = TimeWindow {
+            start: 17 * 60,
+            end: 9 * 60,
+            days: 0x7f,
+            zone: Zone::parse("America/New_York").unwrap(),
+        };
         assert!(w.contains(ms("2026-05-22T21:30:00Z")));
         assert!(!w.contains(ms("2026-05-22T14:00:00Z")));
         assert!(!w.contains(ms("2026-05-23T13:00:00Z"))); // 09:00 EDT: end is exclusive
         assert!(w.contains(ms("2026-05-23T12:59:00Z")));
         assert!(w.contains(ms("2026-01-10T13:30:00Z"))); // 08:30 EST
-        // fri 22:00 - 06:00 covers saturday 03:00 but not friday 03:00.
-        let fri = TimeWindow { start: 22 * 60, end: 6 * 60, days: 1 << 4, zone: Zone::Utc };
+                                                         // fri 22:00 - 06:00 covers saturday 03:00 but not friday 03:00.
+        let fri = TimeWindow {
+            start: 22 * 60,
+            end: 6 * 60,
+            days: 1 << 4,
+            zone: Zone::Utc,
+        };
         assert!(fri.contains(ms("2026-05-23T03:00:00Z")));
         assert!(!fri.contains(ms("2026-05-22T03:00:00Z")));
         assert!(fri.contains(ms("2026-05-22T22:00:00Z")));

@@ -2,6 +2,12 @@
 //! directory named by `AGENTGATE_CONFORMANCE_DIR`) through the Rust API.
 //!
 //! Prints one line per failing case with its file and step index, then `N passed, M failed`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use agentgate::{ClockMode, Decision, Engine, EngineOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -9,11 +15,15 @@ use std::path::{Path, PathBuf};
 const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
 
 fn parse_clock(s: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(s).map(|d| d.timestamp_millis()).map_err(|e| format!("bad clock {s:?}: {e}"))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.timestamp_millis())
+        .map_err(|e| format!("bad clock {s:?}: {e}"))
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
@@ -29,7 +39,9 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -51,7 +63,10 @@ fn check_decision(d: &Decision, expect: &Value) -> Result<(), String> {
             "policy" => {
                 let want = want.as_object().ok_or("expect.policy is not an object")?;
                 for (k, v) in want {
-                    let g = got.pointer(&format!("/policy/{k}")).cloned().unwrap_or(Value::Null);
+                    let g = got
+                        .pointer(&format!("/policy/{k}"))
+                        .cloned()
+                        .unwrap_or(Value::Null);
                     if !same(&g, v) {
                         return Err(format!("policy.{k}: expected {v}, got {g}"));
                     }
@@ -61,7 +76,10 @@ fn check_decision(d: &Decision, expect: &Value) -> Result<(), String> {
             | "retry_after_ms" | "action_hash" => {
                 let g = got.get(key).cloned().unwrap_or(Value::Null);
                 if !same(&g, want) {
-                    return Err(format!("{key}: expected {want}, got {g} (reason: {:?})", d.reason));
+                    return Err(format!(
+                        "{key}: expected {want}, got {g} (reason: {:?})",
+                        d.reason
+                    ));
                 }
             }
             other => return Err(format!("unknown expect key {other:?}")),
@@ -74,13 +92,21 @@ fn check_error(err: &agentgate::PolicyError, expect: &Value) -> Result<(), Strin
     if let Some(path) = expect.get("path") {
         let path = path.as_str().ok_or("expect_error.path is not a string")?;
         if err.path != path {
-            return Err(format!("error path: expected {path:?}, got {:?} ({})", err.path, err.message));
+            return Err(format!(
+                "error path: expected {path:?}, got {:?} ({})",
+                err.path, err.message
+            ));
         }
     }
     if let Some(sub) = expect.get("contains") {
-        let sub = sub.as_str().ok_or("expect_error.contains is not a string")?;
+        let sub = sub
+            .as_str()
+            .ok_or("expect_error.contains is not a string")?;
         if !err.message.contains(sub) {
-            return Err(format!("error message {:?} does not contain {sub:?} (path {:?})", err.message, err.path));
+            return Err(format!(
+                "error message {:?} does not contain {sub:?} (path {:?})",
+                err.message, err.path
+            ));
         }
     }
     Ok(())
@@ -90,52 +116,82 @@ fn policy_bytes(holder: &Value, key: &str, raw_key: &str) -> Result<Vec<u8>, Str
     match (holder.get(key), holder.get(raw_key)) {
         (Some(p), None) => serde_json::to_vec(p).map_err(|e| e.to_string()),
         (None, Some(Value::String(raw))) => Ok(raw.as_bytes().to_vec()),
-        _ => Err(format!("needs exactly one of {key:?} and {raw_key:?} (a string)")),
+        _ => Err(format!(
+            "needs exactly one of {key:?} and {raw_key:?} (a string)"
+        )),
     }
 }
 
 /// Runs one case; `Err((step, message))` on the first failure (`step` None for the case itself).
 fn run_case(case: &Value) -> Result<(), (Option<usize>, String)> {
     let whole = |m: String| (None, m);
-    let clock = parse_clock(case.get("clock").and_then(Value::as_str).unwrap_or(DEFAULT_CLOCK)).map_err(whole)?;
+    let clock = parse_clock(
+        case.get("clock")
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_CLOCK),
+    )
+    .map_err(whole)?;
     let policy = policy_bytes(case, "policy", "policy_raw").map_err(whole)?;
-    let options = EngineOptions { clock: ClockMode::Manual { start_ms: clock }, ..EngineOptions::default() };
+    let options = EngineOptions {
+        clock: ClockMode::Manual { start_ms: clock },
+        ..EngineOptions::default()
+    };
     let loaded = Engine::new(&policy, options);
     if let Some(expect) = case.get("expect_error") {
         if case.get("steps").is_some() {
             return Err(whole("a case with expect_error must not have steps".into()));
         }
         return match loaded {
-            Ok(_) => Err(whole("the policy loaded, but a load error was expected".into())),
+            Ok(_) => Err(whole(
+                "the policy loaded, but a load error was expected".into(),
+            )),
             Err(e) => check_error(&e, expect).map_err(whole),
         };
     }
     let engine = loaded.map_err(|e| whole(format!("policy failed to load: {e}")))?;
-    let steps = case.get("steps").and_then(Value::as_array).ok_or_else(|| whole("no steps".into()))?;
+    let steps = case
+        .get("steps")
+        .and_then(Value::as_array)
+        .ok_or_else(|| whole("no steps".into()))?;
     for (i, step) in steps.iter().enumerate() {
         let fail = |m: String| (Some(i), m);
         if let Some(action) = step.get("eval") {
             let d = engine.evaluate_value(action);
             check_decision(&d, step.get("expect").unwrap_or(&Value::Null)).map_err(fail)?;
         } else if let Some(raw) = step.get("eval_raw") {
-            let raw = raw.as_str().ok_or_else(|| fail("eval_raw is not a string".into()))?;
+            let raw = raw
+                .as_str()
+                .ok_or_else(|| fail("eval_raw is not a string".into()))?;
             let d = engine.evaluate_json(raw.as_bytes());
             check_decision(&d, step.get("expect").unwrap_or(&Value::Null)).map_err(fail)?;
         } else if let Some(ms) = step.get("advance_ms") {
-            let ms = ms.as_i64().ok_or_else(|| fail("advance_ms is not an integer".into()))?;
-            engine.set_time(engine.now_ms() + ms).map_err(|e| fail(e.to_string()))?;
+            let ms = ms
+                .as_i64()
+                .ok_or_else(|| fail("advance_ms is not an integer".into()))?;
+            engine
+                .set_time(engine.now_ms() + ms)
+                .map_err(|e| fail(e.to_string()))?;
         } else if let Some(at) = step.get("set_clock") {
             let at = parse_clock(at.as_str().unwrap_or_default()).map_err(fail)?;
             engine.set_time(at).map_err(|e| fail(e.to_string()))?;
         } else if let Some(action) = step.get("approve") {
-            let ttl = step.get("ttl_ms").and_then(Value::as_u64).ok_or_else(|| fail("approve needs ttl_ms".into()))?;
+            let ttl = step
+                .get("ttl_ms")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| fail("approve needs ttl_ms".into()))?;
             let uses = step.get("uses").and_then(Value::as_u64).unwrap_or(1) as u32;
-            engine.approve_action_value(action, ttl, uses).map_err(|e| fail(format!("approve failed: {e}")))?;
+            engine
+                .approve_action_value(action, ttl, uses)
+                .map_err(|e| fail(format!("approve failed: {e}")))?;
         } else if step.get("update_policy").is_some() || step.get("update_policy_raw").is_some() {
             let bytes = policy_bytes(step, "update_policy", "update_policy_raw").map_err(fail)?;
             match (engine.update_policy(&bytes), step.get("expect_error")) {
                 (Ok(()), None) => {}
-                (Ok(()), Some(_)) => return Err(fail("the update loaded, but a load error was expected".into())),
+                (Ok(()), Some(_)) => {
+                    return Err(fail(
+                        "the update loaded, but a load error was expected".into(),
+                    ))
+                }
                 (Err(e), None) => return Err(fail(format!("update failed: {e}"))),
                 (Err(e), Some(expect)) => check_error(&e, expect).map_err(fail)?,
             }
@@ -155,7 +211,11 @@ fn conformance() {
     collect(&dir, &mut files);
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &files {
-        let shown = file.strip_prefix(&dir).unwrap_or(file).display().to_string();
+        let shown = file
+            .strip_prefix(&dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         let text = std::fs::read_to_string(file).unwrap_or_default();
         let cases: Vec<Value> = match serde_json::from_str::<Value>(&text) {
             Ok(Value::Array(cases)) => cases,
@@ -167,7 +227,10 @@ fn conformance() {
             }
         };
         for (n, case) in cases.iter().enumerate() {
-            let name = case.get("name").and_then(Value::as_str).unwrap_or("(unnamed)");
+            let name = case
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("(unnamed)");
             match run_case(case) {
                 Ok(()) => passed += 1,
                 Err((step, msg)) => {
@@ -179,6 +242,10 @@ fn conformance() {
         }
     }
     println!("{passed} passed, {failed} failed");
-    assert!(passed + failed > 0, "no conformance case found in {}", dir.display());
+    assert!(
+        passed + failed > 0,
+        "no conformance case found in {}",
+        dir.display()
+    );
     assert_eq!(failed, 0, "{failed} conformance cases failed");
 }
