@@ -1,6 +1,9 @@
 package agentgate
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors; test with errors.Is. Errors that carry details wrap one of
 // these.
@@ -36,4 +39,28 @@ func (e *PolicyError) Error() string {
 		return "agentgate: invalid policy: " + e.Message
 	}
 	return "agentgate: invalid policy at " + e.Path + ": " + e.Message
+}
+
+// DeniedError reports a tool call that the policy did not let run: denied,
+// or waiting for an approval. The middleware packages return it (or its
+// message) in place of the tool's result.
+type DeniedError struct {
+	Tool     string
+	Decision Decision
+}
+
+func (e *DeniedError) Error() string {
+	d := e.Decision
+	rule := ""
+	if d.Rule != nil {
+		rule = ", rule " + *d.Rule
+	}
+	if d.Effect == EffectRequireApproval {
+		hash := ""
+		if d.ActionHash != nil {
+			hash = ", action " + *d.ActionHash
+		}
+		return fmt.Sprintf("agentgate: call to tool %q needs approval (%s%s%s): %s", e.Tool, d.Code, rule, hash, d.Reason)
+	}
+	return fmt.Sprintf("agentgate: call to tool %q denied (%s%s): %s", e.Tool, d.Code, rule, d.Reason)
 }
