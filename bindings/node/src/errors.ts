@@ -1,0 +1,54 @@
+import type { Decision } from './types';
+
+/** The base class of every error this package throws. */
+export class AgentGateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A policy document that does not load. `path` names the offending value in the spec's dotted
+ * form (`rules[3].when.all[1].matches`; `""` for the document root); `message` says what is wrong.
+ */
+export class PolicyError extends AgentGateError {
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super(message);
+    this.path = path;
+  }
+}
+
+/** An argument the engine cannot accept (a bad option, TTL, use count, time or hash). */
+export class InvalidArgumentError extends AgentGateError {}
+
+/** An action passed to `approve` that is not a valid action. */
+export class InvalidActionError extends AgentGateError {}
+
+/** `setTime` on an engine that reads the system clock. */
+export class ClockError extends AgentGateError {}
+
+/**
+ * The sentence an agent or a log gets for a decision that is not allow:
+ * `Denied by policy: <reason>` or `Approval required by policy: <reason>`.
+ */
+export function refusalMessage(decision: Decision): string {
+  return decision.effect === 'require_approval'
+    ? `Approval required by policy: ${decision.reason}`
+    : `Denied by policy: ${decision.reason}`;
+}
+
+/** Thrown by `guard` when the decision is not allow; carries the decision. */
+export class DeniedError extends AgentGateError {
+  readonly decision: Decision;
+
+  constructor(decision: Decision) {
+    super(refusalMessage(decision));
+    this.decision = decision;
+  }
+}
+
+/** A `DeniedError` whose decision is `require_approval`: approve `decision.action_hash` and retry. */
+export class ApprovalRequiredError extends DeniedError {}

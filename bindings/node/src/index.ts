@@ -1,0 +1,24 @@
+/**
+ * agentgate: a deterministic, fail-closed policy engine for AI agent tool calls.
+ *
+ * ```ts
+ * import { Engine } from 'agentgate';
+ * const engine = Engine.fromPolicy(policy);
+ * const decision = engine.evaluate({ tool: 'database.write', agent: { id: 'agent-001' }, params });
+ * if (!decision.allowed) throw new Error(decision.reason);
+ * ```
+ */
+
+export { Engine, type ApproveOptions, type EngineOptions } from './engine';
+export {
+  AgentGateError,
+  ApprovalRequiredError,
+  ClockError,
+  DeniedError,
+  InvalidActionError,
+  InvalidArgumentError,
+  PolicyError,
+  refusalMessage,
+} from './errors';
+export { guard, type GuardOptions } from './guard';
+export type * from './types';
