@@ -1,0 +1,45 @@
+# Go binding (bindings/go: the agentgate package and its langchaingo, mcpsdk
+# and mcpgo middleware) and the Go demo (examples/go). Links the static
+# library that the `ffi` target (mk/ffi.mk) builds.
+.PHONY: go-toolchain test-go conformance-go bench-go demo-go
+TEST_TARGETS += test-go
+CONFORMANCE_TARGETS += conformance-go
+BENCH_TARGETS += bench-go
+DEMO_TARGETS += demo-go
+
+GO ?= go
+GO_DIR := $(ROOT)/bindings/go
+GO_EXAMPLE_DIR := $(ROOT)/examples/go
+# cgo needs a C compiler; go modules come from the Go module proxy on first use.
+GO_ENV := CGO_ENABLED=1
+GO_FUZZ_TIME ?= 10s
+# -v shows the runner's own lines (one per failing case, then "N passed, M failed").
+GO_CONFORMANCE = set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestConformance$$' . | grep -v '^=== RUN'
+
+go-toolchain:
+	@command -v $(GO) >/dev/null || { echo "go-toolchain: Go 1.26 or later is required (not found on PATH)" >&2; exit 1; }
+	@command -v gcc >/dev/null || { \
+	  echo "go-toolchain: installing gcc for cgo"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev; }
+
+# vet, every test under the race detector, the memory-growth tests (which
+# build only without it), the conformance suite and a short fuzz of both
+# entry points.
+test-go: go-toolchain ffi
+	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./...
+	cd $(GO_EXAMPLE_DIR) && $(GO_ENV) $(GO) vet ./...
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -race -count=1 ./...
+	set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestMemory' . | grep -v '^=== RUN'
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzEvaluateJSON$$' -fuzztime $(GO_FUZZ_TIME) .
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzActionEncoding$$' -fuzztime $(GO_FUZZ_TIME) .
+	$(GO_CONFORMANCE)
+
+# Replays tests/conformance (or $$AGENTGATE_CONFORMANCE_DIR) through the Go API.
+conformance-go: go-toolchain ffi
+	$(GO_CONFORMANCE)
+
+bench-go: go-toolchain ffi
+	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -bench . -benchmem .
+
+demo-go: go-toolchain ffi
+	@cd $(GO_EXAMPLE_DIR) && $(GO_ENV) $(GO) run . $(ROOT)/examples/demo-policy.json $(ROOT)/examples/demo-actions.json
