@@ -2,7 +2,6 @@
 use crate::json::{self, StrictError};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 /// Largest action accepted, in UTF-8 bytes of its JSON text.
@@ -224,7 +223,8 @@ impl<'a> ActionView<'a> {
         let mut out = String::with_capacity(71);
         out.push_str("sha256:");
         for b in digest {
-            let _ = write!(out, "{b:02x}");
+            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
         }
         out
     }

@@ -268,6 +268,11 @@ pub(crate) fn write_jcs(v: &Value, out: &mut String) {
 /// A JSON string as ECMAScript's `JSON.stringify` writes it (RFC 8785 §3.2.2.2).
 pub(crate) fn write_jcs_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

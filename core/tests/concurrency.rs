@@ -1,15 +1,30 @@
 //! Counting stays exact and snapshots never mix under concurrency.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use agentgate::{ClockMode, Code, Effect, Engine, EngineOptions};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 
 fn manual() -> EngineOptions {
-    EngineOptions { clock: ClockMode::Manual { start_ms: 1_700_000_000_000 }, ..EngineOptions::default() }
+    EngineOptions {
+        clock: ClockMode::Manual {
+            start_ms: 1_700_000_000_000,
+        },
+        ..EngineOptions::default()
+    }
 }
 
-fn race(engine: &Arc<Engine>, threads: usize, per_thread: usize, action: &'static str) -> (usize, usize) {
+fn race(
+    engine: &Arc<Engine>,
+    threads: usize,
+    per_thread: usize,
+    action: &'static str,
+) -> (usize, usize) {
     let allowed = Arc::new(AtomicUsize::new(0));
     let limited = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..threads)
@@ -30,7 +45,10 @@ fn race(engine: &Arc<Engine>, threads: usize, per_thread: usize, action: &'stati
     for h in handles {
         h.join().unwrap();
     }
-    (allowed.load(Ordering::SeqCst), limited.load(Ordering::SeqCst))
+    (
+        allowed.load(Ordering::SeqCst),
+        limited.load(Ordering::SeqCst),
+    )
 }
 
 #[test]
@@ -50,7 +68,9 @@ fn racing_threads_consume_a_grant_exactly_uses_times() {
         {"id": "ask", "effect": "require_approval", "match": {"tool": ["pay"]}}]}"#;
     let engine = Arc::new(Engine::new(policy, manual()).unwrap());
     let action = r#"{"tool": "pay", "agent": {"id": "a1"}, "params": {"amount": 5}}"#;
-    engine.approve_action_json(action.as_bytes(), 60_000, 25).unwrap();
+    engine
+        .approve_action_json(action.as_bytes(), 60_000, 25)
+        .unwrap();
     let approved = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = (0..8)
         .map(|_| {
@@ -93,13 +113,19 @@ fn policy_swap_storm_never_mixes_snapshots() {
                     let d = engine.evaluate_json(br#"{"tool": "x", "agent": {"id": "a1"}}"#);
                     match &*d.policy.name {
                         "a" => {
-                            assert_eq!((d.effect, d.rule.as_deref(), &*d.reason), (Effect::Deny, Some("deny-a"), "from a"));
+                            assert_eq!(
+                                (d.effect, d.rule.as_deref(), &*d.reason),
+                                (Effect::Deny, Some("deny-a"), "from a")
+                            );
                             assert_eq!(d.policy.version.as_deref(), Some("1"));
                             assert!(d.params.is_none());
                             seen[0].fetch_add(1, Ordering::Relaxed);
                         }
                         "b" => {
-                            assert_eq!((d.effect, d.rule.as_deref(), &*d.reason), (Effect::Allow, Some("allow-b"), "from b"));
+                            assert_eq!(
+                                (d.effect, d.rule.as_deref(), &*d.reason),
+                                (Effect::Allow, Some("allow-b"), "from b")
+                            );
                             assert_eq!(d.policy.version.as_deref(), Some("2"));
                             assert_eq!(d.params, Some(serde_json::json!({"by": "b"})));
                             seen[1].fetch_add(1, Ordering::Relaxed);
@@ -111,7 +137,9 @@ fn policy_swap_storm_never_mixes_snapshots() {
         })
         .collect();
     for i in 0..3000 {
-        engine.update_policy(if i % 2 == 0 { b } else { a }).unwrap();
+        engine
+            .update_policy(if i % 2 == 0 { b } else { a })
+            .unwrap();
     }
     stop.store(true, Ordering::Relaxed);
     for r in readers {
@@ -133,9 +161,14 @@ fn counters_carry_over_an_update_that_keeps_the_limit() {
     assert!(engine.evaluate_json(act).allowed());
     engine.update_policy(p2).unwrap();
     let d = engine.evaluate_json(act);
-    assert_eq!((d.code, d.rule.as_deref()), (Code::RateLimited, Some("cap")));
+    assert_eq!(
+        (d.code, d.rule.as_deref()),
+        (Code::RateLimited, Some("cap"))
+    );
     // A changed max starts the counters afresh.
-    engine.update_policy(&p2.replace(b"\"max\": 2", b"\"max\": 3")).unwrap();
+    engine
+        .update_policy(&p2.replace(b"\"max\": 2", b"\"max\": 3"))
+        .unwrap();
     assert!(engine.evaluate_json(act).allowed());
 }
 
@@ -145,7 +178,10 @@ trait Replace {
 impl Replace for [u8] {
     fn replace(&self, from: &[u8], to: &[u8]) -> Vec<u8> {
         String::from_utf8_lossy(self)
-            .replace(&*String::from_utf8_lossy(from), &String::from_utf8_lossy(to))
+            .replace(
+                &*String::from_utf8_lossy(from),
+                &String::from_utf8_lossy(to),
+            )
             .into_bytes()
     }
 }

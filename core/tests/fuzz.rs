@@ -1,32 +1,55 @@
 //! Property tests over the two parsers users feed us: policy documents and actions. Nothing
 //! may panic, an invalid action is always denied, and no policy makes evaluation fail.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 use agentgate::{ClockMode, Code, Effect, Engine, EngineOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 fn cases() -> u32 {
-    std::env::var("AGENTGATE_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(2000)
+    std::env::var("AGENTGATE_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000)
 }
 
 fn opts() -> EngineOptions {
-    EngineOptions { clock: ClockMode::Manual { start_ms: 1_780_000_000_000 }, ..EngineOptions::default() }
+    EngineOptions {
+        clock: ClockMode::Manual {
+            start_ms: 1_780_000_000_000,
+        },
+        ..EngineOptions::default()
+    }
 }
 
 /// Arbitrary JSON, biased toward the words the engine reads.
 fn any_json() -> impl Strategy<Value = Value> {
     let words = prop_oneof![
-        Just("tool".to_string()), Just("agent".to_string()), Just("id".to_string()),
-        Just("params".to_string()), Just("kind".to_string()), Just("field".to_string()),
-        Just("eq".to_string()), Just("all".to_string()), Just("not".to_string()),
-        Just("rules".to_string()), Just("effect".to_string()), Just("deny".to_string()),
+        Just("tool".to_string()),
+        Just("agent".to_string()),
+        Just("id".to_string()),
+        Just("params".to_string()),
+        Just("kind".to_string()),
+        Just("field".to_string()),
+        Just("eq".to_string()),
+        Just("all".to_string()),
+        Just("not".to_string()),
+        Just("rules".to_string()),
+        Just("effect".to_string()),
+        Just("deny".to_string()),
         "[a-z._*?/\\\\{}]{0,8}".prop_map(|s| s),
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
         words.clone().prop_map(Value::String),
     ];
     leaf.prop_recursive(6, 48, 6, move |inner| {
@@ -41,11 +64,26 @@ fn any_json() -> impl Strategy<Value = Value> {
 /// Conditions built from real operators with arbitrary operands and fields.
 fn condition() -> impl Strategy<Value = Value> {
     let field = prop_oneof![
-        Just("params.x"), Just("params.a.0"), Just("tool"), Just("agent.roles"), Just("context.t"), Just("/params/x"),
+        Just("params.x"),
+        Just("params.a.0"),
+        Just("tool"),
+        Just("agent.roles"),
+        Just("context.t"),
+        Just("/params/x"),
     ];
     let op = prop_oneof![
-        Just("exists"), Just("eq"), Just("ne"), Just("in"), Just("lt"), Just("gte"), Just("prefix"),
-        Just("contains"), Just("matches"), Just("glob"), Just("path_within"), Just("host_in"),
+        Just("exists"),
+        Just("eq"),
+        Just("ne"),
+        Just("in"),
+        Just("lt"),
+        Just("gte"),
+        Just("prefix"),
+        Just("contains"),
+        Just("matches"),
+        Just("glob"),
+        Just("path_within"),
+        Just("host_in"),
     ];
     let leaf = (field, op, any_json()).prop_map(|(f, o, v)| json!({"field": f, o: v}));
     leaf.prop_recursive(4, 16, 3, |inner| {
