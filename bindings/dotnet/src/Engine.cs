@@ -35,11 +35,17 @@ namespace AgentGate
         /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
         /// <exception cref="PolicyException">The document does not load; <see cref="PolicyException.Path"/> says where.</exception>
         /// <exception cref="NativeLibraryException">The native library cannot be loaded or has an incompatible ABI.</exception>
-        public static unsafe Engine FromPolicy(string json, EngineOptions options = null)
+        public static Engine FromPolicy(string json, EngineOptions options = null)
         {
             if (json == null) throw new ArgumentNullException(nameof(json));
             NativeLoader.EnsureLoaded();
-            byte[] policy = EncodePolicy(json);
+            return Create(EncodePolicy(json), options);
+        }
+
+        // Separate from FromPolicy, which must contain no P/Invoke (see NativeLoader).
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static unsafe Engine Create(byte[] policy, EngineOptions options)
+        {
             var native = new AgEngineOptions();
             NativeMethods.ag_engine_options_default(&native);
             if (options != null)

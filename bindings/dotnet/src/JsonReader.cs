@@ -312,6 +312,8 @@ namespace AgentGate
                 value = 0;
                 return false;
             }
+            // Some runtimes drop the sign of a negative zero.
+            if (value == 0 && literal.StartsWith("-", StringComparison.Ordinal)) value = -0.0;
             return !double.IsInfinity(value) && !double.IsNaN(value);
         }
 

@@ -120,6 +120,8 @@ namespace AgentGate
         /// <summary>The shortest text that reads back as exactly <paramref name="value"/>.</summary>
         internal static string FormatDouble(double value)
         {
+            // Some runtimes write a negative zero as "0".
+            if (value == 0) return BitConverter.DoubleToInt64Bits(value) < 0 ? "-0" : "0";
             // "R" is meant to round-trip but some runtimes miss by one ulp; G17 always does.
             string shortest = value.ToString("R", CultureInfo.InvariantCulture);
             double back;

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using AgentGate.Native;
 
@@ -18,6 +19,10 @@ namespace AgentGate
     /// (<c>mono_dllmap_insert</c>), on .NET Core 3.0 and later through a
     /// <c>DllImportResolver</c>. The loaded library's ABI version must have the major version
     /// this binding was generated against and at least its minor version.
+    ///
+    /// Every path into native code calls <see cref="EnsureLoaded"/> from a method that itself
+    /// contains no P/Invoke: Mono binds a P/Invoke when it compiles the method that calls it,
+    /// which must happen after the override is in place.
     /// </remarks>
     internal static class NativeLoader
     {
@@ -76,7 +81,7 @@ namespace AgentGate
             uint abi;
             try
             {
-                abi = NativeMethods.ag_abi_version();
+                abi = ReadAbiVersion();
             }
             catch (DllNotFoundException e)
             {
@@ -91,12 +96,21 @@ namespace AgentGate
                     "the loaded " + LibraryName + " library does not export ag_abi_version: it is not the agentgate C ABI (" + e.Message + ")", e);
             }
             CheckAbi(abi);
-            version = Utf8.FromNulTerminated(NativeMethodsVersion());
+            version = ReadVersion();
         }
 
-        private static unsafe IntPtr NativeMethodsVersion()
+        // Mono binds a P/Invoke when it compiles the calling method, so the first native call
+        // lives in a method of its own, compiled only after the override is installed.
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static uint ReadAbiVersion()
         {
-            return (IntPtr)NativeMethods.ag_version();
+            return NativeMethods.ag_abi_version();
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static unsafe string ReadVersion()
+        {
+            return Utf8.FromNulTerminated((IntPtr)NativeMethods.ag_version());
         }
 
         /// <summary>Throws unless <paramref name="abi"/> is compatible with the ABI this binding was generated against.</summary>
