@@ -476,9 +476,10 @@ fn compile_time(v: &Value, path: &str) -> Result<TimeWindow, PolicyError> {
         Some(other) => return Err(err(&child(path, "tz"), format!("\"tz\" takes a string, found {}", show(other)))),
     };
     if start == end {
+        let shown = pair.first().map(show).unwrap_or_default();
         return Err(err(
             &between_path,
-            "start and end of a time window are equal",
+            format!("start and end are both {shown}: a window needs two different times"),
         ));
     }
     Ok(TimeWindow {
