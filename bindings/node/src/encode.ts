@@ -5,8 +5,8 @@
  *
  * Rules: only own enumerable string keys of plain objects (prototype `Object.prototype` or
  * `null`) and the elements of arrays are read, each exactly once; numbers must be finite;
- * `undefined`, functions, symbols, BigInts, symbol keys, array holes and other objects (Date,
- * Map, class instances, ...) are errors; at most 64 levels of nesting (a cycle exceeds it).
+ * `undefined`, functions, symbols, BigInts, symbol keys, array holes, strings with a lone
+ * surrogate and other objects (Date, Map, class instances, ...) are errors; at most 64 levels of nesting (a cycle exceeds it).
  * A key named `__proto__`, `constructor` or `toString` is just a key.
  */
 
@@ -102,6 +102,7 @@ class Encoder {
   value(value: unknown, depth: number): void {
     switch (typeof value) {
       case 'string':
+        if (!isWellFormed.call(value)) throw new EncodeError('a string with a lone surrogate is not valid text');
         this.out += quote(value);
         break;
       case 'number':
@@ -163,6 +164,7 @@ class Encoder {
       this.out += '{';
       for (let i = 0; i < keys.length; i++) {
         key = keys[i];
+        if (!isWellFormed.call(key)) throw new EncodeError('a key with a lone surrogate is not valid text');
         if (i > 0) this.out += ',';
         this.out += quote(key);
         this.out += ':';

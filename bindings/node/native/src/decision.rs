@@ -27,7 +27,10 @@ pub fn to_object<'env>(env: &'env Env, decision: &Decision) -> napi::Result<Obje
     }
     object.set("shadow", shadow)?;
     object.set("params", decision.params.clone())?;
-    object.set("retry_after_ms", decision.retry_after_ms.map(|ms| ms as f64))?;
+    object.set(
+        "retry_after_ms",
+        decision.retry_after_ms.map(|ms| ms as f64),
+    )?;
     object.set("action_hash", decision.action_hash.as_deref())?;
     let mut policy = Object::new(env)?;
     policy.set("name", &*decision.policy.name)?;

@@ -23,7 +23,10 @@ pub struct NativePolicyError {
 
 impl From<PolicyError> for NativePolicyError {
     fn from(error: PolicyError) -> Self {
-        NativePolicyError { path: error.path, message: error.message }
+        NativePolicyError {
+            path: error.path,
+            message: error.message,
+        }
     }
 }
 
@@ -41,7 +44,10 @@ impl From<EngineError> for NativeEngineError {
             EngineError::InvalidArgument(_) => "invalid_argument",
             EngineError::InvalidAction(_) => "invalid_action",
         };
-        NativeEngineError { kind: kind.to_owned(), message: error.to_string() }
+        NativeEngineError {
+            kind: kind.to_owned(),
+            message: error.to_string(),
+        }
     }
 }
 
@@ -78,7 +84,10 @@ impl NativeEngine {
     /// Swaps in a new policy; returns the load error (and keeps the old policy) when it fails.
     #[napi]
     pub fn update_policy(&self, policy: String) -> Option<NativePolicyError> {
-        self.engine.update_policy(policy.as_bytes()).err().map(Into::into)
+        self.engine
+            .update_policy(policy.as_bytes())
+            .err()
+            .map(Into::into)
     }
 
     /// Evaluates JSON text; returns the decision as JSON text (POLICY.md §8).
@@ -89,7 +98,11 @@ impl NativeEngine {
 
     /// Evaluates JSON text; returns the decision built as a JavaScript object.
     #[napi]
-    pub fn evaluate_json_object<'env>(&self, env: &'env Env, action: String) -> napi::Result<Object<'env>> {
+    pub fn evaluate_json_object<'env>(
+        &self,
+        env: &'env Env,
+        action: String,
+    ) -> napi::Result<Object<'env>> {
         decision::to_object(env, &self.engine.evaluate_json(action.as_bytes()))
     }
 
@@ -111,9 +124,17 @@ impl NativeEngine {
 
     /// Grants an approval for the action in `action` (JSON text); returns its hash.
     #[napi]
-    pub fn approve_json(&self, action: String, ttl_ms: i64, uses: u32) -> Either<String, NativeEngineError> {
+    pub fn approve_json(
+        &self,
+        action: String,
+        ttl_ms: i64,
+        uses: u32,
+    ) -> Either<String, NativeEngineError> {
         let ttl = u64::try_from(ttl_ms).unwrap_or(0);
-        match self.engine.approve_action_json(action.as_bytes(), ttl, uses) {
+        match self
+            .engine
+            .approve_action_json(action.as_bytes(), ttl, uses)
+        {
             Ok(hash) => Either::A(hash),
             Err(error) => Either::B(error.into()),
         }
@@ -123,7 +144,10 @@ impl NativeEngine {
     #[napi]
     pub fn approve_hash(&self, hash: String, ttl_ms: i64, uses: u32) -> Option<NativeEngineError> {
         let ttl = u64::try_from(ttl_ms).unwrap_or(0);
-        self.engine.approve_hash(&hash, ttl, uses).err().map(Into::into)
+        self.engine
+            .approve_hash(&hash, ttl, uses)
+            .err()
+            .map(Into::into)
     }
 
     /// Sets a manual clock (unix ms); an error value on a system-clock engine.

@@ -6,7 +6,8 @@
 //! `invalid_action` deny.
 
 use napi::bindgen_prelude::{
-    FromNapiValue, JsObjectValue, JsValue, KeyCollectionMode, KeyConversion, KeyFilter, Object, Unknown,
+    FromNapiValue, JsObjectValue, JsValue, KeyCollectionMode, KeyConversion, KeyFilter, Object,
+    Unknown,
 };
 use napi::{Env, JsString, ValueType};
 use serde_json::{Map, Number, Value};
@@ -21,7 +22,10 @@ pub struct WalkError {
 
 impl WalkError {
     fn new(reason: impl Into<String>) -> Self {
-        WalkError { reason: reason.into(), path: Vec::new() }
+        WalkError {
+            reason: reason.into(),
+            path: Vec::new(),
+        }
     }
 
     fn at(mut self, segment: String) -> Self {
@@ -48,7 +52,10 @@ impl From<napi::Error> for WalkError {
 
 /// Converts `value` to JSON, or says which part of it is not JSON.
 pub fn to_json_value(env: &Env, value: Unknown<'_>) -> Result<Value, String> {
-    let walker = Walker { env, object_prototype: object_prototype(env).map_err(WalkError::from)? };
+    let walker = Walker {
+        env,
+        object_prototype: object_prototype(env).map_err(WalkError::from)?,
+    };
     Ok(walker.value(value, 1)?)
 }
 
@@ -90,26 +97,39 @@ impl Walker<'_, '_> {
 
     fn object(&self, object: Object<'_>, depth: usize) -> Result<Value, WalkError> {
         if depth > MAX_DEPTH {
-            return Err(WalkError::new(format!("nested deeper than {MAX_DEPTH} levels (or a cycle)")));
+            return Err(WalkError::new(format!(
+                "nested deeper than {MAX_DEPTH} levels (or a cycle)"
+            )));
         }
         if object.is_array()? {
             let length = object.get_array_length()?;
             let mut items = Vec::with_capacity(length as usize);
             for index in 0..length {
                 if !object.has_own_property_js(self.env.create_uint32(index)?)? {
-                    return Err(WalkError::new("an array hole is not a JSON value").at(format!("[{index}]")));
+                    return Err(WalkError::new("an array hole is not a JSON value")
+                        .at(format!("[{index}]")));
                 }
                 let item: Unknown<'_> = object.get_element(index)?;
-                items.push(self.value(item, depth + 1).map_err(|e| e.at(format!("[{index}]")))?);
+                items.push(
+                    self.value(item, depth + 1)
+                        .map_err(|e| e.at(format!("[{index}]")))?,
+                );
             }
             return Ok(Value::Array(items));
         }
         let prototype = object.get_prototype()?;
-        if prototype.get_type()? != ValueType::Null && !self.env.strict_equals(prototype, self.object_prototype)? {
-            return Err(WalkError::new("only plain objects and arrays are JSON values"));
+        if prototype.get_type()? != ValueType::Null
+            && !self.env.strict_equals(prototype, self.object_prototype)?
+        {
+            return Err(WalkError::new(
+                "only plain objects and arrays are JSON values",
+            ));
         }
-        let keys: Object<'_> =
-            object.get_all_property_names(KeyCollectionMode::OwnOnly, KeyFilter::Enumerable, KeyConversion::NumbersToStrings)?;
+        let keys: Object<'_> = object.get_all_property_names(
+            KeyCollectionMode::OwnOnly,
+            KeyFilter::Enumerable,
+            KeyConversion::NumbersToStrings,
+        )?;
         let count = keys.get_array_length()?;
         let mut map = Map::new();
         for index in 0..count {
@@ -121,7 +141,9 @@ impl Walker<'_, '_> {
             let name = String::from_utf16(units.as_slice())
                 .map_err(|_| WalkError::new("a key with a lone surrogate is not valid"))?;
             let item: Unknown<'_> = object.get_property(key)?;
-            let item = self.value(item, depth + 1).map_err(|e| e.at(format!(".{name}")))?;
+            let item = self
+                .value(item, depth + 1)
+                .map_err(|e| e.at(format!(".{name}")))?;
             map.insert(name, item);
         }
         Ok(Value::Object(map))

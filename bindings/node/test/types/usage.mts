@@ -1,0 +1,69 @@
+// Compiled by test/types.test.mjs: what must type-check, and (under @ts-expect-error) what must not.
+import { Engine, PolicyError, guard, type Action, type Condition, type Decision, type Policy, type Rule } from 'agentgate';
+import { guardTool, toolInputGuardrail } from 'agentgate/openai';
+import { agentgateMiddleware } from 'agentgate/langchain';
+import { guardCallToolHandler } from 'agentgate/mcp';
+
+const policy: Policy = {
+  agentgate: 1,
+  name: 'typed',
+  default: 'deny',
+  combining: 'first_match',
+  agents: [{ id: 'agent-*', roles: ['researcher'] }],
+  roles: { executor: { inherits: ['researcher'] } },
+  rules: [
+    { id: 'a', effect: 'allow', match: { tool: ['search.*'], role: ['researcher'] }, modify: { clamp: { 'params.limit': { max: 100 } } } },
+    { id: 'b', effect: 'deny', when: { any: [{ field: 'params.path', path_within: ['/etc'] }, { not: { field: 'params.url', host_in: ['*.example.com'] } }] } },
+    { id: 'c', effect: 'rate_limit', limit: { max: 10, window: '1m', per: ['agent', 'params.user'] } },
+    { id: 'd', effect: 'require_approval', when: { time: { between: ['17:00', '09:00'], days: ['mon'], tz: 'Europe/Berlin' } } },
+  ],
+};
+
+const conditions: Condition[] = [
+  { field: 'params.amount', gt: 100 },
+  { field: 'tool', glob: ['a.*', 'b.*'] },
+  { field: 'context.tenant', in: ['acme', 'globex'] },
+  { field: '/params/a.b', exists: true },
+  { all: [{ field: 'agent.roles', contains: 'admin' }] },
+];
+
+// @ts-expect-error: a leaf has exactly one operator
+const twoOperators: Condition = { field: 'params.x', eq: 1, ne: 2 };
+// @ts-expect-error: `equals` is not an operator
+const unknownOperator: Condition = { field: 'params.x', equals: 1 };
+// @ts-expect-error: gt takes a number
+const wrongOperand: Condition = { field: 'params.x', gt: '5' };
+// @ts-expect-error: fields start at a known root
+const wrongRoot: Condition = { field: 'session.id', exists: true };
+// @ts-expect-error: a rate_limit rule needs a limit
+const noLimit: Rule = { id: 'r', effect: 'rate_limit' };
+// @ts-expect-error: modify only goes with allow
+const denyModify: Rule = { id: 'r', effect: 'deny', modify: { remove: ['params.x'] } };
+// @ts-expect-error: the format version is 1
+const version2: Policy = { agentgate: 2, name: 'x' };
+
+const engine = Engine.fromPolicy(policy, { clock: 'manual', startMs: 0 });
+const action: Action = { tool: 'search.web', agent: { id: 'agent-1' }, params: { q: 'x' }, context: { tenant: 'acme' } };
+const decision: Decision = engine.evaluate(action);
+const effect: 'allow' | 'deny' | 'require_approval' = decision.effect;
+const rule: string | null = decision.rule;
+const hash: string = engine.approve(action, { ttlMs: 1000, uses: 2 });
+engine.evaluate('{"tool": "x", "agent": {"id": "a"}}');
+// @ts-expect-error: an action names its agent
+engine.evaluate({ tool: 'x' });
+// @ts-expect-error: ttlMs is required
+engine.approve(hash, {});
+
+const search = guard(engine, 'agent-1', 'search.web', (params: { q: string }, page: number) => `${params.q}:${page}`);
+const result: string = search({ q: 'x' }, 2);
+// @ts-expect-error: the wrapper keeps fn's parameter types
+search({ q: 1 }, 2);
+
+try {
+  engine.updatePolicy('{}');
+} catch (error) {
+  if (error instanceof PolicyError) console.log(error.path, error.message);
+}
+
+export { conditions, twoOperators, unknownOperator, wrongOperand, wrongRoot, noLimit, denyModify, version2, effect, rule, result };
+export { guardTool, toolInputGuardrail, agentgateMiddleware, guardCallToolHandler };
