@@ -1,0 +1,521 @@
+/*
+ * ABI misuse test: every pointer parameter given NULL, every documented error status, bad
+ * options, bad hashes, bad actions, and the lifetime promises of rule pointers and _free.
+ *
+ * AG_ERR_PANIC cannot be provoked through the ABI (the core does not panic on any input);
+ * its mapping is covered by the ffi crate's Rust tests (guard.rs, engine.rs), and here by
+ * its name.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentgate.h"
+#include "check.h"
+
+#define BYTES(literal) (const uint8_t *)(literal), (sizeof(literal) - 1)
+
+/* Out-parameters start as this sentinel so a test can see that nothing was written. */
+static char sentinel_object;
+#define SENTINEL ((void *)&sentinel_object)
+
+static const char POLICY[] =
+    "{\"agentgate\": 1, \"name\": \"misuse\", \"version\": \"1\", \"rules\": ["
+    "{\"id\": \"allow-read\", \"effect\": \"allow\", \"match\": {\"tool\": [\"fs.read\"]}},"
+    "{\"id\": \"big-pay\", \"effect\": \"require_approval\", \"match\": {\"tool\": [\"pay\"]}}]}";
+static const char POLICY_V2[] =
+    "{\"agentgate\": 1, \"name\": \"misuse\", \"version\": \"2\", \"rules\": []}";
+static const char READ[] = "{\"tool\": \"fs.read\", \"agent\": {\"id\": \"a1\"}}";
+static const char PAY[] = "{\"tool\": \"pay\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"amount\": 5}}";
+static const char GOOD_HASH[] =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/* 2026-01-01T00:00:00Z */
+#define START_MS INT64_C(1767225600000)
+
+static ag_engine *manual_engine(const char *policy) {
+    ag_engine_options options;
+    ag_engine_options_default(&options);
+    options.clock = AG_CLOCK_MANUAL;
+    options.manual_start_ms = START_MS;
+    ag_engine *engine = NULL;
+    ag_error *err = NULL;
+    ag_status status = ag_engine_new((const uint8_t *)policy, strlen(policy), &options, &engine, &err);
+    CHECK(status == AG_OK && engine != NULL, "ag_engine_new: %s %s", ag_status_name(status),
+          ag_error_message(err));
+    CHECK(err == NULL, "out_error is NULL after success");
+    ag_error_free(err);
+    return engine;
+}
+
+/* Evaluates through the JSON call and returns the parsed-enough text (caller frees). */
+static char *evaluate_json_text(const ag_engine *engine, const uint8_t *action, size_t len) {
+    ag_buffer *json = NULL;
+    CHECK_STATUS(ag_engine_evaluate_json(engine, action, len, &json), AG_OK);
+    if (json == NULL) {
+        return NULL;
+    }
+    size_t n = ag_buffer_len(json);
+    char *text = malloc(n + 1);
+    if (text != NULL) {
+        memcpy(text, ag_buffer_data(json), n);
+        text[n] = '\0';
+    }
+    ag_buffer_free(json);
+    return text;
+}
+
+static void test_versions_and_names(void) {
+    CHECK(ag_abi_version() == ((AG_ABI_VERSION_MAJOR << 16) | AG_ABI_VERSION_MINOR),
+          "ag_abi_version() = %#x", ag_abi_version());
+    CHECK(AG_ABI_VERSION_MAJOR == 1 && AG_ABI_VERSION_MINOR == 0, "ABI version 1.0");
+    const char *version = ag_version();
+    unsigned major, minor, patch;
+    CHECK(version != NULL && sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3,
+          "ag_version() = \"%s\"", version ? version : "(null)");
+
+    CHECK_STR(ag_status_name(AG_OK), "AG_OK");
+    CHECK_STR(ag_status_name(AG_ERR_NULL_POINTER), "AG_ERR_NULL_POINTER");
+    CHECK_STR(ag_status_name(AG_ERR_INVALID_UTF8), "AG_ERR_INVALID_UTF8");
+    CHECK_STR(ag_status_name(AG_ERR_POLICY), "AG_ERR_POLICY");
+    CHECK_STR(ag_status_name(AG_ERR_INVALID_ARGUMENT), "AG_ERR_INVALID_ARGUMENT");
+    CHECK_STR(ag_status_name(AG_ERR_INVALID_ACTION), "AG_ERR_INVALID_ACTION");
+    CHECK_STR(ag_status_name(AG_ERR_CLOCK), "AG_ERR_CLOCK");
+    CHECK_STR(ag_status_name(AG_ERR_PANIC), "AG_ERR_PANIC");
+    CHECK_STR(ag_status_name(AG_ERR_OPTIONS_SIZE), "AG_ERR_OPTIONS_SIZE");
+    CHECK_STR(ag_status_name(9), "AG_UNKNOWN_STATUS");
+    CHECK_STR(ag_status_name(-1), "AG_UNKNOWN_STATUS");
+}
+
+static void test_options(void) {
+    ag_engine_options options;
+    memset(&options, 0xAB, sizeof options);
+    ag_engine_options_default(&options);
+    CHECK(options.size == sizeof(ag_engine_options), "size %u", options.size);
+    CHECK(options.clock == AG_CLOCK_SYSTEM, "clock %u", options.clock);
+    CHECK(options.manual_start_ms == 0, "manual_start_ms");
+    CHECK(options.max_keys_per_limit == 100000, "max_keys_per_limit %llu",
+          (unsigned long long)options.max_keys_per_limit);
+    ag_engine_options_default(NULL); /* documented as a no-op */
+
+    /* A size smaller than version 1's. */
+    options.size = sizeof(ag_engine_options) - 8;
+    ag_engine *engine = SENTINEL;
+    ag_error *err = NULL;
+    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), &options, &engine, &err), AG_ERR_OPTIONS_SIZE);
+    CHECK(engine == NULL, "out_engine is NULL after a failure");
+    CHECK(ag_error_status(err) == AG_ERR_OPTIONS_SIZE, "error status");
+    CHECK(strstr(ag_error_message(err), "options.size") != NULL, "message: %s", ag_error_message(err));
+    CHECK_STR(ag_error_path(err), "");
+    ag_error_free(err);
+
+    /* A larger size (a newer header with appended fields) is accepted. */
+    struct {
+        ag_engine_options v1;
+        uint64_t appended_field;
+    } newer;
+    ag_engine_options_default(&newer.v1);
+    newer.v1.size = sizeof newer;
+    newer.appended_field = 42;
+    engine = NULL;
+    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), &newer.v1, &engine, NULL), AG_OK);
+    ag_engine_free(engine);
+
+    /* An unknown clock kind. */
+    ag_engine_options_default(&options);
+    options.clock = 7;
+    engine = SENTINEL;
+    err = NULL;
+    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), &options, &engine, &err), AG_ERR_INVALID_ARGUMENT);
+    CHECK(engine == NULL, "out_engine is NULL after a failure");
+    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
+    CHECK(strstr(ag_error_message(err), "clock") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+
+    /* NULL options mean the defaults: a system clock. */
+    engine = NULL;
+    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), NULL, &engine, NULL), AG_OK);
+    int64_t now = 0;
+    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK(now > START_MS - INT64_C(86400000) * 365, "system clock reads %lld", (long long)now);
+    ag_engine_free(engine);
+}
+
+static void test_engine_new_misuse(void) {
+    ag_engine *engine = SENTINEL;
+    ag_error *err = SENTINEL;
+    CHECK_STATUS(ag_engine_new(NULL, 10, NULL, &engine, &err), AG_ERR_NULL_POINTER);
+    CHECK(engine == SENTINEL && err == SENTINEL, "nothing written");
+    CHECK_STATUS(ag_engine_new(NULL, 0, NULL, &engine, &err), AG_ERR_NULL_POINTER);
+    CHECK(engine == SENTINEL && err == SENTINEL, "nothing written");
+    CHECK_STATUS(ag_engine_new(BYTES(POLICY), NULL, NULL, &err), AG_ERR_NULL_POINTER);
+    CHECK(err == SENTINEL, "nothing written");
+
+    /* A length no allocation can have is refused before anything is read. */
+    engine = SENTINEL;
+    err = NULL;
+    CHECK_STATUS(ag_engine_new((const uint8_t *)POLICY, SIZE_MAX, NULL, &engine, &err),
+                 AG_ERR_INVALID_ARGUMENT);
+    CHECK(engine == NULL, "out_engine is NULL after a failure");
+    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
+    ag_error_free(err);
+}
+
+static void test_invalid_policies(void) {
+#define POLICY_CASE(literal, path, contains) {literal, sizeof(literal) - 1, path, contains}
+    struct {
+        const char *policy;
+        size_t len;
+        const char *path;
+        const char *contains;
+    } cases[] = {
+        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\", \"rules\": [{\"id\": \"r\", \"effect\": "
+                    "\"deny\", \"when\": {\"field\": \"tool\", \"equals\": \"x\"}}]}",
+                    "rules[0].when", "equals"),
+        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\", \"extra\": 1}", "", "extra"),
+        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\", \"rules\": [{\"id\": \"r1\", \"effect\": "
+                    "\"deny\"}, {\"id\": \"r1\", \"effect\": \"allow\"}]}",
+                    "rules[1].id", "r1"),
+        POLICY_CASE("{\"agentgate\": 2, \"name\": \"p\"}", "agentgate", ""),
+        POLICY_CASE("{\"agentgate\": 1,\n \"name\": }", "", "line"),
+        POLICY_CASE("", "", ""),
+        POLICY_CASE("{\"agentgate\": 1, \"name\": \"\xff\xfe\"}", "", ""),
+        /* An interior NUL: the document is all `len` bytes, not the C string. */
+        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\"}\0 trailing", "", ""),
+    };
+#undef POLICY_CASE
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t len = cases[i].len;
+        ag_engine *engine = SENTINEL;
+        ag_error *err = NULL;
+        ag_status status = ag_engine_new((const uint8_t *)cases[i].policy, len, NULL, &engine, &err);
+        CHECK(status == AG_ERR_POLICY, "policy %zu: %s", i, ag_status_name(status));
+        CHECK(engine == NULL, "policy %zu: out_engine is NULL", i);
+        CHECK(ag_error_status(err) == AG_ERR_POLICY, "policy %zu: error status", i);
+        CHECK(strcmp(ag_error_path(err), cases[i].path) == 0, "policy %zu: path \"%s\", expected \"%s\"",
+              i, ag_error_path(err), cases[i].path);
+        CHECK(strstr(ag_error_message(err), cases[i].contains) != NULL && ag_error_message(err)[0] != '\0',
+              "policy %zu: message \"%s\" should contain \"%s\"", i, ag_error_message(err),
+              cases[i].contains);
+        ag_error_free(err);
+    }
+    /* out_error may be NULL: the status alone is reported, nothing leaks. */
+    ag_engine *engine = SENTINEL;
+    CHECK_STATUS(ag_engine_new(BYTES("{\"agentgate\": 2}"), NULL, &engine, NULL), AG_ERR_POLICY);
+    CHECK(engine == NULL, "out_engine is NULL");
+}
+
+static void test_clock(void) {
+    ag_engine *engine = manual_engine(POLICY);
+    int64_t now = 0;
+    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK(now == START_MS, "manual clock starts at its start: %lld", (long long)now);
+    CHECK_STATUS(ag_engine_set_time(engine, START_MS + 5000), AG_OK);
+    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK(now == START_MS + 5000, "set_time moves the clock: %lld", (long long)now);
+    CHECK_STATUS(ag_engine_set_time(engine, START_MS - 1000), AG_OK);
+    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK(now == START_MS - 1000, "the clock may move back: %lld", (long long)now);
+
+    CHECK_STATUS(ag_engine_set_time(NULL, 0), AG_ERR_NULL_POINTER);
+    now = 77;
+    CHECK_STATUS(ag_engine_now(NULL, &now), AG_ERR_NULL_POINTER);
+    CHECK(now == 77, "nothing written");
+    CHECK_STATUS(ag_engine_now(engine, NULL), AG_ERR_NULL_POINTER);
+    ag_engine_free(engine);
+
+    ag_engine *system = NULL;
+    CHECK_STATUS(ag_engine_new(BYTES(POLICY), NULL, &system, NULL), AG_OK);
+    int64_t before = 0, after = 0;
+    CHECK_STATUS(ag_engine_now(system, &before), AG_OK);
+    CHECK_STATUS(ag_engine_set_time(system, 0), AG_ERR_CLOCK);
+    CHECK_STATUS(ag_engine_now(system, &after), AG_OK);
+    CHECK(after >= before && after > 1000000000000, "the system clock was not changed: %lld",
+          (long long)after);
+    ag_engine_free(system);
+}
+
+static int decision_is_pattern(const ag_decision *d, unsigned char pattern) {
+    const unsigned char *bytes = (const unsigned char *)d;
+    for (size_t i = 0; i < sizeof *d; i++) {
+        if (bytes[i] != pattern) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void test_evaluate_misuse(void) {
+    ag_engine *engine = manual_engine(POLICY);
+    ag_decision d;
+    memset(&d, 0xAB, sizeof d);
+    CHECK_STATUS(ag_engine_evaluate(NULL, BYTES(READ), &d), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_evaluate(engine, NULL, 0, &d), AG_ERR_NULL_POINTER);
+    CHECK(decision_is_pattern(&d, 0xAB), "nothing written");
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), NULL), AG_ERR_NULL_POINTER);
+
+    ag_buffer *json = SENTINEL;
+    CHECK_STATUS(ag_engine_evaluate_json(NULL, BYTES(READ), &json), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_evaluate_json(engine, NULL, 0, &json), AG_ERR_NULL_POINTER);
+    CHECK(json == SENTINEL, "nothing written");
+    CHECK_STATUS(ag_engine_evaluate_json(engine, BYTES(READ), NULL), AG_ERR_NULL_POINTER);
+
+    /* An impossible length: refused, and the struct call still writes a fail-closed deny. */
+    memset(&d, 0xAB, sizeof d);
+    CHECK_STATUS(ag_engine_evaluate(engine, (const uint8_t *)READ, SIZE_MAX, &d),
+                 AG_ERR_INVALID_ARGUMENT);
+    CHECK(d.effect == AG_EFFECT_DENY && d.code == AG_CODE_ENGINE_ERROR && d.allowed == 0 &&
+              d.has_rule == 0 && d.rule == NULL,
+          "fail-closed decision: effect %u code %u", d.effect, d.code);
+    json = SENTINEL;
+    CHECK_STATUS(ag_engine_evaluate_json(engine, (const uint8_t *)READ, SIZE_MAX, &json),
+                 AG_ERR_INVALID_ARGUMENT);
+    CHECK(json == NULL, "out_json is NULL after a failure");
+
+    /* The engine is unaffected: a valid action is decided as usual. */
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_ALLOW && d.code == AG_CODE_RULE && d.allowed == 1, "allow");
+    ag_engine_free(engine);
+}
+
+static void test_invalid_actions(void) {
+#define ACTION(literal, reason_part) {literal, sizeof(literal) - 1, reason_part}
+    ag_engine *engine = manual_engine(POLICY);
+    struct {
+        const char *bytes;
+        size_t len;
+        const char *reason_part;
+    } actions[] = {
+        ACTION("{not json", NULL),
+        ACTION("[1,2]", NULL),
+        ACTION("", NULL),
+        ACTION("\xff\xfe{}", NULL),
+        ACTION("{\"tool\": \"fs.read\", \"agent\": {\"id\": \"\xc3\x28\"}}", NULL),
+        ACTION("{\"agent\": {\"id\": \"a1\"}}", "tool"),
+        ACTION("{\"tool\": \"fs.read\"}", "agent"),
+        ACTION("{\"tool\": \"fs.read\", \"tool\": \"x\", \"agent\": {\"id\": \"a1\"}}", NULL),
+        ACTION("{\"tool\": \"fs.read\", \"agent\": {\"id\": \"a1\"}, \"kind\": \"rpc\"}", "kind"),
+        /* An interior NUL: the action is all `len` bytes, so the trailing bytes make it invalid. */
+        ACTION("{\"tool\": \"fs.read\", \"agent\": {\"id\": \"a1\"}}\0{}", NULL),
+    };
+#undef ACTION
+    for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
+        const uint8_t *bytes = (const uint8_t *)actions[i].bytes;
+        ag_decision d;
+        memset(&d, 0xAB, sizeof d);
+        CHECK_STATUS(ag_engine_evaluate(engine, bytes, actions[i].len, &d), AG_OK);
+        CHECK(d.effect == AG_EFFECT_DENY && d.code == AG_CODE_INVALID_ACTION && d.allowed == 0 &&
+                  d.has_rule == 0 && d.rule == NULL && d.rule_len == 0 && d.matched_count == 0,
+              "action %zu: struct decision effect %u code %u", i, d.effect, d.code);
+
+        char *json = evaluate_json_text(engine, bytes, actions[i].len);
+        CHECK(json != NULL && strstr(json, "\"effect\":\"deny\"") != NULL &&
+                  strstr(json, "\"code\":\"invalid_action\"") != NULL &&
+                  strstr(json, "\"action_hash\":null") != NULL && strstr(json, "\"rule\":null") != NULL,
+              "action %zu: JSON decision %s", i, json ? json : "(null)");
+        if (actions[i].reason_part != NULL) {
+            CHECK(json != NULL && strstr(json, actions[i].reason_part) != NULL,
+                  "action %zu: reason should name \"%s\": %s", i, actions[i].reason_part,
+                  json ? json : "(null)");
+        }
+        free(json);
+    }
+    ag_engine_free(engine);
+}
+
+static void test_update_policy(void) {
+    ag_engine *engine = manual_engine(POLICY);
+    ag_error *err = SENTINEL;
+    CHECK_STATUS(ag_engine_update_policy(NULL, BYTES(POLICY_V2), &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_update_policy(engine, NULL, 0, &err), AG_ERR_NULL_POINTER);
+    CHECK(err == SENTINEL, "nothing written");
+
+    /* The rule pointer of a decision made under the first policy. */
+    ag_decision before;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &before), AG_OK);
+    CHECK(before.has_rule == 1 && before.rule_len == strlen("allow-read") &&
+              memcmp(before.rule, "allow-read", before.rule_len) == 0,
+          "rule allow-read");
+
+    /* A rejected update keeps the current policy. */
+    err = NULL;
+    CHECK_STATUS(ag_engine_update_policy(engine, BYTES("{\"agentgate\": 1, \"name\": \"p\", \"extra\": 1}"),
+                                         &err),
+                 AG_ERR_POLICY);
+    CHECK(ag_error_status(err) == AG_ERR_POLICY, "error status");
+    CHECK_STR(ag_error_path(err), "");
+    CHECK(strstr(ag_error_message(err), "extra") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+    CHECK_STATUS(ag_engine_update_policy(engine, BYTES("{"), NULL), AG_ERR_POLICY);
+    ag_decision d;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_ALLOW && d.rule == before.rule, "old policy still in force");
+
+    /* A successful update: out_error is cleared, the new snapshot decides... */
+    err = SENTINEL;
+    CHECK_STATUS(ag_engine_update_policy(engine, BYTES(POLICY_V2), &err), AG_OK);
+    CHECK(err == NULL, "out_error is NULL after success");
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_DENY && d.code == AG_CODE_DEFAULT && d.has_rule == 0, "new policy");
+
+    /* ...and the old snapshot's rule id is still readable (the engine interns it). */
+    CHECK(memcmp(before.rule, "allow-read", before.rule_len) == 0, "rule pointer survives the swap");
+
+    /* A decision from the new policy reuses the interned id when the rule comes back. */
+    CHECK_STATUS(ag_engine_update_policy(engine, BYTES(POLICY), NULL), AG_OK);
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK(d.has_rule == 1 && d.rule_len == before.rule_len &&
+              memcmp(d.rule, "allow-read", d.rule_len) == 0,
+          "rule allow-read again");
+    ag_engine_free(engine);
+}
+
+/* Reads the action hash of an action from its JSON decision. */
+static int action_hash_of(const ag_engine *engine, const char *action, char out[72]) {
+    char *json = evaluate_json_text(engine, (const uint8_t *)action, strlen(action));
+    const char *at = json ? strstr(json, "\"action_hash\":\"") : NULL;
+    int ok = at != NULL && strlen(at) > 15 + 71;
+    if (ok) {
+        memcpy(out, at + 15, 71);
+        out[71] = '\0';
+    }
+    free(json);
+    return ok;
+}
+
+static void test_approve_action(void) {
+    ag_engine *engine = manual_engine(POLICY);
+    ag_buffer *hash = SENTINEL;
+    ag_error *err = SENTINEL;
+    CHECK_STATUS(ag_engine_approve_action(NULL, BYTES(PAY), 1000, 1, &hash, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_approve_action(engine, NULL, 0, 1000, 1, &hash, &err), AG_ERR_NULL_POINTER);
+    CHECK(hash == SENTINEL && err == SENTINEL, "nothing written");
+
+    /* ttl 0 and uses 0 are invalid arguments. */
+    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 0, 1, &hash, &err), AG_ERR_INVALID_ARGUMENT);
+    CHECK(hash == NULL, "out_hash is NULL after a failure");
+    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
+    CHECK(strstr(ag_error_message(err), "ttl") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+    err = NULL;
+    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 1000, 0, &hash, &err), AG_ERR_INVALID_ARGUMENT);
+    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
+    CHECK(strstr(ag_error_message(err), "uses") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+
+    /* An invalid action. */
+    err = NULL;
+    hash = SENTINEL;
+    CHECK_STATUS(ag_engine_approve_action(engine, BYTES("{\"agent\": {\"id\": \"a1\"}}"), 1000, 1, &hash, &err),
+                 AG_ERR_INVALID_ACTION);
+    CHECK(hash == NULL, "out_hash is NULL after a failure");
+    CHECK(ag_error_status(err) == AG_ERR_INVALID_ACTION, "error status");
+    CHECK(strstr(ag_error_message(err), "tool") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+    CHECK_STATUS(ag_engine_approve_action(engine, BYTES("\xff"), 1000, 1, NULL, NULL), AG_ERR_INVALID_ACTION);
+
+    /* Pending until approved; the returned hash is the decision's action_hash. */
+    ag_decision d;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_REQUIRE_APPROVAL && d.code == AG_CODE_APPROVAL_REQUIRED && d.allowed == 0,
+          "require_approval before the grant");
+    char expected_hash[72] = "";
+    CHECK(action_hash_of(engine, PAY, expected_hash), "decision has an action_hash");
+    err = SENTINEL;
+    hash = NULL;
+    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 60000, 1, &hash, &err), AG_OK);
+    CHECK(err == NULL, "out_error is NULL after success");
+    CHECK(ag_buffer_len(hash) == 71 && memcmp(ag_buffer_data(hash), expected_hash, 71) == 0,
+          "hash %.*s, expected %s", (int)ag_buffer_len(hash), (const char *)ag_buffer_data(hash),
+          expected_hash);
+    ag_buffer_free(hash);
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_ALLOW && d.code == AG_CODE_APPROVED && d.allowed == 1 &&
+              d.rule_len == 7 && memcmp(d.rule, "big-pay", 7) == 0,
+          "approved once: effect %u code %u", d.effect, d.code);
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_REQUIRE_APPROVAL, "the single use is spent");
+
+    /* out_hash and out_error may both be NULL. */
+    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 60000, 1, NULL, NULL), AG_OK);
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
+    CHECK(d.code == AG_CODE_APPROVED, "approved without asking for the hash");
+    ag_engine_free(engine);
+}
+
+static void test_approve_hash(void) {
+    ag_engine *engine = manual_engine(POLICY);
+    ag_error *err = SENTINEL;
+    CHECK_STATUS(ag_engine_approve_hash(NULL, BYTES(GOOD_HASH), 1000, 1, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_approve_hash(engine, NULL, 0, 1000, 1, &err), AG_ERR_NULL_POINTER);
+    CHECK(err == SENTINEL, "nothing written");
+
+    /* Not UTF-8. */
+    err = NULL;
+    CHECK_STATUS(ag_engine_approve_hash(engine, BYTES("sha256:\xff\xfe"), 1000, 1, &err), AG_ERR_INVALID_UTF8);
+    CHECK(ag_error_status(err) == AG_ERR_INVALID_UTF8, "error status");
+    CHECK(strstr(ag_error_message(err), "UTF-8") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+
+    /* UTF-8 but not "sha256:" + 64 lowercase hex digits. */
+    const char *bad[] = {
+        "",
+        "sha256:",
+        "sha256:00",
+        "SHA256:0000000000000000000000000000000000000000000000000000000000000000",
+        "sha256:ABCDEF0000000000000000000000000000000000000000000000000000000000",
+        "sha256:000000000000000000000000000000000000000000000000000000000000000g",
+        "sha256:00000000000000000000000000000000000000000000000000000000000000000",
+        "md5:00000000000000000000000000000000",
+        " sha256:0000000000000000000000000000000000000000000000000000000000000000",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err = NULL;
+        ag_status status = ag_engine_approve_hash(engine, (const uint8_t *)bad[i], strlen(bad[i]), 1000, 1, &err);
+        CHECK(status == AG_ERR_INVALID_ARGUMENT, "hash \"%s\": %s", bad[i], ag_status_name(status));
+        CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "hash \"%s\": error status", bad[i]);
+        ag_error_free(err);
+    }
+    CHECK_STATUS(ag_engine_approve_hash(engine, BYTES(GOOD_HASH), 0, 1, NULL), AG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(ag_engine_approve_hash(engine, BYTES(GOOD_HASH), 1000, 0, NULL), AG_ERR_INVALID_ARGUMENT);
+
+    /* The hash from a decision approves that action, until the ttl runs out. */
+    char hash[72] = "";
+    CHECK(action_hash_of(engine, PAY, hash), "decision has an action_hash");
+    err = SENTINEL;
+    CHECK_STATUS(ag_engine_approve_hash(engine, (const uint8_t *)hash, strlen(hash), 1000, 5, &err), AG_OK);
+    CHECK(err == NULL, "out_error is NULL after success");
+    ag_decision d;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
+    CHECK(d.code == AG_CODE_APPROVED, "approved by hash: code %u", d.code);
+    CHECK_STATUS(ag_engine_set_time(engine, START_MS + 1000), AG_OK);
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
+    CHECK(d.code == AG_CODE_APPROVAL_REQUIRED, "expired at t + ttl: code %u", d.code);
+    ag_engine_free(engine);
+}
+
+static void test_free_and_accessors_accept_null(void) {
+    ag_engine_free(NULL);
+    ag_buffer_free(NULL);
+    ag_error_free(NULL);
+    CHECK(ag_buffer_data(NULL) == NULL, "ag_buffer_data(NULL)");
+    CHECK(ag_buffer_len(NULL) == 0, "ag_buffer_len(NULL)");
+    CHECK(ag_error_status(NULL) == AG_ERR_NULL_POINTER, "ag_error_status(NULL)");
+    CHECK_STR(ag_error_path(NULL), "");
+    CHECK_STR(ag_error_message(NULL), "");
+}
+
+int main(void) {
+    test_versions_and_names();
+    test_options();
+    test_engine_new_misuse();
+    test_invalid_policies();
+    test_clock();
+    test_evaluate_misuse();
+    test_invalid_actions();
+    test_update_policy();
+    test_approve_action();
+    test_approve_hash();
+    test_free_and_accessors_accept_null();
+    return check_summary();
+}
