@@ -29,6 +29,10 @@ test-go: go-toolchain ffi
 	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./...
 	cd $(GO_EXAMPLE_DIR) && $(GO_ENV) $(GO) vet ./...
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -race -count=1 ./...
+	@# the documented way to link outside the repository: -tags agentgate_external plus CGO_LDFLAGS
+	cd $(GO_DIR) && $(GO_ENV) CGO_CFLAGS="-I$(ROOT)/include" \
+	  CGO_LDFLAGS="$(ROOT)/target/release/libagentgate_ffi.a -lpthread -ldl -lm" \
+	  $(GO) test -count=1 -tags agentgate_external -run '^(TestNativeVersion|TestHeaderMatchesPackageABI)$$' .
 	set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestMemory' . | grep -v '^=== RUN'
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzEvaluateJSON$$' -fuzztime $(GO_FUZZ_TIME) .
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzActionEncoding$$' -fuzztime $(GO_FUZZ_TIME) .

@@ -11,7 +11,6 @@ package agentgate
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libagentgate_ffi.a -lpthread -ldl -lm
 #include <stdlib.h>
 #include "agentgate.h"
 */

@@ -165,10 +165,8 @@ func runCase(c confCase) []string {
 		return []string{fmt.Sprintf("policy: %v", err)}
 	}
 	defer engine.Close()
-	if len(c.Steps) == 0 {
-		return []string{"case has no steps"}
-	}
 
+	// A case without steps checks only that its policy loads.
 	var problems []string
 	for i, raw := range c.Steps {
 		if msg := runStep(engine, raw); msg != "" {

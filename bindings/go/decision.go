@@ -1,10 +1,6 @@
 package agentgate
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-)
+import "encoding/json"
 
 // Effect is the outcome of a decision.
 type Effect string
@@ -89,64 +85,6 @@ type Decision struct {
 	Policy     PolicyInfo `json:"policy"`
 	// EvalNs is the engine's evaluation time in nanoseconds.
 	EvalNs uint64 `json:"eval_ns"`
-}
-
-// wireDecision is Decision as the engine writes it, with params kept raw.
-type wireDecision struct {
-	Effect       Effect          `json:"effect"`
-	Allowed      bool            `json:"allowed"`
-	Code         Code            `json:"code"`
-	Rule         *string         `json:"rule"`
-	Reason       string          `json:"reason"`
-	Matched      []string        `json:"matched"`
-	Shadow       []ShadowHit     `json:"shadow"`
-	Params       json.RawMessage `json:"params"`
-	RetryAfterMs *uint64         `json:"retry_after_ms"`
-	ActionHash   *string         `json:"action_hash"`
-	Policy       PolicyInfo      `json:"policy"`
-	EvalNs       uint64          `json:"eval_ns"`
-}
-
-var jsonNull = []byte("null")
-
-// decodeDecision parses the engine's decision JSON. It copies everything it
-// keeps, so data may be native memory. A decision that is not well formed
-// is an error, which callers turn into a deny (fail closed).
-func decodeDecision(data []byte) (Decision, error) {
-	var w wireDecision
-	if err := json.Unmarshal(data, &w); err != nil {
-		return Decision{}, fmt.Errorf("%w: malformed decision from the engine: %v", ErrEngine, err)
-	}
-	if !validEffect(w.Effect) || w.Allowed != (w.Effect == EffectAllow) || !validCode(w.Code) {
-		return Decision{}, fmt.Errorf("%w: inconsistent decision from the engine (effect %q, allowed %t, code %q)",
-			ErrEngine, w.Effect, w.Allowed, w.Code)
-	}
-	d := Decision{
-		Effect:       w.Effect,
-		Allowed:      w.Allowed,
-		Code:         w.Code,
-		Rule:         w.Rule,
-		Reason:       w.Reason,
-		Matched:      w.Matched,
-		Shadow:       w.Shadow,
-		RetryAfterMs: w.RetryAfterMs,
-		ActionHash:   w.ActionHash,
-		Policy:       w.Policy,
-		EvalNs:       w.EvalNs,
-	}
-	if d.Matched == nil {
-		d.Matched = []string{}
-	}
-	if d.Shadow == nil {
-		d.Shadow = []ShadowHit{}
-	}
-	if len(w.Params) > 0 && !bytes.Equal(w.Params, jsonNull) {
-		if err := json.Unmarshal(w.Params, &d.Params); err != nil || d.Params == nil {
-			return Decision{}, fmt.Errorf("%w: decision params are not an object", ErrEngine)
-		}
-		d.RawParams = w.Params
-	}
-	return d, nil
 }
 
 func validEffect(e Effect) bool {
