@@ -97,7 +97,26 @@ impl<'a> ActionView<'a> {
     /// Validates the action's shape; the error says what is wrong.
     pub(crate) fn from_value(v: &'a Value) -> Result<ActionView<'a>, String> {
         let obj = v.as_object().ok_or("the action is not a JSON object")?;
-        let (kind, kind_value) = match present(obj.get("kind")) {
+        // One pass over the (small) top-level object instead of a hashed lookup per field.
+        let mut fields: [Option<&'a Value>; 7] = [None; 7];
+        for (k, v) in obj {
+            let slot = match k.as_str() {
+                "kind" => 0,
+                "tool" => 1,
+                "agent" => 2,
+                "target" => 3,
+                "params" => 4,
+                "context" => 5,
+                "timestamp" => 6,
+                _ => continue,
+            };
+            if let Some(f) = fields.get_mut(slot) {
+                *f = Some(v);
+            }
+        }
+        let [kind_field, tool_field, agent_field, target_field, params_field, context_field, timestamp_field] =
+            fields;
+        let (kind, kind_value) = match present(kind_field) {
             None => (Kind::ToolCall, &*KIND_TOOL_CALL),
             Some(k @ Value::String(s)) => match Kind::parse(s) {
                 Some(kind) => (kind, k),
@@ -115,7 +134,7 @@ impl<'a> ActionView<'a> {
                 ))
             }
         };
-        let tool_value = obj.get("tool").ok_or("the action lacks \"tool\"")?;
+        let tool_value = tool_field.ok_or("the action lacks \"tool\"")?;
         let tool = match tool_value {
             Value::String(s) if !s.is_empty() => s.as_str(),
             Value::String(_) => return Err("\"tool\" is empty".into()),
@@ -127,7 +146,7 @@ impl<'a> ActionView<'a> {
                 ))
             }
         };
-        let agent_obj = match obj.get("agent") {
+        let agent_obj = match agent_field {
             Some(Value::Object(a)) => a,
             None | Some(Value::Null) => return Err("the action lacks \"agent.id\"".into()),
             Some(other) => {
@@ -149,7 +168,7 @@ impl<'a> ActionView<'a> {
                 ))
             }
         };
-        let (target, target_value) = match present(obj.get("target")) {
+        let (target, target_value) = match present(target_field) {
             None => (None, None),
             Some(t @ Value::String(s)) => (Some(s.as_str()), Some(t)),
             Some(other) => {
@@ -159,8 +178,8 @@ impl<'a> ActionView<'a> {
                 ))
             }
         };
-        let object_field = |name: &str| -> Result<&'a Value, String> {
-            match present(obj.get(name)) {
+        let object_field = |name: &str, field: Option<&'a Value>| -> Result<&'a Value, String> {
+            match present(field) {
                 None => Ok(&*EMPTY_OBJECT),
                 Some(o @ Value::Object(_)) => Ok(o),
                 Some(other) => Err(format!(
@@ -169,9 +188,9 @@ impl<'a> ActionView<'a> {
                 )),
             }
         };
-        let params = object_field("params")?;
-        let context = object_field("context")?;
-        match present(obj.get("timestamp")) {
+        let params = object_field("params", params_field)?;
+        let context = object_field("context", context_field)?;
+        match present(timestamp_field) {
             None => {}
             Some(Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => {
                 return Err(format!(

@@ -4,6 +4,7 @@ use crate::action::Kind;
 use crate::condition::{self, Cond};
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
+use crate::fnv::PolicyMap;
 use crate::glob::Glob;
 use crate::identity::Registry;
 use crate::json::{self, quote, show, StrictError};
@@ -216,7 +217,7 @@ pub(crate) struct Snapshot {
     /// Enabled rules, in document order.
     pub(crate) rules: Vec<Rule>,
     /// Rules whose `match.tool` lists only exact names, by name.
-    pub(crate) by_tool: HashMap<String, Bucket>,
+    pub(crate) by_tool: PolicyMap<String, Bucket>,
     /// Rules that may match any tool (no `match.tool`, or a wildcard in it).
     pub(crate) any_tool: Bucket,
     /// Counters by limit signature, for carrying them over to the next snapshot.
@@ -502,7 +503,7 @@ pub(crate) fn load(
         require_known_agent,
         registry,
         rules,
-        by_tool: HashMap::new(),
+        by_tool: PolicyMap::default(),
         any_tool: Bucket::default(),
         limit_states,
     };
@@ -823,7 +824,7 @@ fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
 /// Fills the by-tool index: exact tool names get their own bucket; everything else goes to
 /// `any_tool`, merged with the exact bucket at evaluation.
 fn build_index(s: &mut Snapshot) {
-    let mut by_tool: HashMap<String, Bucket> = HashMap::new();
+    let mut by_tool: PolicyMap<String, Bucket> = PolicyMap::default();
     let mut any = Bucket::default();
     for (i, rule) in s.rules.iter().enumerate() {
         let i = i as u32;

@@ -1,8 +1,9 @@
 //! The identity registry: agent ids (exact or glob) granted roles, closed under inheritance.
+use crate::fnv::PolicyMap;
 use crate::glob::Glob;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// An agent's roles: sorted by UTF-8 bytes, without duplicates.
@@ -30,7 +31,7 @@ impl Roles {
 /// The compiled registry.
 #[derive(Debug)]
 pub(crate) struct Registry {
-    exact: HashMap<String, Vec<usize>>,
+    exact: PolicyMap<String, Vec<usize>>,
     globs: Vec<(Glob, usize)>,
     /// The closed role set of each entry.
     entries: Vec<Roles>,
@@ -40,7 +41,7 @@ pub(crate) struct Registry {
 impl Registry {
     /// Builds the registry from `(id glob, closed roles)` entries in document order.
     pub(crate) fn new(entries: Vec<(Glob, BTreeSet<Arc<str>>)>) -> Registry {
-        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut exact: PolicyMap<String, Vec<usize>> = PolicyMap::default();
         let mut globs = Vec::new();
         let mut closed = Vec::with_capacity(entries.len());
         for (i, (glob, roles)) in entries.into_iter().enumerate() {

@@ -37,6 +37,7 @@ mod engine;
 mod error;
 mod eval;
 mod field;
+mod fnv;
 mod glob;
 mod host;
 mod identity;
