@@ -178,13 +178,20 @@ pub unsafe extern "C" fn ag_engine_evaluate(
         let action = unsafe { input::bytes(action, action_len, "action") }?;
         Ok(AgDecision::from_decision(&engine.evaluate_json(action)))
     });
-    let (decision, status) = match outcome {
-        Ok(decision) => (decision, AG_OK),
-        Err(failure) => (AgDecision::engine_failure(), failure.status),
-    };
+    let (decision, status) = decision_or_deny(outcome);
     // SAFETY: `out` is non-NULL and writable (caller's guarantee).
     unsafe { out.write(decision) };
     status
+}
+
+/// The struct to write for an evaluation and the status to return: on any failure (a panic,
+/// an impossible length) a deny with code engine_error, so a caller that ignores the status
+/// still fails closed.
+fn decision_or_deny(outcome: Result<AgDecision, Failure>) -> (AgDecision, AgStatus) {
+    match outcome {
+        Ok(decision) => (decision, AG_OK),
+        Err(failure) => (AgDecision::engine_failure(), failure.status),
+    }
 }
 
 /// Decides an action like `ag_engine_evaluate` and returns the whole decision as a JSON
@@ -370,5 +377,23 @@ pub unsafe extern "C" fn ag_engine_now(engine: *const AgEngine, out_unix_ms: *mu
             AG_OK
         }
         Err(failure) => failure.status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{AG_CODE_ENGINE_ERROR, AG_EFFECT_DENY};
+    use crate::status::AG_ERR_PANIC;
+
+    #[test]
+    fn a_panic_during_evaluation_is_a_fail_closed_deny() {
+        let (decision, status) = decision_or_deny(guarded(|| panic!("evaluation failed")));
+        assert_eq!(status, AG_ERR_PANIC);
+        assert_eq!(decision.effect, AG_EFFECT_DENY);
+        assert_eq!(decision.code, AG_CODE_ENGINE_ERROR);
+        assert_eq!(decision.allowed, 0);
+        assert_eq!(decision.has_rule, 0);
+        assert!(decision.rule.is_null());
     }
 }

@@ -135,6 +135,37 @@ pub unsafe extern "C" fn ag_error_free(err: *mut AgError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::guarded;
+    use crate::status::AG_ERR_PANIC;
+    use std::ffi::CStr;
+
+    #[test]
+    fn a_panic_comes_back_as_an_owned_error() {
+        let mut err: *mut AgError = ptr::null_mut();
+        // SAFETY: `err` is a writable out-parameter.
+        let status = unsafe { finish(guarded(|| panic!("boom")), &mut err) };
+        assert_eq!(status, AG_ERR_PANIC);
+        assert!(!err.is_null());
+        // SAFETY: `err` is the live error `finish` just returned; it is freed once, below.
+        unsafe {
+            assert_eq!(ag_error_status(err), AG_ERR_PANIC);
+            assert_eq!(CStr::from_ptr(ag_error_path(err)).to_str().unwrap(), "");
+            assert_eq!(
+                CStr::from_ptr(ag_error_message(err)).to_str().unwrap(),
+                "agentgate panicked during this call: boom"
+            );
+            ag_error_free(err);
+        }
+    }
+
+    #[test]
+    fn success_clears_the_out_error() {
+        let mut err: *mut AgError = ptr::NonNull::dangling().as_ptr();
+        // SAFETY: `err` is a writable out-parameter; its old value is never read.
+        let status = unsafe { finish(Ok(()), &mut err) };
+        assert_eq!(status, AG_OK);
+        assert!(err.is_null());
+    }
 
     #[test]
     fn interior_nul_is_escaped_not_truncated() {
