@@ -1,0 +1,82 @@
+// The LangChain.js v1 middleware, driven through a real `createAgent` loop with LangChain's
+// scripted chat model (`fakeModel`): no network. Tools record their calls.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import { AIMessage, ToolMessage, createAgent, fakeModel, tool } from 'langchain';
+import { z } from 'zod';
+
+import { Engine } from 'agentgate';
+import { agentgateMiddleware } from 'agentgate/langchain';
+
+const policy = {
+  agentgate: 1,
+  name: 'langchain-test',
+  default: 'deny',
+  rules: [
+    { id: 'read', effect: 'allow', match: { tool: ['read_file'] } },
+    { id: 'outside', effect: 'deny', match: { tool: ['read_file'] }, unless: { field: 'params.path', path_within: ['/srv/data'] }, reason: 'reads stay in /srv/data' },
+    { id: 'search', effect: 'allow', match: { tool: ['search'] }, modify: { clamp: { 'params.limit': { max: 10 } }, set: { 'params.safe': true } } },
+    { id: 'tenant', effect: 'deny', match: { tool: ['search'] }, when: { field: 'context.tenant', ne: 'acme' }, reason: 'search is for acme only' },
+  ],
+};
+
+function setup(middlewareOptions = { agentId: 'researcher-1' }) {
+  const engine = Engine.fromPolicy(policy);
+  const calls = [];
+  const readFile = tool(async (input) => (calls.push(['read_file', input]), `contents of ${input.path}`), {
+    name: 'read_file',
+    description: 'Read a file',
+    schema: z.object({ path: z.string() }),
+  });
+  const search = tool(async (input) => (calls.push(['search', input]), 'results'), {
+    name: 'search',
+    description: 'Search',
+    schema: z.object({ q: z.string(), limit: z.number(), safe: z.boolean().optional() }),
+  });
+  return { engine, calls, tools: [readFile, search], middleware: agentgateMiddleware(engine, middlewareOptions) };
+}
+
+async function runAgent({ tools, middleware }, toolCalls) {
+  const model = fakeModel().respondWithTools(toolCalls).respond(new AIMessage('done'));
+  const agent = createAgent({ model, tools, middleware: [middleware] });
+  const result = await agent.invoke({ messages: [{ role: 'user', content: 'go' }] });
+  return result.messages.filter((message) => ToolMessage.isInstance(message));
+}
+
+describe('agentgateMiddleware', () => {
+  test('a denied call never reaches the tool; the agent gets an error ToolMessage with the reason', async () => {
+    const setupResult = setup();
+    const [message] = await runAgent(setupResult, [{ name: 'read_file', args: { path: '/srv/data/../../etc/passwd' }, id: 'call-1' }]);
+    assert.deepEqual(setupResult.calls, []);
+    assert.equal(message.tool_call_id, 'call-1');
+    assert.equal(message.status, 'error');
+    assert.equal(message.content, 'Denied by policy: reads stay in /srv/data');
+    assert.equal(message.metadata.agentgate.rule, 'outside');
+  });
+
+  test('an allowed call runs with the arguments as sent', async () => {
+    const setupResult = setup();
+    const [message] = await runAgent(setupResult, [{ name: 'read_file', args: { path: '/srv/data/report.txt' }, id: 'call-1' }]);
+    assert.deepEqual(setupResult.calls, [['read_file', { path: '/srv/data/report.txt' }]]);
+    assert.equal(message.content, 'contents of /srv/data/report.txt');
+  });
+
+  test('a modified call reaches the tool with the rewritten arguments', async () => {
+    const setupResult = setup({ agentId: 'researcher-1', context: () => ({ tenant: 'acme' }) });
+    await runAgent(setupResult, [{ name: 'search', args: { q: 'agents', limit: 500 }, id: 'call-1' }]);
+    assert.deepEqual(setupResult.calls, [['search', { q: 'agents', limit: 10, safe: true }]]);
+  });
+
+  test('context comes from the options; a deny on it blocks only that call', async () => {
+    const setupResult = setup({ agentId: (request) => `agent-for-${request.toolCall.name}`, context: () => ({ tenant: 'globex' }) });
+    const messages = await runAgent(setupResult, [
+      { name: 'search', args: { q: 'agents', limit: 5 }, id: 'call-1' },
+      { name: 'read_file', args: { path: '/srv/data/a' }, id: 'call-2' },
+    ]);
+    assert.deepEqual(setupResult.calls, [['read_file', { path: '/srv/data/a' }]]);
+    const refused = messages.find((message) => message.tool_call_id === 'call-1');
+    assert.equal(refused.content, 'Denied by policy: search is for acme only');
+  });
+});
