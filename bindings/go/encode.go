@@ -158,12 +158,23 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendStringSlice(b, v, depth)
 	default:
-		raw, err := json.Marshal(v)
+		raw, err := marshalOther(v)
 		if err != nil {
 			return b, &encodeError{msg: fmt.Sprintf("%T cannot be encoded as JSON: %v", v, err)}
 		}
 		return appendRaw(b, raw, depth)
 	}
+}
+
+// marshalOther encodes a value of any other type with encoding/json. A
+// panicking MarshalJSON method becomes an error: Evaluate never panics.
+func marshalOther(v any) (raw []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			raw, err = nil, fmt.Errorf("panic in MarshalJSON: %v", r)
+		}
+	}()
+	return json.Marshal(v)
 }
 
 func tooDeep() error {

@@ -258,6 +258,8 @@ func TestEvaluateInvalidActions(t *testing.T) {
 			Context: map[string]any{"\xfe": 1}}, "key is not valid UTF-8"},
 		{"channel", agentgate.Action{Tool: "echo", Agent: agentgate.Agent{ID: "a1"},
 			Params: map[string]any{"c": make(chan int)}}, "chan int cannot be encoded as JSON"},
+		{"panicking MarshalJSON", agentgate.Action{Tool: "echo", Agent: agentgate.Agent{ID: "a1"},
+			Params: map[string]any{"p": panicky{}}}, "params.p: agentgate_test.panicky cannot be encoded as JSON: panic in MarshalJSON: boom"},
 		{"bad json.Number", agentgate.Action{Tool: "echo", Agent: agentgate.Agent{ID: "a1"},
 			Params: map[string]any{"n": json.Number(`1,"tool":"x"`)}}, "is not a JSON number"},
 		{"bad json.RawMessage", agentgate.Action{Tool: "echo", Agent: agentgate.Agent{ID: "a1"},
@@ -293,6 +295,10 @@ func TestEvaluateInvalidActions(t *testing.T) {
 		t.Errorf("65 levels as text: %s/%s", d.Effect, d.Code)
 	}
 }
+
+type panicky struct{}
+
+func (panicky) MarshalJSON() ([]byte, error) { panic("boom") }
 
 func TestEvaluateJSONInvalid(t *testing.T) {
 	e := newEngine(t)
