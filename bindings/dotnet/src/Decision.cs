@@ -15,6 +15,19 @@ namespace AgentGate
         RequireApproval = 2,
     }
 
+    /// <summary>The effect a rule has when it fires (what a shadow rule would have done).</summary>
+    public enum RuleEffect
+    {
+        /// <summary>An allow rule.</summary>
+        Allow = 0,
+        /// <summary>A deny rule.</summary>
+        Deny = 1,
+        /// <summary>A require_approval rule.</summary>
+        RequireApproval = 2,
+        /// <summary>A rate_limit rule.</summary>
+        RateLimit = 3,
+    }
+
     /// <summary>Why the decision is what it is.</summary>
     public enum DecisionCode
     {
@@ -36,10 +49,56 @@ namespace AgentGate
         EngineError = 7,
     }
 
+    /// <summary>The names the policy language uses for effects and codes ("allow", "rate_limited", ...).</summary>
+    public static class WireNames
+    {
+        /// <summary>"allow", "deny" or "require_approval".</summary>
+        public static string WireName(this Effect effect)
+        {
+            switch (effect)
+            {
+                case Effect.Allow: return "allow";
+                case Effect.Deny: return "deny";
+                case Effect.RequireApproval: return "require_approval";
+                default: return ((int)effect).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        /// <summary>"allow", "deny", "require_approval" or "rate_limit".</summary>
+        public static string WireName(this RuleEffect effect)
+        {
+            switch (effect)
+            {
+                case RuleEffect.Allow: return "allow";
+                case RuleEffect.Deny: return "deny";
+                case RuleEffect.RequireApproval: return "require_approval";
+                case RuleEffect.RateLimit: return "rate_limit";
+                default: return ((int)effect).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        /// <summary>"rule", "default", "approved", "rate_limited", "approval_required", "unknown_agent", "invalid_action" or "engine_error".</summary>
+        public static string WireName(this DecisionCode code)
+        {
+            switch (code)
+            {
+                case DecisionCode.Rule: return "rule";
+                case DecisionCode.Default: return "default";
+                case DecisionCode.Approved: return "approved";
+                case DecisionCode.RateLimited: return "rate_limited";
+                case DecisionCode.ApprovalRequired: return "approval_required";
+                case DecisionCode.UnknownAgent: return "unknown_agent";
+                case DecisionCode.InvalidAction: return "invalid_action";
+                case DecisionCode.EngineError: return "engine_error";
+                default: return ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+    }
+
     /// <summary>A shadow rule that fired: reported, but without effect on the outcome.</summary>
     public sealed class ShadowHit
     {
-        internal ShadowHit(string rule, Effect effect)
+        internal ShadowHit(string rule, RuleEffect effect)
         {
             Rule = rule;
             Effect = effect;
@@ -48,13 +107,13 @@ namespace AgentGate
         /// <summary>The shadow rule's id.</summary>
         public string Rule { get; }
 
-        /// <summary>The effect the rule would have had.</summary>
-        public Effect Effect { get; }
+        /// <summary>The rule's effect: what it would have done were it live.</summary>
+        public RuleEffect Effect { get; }
 
         /// <inheritdoc />
         public override string ToString()
         {
-            return Rule + " (" + Decision.EffectName(Effect) + ")";
+            return Rule + " (" + Effect.WireName() + ")";
         }
     }
 
@@ -122,32 +181,7 @@ namespace AgentGate
         public override string ToString()
         {
             string rule = Rule == null ? "" : " " + Rule;
-            return EffectName(Effect) + " (" + CodeName(Code) + rule + "): " + Reason;
-        }
-
-        internal static string EffectName(Effect effect)
-        {
-            switch (effect)
-            {
-                case Effect.Allow: return "allow";
-                case Effect.Deny: return "deny";
-                default: return "require_approval";
-            }
-        }
-
-        internal static string CodeName(DecisionCode code)
-        {
-            switch (code)
-            {
-                case DecisionCode.Rule: return "rule";
-                case DecisionCode.Default: return "default";
-                case DecisionCode.Approved: return "approved";
-                case DecisionCode.RateLimited: return "rate_limited";
-                case DecisionCode.ApprovalRequired: return "approval_required";
-                case DecisionCode.UnknownAgent: return "unknown_agent";
-                case DecisionCode.InvalidAction: return "invalid_action";
-                default: return "engine_error";
-            }
+            return Effect.WireName() + " (" + Code.WireName() + rule + "): " + Reason;
         }
 
         /// <summary>The same decision with another reason (for actions the binding could not even write as JSON).</summary>
@@ -260,7 +294,7 @@ namespace AgentGate
             {
                 var hit = items[i] as JsonObject;
                 if (hit == null) throw new FormatException("\"shadow\" holds a non-object");
-                hits[i] = new ShadowHit(RequiredString(hit, "rule"), ParseEffect(RequiredString(hit, "effect")));
+                hits[i] = new ShadowHit(RequiredString(hit, "rule"), ParseRuleEffect(RequiredString(hit, "effect")));
             }
             return new ReadOnlyCollection<ShadowHit>(hits);
         }
@@ -273,6 +307,18 @@ namespace AgentGate
                 case "deny": return Effect.Deny;
                 case "require_approval": return Effect.RequireApproval;
                 default: throw new FormatException("unknown effect \"" + name + "\"");
+            }
+        }
+
+        private static RuleEffect ParseRuleEffect(string name)
+        {
+            switch (name)
+            {
+                case "allow": return RuleEffect.Allow;
+                case "deny": return RuleEffect.Deny;
+                case "require_approval": return RuleEffect.RequireApproval;
+                case "rate_limit": return RuleEffect.RateLimit;
+                default: throw new FormatException("unknown rule effect \"" + name + "\"");
             }
         }
 

@@ -10,8 +10,11 @@ namespace AgentGate
     /// </summary>
     internal sealed class JsonObject : IDictionary<string, object>, IReadOnlyDictionary<string, object>
     {
+        // Small objects (most of them) are searched linearly; a hash index is built past this size.
+        private const int IndexThreshold = 8;
+
         private readonly List<KeyValuePair<string, object>> entries = new List<KeyValuePair<string, object>>();
-        private readonly Dictionary<string, int> index = new Dictionary<string, int>(StringComparer.Ordinal);
+        private Dictionary<string, int> index;
 
         public object this[string key]
         {
@@ -24,8 +27,8 @@ namespace AgentGate
             set
             {
                 if (key == null) throw new ArgumentNullException(nameof(key));
-                int at;
-                if (index.TryGetValue(key, out at)) entries[at] = new KeyValuePair<string, object>(key, value);
+                int at = Find(key);
+                if (at >= 0) entries[at] = new KeyValuePair<string, object>(key, value);
                 else Add(key, value);
             }
         }
@@ -61,9 +64,10 @@ namespace AgentGate
         public void Add(string key, object value)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            if (index.ContainsKey(key)) throw new ArgumentException("duplicate key \"" + key + "\"", nameof(key));
-            index.Add(key, entries.Count);
+            if (Find(key) >= 0) throw new ArgumentException("duplicate key \"" + key + "\"", nameof(key));
             entries.Add(new KeyValuePair<string, object>(key, value));
+            if (index != null) index.Add(key, entries.Count - 1);
+            else if (entries.Count > IndexThreshold) BuildIndex();
         }
 
         public void Add(KeyValuePair<string, object> item)
@@ -74,7 +78,7 @@ namespace AgentGate
         public void Clear()
         {
             entries.Clear();
-            index.Clear();
+            index = null;
         }
 
         public bool Contains(KeyValuePair<string, object> item)
@@ -86,7 +90,7 @@ namespace AgentGate
         public bool ContainsKey(string key)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            return index.ContainsKey(key);
+            return Find(key) >= 0;
         }
 
         public void CopyTo(KeyValuePair<string, object>[] array, int arrayIndex)
@@ -107,11 +111,14 @@ namespace AgentGate
         public bool Remove(string key)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            int at;
-            if (!index.TryGetValue(key, out at)) return false;
+            int at = Find(key);
+            if (at < 0) return false;
             entries.RemoveAt(at);
-            index.Remove(key);
-            for (int i = at; i < entries.Count; i++) index[entries[i].Key] = i;
+            if (index != null)
+            {
+                index.Remove(key);
+                for (int i = at; i < entries.Count; i++) index[entries[i].Key] = i;
+            }
             return true;
         }
 
@@ -123,14 +130,34 @@ namespace AgentGate
         public bool TryGetValue(string key, out object value)
         {
             if (key == null) throw new ArgumentNullException(nameof(key));
-            int at;
-            if (index.TryGetValue(key, out at))
+            int at = Find(key);
+            if (at >= 0)
             {
                 value = entries[at].Value;
                 return true;
             }
             value = null;
             return false;
+        }
+
+        private int Find(string key)
+        {
+            if (index != null)
+            {
+                int at;
+                return index.TryGetValue(key, out at) ? at : -1;
+            }
+            for (int i = 0; i < entries.Count; i++)
+            {
+                if (string.Equals(entries[i].Key, key, StringComparison.Ordinal)) return i;
+            }
+            return -1;
+        }
+
+        private void BuildIndex()
+        {
+            index = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int i = 0; i < entries.Count; i++) index.Add(entries[i].Key, i);
         }
     }
 }

@@ -66,14 +66,18 @@ namespace AgentGate
             return new JsonFormatException(message, pos);
         }
 
+        // The hot loops work on locals: Mono keeps those in registers, fields it reloads every time.
         private void SkipWhitespace()
         {
-            while (pos < text.Length)
+            string s = text;
+            int i = pos;
+            while (i < s.Length)
             {
-                char c = text[pos];
-                if (c != ' ' && c != '\t' && c != '\n' && c != '\r') return;
-                pos++;
+                char c = s[i];
+                if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+                i++;
             }
+            pos = i;
         }
 
         private object ReadValue(int depth)
@@ -161,22 +165,27 @@ namespace AgentGate
 
         private string ReadString()
         {
-            pos++; // opening quote
-            int start = pos;
+            int start = pos + 1; // after the opening quote
             // Fast path: no escapes.
-            while (pos < text.Length)
+            string s = text;
+            int i = start;
+            while (i < s.Length)
             {
-                char c = text[pos];
+                char c = s[i];
                 if (c == '"')
                 {
-                    string plain = text.Substring(start, pos - start);
-                    pos++;
-                    return plain;
+                    pos = i + 1;
+                    return s.Substring(start, i - start);
                 }
                 if (c == '\\') break;
-                if (c < 0x20) throw Error("unescaped control character in a string");
-                pos++;
+                if (c < 0x20)
+                {
+                    pos = i;
+                    throw Error("unescaped control character in a string");
+                }
+                i++;
             }
+            pos = i;
             scratch.Clear();
             scratch.Append(text, start, pos - start);
             while (pos < text.Length)

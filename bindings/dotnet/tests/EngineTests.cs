@@ -120,7 +120,16 @@ namespace AgentGate.Tests
                 Assert.Equal("pay", d.Rule, "rule");
                 Assert.Equal(1, d.Shadow.Count, "shadow count");
                 Assert.Equal("watch-pay", d.Shadow[0].Rule, "shadow rule");
-                Assert.Equal(Effect.Deny, d.Shadow[0].Effect, "shadow effect");
+                Assert.Equal(RuleEffect.Deny, d.Shadow[0].Effect, "shadow effect");
+            }
+            string limits = J("{'agentgate': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
+                              "{'id': 'trial-limit', 'effect': 'rate_limit', 'shadow': true, 'limit': {'max': 1, 'window': '1m'}}]}");
+            using (var engine = Engine.FromPolicy(limits))
+            {
+                Decision d = engine.Evaluate(new ToolCall("t", "a1"));
+                Assert.Equal(1, d.Shadow.Count, "shadow count");
+                Assert.Equal(RuleEffect.RateLimit, d.Shadow[0].Effect, "a shadow rate limit");
+                Assert.Equal("trial-limit (rate_limit)", d.Shadow[0].ToString(), "ToString");
             }
         }
 

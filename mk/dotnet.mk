@@ -1,0 +1,75 @@
+# .NET binding (bindings/dotnet) over the C ABI, compiled with Mono's mcs and run on Mono, and
+# the .NET demo (examples/dotnet).
+#
+#   make dotnet-bindings     regenerate bindings/dotnet/src/NativeMethods.g.cs from ffi/src (csbindgen)
+#   make test-dotnet         install Mono if missing, stale check, unit tests, conformance
+#   make conformance-dotnet  replay tests/conformance (or $AGENTGATE_CONFORMANCE_DIR)
+#   make bench-dotnet        p50/p99 of Evaluate
+#   make demo-dotnet         the demo table through the .NET API
+.PHONY: dotnet-deps dotnet-bindings dotnet-bindings-check dotnet-build test-dotnet conformance-dotnet \
+	bench-dotnet demo-dotnet
+TEST_TARGETS += test-dotnet
+CONFORMANCE_TARGETS += conformance-dotnet
+BENCH_TARGETS += bench-dotnet
+DEMO_TARGETS += demo-dotnet
+
+DOTNET_DIR := $(ROOT)/bindings/dotnet
+DOTNET_OUT := $(DOTNET_DIR)/build
+DOTNET_PACKAGES := mono-mcs mono-runtime libmono-system-core4.0-cil
+MCS := mcs -nologo -langversion:7.2 -debug -warnaserror+
+MONO := mono --debug
+# The JSON reader/writer is internal to AgentGate.dll; the runner and demo compile their own copy
+# so that they use nothing but the public API of the library.
+DOTNET_JSON := $(DOTNET_DIR)/src/JsonReader.cs $(DOTNET_DIR)/src/JsonWriter.cs $(DOTNET_DIR)/src/JsonObject.cs
+
+# Installs Mono (compiler, runtime, System.Core) and gcc, only when something is missing.
+dotnet-deps:
+	@missing=""; \
+	for p in $(DOTNET_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+dotnet-bindings:
+	$(CARGO) run -q -p gen-csharp
+
+# Fails when the committed P/Invoke layer differs from what ffi/src generates now.
+dotnet-bindings-check:
+	@mkdir -p $(DOTNET_OUT)
+	@$(CARGO) run -q -p gen-csharp -- $(DOTNET_OUT)/NativeMethods.g.cs
+	@if diff -u $(DOTNET_DIR)/src/NativeMethods.g.cs $(DOTNET_OUT)/NativeMethods.g.cs; then \
+	  echo "bindings/dotnet/src/NativeMethods.g.cs is up to date"; \
+	else echo "bindings/dotnet/src/NativeMethods.g.cs is stale: run make dotnet-bindings"; exit 1; fi
+
+# AgentGate.dll, the test, conformance, bench and demo programs, the native library beside
+# them, and a stand-in library with ABI 2.0 for the loader tests.
+dotnet-build: dotnet-deps ffi
+	@mkdir -p $(DOTNET_OUT)/fake-abi
+	@cp $(ROOT)/target/release/libagentgate_ffi.so $(DOTNET_OUT)/
+	@gcc -shared -fPIC -o $(DOTNET_OUT)/fake-abi/libagentgate_ffi.so $(DOTNET_DIR)/tests/fake_abi.c
+	@$(MCS) -target:library -unsafe -doc:$(DOTNET_OUT)/AgentGate.xml -out:$(DOTNET_OUT)/AgentGate.dll $(DOTNET_DIR)/src/*.cs
+	@$(MCS) -target:exe -r:$(DOTNET_OUT)/AgentGate.dll -r:System.Core.dll -out:$(DOTNET_OUT)/AgentGate.Tests.exe \
+	  $(DOTNET_DIR)/tests/*.cs
+	@$(MCS) -target:exe -r:$(DOTNET_OUT)/AgentGate.dll -r:System.Core.dll -out:$(DOTNET_OUT)/AgentGate.Conformance.exe \
+	  $(DOTNET_DIR)/conformance/*.cs $(DOTNET_JSON)
+	@$(MCS) -target:exe -r:$(DOTNET_OUT)/AgentGate.dll -r:System.Core.dll -out:$(DOTNET_OUT)/AgentGate.Bench.exe \
+	  $(DOTNET_DIR)/bench/*.cs $(DOTNET_JSON)
+	@$(MCS) -target:exe -r:$(DOTNET_OUT)/AgentGate.dll -r:System.Core.dll -out:$(DOTNET_OUT)/AgentGate.Demo.exe \
+	  $(ROOT)/examples/dotnet/*.cs $(DOTNET_JSON)
+
+test-dotnet: dotnet-bindings-check dotnet-build
+	@echo "== .NET unit tests"
+	cd $(DOTNET_OUT) && $(MONO) AgentGate.Tests.exe
+	@echo "== .NET conformance"
+	cd $(ROOT) && $(MONO) $(DOTNET_OUT)/AgentGate.Conformance.exe tests/conformance
+
+conformance-dotnet: dotnet-build
+	@cd $(ROOT) && $(MONO) $(DOTNET_OUT)/AgentGate.Conformance.exe tests/conformance
+
+bench-dotnet: dotnet-build
+	@cd $(ROOT) && $(MONO) --optimize=all $(DOTNET_OUT)/AgentGate.Bench.exe examples/demo-policy.json examples/demo-actions.json
+
+demo-dotnet: dotnet-build
+	@cd $(ROOT) && $(MONO) $(DOTNET_OUT)/AgentGate.Demo.exe examples/demo-policy.json examples/demo-actions.json
