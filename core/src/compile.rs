@@ -220,6 +220,8 @@ pub(crate) struct Snapshot {
     pub(crate) by_tool: PolicyMap<String, Bucket>,
     /// Rules that may match any tool (no `match.tool`, or a wildcard in it).
     pub(crate) any_tool: Bucket,
+    /// `audit.include_params`: the paths (and their keys below `params`) audit records show.
+    pub(crate) audit_params: Vec<(String, Vec<String>)>,
     /// Counters by limit signature, for carrying them over to the next snapshot.
     limit_states: HashMap<String, Arc<LimitState>>,
 }
@@ -418,6 +420,7 @@ pub(crate) fn load(
     }
 
     // audit
+    let mut audit_params = Vec::new();
     if let Some(audit) = root.get("audit") {
         let obj = object(audit, "audit")?;
         check_keys(obj, "audit", &["include_params"], &[])?;
@@ -426,12 +429,13 @@ pub(crate) fn load(
             for (j, item) in array(list, p)?.iter().enumerate() {
                 let ip = index(p, j);
                 let s = string(item, &ip)?;
-                if crate::field::FieldPath::params_keys(s).is_none() {
-                    return Err(err(
+                let keys = crate::field::FieldPath::params_keys(s).ok_or_else(|| {
+                    err(
                         &ip,
                         format!("{} must be a path starting with \"params.\"", quote(s)),
-                    ));
-                }
+                    )
+                })?;
+                audit_params.push((s.to_owned(), keys));
             }
         }
     }
@@ -505,6 +509,7 @@ pub(crate) fn load(
         rules,
         by_tool: PolicyMap::default(),
         any_tool: Bucket::default(),
+        audit_params,
         limit_states,
     };
     build_index(&mut snapshot);

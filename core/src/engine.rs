@@ -2,10 +2,11 @@
 //! (clock, rate-limit counters, approval grants) that outlives policy updates.
 use crate::action::{check_action_value, parse_action_json, ActionView};
 use crate::approvals::Approvals;
+use crate::audit::{Audit, AuditOptions, AuditStats, Subject};
 use crate::clock::Clock;
 use crate::compile::{load, Interner, Snapshot};
 use crate::decision::{Code, Decision, Effect, PolicyInfo};
-use crate::error::{EngineError, PolicyError};
+use crate::error::{CreateError, EngineError, PolicyError};
 use crate::eval::decide;
 use arc_swap::ArcSwap;
 use serde_json::Value;
@@ -57,6 +58,7 @@ pub struct Engine {
     max_keys: usize,
     /// Serializes updates so that counters carry over from the snapshot being replaced.
     updating: Mutex<()>,
+    audit: Option<Audit>,
 }
 
 fn valid_hash(hash: &str) -> bool {
@@ -68,9 +70,35 @@ fn valid_hash(hash: &str) -> bool {
 impl Engine {
     /// Loads `policy_json` into a new engine; the error is the document's first load error.
     pub fn new(policy_json: &[u8], options: EngineOptions) -> Result<Engine, PolicyError> {
+        Engine::build(policy_json, options, None).map_err(|e| match e {
+            CreateError::Policy(p) => p,
+            // No trail is opened without audit options.
+            CreateError::Audit(m) => PolicyError::new("", m),
+        })
+    }
+
+    /// Loads `policy_json` into a new engine that writes every decision to the audit trail
+    /// `audit` configures (see the spec, §8). A bad policy never creates or touches a trail.
+    pub fn with_audit(
+        policy_json: &[u8],
+        options: EngineOptions,
+        audit: &AuditOptions,
+    ) -> Result<Engine, CreateError> {
+        Engine::build(policy_json, options, Some(audit))
+    }
+
+    fn build(
+        policy_json: &[u8],
+        options: EngineOptions,
+        audit: Option<&AuditOptions>,
+    ) -> Result<Engine, CreateError> {
         let interner = Interner::default();
         let max_keys = options.max_keys_per_limit.max(1);
         let snapshot = guarded(|| load(policy_json, None, &interner, max_keys))?;
+        let audit = match audit {
+            Some(a) => Audit::start(a).map_err(CreateError::Audit)?,
+            None => None,
+        };
         Ok(Engine {
             snapshot: ArcSwap::from_pointee(snapshot),
             clock: match options.clock {
@@ -81,6 +109,7 @@ impl Engine {
             interner,
             max_keys,
             updating: Mutex::new(()),
+            audit,
         })
     }
 
@@ -103,7 +132,7 @@ impl Engine {
         let start = Instant::now();
         self.finish(start, || match parse_action_json(action_json) {
             Ok(value) => self.decide_value(&value),
-            Err(reason) => self.invalid(reason),
+            Err(reason) => (self.invalid(reason), None),
         })
     }
 
@@ -113,7 +142,7 @@ impl Engine {
         let start = Instant::now();
         self.finish(start, || match check_action_value(action) {
             Ok(()) => self.decide_value(action),
-            Err(reason) => self.invalid(reason),
+            Err(reason) => (self.invalid(reason), None),
         })
     }
 
@@ -188,14 +217,44 @@ impl Engine {
         self.snapshot.load().info.clone()
     }
 
-    fn decide_value(&self, action: &Value) -> Decision {
+    /// Decides a parsed action; with an audit trail, also copies what its record needs.
+    fn decide_value(&self, action: &Value) -> (Decision, Option<Subject>) {
         match ActionView::from_value(action) {
             Ok(view) => {
                 let snap = self.snapshot.load();
-                decide(&snap, &self.approvals, &view, self.clock.now_ms())
+                let d = decide(&snap, &self.approvals, &view, self.clock.now_ms());
+                let subject = self.audit.as_ref().map(|_| Subject {
+                    agent: view.agent.to_owned(),
+                    kind: view.kind.as_str(),
+                    tool: view.tool.to_owned(),
+                    target: view.target.map(str::to_owned),
+                    params: included_params(&snap.audit_params, view.params),
+                });
+                (d, subject)
             }
-            Err(reason) => self.invalid(reason),
+            Err(reason) => (self.invalid(reason), None),
         }
+    }
+
+    /// Up to `max` sealed audit records (JSON lines, each ending in a newline), in chain
+    /// order, from an engine created with an in-memory sink; empty otherwise. A record of the
+    /// number of dropped records comes first when records were dropped since the last call.
+    pub fn drain_audit(&self, max: usize) -> Vec<String> {
+        self.audit.as_ref().map_or_else(Vec::new, |a| a.drain(max))
+    }
+
+    /// Waits until every decision made so far is written to the audit file and flushed.
+    pub fn flush_audit(&self) -> Result<(), EngineError> {
+        self.audit
+            .as_ref()
+            .map_or(Ok(()), |a| a.flush().map_err(EngineError::Audit))
+    }
+
+    /// Audit counters (all zero without an audit trail).
+    pub fn audit_stats(&self) -> AuditStats {
+        self.audit
+            .as_ref()
+            .map_or_else(AuditStats::default, Audit::stats)
     }
 
     fn invalid(&self, reason: String) -> Decision {
@@ -218,17 +277,39 @@ impl Engine {
         }
     }
 
-    /// Runs `f`, turning a panic into an `engine_error` deny, and stamps `eval_ns`.
-    fn finish(&self, start: Instant, f: impl FnOnce() -> Decision) -> Decision {
-        let mut d = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-            self.deny_without_rule(
-                Code::EngineError,
-                Arc::from("the engine failed while deciding"),
-            )
+    /// Runs `f`, turning a panic into an `engine_error` deny, stamps `eval_ns`, and enqueues
+    /// the audit record.
+    fn finish(&self, start: Instant, f: impl FnOnce() -> (Decision, Option<Subject>)) -> Decision {
+        let (mut d, subject) = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            let reason = Arc::from("the engine failed while deciding");
+            (self.deny_without_rule(Code::EngineError, reason), None)
         });
         d.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if let Some(audit) = &self.audit {
+            audit.record(&d, subject, self.clock.now_ms());
+        }
         d
     }
+}
+
+/// The values of the `audit.include_params` paths present in `params`, keyed by path.
+fn included_params(
+    paths: &[(String, Vec<String>)],
+    params: &Value,
+) -> Option<serde_json::Map<String, Value>> {
+    if paths.is_empty() {
+        return None;
+    }
+    let mut out = serde_json::Map::new();
+    for (path, keys) in paths {
+        let found = keys.iter().try_fold(params, |cur, k| {
+            cur.as_object().and_then(|m| m.get(k.as_str()))
+        });
+        if let Some(v) = found {
+            out.insert(path.clone(), v.clone());
+        }
+    }
+    Some(out)
 }
 
 /// Runs a loader, turning a panic into a load error (a policy must never crash the host).

@@ -46,4 +46,18 @@ pub enum EngineError {
     /// The action given to `approve` is not a valid action.
     #[error("invalid action: {0}")]
     InvalidAction(String),
+    /// The audit trail cannot be written.
+    #[error("audit trail: {0}")]
+    Audit(String),
+}
+
+/// An engine that cannot be created: a bad policy, or an audit trail that cannot be opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    /// The policy does not load.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The audit sink cannot be opened (the message names the file and the OS error).
+    #[error("audit trail: {0}")]
+    Audit(String),
 }

@@ -29,6 +29,7 @@
 
 mod action;
 mod approvals;
+mod audit;
 mod clock;
 mod compile;
 mod condition;
@@ -47,9 +48,13 @@ mod modify;
 mod path;
 mod time;
 
+pub use audit::{
+    verify_files, AuditOptions, AuditSink, AuditStats, FileSink, Overflow, VerifyFailure,
+    VerifyReport,
+};
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit};
 pub use engine::{ClockMode, Engine, EngineOptions};
-pub use error::{EngineError, PolicyError};
+pub use error::{CreateError, EngineError, PolicyError};
 
 /// Limits the engine enforces on its inputs.
 pub mod limits_info {
@@ -61,6 +66,11 @@ pub mod limits_info {
     pub const MAX_POLICY_BYTES: usize = crate::compile::MAX_POLICY_BYTES;
     /// Most rules a policy may hold.
     pub const MAX_RULES: usize = crate::compile::MAX_RULES;
+}
+
+/// The `prev` value of the first record of an audit trail.
+pub fn audit_genesis() -> &'static str {
+    audit::GENESIS
 }
 
 /// Computes the action hash (`"sha256:"` + hex) of an action given as JSON text, exactly as
