@@ -177,8 +177,10 @@ function engineError(error: NativeEngineError): AgentGateError {
       return new ClockError(error.message);
     case 'invalid_action':
       return new InvalidActionError(error.message);
-    default:
+    case 'invalid_argument':
       return new InvalidArgumentError(error.message);
+    default:
+      return new AgentGateError(error.message);
   }
 }
 

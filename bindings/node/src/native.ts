@@ -10,7 +10,7 @@ export interface NativePolicyError {
 }
 
 export interface NativeEngineError {
-  kind: 'system_clock' | 'invalid_argument' | 'invalid_action';
+  kind: 'system_clock' | 'invalid_argument' | 'invalid_action' | 'audit';
   message: string;
 }
 

@@ -30,7 +30,8 @@ impl From<PolicyError> for NativePolicyError {
     }
 }
 
-/// An engine call error, as a value. `kind` is `system_clock`, `invalid_argument` or `invalid_action`.
+/// An engine call error, as a value. `kind` is `system_clock`, `invalid_argument`,
+/// `invalid_action` or `audit`.
 #[napi(object)]
 pub struct NativeEngineError {
     pub kind: String,
@@ -43,6 +44,7 @@ impl From<EngineError> for NativeEngineError {
             EngineError::SystemClock => "system_clock",
             EngineError::InvalidArgument(_) => "invalid_argument",
             EngineError::InvalidAction(_) => "invalid_action",
+            EngineError::Audit(_) => "audit",
         };
         NativeEngineError {
             kind: kind.to_owned(),
@@ -97,6 +99,7 @@ impl NativeEngine {
     }
 
     /// Evaluates JSON text; returns the decision built as a JavaScript object.
+    /// A measured alternative (see README.md), not used by the public API.
     #[napi]
     pub fn evaluate_json_object<'env>(
         &self,
@@ -107,12 +110,38 @@ impl NativeEngine {
     }
 
     /// Evaluates a JavaScript value read directly through Node-API; returns decision JSON text.
+    /// A measured alternative (see README.md), not used by the public API.
     #[napi]
     pub fn evaluate_value(&self, env: &Env, action: Unknown<'_>) -> String {
         match walk::to_json_value(env, action) {
             Ok(value) => self.engine.evaluate_value(&value).to_json(),
             Err(reason) => self.invalid_action(reason),
         }
+    }
+
+    /// Evaluates an action passed as typed fields, with `params` and `context` as JSON text
+    /// (empty for absent) as the JavaScript encoder writes it; returns decision JSON text.
+    /// A measured alternative (see README.md), not used by the public API.
+    #[napi]
+    pub fn evaluate_fields(
+        &self,
+        tool: String,
+        agent_id: String,
+        params: String,
+        context: String,
+    ) -> String {
+        let mut text = format!(
+            r#"{{"tool":{},"agent":{{"id":{}}}"#,
+            serde_json::Value::from(tool),
+            serde_json::Value::from(agent_id)
+        );
+        for (key, json) in [("params", params), ("context", context)] {
+            if !json.is_empty() {
+                text.push_str(&format!(r#","{key}":{json}"#));
+            }
+        }
+        text.push('}');
+        self.engine.evaluate_json(text.as_bytes()).to_json()
     }
 
     /// The `invalid_action` deny for a value the JavaScript layer could not turn into JSON,

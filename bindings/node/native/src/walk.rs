@@ -60,7 +60,8 @@ pub fn to_json_value(env: &Env, value: Unknown<'_>) -> Result<Value, String> {
 }
 
 fn object_prototype<'env>(env: &'env Env) -> napi::Result<Unknown<'env>> {
-    let object: Object<'_> = env.get_global()?.get_named_property("Object")?;
+    // `Object` is a function; read it as an object without the type check.
+    let object: Object<'_> = env.get_global()?.get_named_property_unchecked("Object")?;
     object.get_named_property("prototype")
 }
 
