@@ -1,12 +1,14 @@
 //! `agentgate`: check a policy, evaluate actions against it, or run the demo table.
-use agentgate::{Decision, Engine, EngineOptions};
+use agentgate::{AuditOptions, AuditSink, Decision, Engine, EngineOptions, FileSink};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   agentgate check POLICY.json              validate a policy (prints the first load error)
-  agentgate eval POLICY.json [ACTIONS]     decide each action (JSON lines, from a file or stdin)
+  agentgate eval POLICY.json [ACTIONS] [--audit FILE]
+                                           decide each action (JSON lines, from a file or stdin),
+                                           recording every decision in the audit trail FILE
   agentgate demo POLICY.json ACTIONS.json  decide a list of {\"label\", \"action\"} as a table";
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
@@ -15,6 +17,15 @@ fn read(path: &str) -> Result<Vec<u8>, String> {
 
 fn load(path: &str) -> Result<Engine, String> {
     Engine::new(&read(path)?, EngineOptions::default()).map_err(|e| format!("{path}: {e}"))
+}
+
+fn load_audited(path: &str, trail: &str) -> Result<Engine, String> {
+    let audit = AuditOptions {
+        sink: AuditSink::File(FileSink::new(trail)),
+        ..AuditOptions::default()
+    };
+    Engine::with_audit(&read(path)?, EngineOptions::default(), &audit)
+        .map_err(|e| format!("{path}: {e}"))
 }
 
 /// One table row: label, effect, code, rule (the same layout every language's demo prints).
@@ -46,8 +57,14 @@ fn run(args: &[String]) -> Result<(), String> {
                 ),
             )
         }
-        [cmd, policy, rest @ ..] if cmd == "eval" && rest.len() <= 1 => {
-            let engine = load(policy)?;
+        [cmd, policy, rest @ ..] if cmd == "eval" => {
+            let (engine, rest) = match rest {
+                [r @ .., flag, trail] if flag == "--audit" => (load_audited(policy, trail)?, r),
+                r => (load(policy)?, r),
+            };
+            if rest.len() > 1 {
+                return Err(USAGE.to_owned());
+            }
             let input: Box<dyn BufRead> = match rest.first() {
                 Some(file) if file != "-" => Box::new(std::io::Cursor::new(read(file)?)),
                 _ => Box::new(std::io::BufReader::new(std::io::stdin())),
