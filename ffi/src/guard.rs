@@ -58,6 +58,10 @@ impl From<EngineError> for Failure {
             EngineError::SystemClock => AG_ERR_CLOCK,
             EngineError::InvalidArgument(_) => AG_ERR_INVALID_ARGUMENT,
             EngineError::InvalidAction(_) => AG_ERR_INVALID_ACTION,
+            // Only `flush_audit` returns this, and this ABI neither configures nor flushes an
+            // audit trail. Should a call ever return it, the caller still gets a failure,
+            // and the message (prefixed "audit trail:") says what failed.
+            EngineError::Audit(_) => AG_ERR_INVALID_ARGUMENT,
         };
         Failure::new(status, err.to_string())
     }

@@ -51,12 +51,13 @@ impl AgEngineOptions {
             AG_CLOCK_MANUAL => ClockMode::Manual {
                 start_ms: self.manual_start_ms,
             },
-            other => return Err(Failure::new(
-                AG_ERR_INVALID_ARGUMENT,
-                format!(
-                    "options.clock is {other}; expected AG_CLOCK_SYSTEM (0) or AG_CLOCK_MANUAL (1)"
-                ),
-            )),
+            other => {
+                let message = format!(
+                    "options.clock is {other}; expected AG_CLOCK_SYSTEM (0) or \
+                     AG_CLOCK_MANUAL (1)"
+                );
+                return Err(Failure::new(AG_ERR_INVALID_ARGUMENT, message));
+            }
         };
         let max_keys_per_limit = match self.max_keys_per_limit {
             0 => EngineOptions::default().max_keys_per_limit,
