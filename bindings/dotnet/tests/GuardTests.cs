@@ -93,6 +93,48 @@ namespace AgentGate.Tests
             }
         }
 
+        /// <summary>Like Semantic Kernel's KernelArguments: the generic dictionary interface only.</summary>
+        private sealed class ArgumentsLike : IDictionary<string, object>
+        {
+            private readonly Dictionary<string, object> inner = new Dictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+
+            public object this[string key] { get { return inner[key]; } set { inner[key] = value; } }
+            public ICollection<string> Keys => inner.Keys;
+            public ICollection<object> Values => inner.Values;
+            public int Count => inner.Count;
+            public bool IsReadOnly => false;
+            public void Add(string key, object value) { inner.Add(key, value); }
+            public void Add(KeyValuePair<string, object> item) { inner.Add(item.Key, item.Value); }
+            public void Clear() { inner.Clear(); }
+            public bool Contains(KeyValuePair<string, object> item) { return ((ICollection<KeyValuePair<string, object>>)inner).Contains(item); }
+            public bool ContainsKey(string key) { return inner.ContainsKey(key); }
+            public void CopyTo(KeyValuePair<string, object>[] array, int index) { ((ICollection<KeyValuePair<string, object>>)inner).CopyTo(array, index); }
+            public IEnumerator<KeyValuePair<string, object>> GetEnumerator() { return inner.GetEnumerator(); }
+            System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() { return inner.GetEnumerator(); }
+            public bool Remove(string key) { return inner.Remove(key); }
+            public bool Remove(KeyValuePair<string, object> item) { return ((ICollection<KeyValuePair<string, object>>)inner).Remove(item); }
+            public bool TryGetValue(string key, out object value) { return inner.TryGetValue(key, out value); }
+        }
+
+        [Test]
+        public static void A_framework_argument_collection_is_read_and_rewritten()
+        {
+            using (var engine = NewEngine())
+            {
+                var arguments = new ArgumentsLike { { "query", "agents" }, { "count", 99L }, { "debug", "yes" } };
+                var guard = new FunctionCallGuard(engine, "assistant");
+                Assert.Equal("{\"tool\":\"web.search\",\"agent\":{\"id\":\"assistant\"},\"params\":{\"query\":\"agents\",\"count\":99,\"debug\":\"yes\"}}",
+                             guard.ToToolCall("web", "search", arguments).ToJson(), "the arguments are the action's params");
+                GuardOutcome outcome = guard.Check("web", "search", arguments);
+                Assert.True(outcome.ArgumentsModified, "modified");
+                outcome.ApplyArguments(arguments);
+                Assert.Equal(3, arguments.Count, "count");
+                Assert.Equal<object>(10L, arguments["count"], "a clamped long stays a long");
+                Assert.Equal<object>(true, arguments["safe"], "added");
+                Assert.Equal(false, arguments.ContainsKey("debug"), "removed");
+            }
+        }
+
         [Test]
         public static void A_rewritten_number_that_does_not_fit_the_original_type_keeps_the_engine_type()
         {
