@@ -39,7 +39,7 @@ namespace AgentGate
 
         private readonly string text;
         private readonly JsonNumbers numbers;
-        private readonly StringBuilder scratch = new StringBuilder();
+        private StringBuilder scratch;
         private int pos;
 
         private JsonReader(string text, JsonNumbers numbers)
@@ -186,6 +186,7 @@ namespace AgentGate
                 i++;
             }
             pos = i;
+            if (scratch == null) scratch = new StringBuilder();
             scratch.Clear();
             scratch.Append(text, start, pos - start);
             while (pos < text.Length)

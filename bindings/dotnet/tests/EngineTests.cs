@@ -356,6 +356,35 @@ namespace AgentGate.Tests
         }
 
         [Test]
+        public static void Mutated_actions_get_a_decision_never_an_exception()
+        {
+            string seed = J("{'tool': 'search.web', 'agent': {'id': 'a1'}, 'params': {'q': 'x', 'limit': 500, 'tags': ['a', 1.5]}}");
+            const string alphabet = "{}[]\",:\\ 0123456789.eE-truefalsnu\u00e9\ud800\udc00";
+            var random = new Random(5);
+            using (var engine = NewEngine())
+            {
+                int invalid = 0;
+                for (int i = 0; i < 3000; i++)
+                {
+                    var text = new System.Text.StringBuilder(seed);
+                    for (int e = random.Next(1, 4); e > 0 && text.Length > 0; e--)
+                    {
+                        int at = random.Next(text.Length);
+                        if (random.Next(2) == 0) text.Remove(at, 1);
+                        else text.Insert(at, alphabet[random.Next(alphabet.Length)]);
+                    }
+                    Decision d = engine.Evaluate(text.ToString());
+                    if (d.Code == DecisionCode.InvalidAction)
+                    {
+                        invalid++;
+                        Assert.Equal(Effect.Deny, d.Effect, "an invalid action is denied: " + text);
+                    }
+                }
+                Assert.True(invalid > 100, "many mutations are invalid (" + invalid + ")");
+            }
+        }
+
+        [Test]
         public static void Bad_tool_call_content_is_a_deny_never_an_exception()
         {
             using (var engine = Engine.FromPolicy(J("{'agentgate': 1, 'name': 'open', 'default': 'allow'}")))

@@ -68,6 +68,45 @@ namespace AgentGate.Tests
         }
 
         [Test]
+        public static void Mutated_documents_are_read_or_rejected_never_crash()
+        {
+            string[] seeds =
+            {
+                "{\"tool\": \"t\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"x\": [1, -2.5e3, true, null, \"\\u00e9\\n\"]}}",
+                "[{\"a\": {}}, [], \"\\ud83d\\ude00\", 0, -0.0, 1E+2]",
+            };
+            const string alphabet = "{}[]\",:\\/ \t\n0123456789.eE+-truefalsnu\u00e9\ud800";
+            var random = new Random(3);
+            int accepted = 0, rejected = 0;
+            for (int i = 0; i < 20000; i++)
+            {
+                var text = new StringBuilder(seeds[i % seeds.Length]);
+                int edits = random.Next(1, 4);
+                for (int e = 0; e < edits && text.Length > 0; e++)
+                {
+                    int at = random.Next(text.Length);
+                    switch (random.Next(3))
+                    {
+                        case 0: text.Remove(at, 1); break;
+                        case 1: text.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                        default: text[at] = alphabet[random.Next(alphabet.Length)]; break;
+                    }
+                }
+                try
+                {
+                    object value = JsonReader.Parse(text.ToString(), i % 2 == 0 ? JsonNumbers.Convert : JsonNumbers.Preserve);
+                    JsonWriter.Write(value);
+                    accepted++;
+                }
+                catch (JsonFormatException)
+                {
+                    rejected++;
+                }
+            }
+            Assert.True(accepted > 100 && rejected > 100, "both outcomes occur (" + accepted + " read, " + rejected + " rejected)");
+        }
+
+        [Test]
         public static void Writes_strings_with_the_required_escapes_only()
         {
             Assert.Equal("\"a\\\"b\\\\c/d\\b\\f\\n\\r\\t\\u0001\\u001f \u007f\u2028\u00e9\"", JsonWriter.Write("a\"b\\c/d\b\f\n\r\t\u0001\u001f \u007f\u2028\u00e9"), "escapes");
