@@ -3,9 +3,10 @@
 // and the ESM entry point that re-exports the CommonJS engine (one copy of every class, so
 // `instanceof` works whichever way the package was loaded).
 //
-// Usage: node scripts/build.mjs [--debug | --ts-only]   (CARGO overrides the cargo executable)
+// Usage: node scripts/build.mjs [--debug | --ts-only] [--quiet]   (CARGO overrides the cargo executable)
 //   --debug    the native module in the dev profile (faster to compile, slower to run)
 //   --ts-only  keep dist/agentgate.node and rebuild only the JavaScript
+//   --quiet    no cargo progress lines (errors still print)
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const debug = process.argv.includes('--debug');
 const tsOnly = process.argv.includes('--ts-only');
+const quiet = process.argv.includes('--quiet');
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options });
@@ -31,6 +33,7 @@ function run(command, args, options = {}) {
 function buildNative() {
   const args = ['build', '-p', 'agentgate-node', '--message-format=json-render-diagnostics'];
   if (!debug) args.push('--release');
+  if (quiet) args.push('--quiet');
   const result = run(process.env.CARGO ?? 'cargo', args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
   let library;
   for (const line of result.stdout.toString().split('\n')) {

@@ -83,6 +83,23 @@ function asEncodeError(error: unknown): EncodeError {
   return error instanceof EncodeError ? error : new EncodeError('reading the value threw (a getter or proxy)');
 }
 
+/**
+ * Quoted keys, by key: tool calls repeat the same few keys, and quoting is most of the cost of a
+ * small object. Only well-formed short keys are kept, and only so many.
+ */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_MAX = 4096;
+const QUOTED_KEY_LENGTH_MAX = 128;
+
+function quoteKey(key: string): string {
+  const cached = quotedKeys.get(key);
+  if (cached !== undefined) return cached;
+  if (!isWellFormed.call(key)) throw new EncodeError('a key with a lone surrogate is not valid text');
+  const quoted = quote(key);
+  if (key.length <= QUOTED_KEY_LENGTH_MAX && quotedKeys.size < QUOTED_KEYS_MAX) quotedKeys.set(key, quoted);
+  return quoted;
+}
+
 function keySegment(key: string): string {
   return /^[A-Za-z0-9_$-]+$/.test(key) ? `.${key}` : `[${quote(key)}]`;
 }
@@ -164,9 +181,8 @@ class Encoder {
       this.out += '{';
       for (let i = 0; i < keys.length; i++) {
         key = keys[i];
-        if (!isWellFormed.call(key)) throw new EncodeError('a key with a lone surrogate is not valid text');
         if (i > 0) this.out += ',';
-        this.out += quote(key);
+        this.out += quoteKey(key);
         this.out += ':';
         this.value((object as Record<string, unknown>)[key], depth + 1);
       }

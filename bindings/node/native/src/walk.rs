@@ -36,10 +36,12 @@ impl WalkError {
 
 impl From<WalkError> for String {
     fn from(error: WalkError) -> String {
-        let mut path = String::from("action");
-        for segment in error.path.iter().rev() {
-            path.push_str(segment);
-        }
+        let path: String = error.path.iter().rev().map(String::as_str).collect();
+        let path = match path.strip_prefix('.') {
+            Some(inner) => inner.to_owned(),
+            None if path.is_empty() => "action".to_owned(),
+            None => format!("action{path}"),
+        };
         format!("{path}: {}", error.reason)
     }
 }
@@ -76,14 +78,17 @@ impl Walker<'_, '_> {
             ValueType::Null => Ok(Value::Null),
             ValueType::Boolean => Ok(Value::Bool(bool::from_unknown(value)?)),
             ValueType::Number => {
-                let number = f64::from_unknown(value)?;
+                // -0 becomes 0, as in JSON text.
+                let number = f64::from_unknown(value)? + 0.0;
                 Number::from_f64(number)
                     .map(Value::Number)
                     .ok_or_else(|| WalkError::new(format!("{number} is not a finite number")))
             }
             ValueType::String => {
+                // UTF-16, because the UTF-8 read replaces a lone surrogate with U+FFFD.
                 let units = JsString::from_unknown(value)?.into_utf16()?;
-                String::from_utf16(units.as_slice())
+                units
+                    .as_str()
                     .map(Value::String)
                     .map_err(|_| WalkError::new("a string with a lone surrogate is not valid"))
             }
@@ -106,7 +111,7 @@ impl Walker<'_, '_> {
             let length = object.get_array_length()?;
             let mut items = Vec::with_capacity(length as usize);
             for index in 0..length {
-                if !object.has_own_property_js(self.env.create_uint32(index)?)? {
+                if !object.has_own_property_js(self.env.create_string(index.to_string())?)? {
                     return Err(WalkError::new("an array hole is not a JSON value")
                         .at(format!("[{index}]")));
                 }
@@ -139,7 +144,8 @@ impl Walker<'_, '_> {
                 return Err(WalkError::new("a symbol key is not valid in JSON"));
             }
             let units = JsString::from_unknown(key)?.into_utf16()?;
-            let name = String::from_utf16(units.as_slice())
+            let name = units
+                .as_str()
                 .map_err(|_| WalkError::new("a key with a lone surrogate is not valid"))?;
             let item: Unknown<'_> = object.get_property(key)?;
             let item = self
