@@ -138,9 +138,8 @@ function runCase(testCase) {
   } catch (error) {
     throw new Mismatch('policy', `did not load: ${error.path === undefined ? '' : `${show(error.path)} `}${error.message}`);
   }
-  const steps = testCase.steps ?? [];
-  if (steps.length === 0) throw new Mismatch('case', 'no steps and no expect_error');
-  steps.forEach((step, index) => {
+  // A case without steps checks that its policy loads.
+  (testCase.steps ?? []).forEach((step, index) => {
     try {
       runStep(engine, step, `step ${index}`);
     } catch (error) {
