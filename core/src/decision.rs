@@ -114,6 +114,64 @@ pub struct Decision {
     pub eval_ns: u64,
 }
 
+/// The hot-path summary of a decision: what a host needs to act, without the lists, texts
+/// and hash of a full [`Decision`]. Obtained from `Engine::evaluate_json_verdict`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The outcome.
+    pub effect: Effect,
+    /// Why.
+    pub code: Code,
+    /// The deciding rule (interned per engine, like [`Decision::rule`]).
+    pub rule: Option<Arc<str>>,
+    /// For `rate_limited`: milliseconds until the limit admits an action again.
+    pub retry_after_ms: Option<u64>,
+    /// True when `modify` rewrote the params (ask for the full decision to get them).
+    pub params_modified: bool,
+    /// How many rules are in the full decision's `matched`.
+    pub matched_count: u32,
+    /// How many rules are in the full decision's `shadow`.
+    pub shadow_count: u32,
+    /// Time spent deciding, in nanoseconds.
+    pub eval_ns: u64,
+}
+
+impl From<&Decision> for Verdict {
+    fn from(d: &Decision) -> Verdict {
+        Verdict {
+            effect: d.effect,
+            code: d.code,
+            rule: d.rule.clone(),
+            retry_after_ms: d.retry_after_ms,
+            params_modified: d.params.is_some(),
+            matched_count: u32::try_from(d.matched.len()).unwrap_or(u32::MAX),
+            shadow_count: u32::try_from(d.shadow.len()).unwrap_or(u32::MAX),
+            eval_ns: d.eval_ns,
+        }
+    }
+}
+
+impl Verdict {
+    /// A deny that no rule made (invalid action, engine error).
+    pub(crate) fn denied(code: Code) -> Verdict {
+        Verdict {
+            effect: Effect::Deny,
+            code,
+            rule: None,
+            retry_after_ms: None,
+            params_modified: false,
+            matched_count: 0,
+            shadow_count: 0,
+            eval_ns: 0,
+        }
+    }
+
+    /// True only for `Effect::Allow`.
+    pub fn allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+}
+
 impl Decision {
     /// True only for `Effect::Allow`.
     pub fn allowed(&self) -> bool {

@@ -5,7 +5,7 @@ use crate::approvals::Approvals;
 use crate::audit::{Audit, AuditOptions, AuditStats, Subject};
 use crate::clock::Clock;
 use crate::compile::{load, Interner, Snapshot};
-use crate::decision::{Code, Decision, Effect, PolicyInfo};
+use crate::decision::{Code, Decision, Effect, PolicyInfo, Verdict};
 use crate::error::{CreateError, EngineError, PolicyError};
 use crate::eval::decide;
 use arc_swap::ArcSwap;
@@ -146,6 +146,49 @@ impl Engine {
         })
     }
 
+    /// Decides an action given as JSON text, returning only the [`Verdict`]: the hot path for
+    /// hosts that act on the effect and fetch details rarely. The decision is the same as
+    /// [`Engine::evaluate_json`]'s (and consumes limits and approvals the same way).
+    pub fn evaluate_json_verdict(&self, action_json: &[u8]) -> Verdict {
+        if self.audit.is_some() {
+            // Audit records need the full decision.
+            return Verdict::from(&self.evaluate_json(action_json));
+        }
+        let start = Instant::now();
+        let mut v = catch_unwind(AssertUnwindSafe(|| match parse_action_json(action_json) {
+            Ok(value) => self.verdict_value(&value),
+            Err(_) => Verdict::denied(Code::InvalidAction),
+        }))
+        .unwrap_or_else(|_| Verdict::denied(Code::EngineError));
+        v.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        v
+    }
+
+    /// [`Engine::evaluate_json_verdict`] for an action given as a JSON value.
+    pub fn evaluate_value_verdict(&self, action: &Value) -> Verdict {
+        if self.audit.is_some() {
+            return Verdict::from(&self.evaluate_value(action));
+        }
+        let start = Instant::now();
+        let mut v = catch_unwind(AssertUnwindSafe(|| match check_action_value(action) {
+            Ok(()) => self.verdict_value(action),
+            Err(_) => Verdict::denied(Code::InvalidAction),
+        }))
+        .unwrap_or_else(|_| Verdict::denied(Code::EngineError));
+        v.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        v
+    }
+
+    fn verdict_value(&self, action: &Value) -> Verdict {
+        match ActionView::from_value(action) {
+            Ok(view) => {
+                let snap = self.snapshot.load();
+                decide(&snap, &self.approvals, &view, self.clock.now_ms(), false).verdict()
+            }
+            Err(_) => Verdict::denied(Code::InvalidAction),
+        }
+    }
+
     /// Grants an approval for the action given as JSON text; returns its hash.
     pub fn approve_action_json(
         &self,
@@ -222,7 +265,8 @@ impl Engine {
         match ActionView::from_value(action) {
             Ok(view) => {
                 let snap = self.snapshot.load();
-                let d = decide(&snap, &self.approvals, &view, self.clock.now_ms());
+                let d = decide(&snap, &self.approvals, &view, self.clock.now_ms(), true)
+                    .into_decision(&snap);
                 let subject = self.audit.as_ref().map(|_| Subject {
                     agent: view.agent.to_owned(),
                     kind: view.kind.as_str(),

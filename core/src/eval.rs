@@ -3,7 +3,7 @@ use crate::action::ActionView;
 use crate::approvals::Approvals;
 use crate::compile::{Rule, RuleEffect, Snapshot};
 use crate::condition::{Ctx, Tri};
-use crate::decision::{Code, Decision, Effect, ShadowHit};
+use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::identity::Roles;
 use crate::json::json_eq;
 use crate::limits::Held;
@@ -93,59 +93,129 @@ fn merged<'a, K: Ord>(
     })
 }
 
-/// Decides a valid action. `eval_ns` is left 0 for the caller to fill.
-pub(crate) fn decide(
-    snap: &Snapshot,
+/// What `decide` found, borrowing rules from the snapshot; turned into a [`Decision`] (full
+/// detail) or a [`Verdict`] (the hot path: no lists, no texts, the hash only when needed).
+pub(crate) struct Outcome<'s> {
+    pub(crate) effect: Effect,
+    pub(crate) code: Code,
+    pub(crate) rule: Option<&'s Rule>,
+    /// A reason that is neither the rule's nor a fixed sentence (unknown agent).
+    pub(crate) reason: Option<Arc<str>>,
+    pub(crate) matched: Vec<&'s Rule>,
+    pub(crate) matched_count: u32,
+    pub(crate) shadow: Vec<&'s Rule>,
+    pub(crate) shadow_count: u32,
+    pub(crate) params: Option<serde_json::Value>,
+    pub(crate) retry_after_ms: Option<u64>,
+    pub(crate) action_hash: Option<String>,
+}
+
+impl Outcome<'_> {
+    /// The full decision (`eval_ns` left 0 for the caller).
+    pub(crate) fn into_decision(self, snap: &Snapshot) -> Decision {
+        let reason = match (self.reason, self.rule, self.code) {
+            (Some(r), _, _) => r,
+            (None, Some(rule), _) => rule.reason.clone(),
+            (None, None, Code::EngineError) => REASON_LIMIT_LOCK.clone(),
+            (None, None, _) if self.effect == Effect::Allow => REASON_DEFAULT_ALLOW.clone(),
+            (None, None, _) => REASON_DEFAULT_DENY.clone(),
+        };
+        Decision {
+            effect: self.effect,
+            code: self.code,
+            rule: self.rule.map(|r| r.id.clone()),
+            reason,
+            matched: self.matched.iter().map(|r| r.id.clone()).collect(),
+            shadow: self
+                .shadow
+                .iter()
+                .map(|r| ShadowHit {
+                    rule: r.id.clone(),
+                    effect: r.effect.as_str(),
+                })
+                .collect(),
+            params: self.params,
+            retry_after_ms: self.retry_after_ms,
+            action_hash: self.action_hash,
+            policy: snap.info.clone(),
+            eval_ns: 0,
+        }
+    }
+
+    /// The hot-path summary (`eval_ns` left 0 for the caller).
+    pub(crate) fn verdict(&self) -> Verdict {
+        Verdict {
+            effect: self.effect,
+            code: self.code,
+            rule: self.rule.map(|r| r.id.clone()),
+            retry_after_ms: self.retry_after_ms,
+            params_modified: self.params.is_some(),
+            matched_count: self.matched_count,
+            shadow_count: self.shadow_count,
+            eval_ns: 0,
+        }
+    }
+}
+
+/// Decides a valid action. With `full`, the outcome lists every matched and shadow rule and
+/// carries the action hash; without, it counts them and hashes only to look up approvals.
+pub(crate) fn decide<'s>(
+    snap: &'s Snapshot,
     approvals: &Approvals,
     action: &ActionView<'_>,
     now: i64,
-) -> Decision {
+    full: bool,
+) -> Outcome<'s> {
     let roles = snap.registry.resolve(action.agent);
     let ctx = Ctx {
         action,
         roles: &roles.value,
         now_ms: now,
     };
-    let bucket = snap.by_tool.get(action.tool);
     let empty = crate::compile::Bucket::default();
-    let bucket = bucket.unwrap_or(&empty);
+    let bucket = snap.by_tool.get(action.tool).unwrap_or(&empty);
     let any = &snap.any_tool;
     let rule = |i: u32| snap.rules.get(i as usize);
     let doc_order = |i: u32| i;
 
-    let shadow: Vec<ShadowHit> = merged(&bucket.shadow, &any.shadow, doc_order)
-        .filter_map(rule)
-        .filter(|r| fires(r, &ctx, &roles))
-        .map(|r| ShadowHit {
-            rule: r.id.clone(),
-            effect: r.effect.as_str(),
-        })
-        .collect();
-
-    let mut d = Decision {
+    let mut o = Outcome {
         effect: Effect::Deny,
         code: Code::Default,
         rule: None,
-        reason: REASON_DEFAULT_DENY.clone(),
+        reason: None,
         matched: Vec::new(),
-        shadow,
+        matched_count: 0,
+        shadow: Vec::new(),
+        shadow_count: 0,
         params: None,
         retry_after_ms: None,
-        action_hash: Some(action.hash()),
-        policy: snap.info.clone(),
-        eval_ns: 0,
+        action_hash: full.then(|| action.hash()),
+    };
+    for r in merged(&bucket.shadow, &any.shadow, doc_order).filter_map(rule) {
+        if fires(r, &ctx, &roles) {
+            o.shadow_count += 1;
+            if full {
+                o.shadow.push(r);
+            }
+        }
+    }
+    let matched = |o: &mut Outcome<'s>, r: &'s Rule| {
+        o.matched_count += 1;
+        if full {
+            o.matched.push(r);
+        }
     };
 
     if snap.require_known_agent && !roles.known {
-        d.code = Code::UnknownAgent;
-        d.reason = Arc::from(format!(
+        o.code = Code::UnknownAgent;
+        o.reason = Some(Arc::from(format!(
             "agent {} matches no entry of the policy's agent registry",
             crate::json::quote(action.agent)
-        ));
-        return d;
+        )));
+        return o;
     }
 
-    // Which rules decide, and which allow rules' `modify` apply if the outcome is allow.
+    // Which rule decides, and which allow rules' `modify` apply if the outcome is allow.
     let mut deciding: Option<&Rule> = None;
     let mut modifiers: Vec<&Rule> = Vec::new();
     let decide_list = merged(&bucket.decide, &any.decide, |i| snap.order_key(i));
@@ -154,7 +224,7 @@ pub(crate) fn decide(
             .filter_map(rule)
             .find(|r| fires(r, &ctx, &roles))
         {
-            d.matched.push(r.id.clone());
+            matched(&mut o, r);
             deciding = Some(r);
             if r.effect == RuleEffect::Allow {
                 modifiers.push(r);
@@ -166,7 +236,7 @@ pub(crate) fn decide(
             .filter_map(rule)
             .filter(|r| fires(r, &ctx, &roles))
         {
-            d.matched.push(r.id.clone());
+            matched(&mut o, r);
             match r.effect {
                 RuleEffect::Deny => deny = deny.or(Some(r)),
                 RuleEffect::RequireApproval => approval = approval.or(Some(r)),
@@ -181,42 +251,35 @@ pub(crate) fn decide(
 
     let mut approvals_held = None;
     let mut grant = None;
+    o.rule = deciding;
     match deciding {
         Some(r) if r.effect == RuleEffect::Deny => {
-            d.code = Code::Rule;
-            d.rule = Some(r.id.clone());
-            d.reason = r.reason.clone();
-            return d;
+            o.code = Code::Rule;
+            return o;
         }
         Some(r) if r.effect == RuleEffect::RequireApproval => {
-            d.rule = Some(r.id.clone());
-            d.reason = r.reason.clone();
             let Some(held) = approvals.lock() else {
-                d.code = Code::EngineError;
-                d.reason = REASON_LIMIT_LOCK.clone();
-                return d;
+                o.rule = None;
+                o.code = Code::EngineError;
+                return o;
             };
-            let hash = d.action_hash.as_deref().unwrap_or_default();
+            let hash = o.action_hash.get_or_insert_with(|| action.hash());
             match held.find(hash, now) {
                 None => {
-                    d.effect = Effect::RequireApproval;
-                    d.code = Code::ApprovalRequired;
-                    return d;
+                    o.effect = Effect::RequireApproval;
+                    o.code = Code::ApprovalRequired;
+                    return o;
                 }
                 Some(which) => {
-                    d.code = Code::Approved;
+                    o.code = Code::Approved;
                     grant = Some(which);
                     approvals_held = Some(held);
                 }
             }
         }
-        Some(r) => {
-            d.code = Code::Rule;
-            d.rule = Some(r.id.clone());
-            d.reason = r.reason.clone();
-        }
-        None if snap.default_allow => d.reason = REASON_DEFAULT_ALLOW.clone(),
-        None => return d,
+        Some(_) => o.code = Code::Rule,
+        None if snap.default_allow => {}
+        None => return o,
     }
 
     // The outcome would be allow: check the rate limits that fire.
@@ -229,7 +292,9 @@ pub(crate) fn decide(
                 .map(|spec| (r, spec.key(action, &roles.names, &roles.value)))
         })
         .collect();
-    d.matched.extend(limits.iter().map(|(r, _)| r.id.clone()));
+    for (r, _) in &limits {
+        matched(&mut o, r);
+    }
     if !limits.is_empty() {
         // Lock every firing limit (in document order, so concurrent callers never deadlock),
         // check them all, and admit in all of them only if none is exhausted.
@@ -238,11 +303,9 @@ pub(crate) fn decide(
             match r.state.as_ref().and_then(|s| s.lock()) {
                 Some(h) => held.push(h),
                 None => {
-                    d.effect = Effect::Deny;
-                    d.code = Code::EngineError;
-                    d.rule = None;
-                    d.reason = REASON_LIMIT_LOCK.clone();
-                    return d;
+                    o.rule = None;
+                    o.code = Code::EngineError;
+                    return o;
                 }
             }
         }
@@ -257,12 +320,10 @@ pub(crate) fn decide(
             }
         }
         if let Some((r, retry)) = exhausted {
-            d.effect = Effect::Deny;
-            d.code = Code::RateLimited;
-            d.rule = Some(r.id.clone());
-            d.reason = r.reason.clone();
-            d.retry_after_ms = Some(retry);
-            return d;
+            o.code = Code::RateLimited;
+            o.rule = Some(r);
+            o.retry_after_ms = Some(retry);
+            return o;
         }
         for ((r, key), h) in limits.into_iter().zip(held.iter_mut()) {
             if let Some(spec) = &r.limit {
@@ -270,11 +331,11 @@ pub(crate) fn decide(
             }
         }
     }
-    if let (Some(mut held), Some(which)) = (approvals_held, grant) {
-        held.consume(d.action_hash.as_deref().unwrap_or_default(), which);
+    if let (Some(mut held), Some(which), Some(hash)) = (approvals_held, grant, &o.action_hash) {
+        held.consume(hash, which);
     }
 
-    d.effect = Effect::Allow;
+    o.effect = Effect::Allow;
     let mods: Vec<&crate::modify::Modify> =
         modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
     if !mods.is_empty() {
@@ -283,8 +344,8 @@ pub(crate) fn decide(
             m.apply(&mut params);
         }
         if !json_eq(&params, action.params) {
-            d.params = Some(params);
+            o.params = Some(params);
         }
     }
-    d
+    o
 }

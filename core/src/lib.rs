@@ -52,7 +52,7 @@ pub use audit::{
     verify_files, AuditOptions, AuditSink, AuditStats, FileSink, Overflow, VerifyFailure,
     VerifyReport,
 };
-pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit};
+pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
 pub use error::{CreateError, EngineError, PolicyError};
 

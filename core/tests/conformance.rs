@@ -8,7 +8,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-use agentgate::{ClockMode, Decision, Engine, EngineOptions};
+use agentgate::{ClockMode, Decision, Engine, EngineOptions, Verdict};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -88,6 +88,54 @@ fn check_decision(d: &Decision, expect: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The hot-path verdict must agree with every expectation it can express.
+fn check_verdict(v: &Verdict, expect: &Value) -> Result<(), String> {
+    let exp = expect.as_object().ok_or("expect is not an object")?;
+    let eq = |key: &str, got: Value| -> Result<(), String> {
+        match exp.get(key) {
+            Some(want) if !same(&got, want) => {
+                Err(format!("verdict {key}: expected {want}, got {got}"))
+            }
+            _ => Ok(()),
+        }
+    };
+    eq("effect", Value::from(v.effect.as_str()))?;
+    eq("allowed", Value::from(v.allowed()))?;
+    eq("code", Value::from(v.code.as_str()))?;
+    eq("rule", v.rule.as_deref().map_or(Value::Null, Value::from))?;
+    eq(
+        "retry_after_ms",
+        v.retry_after_ms.map_or(Value::Null, Value::from),
+    )?;
+    if let Some(Value::Array(m)) = exp.get("matched") {
+        if m.len() != v.matched_count as usize {
+            return Err(format!(
+                "verdict matched_count {} but {} expected",
+                v.matched_count,
+                m.len()
+            ));
+        }
+    }
+    if let Some(Value::Array(s)) = exp.get("shadow") {
+        if s.len() != v.shadow_count as usize {
+            return Err(format!(
+                "verdict shadow_count {} but {} expected",
+                v.shadow_count,
+                s.len()
+            ));
+        }
+    }
+    if let Some(p) = exp.get("params") {
+        if p.is_null() == v.params_modified {
+            return Err(format!(
+                "verdict params_modified {} but params {p} expected",
+                v.params_modified
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_error(err: &agentgate::PolicyError, expect: &Value) -> Result<(), String> {
     if let Some(path) = expect.get("path") {
         let path = path.as_str().ok_or("expect_error.path is not a string")?;
@@ -123,7 +171,7 @@ fn policy_bytes(holder: &Value, key: &str, raw_key: &str) -> Result<Vec<u8>, Str
 }
 
 /// Runs one case; `Err((step, message))` on the first failure (`step` None for the case itself).
-fn run_case(case: &Value) -> Result<(), (Option<usize>, String)> {
+fn run_case(case: &Value, verdict: bool) -> Result<(), (Option<usize>, String)> {
     let whole = |m: String| (None, m);
     let clock = parse_clock(
         case.get("clock")
@@ -202,8 +250,7 @@ fn run_case(case: &Value) -> Result<(), (Option<usize>, String)> {
     Ok(())
 }
 
-#[test]
-fn conformance() {
+fn replay(verdict: bool) -> (usize, usize) {
     let dir = std::env::var_os("AGENTGATE_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance"));
@@ -231,7 +278,7 @@ fn conformance() {
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or("(unnamed)");
-            match run_case(case) {
+            match run_case(case, verdict) {
                 Ok(()) => passed += 1,
                 Err((step, msg)) => {
                     failed += 1;
@@ -241,11 +288,29 @@ fn conformance() {
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
     assert!(
         passed + failed > 0,
         "no conformance case found in {}",
         dir.display()
     );
+    (passed, failed)
+}
+
+/// Replays every case through the full decision API.
+#[test]
+fn conformance() {
+    let (passed, failed) = replay(false);
+    println!("{passed} passed, {failed} failed");
     assert_eq!(failed, 0, "{failed} conformance cases failed");
+}
+
+/// Replays every case through the hot-path verdict API.
+#[test]
+fn conformance_verdict() {
+    let (passed, failed) = replay(true);
+    println!("verdict: {passed} passed, {failed} failed");
+    assert_eq!(
+        failed, 0,
+        "{failed} conformance cases failed on the verdict path"
+    );
 }
