@@ -203,15 +203,23 @@ fn run_case(case: &Value, verdict: bool) -> Result<(), (Option<usize>, String)> 
         .ok_or_else(|| whole("no steps".into()))?;
     for (i, step) in steps.iter().enumerate() {
         let fail = |m: String| (Some(i), m);
+        let expect = step.get("expect").unwrap_or(&Value::Null);
         if let Some(action) = step.get("eval") {
-            let d = engine.evaluate_value(action);
-            check_decision(&d, step.get("expect").unwrap_or(&Value::Null)).map_err(fail)?;
+            if verdict {
+                check_verdict(&engine.evaluate_value_verdict(action), expect).map_err(fail)?;
+            } else {
+                check_decision(&engine.evaluate_value(action), expect).map_err(fail)?;
+            }
         } else if let Some(raw) = step.get("eval_raw") {
             let raw = raw
                 .as_str()
                 .ok_or_else(|| fail("eval_raw is not a string".into()))?;
-            let d = engine.evaluate_json(raw.as_bytes());
-            check_decision(&d, step.get("expect").unwrap_or(&Value::Null)).map_err(fail)?;
+            if verdict {
+                check_verdict(&engine.evaluate_json_verdict(raw.as_bytes()), expect)
+                    .map_err(fail)?;
+            } else {
+                check_decision(&engine.evaluate_json(raw.as_bytes()), expect).map_err(fail)?;
+            }
         } else if let Some(ms) = step.get("advance_ms") {
             let ms = ms
                 .as_i64()
