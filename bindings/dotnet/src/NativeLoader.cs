@@ -31,7 +31,7 @@ namespace AgentGate
 
         private const string LibraryName = "agentgate_ffi";
         private static readonly object Gate = new object();
-        private static bool loaded;
+        private static volatile bool loaded;
         private static Exception failure;
         private static string version;
 
