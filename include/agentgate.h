@@ -366,7 +366,8 @@ ag_status ag_engine_update_policy(const struct ag_engine *engine,
 /**
  * Decides an action (JSON text, `action_len` bytes, not NUL-terminated) and fills `*out`.
  *
- * The hot path: it allocates nothing the caller must free and does not build the JSON form.
+ * The hot path: it allocates nothing the caller must free, and neither builds the JSON form
+ * nor collects the rule lists, reason texts and action hash that only the JSON form shows.
  * A malformed action is not an error: the call returns `AG_OK` with a deny decision of code
  * `AG_CODE_INVALID_ACTION` (`ag_engine_evaluate_json` says why). An allow consumes one unit
  * of each firing rate limit and one use of the approval that covered it, so evaluate each

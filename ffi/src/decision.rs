@@ -1,7 +1,7 @@
 //! `ag_decision`: the plain struct the hot path fills.
 use std::ptr;
 
-use agentgate::{Code, Decision, Effect};
+use agentgate::{Code, Effect, Verdict};
 
 /// `ag_decision.effect`: the action may run.
 pub const AG_EFFECT_ALLOW: u32 = 0;
@@ -64,25 +64,25 @@ pub struct AgDecision {
 }
 
 impl AgDecision {
-    /// The plain form of `decision`. `rule` borrows the engine's interned rule id.
-    pub(crate) fn from_decision(decision: &Decision) -> Self {
-        let (rule, rule_len) = match &decision.rule {
+    /// The plain form of a verdict. `rule` borrows the engine's interned rule id.
+    pub(crate) fn from_verdict(verdict: &Verdict) -> Self {
+        let (rule, rule_len) = match &verdict.rule {
             Some(id) => (id.as_ptr(), id.len()),
             None => (ptr::null(), 0),
         };
         AgDecision {
-            effect: effect_value(&decision.effect),
-            code: code_value(&decision.code),
-            allowed: u8::from(decision.allowed()),
-            has_rule: u8::from(decision.rule.is_some()),
-            has_retry_after: u8::from(decision.retry_after_ms.is_some()),
-            params_modified: u8::from(decision.params.is_some()),
-            matched_count: count(decision.matched.len()),
-            shadow_count: count(decision.shadow.len()),
+            effect: effect_value(&verdict.effect),
+            code: code_value(&verdict.code),
+            allowed: u8::from(verdict.allowed()),
+            has_rule: u8::from(verdict.rule.is_some()),
+            has_retry_after: u8::from(verdict.retry_after_ms.is_some()),
+            params_modified: u8::from(verdict.params_modified),
+            matched_count: verdict.matched_count,
+            shadow_count: verdict.shadow_count,
             rule,
             rule_len,
-            retry_after_ms: decision.retry_after_ms.unwrap_or(0),
-            eval_ns: decision.eval_ns,
+            retry_after_ms: verdict.retry_after_ms.unwrap_or(0),
+            eval_ns: verdict.eval_ns,
         }
     }
 
@@ -103,10 +103,6 @@ impl AgDecision {
             eval_ns: 0,
         }
     }
-}
-
-fn count(len: usize) -> u32 {
-    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 // The ABI values are spelled out rather than cast from the core's discriminants, so a change

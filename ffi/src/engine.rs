@@ -145,7 +145,8 @@ pub unsafe extern "C" fn ag_engine_update_policy(
 
 /// Decides an action (JSON text, `action_len` bytes, not NUL-terminated) and fills `*out`.
 ///
-/// The hot path: it allocates nothing the caller must free and does not build the JSON form.
+/// The hot path: it allocates nothing the caller must free, and neither builds the JSON form
+/// nor collects the rule lists, reason texts and action hash that only the JSON form shows.
 /// A malformed action is not an error: the call returns `AG_OK` with a deny decision of code
 /// `AG_CODE_INVALID_ACTION` (`ag_engine_evaluate_json` says why). An allow consumes one unit
 /// of each firing rate limit and one use of the approval that covered it, so evaluate each
@@ -176,7 +177,9 @@ pub unsafe extern "C" fn ag_engine_evaluate(
         // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
         // guarantee).
         let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(AgDecision::from_decision(&engine.evaluate_json(action)))
+        Ok(AgDecision::from_verdict(
+            &engine.evaluate_json_verdict(action),
+        ))
     });
     let (decision, status) = decision_or_deny(outcome);
     // SAFETY: `out` is non-NULL and writable (caller's guarantee).
