@@ -82,6 +82,7 @@ namespace AgentGate
                     engine.Dispose();
                     throw ToException(status, error);
                 }
+                if (engine.IsInvalid) throw Failed("create an engine", status);
             }
             return new Engine(engine);
         }

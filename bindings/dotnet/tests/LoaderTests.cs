@@ -42,7 +42,7 @@ namespace AgentGate.Tests
             }
         }
 
-        private static string RunProbe(string exeDir, string overridePath)
+        private static string RunProbe(string exeDir, string overridePath, string libraryPath = null)
         {
             var start = new ProcessStartInfo("mono", "\"" + Path.Combine(exeDir, "AgentGate.Tests.exe") + "\" --probe")
             {
@@ -55,6 +55,7 @@ namespace AgentGate.Tests
             start.EnvironmentVariables.Remove("MONO_PATH");
             start.EnvironmentVariables.Remove("AGENTGATE_NATIVE_LIB");
             if (overridePath != null) start.EnvironmentVariables["AGENTGATE_NATIVE_LIB"] = overridePath;
+            if (libraryPath != null) start.EnvironmentVariables["LD_LIBRARY_PATH"] = libraryPath;
             using (Process child = Process.Start(start))
             {
                 string output = child.StandardOutput.ReadToEnd();
@@ -105,6 +106,23 @@ namespace AgentGate.Tests
                 Assert.Contains("ok ", RunProbe(dir, hidden), "probe with AGENTGATE_NATIVE_LIB");
                 string relative = Path.Combine("elsewhere", "custom-name.so");
                 Assert.Contains("ok ", RunProbe(dir, relative), "a relative override is taken from the working directory");
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+
+        [Test]
+        public static void The_library_is_found_on_the_library_path()
+        {
+            string dir = BareCopy();
+            try
+            {
+                string libDir = Path.Combine(dir, "lib");
+                Directory.CreateDirectory(libDir);
+                File.Copy(RealLibrary, Path.Combine(libDir, "libagentgate_ffi.so"));
+                Assert.Contains("ok ", RunProbe(dir, null, libDir), "probe with LD_LIBRARY_PATH");
             }
             finally
             {
