@@ -36,8 +36,8 @@ const MAX_U32 = 0xffff_ffff;
 export class Engine {
   readonly #native: NativeEngine;
 
-  /** @internal Use `Engine.fromPolicy`. */
-  constructor(token: symbol, handle: NativeEngine) {
+  /** Use `Engine.fromPolicy`. */
+  private constructor(token: symbol, handle: NativeEngine) {
     if (token !== CONSTRUCTION) throw new TypeError('use Engine.fromPolicy(policy, options) to create an Engine');
     this.#native = handle;
   }
@@ -68,7 +68,7 @@ export class Engine {
    * code `invalid_action` and a reason that says what is wrong.
    */
   evaluate(action: Action | string): Decision {
-    return this.evaluateText(action).decision;
+    return this.evaluateWithJson(action).decision;
   }
 
   /**
@@ -105,17 +105,18 @@ export class Engine {
   }
 
   /**
-   * @internal `evaluate` that also returns the JSON text the engine saw (null when the value
-   * could not be encoded), so adapters can hand the tool exactly what was decided on.
+   * `evaluate`, also returning the JSON text of the action the engine decided on (null when the
+   * value is not valid JSON), so a caller can run the tool on exactly that. Never throws.
    */
-  evaluateText(action: unknown): { decision: Decision; text: string | null } {
-    let text: string | EncodeError | null = null;
+  evaluateWithJson(action: unknown): { decision: Decision; json: string | null } {
     try {
-      text = actionText(action);
-      const json = text instanceof EncodeError ? this.#native.invalidAction(text.describe('action')) : this.#native.evaluateJson(text);
-      return { decision: JSON.parse(json) as Decision, text: text instanceof EncodeError ? null : text };
+      const text = actionText(action);
+      if (text instanceof EncodeError) {
+        return { decision: JSON.parse(this.#native.invalidAction(text.describe('action'))) as Decision, json: null };
+      }
+      return { decision: JSON.parse(this.#native.evaluateJson(text)) as Decision, json: text };
     } catch {
-      return { decision: this.#failed(), text: null };
+      return { decision: this.#failed(), json: null };
     }
   }
 

@@ -36,11 +36,11 @@ export function guard<P extends JsonObject | undefined, A extends unknown[], R>(
     const context = typeof options.context === 'function' ? options.context() : options.context;
     if (context !== undefined) action.context = context;
 
-    const { decision, text } = engine.evaluateText(action);
-    if (!decision.allowed || text === null) {
+    const { decision, json } = engine.evaluateWithJson(action);
+    if (!decision.allowed || json === null) {
       throw decision.effect === 'require_approval' ? new ApprovalRequiredError(decision) : new DeniedError(decision);
     }
-    const evaluated = decision.params ?? (JSON.parse(text) as { params?: JsonObject }).params;
+    const evaluated = decision.params ?? (JSON.parse(json) as { params?: JsonObject }).params;
     return fn(evaluated as P, ...rest);
   };
 }

@@ -28,8 +28,8 @@ export function agentgateMiddleware(engine: Engine, options: LangChainOptions) {
       const action: Record<string, unknown> = { tool: toolCall.name, agent: { id: agentId }, params: toolCall.args };
       if (options.context) action.context = options.context(request);
 
-      const { decision, text } = engine.evaluateText(action);
-      if (!decision.allowed || text === null) {
+      const { decision, json } = engine.evaluateWithJson(action);
+      if (!decision.allowed || json === null) {
         return new ToolMessage({
           content: refusalMessage(decision),
           tool_call_id: toolCall.id ?? '',
@@ -39,7 +39,7 @@ export function agentgateMiddleware(engine: Engine, options: LangChainOptions) {
         });
       }
       // Run the tool on exactly what was decided on: the rewritten params, or a copy of the evaluated ones.
-      const args = decision.params ?? (JSON.parse(text) as { params: Record<string, unknown> }).params;
+      const args = decision.params ?? (JSON.parse(json) as { params: Record<string, unknown> }).params;
       return handler({ ...request, toolCall: { ...toolCall, args } });
     },
   });

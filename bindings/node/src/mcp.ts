@@ -58,9 +58,9 @@ export function guardCallToolHandler(engine: Engine, options: McpOptions, handle
     if (request.params.arguments !== undefined) action.params = request.params.arguments;
     if (options.context) action.context = options.context(request, extra);
 
-    const { decision, text } = engine.evaluateText(action);
-    if (!decision.allowed || text === null) return refusedResult(decision);
-    const args = decision.params ?? (JSON.parse(text) as { params?: Record<string, unknown> }).params;
+    const { decision, json } = engine.evaluateWithJson(action);
+    if (!decision.allowed || json === null) return refusedResult(decision);
+    const args = decision.params ?? (JSON.parse(json) as { params?: Record<string, unknown> }).params;
     return handler({ ...request, params: { ...request.params, arguments: args } }, extra);
   };
 }

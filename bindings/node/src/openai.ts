@@ -21,7 +21,7 @@ import {
   type ToolOptions,
   type ToolOutputSchema,
 } from '@openai/agents';
-import { ApprovalRequiredError, DeniedError, refusalMessage, type Decision, type Engine } from 'agentgate';
+import { ApprovalRequiredError, DeniedError, refusalMessage, type Action, type Decision, type Engine } from 'agentgate';
 
 /** How the adapter builds actions from the SDK's tool calls. */
 export interface OpenAIAgentsOptions<TContext = unknown> {
@@ -37,7 +37,7 @@ export interface OpenAIAgentsOptions<TContext = unknown> {
 }
 
 interface Pending {
-  action: Record<string, unknown>;
+  action: Action;
   decision: Decision;
 }
 
@@ -46,11 +46,11 @@ function buildAction<TContext>(
   runContext: RunContext<TContext>,
   toolName: string,
   params: unknown,
-): Record<string, unknown> {
+): Action {
   const agentId = typeof options.agentId === 'function' ? options.agentId(runContext) : options.agentId;
-  const action: Record<string, unknown> = { tool: toolName, agent: { id: agentId }, params };
-  if (options.context) action.context = options.context(runContext);
-  return action;
+  // The engine checks params: arguments that are not an object are an invalid action.
+  const action: Action = { tool: toolName, agent: { id: agentId }, params: params as Action['params'] };
+  return options.context ? { ...action, context: options.context(runContext) } : action;
 }
 
 /** The model's arguments text as params; text that is not JSON stays a string, which the engine denies. */
@@ -76,7 +76,7 @@ export function toolInputGuardrail<TContext = unknown>(
     name: options.name ?? 'agentgate',
     run: async ({ context, toolCall }) => {
       const action = buildAction(options, context, toolCall.name, parseArguments(toolCall.arguments));
-      const decision = engine.evaluate(action as never);
+      const decision = engine.evaluateWithJson(action).decision;
       return decision.allowed
         ? { behavior: { type: 'allow' }, outputInfo: decision }
         : { behavior: { type: 'rejectContent', message: refusalMessage(decision) }, outputInfo: decision };
@@ -127,7 +127,7 @@ export function guardTool<
       if (entry === undefined) {
         // needsApproval was skipped (the SDK already holds a decision for this call): decide now.
         const action = buildAction(options, context, toolName(), parseArguments(toolCall.arguments));
-        entry = { action, decision: engine.evaluate(action as never) };
+        entry = { action, decision: engine.evaluateWithJson(action).decision };
         remember(context, toolCall.callId, entry);
       }
       const { decision } = entry;
@@ -143,7 +143,7 @@ export function guardTool<
     ...toolOptions,
     needsApproval: async (runContext: RunContext<TContext>, input: unknown, callId?: string): Promise<boolean> => {
       const action = buildAction(options, runContext, toolName(), input);
-      const decision = engine.evaluate(action as never);
+      const decision = engine.evaluateWithJson(action).decision;
       remember(runContext, callId, { action, decision });
       if (decision.effect === 'require_approval') return true;
       if (!decision.allowed) return false; // the guardrail rejects it with the reason
@@ -159,7 +159,7 @@ export function guardTool<
       const action = entry?.action ?? buildAction(options, runContext as RunContext<TContext>, toolName(), input);
       if (entry === undefined) {
         // Called outside the SDK's tool loop (no needsApproval, no guardrail): decide here.
-        decision = engine.evaluate(action as never);
+        decision = engine.evaluateWithJson(action).decision;
       } else {
         decision = entry.decision;
       }
@@ -168,8 +168,8 @@ export function guardTool<
           throw new ApprovalRequiredError(decision);
         }
         // The host approved this call through the SDK: bind that approval to this exact action.
-        engine.approve(action as never, { ttlMs: approvalTtlMs, uses: 1 });
-        decision = engine.evaluate(action as never);
+        engine.approve(action, { ttlMs: approvalTtlMs, uses: 1 });
+        decision = engine.evaluateWithJson(action).decision;
       }
       if (!decision.allowed) throw new DeniedError(decision);
       return ownExecute(decision.params ?? input, runContext, details);
