@@ -46,7 +46,7 @@ pub(crate) fn parse_action_json(bytes: &[u8]) -> Result<Value, String> {
             bytes.len()
         ));
     }
-    json::parse_strict(bytes, MAX_ACTION_DEPTH, false).map_err(|e| match e {
+    json::parse_strict(bytes, MAX_ACTION_DEPTH).map_err(|e| match e {
         StrictError::Syntax(m) => format!("the action is not valid JSON: {m}"),
         StrictError::Duplicate { key, .. } => {
             format!("the action has a duplicate key {}", json::quote(&key))

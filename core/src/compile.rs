@@ -40,6 +40,39 @@ pub(crate) fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
+thread_local! {
+    /// While a policy loads on this thread: each object's keys in document order, so errors
+    /// name the first offending key as written (the parsed maps do not keep that order).
+    static KEY_ORDER: std::cell::RefCell<json::KeyOrder> = std::cell::RefCell::new(json::KeyOrder::new());
+}
+
+/// Clears the loading thread's key order when loading ends, however it ends.
+struct KeyOrderScope;
+
+impl KeyOrderScope {
+    fn enter(order: json::KeyOrder) -> KeyOrderScope {
+        KEY_ORDER.with(|k| *k.borrow_mut() = order);
+        KeyOrderScope
+    }
+}
+
+impl Drop for KeyOrderScope {
+    fn drop(&mut self) {
+        KEY_ORDER.with(|k| k.borrow_mut().clear());
+    }
+}
+
+/// The keys of the object at `path`, in document order.
+pub(crate) fn doc_keys<'a>(obj: &'a Map<String, Value>, path: &str) -> Vec<&'a String> {
+    KEY_ORDER.with(|k| match k.borrow().get(path) {
+        Some(order) => order
+            .iter()
+            .filter_map(|key| obj.get_key_value(key).map(|(k, _)| k))
+            .collect(),
+        None => obj.keys().collect(),
+    })
+}
+
 /// Unknown keys (first in document order), then missing required keys (in the order given).
 pub(crate) fn check_keys(
     obj: &Map<String, Value>,
@@ -47,7 +80,10 @@ pub(crate) fn check_keys(
     allowed: &[&str],
     required: &[&str],
 ) -> Result<(), PolicyError> {
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+    if let Some(k) = doc_keys(obj, path)
+        .into_iter()
+        .find(|k| !allowed.contains(&k.as_str()))
+    {
         return Err(err(path, format!("unknown key {}", quote(k))));
     }
     if let Some(r) = required.iter().find(|r| !obj.contains_key(**r)) {
@@ -283,7 +319,7 @@ pub(crate) fn load(
             ),
         ));
     }
-    let doc = json::parse_strict(bytes, usize::MAX, true).map_err(|e| match e {
+    let (doc, order) = json::parse_document(bytes).map_err(|e| match e {
         StrictError::Syntax(m) => err("", format!("the policy is not valid JSON: {m}")),
         StrictError::Duplicate { path, key } => {
             err(&path, format!("duplicate key {}", quote(&key)))
@@ -293,6 +329,7 @@ pub(crate) fn load(
             format!("the policy is nested deeper than {limit} levels"),
         ),
     })?;
+    let _order = KeyOrderScope::enter(order);
     let root = doc.as_object().ok_or_else(|| {
         err(
             "",

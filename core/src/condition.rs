@@ -1,7 +1,7 @@
 //! Conditions (`when` / `unless`): compilation with load-error paths, and three-valued
 //! evaluation (true, false, unknown).
 use crate::action::ActionView;
-use crate::compile::{check_keys, child, err, index, non_empty_array};
+use crate::compile::{check_keys, child, doc_keys, err, index, non_empty_array};
 use crate::error::PolicyError;
 use crate::field::FieldPath;
 use crate::glob::Glob;
@@ -235,8 +235,8 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
             format!("a condition must be an object, found {}", show(v)),
         )
     })?;
-    let node = obj
-        .keys()
+    let node = doc_keys(obj, path)
+        .into_iter()
         .find(|k| matches!(k.as_str(), "all" | "any" | "not" | "time"));
     if let Some(node) = node {
         check_keys(obj, path, &[node.as_str()], &[])?;

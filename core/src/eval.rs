@@ -338,7 +338,7 @@ pub(crate) fn decide<'s>(
     o.effect = Effect::Allow;
     let mods: Vec<&crate::modify::Modify> =
         modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
-    if !mods.is_empty() {
+    if mods.iter().any(|m| m.may_change(action.params)) {
         let mut params = action.params.clone();
         for m in mods {
             m.apply(&mut params);

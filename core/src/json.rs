@@ -47,7 +47,12 @@ struct Ctx {
     track_path: bool,
     path: RefCell<Vec<Seg>>,
     error: RefCell<Option<StrictError>>,
+    /// With `track_path`: each object's keys in document order, by the object's path.
+    orders: RefCell<KeyOrder>,
 }
+
+/// Each object's keys in document order, by the object's dotted path (see [`format_path`]).
+pub(crate) type KeyOrder = std::collections::HashMap<String, Vec<String>>;
 
 impl Ctx {
     fn fail<E: de::Error>(&self, err: StrictError) -> E {
@@ -140,6 +145,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
             ctx: self.ctx,
         };
         let mut out = Map::new();
+        let mut order = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if out.contains_key(&key) {
                 let path = format_path(&self.ctx.path.borrow());
@@ -147,6 +153,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
             }
             if self.ctx.track_path {
                 self.ctx.path.borrow_mut().push(Seg::Key(key.clone()));
+                order.push(key.clone());
             }
             let value = map.next_value_seed(child);
             if self.ctx.track_path {
@@ -154,23 +161,38 @@ impl<'de> Visitor<'de> for Seed<'_> {
             }
             out.insert(key, value?);
         }
+        if self.ctx.track_path {
+            let path = format_path(&self.ctx.path.borrow());
+            self.ctx.orders.borrow_mut().insert(path, order);
+        }
         Ok(Value::Object(out))
     }
 }
 
 /// Parses JSON text strictly: duplicate keys anywhere, containers nested deeper than
 /// `max_depth` (the outermost value is level 1), non-finite numbers, lone surrogates and
-/// invalid UTF-8 are errors. `track_path` makes duplicate-key errors name the object.
-pub(crate) fn parse_strict(
+/// invalid UTF-8 are errors.
+pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, StrictError> {
+    parse(bytes, max_depth, false).map(|(v, _)| v)
+}
+
+/// [`parse_strict`] for a policy document: duplicate-key errors name the object, and each
+/// object's keys are returned in document order.
+pub(crate) fn parse_document(bytes: &[u8]) -> Result<(Value, KeyOrder), StrictError> {
+    parse(bytes, usize::MAX, true)
+}
+
+fn parse(
     bytes: &[u8],
     max_depth: usize,
     track_path: bool,
-) -> Result<Value, StrictError> {
+) -> Result<(Value, KeyOrder), StrictError> {
     let ctx = Ctx {
         max_depth,
         track_path,
         path: RefCell::new(Vec::new()),
         error: RefCell::new(None),
+        orders: RefCell::new(KeyOrder::new()),
     };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result = Seed {
@@ -180,7 +202,7 @@ pub(crate) fn parse_strict(
     .deserialize(&mut de)
     .and_then(|v| de.end().map(|()| v));
     match result {
-        Ok(v) => Ok(v),
+        Ok(v) => Ok((v, ctx.orders.into_inner())),
         Err(e) => Err(ctx
             .error
             .borrow_mut()
@@ -448,24 +470,24 @@ mod tests {
     #[test]
     fn strict_parse_rejects_duplicates_depth_and_surrogates() {
         assert!(matches!(
-            parse_strict(br#"{"a":{"b":1,"b":2}}"#, 64, true),
+            parse_document(br#"{"a":{"b":1,"b":2}}"#).map(|(v, _)| v),
             Err(StrictError::Duplicate { ref path, ref key }) if path == "a" && key == "b"
         ));
         assert!(matches!(
-            parse_strict(b"[[[1]]]", 2, false),
+            parse_strict(b"[[[1]]]", 2),
             Err(StrictError::TooDeep { .. })
         ));
-        assert!(parse_strict(b"[[1]]", 2, false).is_ok());
+        assert!(parse_strict(b"[[1]]", 2).is_ok());
         assert!(matches!(
-            parse_strict(br#"["\ud800"]"#, 64, false),
+            parse_strict(br#"["\ud800"]"#, 64),
             Err(StrictError::Syntax(_))
         ));
         assert!(matches!(
-            parse_strict(b"[1e400]", 64, false),
+            parse_strict(b"[1e400]", 64),
             Err(StrictError::Syntax(_))
         ));
         assert!(matches!(
-            parse_strict(b"{} x", 64, false),
+            parse_strict(b"{} x", 64),
             Err(StrictError::Syntax(_))
         ));
     }

@@ -115,6 +115,28 @@ impl Modify {
         Ok(out)
     }
 
+    /// False when applying these rewrites to `params` certainly changes nothing (so the caller
+    /// need not copy the params): every `set` value is already there, every `remove`d key is
+    /// absent, every clamped number is in bounds.
+    pub(crate) fn may_change(&self, params: &Value) -> bool {
+        let get = |keys: &[String]| {
+            keys.iter()
+                .try_fold(params, |cur, k| cur.as_object()?.get(k.as_str()))
+        };
+        self.set
+            .iter()
+            .any(|(keys, v)| !get(keys).is_some_and(|cur| cur == v))
+            || self.remove.iter().any(|keys| get(keys).is_some())
+            || self.clamp.iter().any(|c| match get(&c.keys) {
+                Some(Value::Number(n)) => {
+                    let x = num(n);
+                    matches!(&c.min, Some(Value::Number(lo)) if x < num(lo))
+                        || matches!(&c.max, Some(Value::Number(hi)) if x > num(hi))
+                }
+                _ => false,
+            })
+    }
+
     /// Applies the rewrites to `params` (an object).
     pub(crate) fn apply(&self, params: &mut Value) {
         for (keys, value) in &self.set {
@@ -123,7 +145,7 @@ impl Modify {
         for keys in &self.remove {
             if let Some((last, parents)) = keys.split_last() {
                 if let Some(Value::Object(m)) = get_mut(params, parents) {
-                    m.shift_remove(last.as_str());
+                    m.remove(last.as_str());
                 }
             }
         }

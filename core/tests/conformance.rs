@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 use agentgate::{ClockMode, Decision, Engine, EngineOptions, Verdict};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -160,9 +161,31 @@ fn check_error(err: &agentgate::PolicyError, expect: &Value) -> Result<(), Strin
     Ok(())
 }
 
-fn policy_bytes(holder: &Value, key: &str, raw_key: &str) -> Result<Vec<u8>, String> {
+/// The policy-bearing members of a case, as written in the file (key order included).
+#[derive(serde::Deserialize)]
+struct RawCase<'a> {
+    #[serde(borrow)]
+    policy: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    steps: Vec<RawStep<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawStep<'a> {
+    #[serde(borrow)]
+    update_policy: Option<&'a RawValue>,
+}
+
+fn policy_bytes(
+    holder: &Value,
+    written: Option<&RawValue>,
+    key: &str,
+    raw_key: &str,
+) -> Result<Vec<u8>, String> {
     match (holder.get(key), holder.get(raw_key)) {
-        (Some(p), None) => serde_json::to_vec(p).map_err(|e| e.to_string()),
+        (Some(_), None) => written
+            .map(|w| w.get().as_bytes().to_vec())
+            .ok_or_else(|| format!("{key} not found")),
         (None, Some(Value::String(raw))) => Ok(raw.as_bytes().to_vec()),
         _ => Err(format!(
             "needs exactly one of {key:?} and {raw_key:?} (a string)"
@@ -171,7 +194,11 @@ fn policy_bytes(holder: &Value, key: &str, raw_key: &str) -> Result<Vec<u8>, Str
 }
 
 /// Runs one case; `Err((step, message))` on the first failure (`step` None for the case itself).
-fn run_case(case: &Value, verdict: bool) -> Result<(), (Option<usize>, String)> {
+fn run_case(
+    case: &Value,
+    written: &RawCase<'_>,
+    verdict: bool,
+) -> Result<(), (Option<usize>, String)> {
     let whole = |m: String| (None, m);
     let clock = parse_clock(
         case.get("clock")
@@ -179,7 +206,7 @@ fn run_case(case: &Value, verdict: bool) -> Result<(), (Option<usize>, String)> 
             .unwrap_or(DEFAULT_CLOCK),
     )
     .map_err(whole)?;
-    let policy = policy_bytes(case, "policy", "policy_raw").map_err(whole)?;
+    let policy = policy_bytes(case, written.policy, "policy", "policy_raw").map_err(whole)?;
     let options = EngineOptions {
         clock: ClockMode::Manual { start_ms: clock },
         ..EngineOptions::default()
@@ -240,7 +267,13 @@ fn run_case(case: &Value, verdict: bool) -> Result<(), (Option<usize>, String)> 
                 .approve_action_value(action, ttl, uses)
                 .map_err(|e| fail(format!("approve failed: {e}")))?;
         } else if step.get("update_policy").is_some() || step.get("update_policy_raw").is_some() {
-            let bytes = policy_bytes(step, "update_policy", "update_policy_raw").map_err(fail)?;
+            let bytes = policy_bytes(
+                step,
+                written.steps.get(i).and_then(|s| s.update_policy),
+                "update_policy",
+                "update_policy_raw",
+            )
+            .map_err(fail)?;
             match (engine.update_policy(&bytes), step.get("expect_error")) {
                 (Ok(()), None) => {}
                 (Ok(()), Some(_)) => {
@@ -272,21 +305,36 @@ fn replay(verdict: bool) -> (usize, usize) {
             .display()
             .to_string();
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        let cases: Vec<Value> = match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(cases)) => cases,
-            Ok(case) => vec![case],
+        let parsed = if text.trim_start().starts_with('[') {
+            serde_json::from_str::<Vec<&RawValue>>(&text)
+        } else {
+            serde_json::from_str::<&RawValue>(&text).map(|c| vec![c])
+        };
+        let cases = match parsed {
+            Ok(cases) => cases,
             Err(e) => {
                 println!("FAIL {shown}: not a JSON case file: {e}");
                 failed += 1;
                 continue;
             }
         };
-        for (n, case) in cases.iter().enumerate() {
+        for (n, raw) in cases.iter().enumerate() {
+            let (case, written): (Value, RawCase<'_>) = match (
+                serde_json::from_str(raw.get()),
+                serde_json::from_str(raw.get()),
+            ) {
+                (Ok(c), Ok(w)) => (c, w),
+                _ => {
+                    println!("FAIL {shown}#{n}: not a case object");
+                    failed += 1;
+                    continue;
+                }
+            };
             let name = case
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or("(unnamed)");
-            match run_case(case, verdict) {
+            match run_case(&case, &written, verdict) {
                 Ok(()) => passed += 1,
                 Err((step, msg)) => {
                     failed += 1;
