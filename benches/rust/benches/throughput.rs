@@ -1,0 +1,97 @@
+//! Throughput of one engine shared by 1 and 2 threads on the reference workload, without and
+//! with a policy swap every millisecond (a third thread alternates two versions of the same
+//! rules). One iteration is one evaluation, whichever thread makes it: criterion's time per
+//! iteration is wall time divided by evaluations, so 2 threads that scale show half the time
+//! of 1. Thread 0 moves the manual clock.
+#![allow(clippy::expect_used, clippy::indexing_slicing)]
+use agentgate::Engine;
+use agentgate_bench::workload::{self, Workload, START_MS, STEP_MS};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+fn run(
+    engine: &Engine,
+    w: &Workload,
+    versions: &[Vec<u8>; 2],
+    threads: usize,
+    swap: bool,
+    iters: u64,
+) -> Duration {
+    let count = w.actions.len();
+    let per_thread = (iters as usize).div_ceil(threads);
+    let done = AtomicBool::new(false);
+    let ready = Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        let swapper = swap.then(|| {
+            s.spawn(|| {
+                let mut next = Instant::now();
+                let mut k = 0usize;
+                while !done.load(Ordering::Relaxed) {
+                    next += Duration::from_millis(1);
+                    if let Some(wait) = next.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    engine.update_policy(&versions[k % 2]).expect("swaps");
+                    k += 1;
+                }
+            })
+        });
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let ready = &ready;
+                s.spawn(move || {
+                    let offset = t * count / threads;
+                    ready.wait();
+                    for i in 0..per_thread {
+                        black_box(engine.evaluate_value(&w.actions[(offset + i) % count]));
+                        if t == 0 {
+                            let _ = engine
+                                .set_time(START_MS + (i as i64 + 1) * STEP_MS * threads as i64);
+                        }
+                    }
+                })
+            })
+            .collect();
+        ready.wait();
+        let start = Instant::now();
+        for h in workers {
+            h.join().expect("worker");
+        }
+        let wall = start.elapsed();
+        done.store(true, Ordering::Relaxed);
+        if let Some(h) = swapper {
+            h.join().expect("swapper");
+        }
+        wall
+    })
+}
+
+fn throughput(c: &mut Criterion) {
+    let w = workload::load("ref").expect("workload");
+    let versions = [
+        workload::with_version(&w.policy, "a").expect("policy"),
+        workload::with_version(&w.policy, "b").expect("policy"),
+    ];
+    let mut group = c.benchmark_group("throughput");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20)
+        .throughput(Throughput::Elements(1));
+    for swap in [false, true] {
+        for threads in [1usize, 2] {
+            let engine = workload::engine(&w.policy).expect("engine");
+            let name = if swap { "swap-every-ms" } else { "no-swap" };
+            group.bench_function(BenchmarkId::new(name, format!("{threads}-threads")), |b| {
+                b.iter_custom(|iters| run(&engine, &w, &versions, threads, swap, iters))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);
