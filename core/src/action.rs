@@ -47,6 +47,9 @@ pub(crate) fn parse_action_json(bytes: &[u8]) -> Result<Value, String> {
         ));
     }
     json::parse_strict(bytes, MAX_ACTION_DEPTH).map_err(|e| match e {
+        StrictError::Syntax(m) if m.contains("hex escape") || m.contains("surrogate") => {
+            format!("the action is not valid JSON: a string holds a lone surrogate or a bad \\u escape ({m})")
+        }
         StrictError::Syntax(m) => format!("the action is not valid JSON: {m}"),
         StrictError::Duplicate { key, .. } => {
             format!("the action has a duplicate key {}", json::quote(&key))

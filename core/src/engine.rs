@@ -189,6 +189,14 @@ impl Engine {
         }
     }
 
+    /// The `invalid_action` deny for an action a binding could not even turn into JSON (a
+    /// cyclic object, a non-finite number...), with `reason` saying what is wrong. It is
+    /// recorded in the audit trail like every other decision.
+    pub fn deny_invalid_action(&self, reason: &str) -> Decision {
+        let start = Instant::now();
+        self.finish(start, || (self.invalid(reason.to_owned()), None))
+    }
+
     /// Grants an approval for the action given as JSON text; returns its hash.
     pub fn approve_action_json(
         &self,
