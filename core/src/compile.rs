@@ -254,7 +254,11 @@ pub(crate) struct Snapshot {
     pub(crate) rules: Vec<Rule>,
     /// Rules whose `match.tool` lists only exact names, by name.
     pub(crate) by_tool: PolicyMap<String, Bucket>,
-    /// Rules that may match any tool (no `match.tool`, or a wildcard in it).
+    /// Rules whose `match.tool` has `prefix*` globs (and exact names), by prefix.
+    pub(crate) by_prefix: PolicyMap<String, Bucket>,
+    /// The distinct prefix lengths (bytes) of `by_prefix`, ascending.
+    pub(crate) prefix_lens: Vec<usize>,
+    /// Rules that may match any tool (no `match.tool`, or another wildcard in it).
     pub(crate) any_tool: Bucket,
     /// `audit.include_params`: the paths (and their keys below `params`) audit records show.
     pub(crate) audit_params: Vec<(String, Vec<String>)>,
@@ -545,11 +549,14 @@ pub(crate) fn load(
         registry,
         rules,
         by_tool: PolicyMap::default(),
+        by_prefix: PolicyMap::default(),
+        prefix_lens: Vec::new(),
         any_tool: Bucket::default(),
         audit_params,
         limit_states,
     };
     build_index(&mut snapshot);
+    assign_field_slots(&mut snapshot.rules);
     Ok(snapshot)
 }
 
@@ -863,10 +870,29 @@ fn compile_limit(v: &Value, p: &str) -> Result<LimitSpec, PolicyError> {
     })
 }
 
-/// Fills the by-tool index: exact tool names get their own bucket; everything else goes to
-/// `any_tool`, merged with the exact bucket at evaluation.
+/// Gives every distinct field the conditions read a slot in the per-evaluation lookup cache.
+fn assign_field_slots(rules: &mut [Rule]) {
+    let mut slots: HashMap<String, usize> = HashMap::new();
+    for rule in rules {
+        for cond in [rule.when.as_mut(), rule.unless.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            cond.fields_mut(&mut |field| {
+                let next = slots.len();
+                let slot = *slots.entry(field.canonical()).or_insert(next);
+                field.slot = slot;
+            });
+        }
+    }
+}
+
+/// Fills the tool index: rules whose `match.tool` holds only exact names and `prefix*` globs
+/// are filed under each name and prefix; every other rule goes to `any_tool`. Evaluation
+/// merges the buckets that can apply to a tool, so a large policy is not scanned rule by rule.
 fn build_index(s: &mut Snapshot) {
     let mut by_tool: PolicyMap<String, Bucket> = PolicyMap::default();
+    let mut by_prefix: PolicyMap<String, Bucket> = PolicyMap::default();
     let mut any = Bucket::default();
     for (i, rule) in s.rules.iter().enumerate() {
         let i = i as u32;
@@ -878,17 +904,24 @@ fn build_index(s: &mut Snapshot) {
             } else {
                 &mut b.decide
             };
-            list.push(i);
+            // A rule listing two names of one bucket is filed once.
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
         };
-        let exact: Option<BTreeSet<&str>> = rule
-            .matcher
-            .tool
-            .as_ref()
-            .and_then(|globs| globs.iter().map(Glob::as_exact).collect());
-        match exact {
-            Some(names) => {
-                for name in names {
-                    pick(by_tool.entry(name.to_owned()).or_default());
+        let indexable = rule.matcher.tool.as_ref().filter(|globs| {
+            globs
+                .iter()
+                .all(|g| matches!(g, Glob::Exact(_) | Glob::Prefix(_)))
+        });
+        match indexable {
+            Some(globs) => {
+                for g in globs {
+                    match g {
+                        Glob::Exact(name) => pick(by_tool.entry(name.clone()).or_default()),
+                        Glob::Prefix(p) => pick(by_prefix.entry(p.clone()).or_default()),
+                        _ => {}
+                    }
                 }
             }
             None => pick(&mut any),
@@ -897,10 +930,32 @@ fn build_index(s: &mut Snapshot) {
     if s.first_match {
         let key = |i: &u32| s.order_key(*i);
         any.decide.sort_by_key(key);
-        for b in by_tool.values_mut() {
+        for b in by_tool.values_mut().chain(by_prefix.values_mut()) {
             b.decide.sort_by_key(key);
         }
     }
+    let mut lens: Vec<usize> = by_prefix.keys().map(String::len).collect();
+    lens.sort_unstable();
+    lens.dedup();
     s.by_tool = by_tool;
+    s.by_prefix = by_prefix;
+    s.prefix_lens = lens;
     s.any_tool = any;
+}
+
+impl Snapshot {
+    /// The buckets whose rules can match `tool`.
+    pub(crate) fn buckets(&self, tool: &str) -> Vec<&Bucket> {
+        let mut out = Vec::with_capacity(4);
+        out.extend(self.by_tool.get(tool));
+        for &len in &self.prefix_lens {
+            match tool.get(..len) {
+                Some(head) => out.extend(self.by_prefix.get(head)),
+                None if len > tool.len() => break,
+                None => {}
+            }
+        }
+        out.push(&self.any_tool);
+        out
+    }
 }

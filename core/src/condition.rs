@@ -3,7 +3,7 @@
 use crate::action::ActionView;
 use crate::compile::{check_keys, child, doc_keys, err, index, non_empty_array};
 use crate::error::PolicyError;
-use crate::field::FieldPath;
+use crate::field::{FieldCache, FieldPath};
 use crate::glob::Glob;
 use crate::host::{host_of, HostPattern};
 use crate::json::{json_eq, num, quote, show};
@@ -64,6 +64,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) action: &'a ActionView<'a>,
     pub(crate) roles: &'a Value,
     pub(crate) now_ms: i64,
+    pub(crate) fields: FieldCache<'a>,
 }
 
 /// A set of JSON values for `in` / `not_in`.
@@ -127,6 +128,16 @@ pub(crate) enum Cond {
 }
 
 impl Cond {
+    /// Calls `f` on every field path this condition reads.
+    pub(crate) fn fields_mut(&mut self, f: &mut dyn FnMut(&mut FieldPath)) {
+        match self {
+            Cond::All(items) | Cond::Any(items) => items.iter_mut().for_each(|c| c.fields_mut(f)),
+            Cond::Not(c) => c.fields_mut(f),
+            Cond::Leaf(field, _) => f(field),
+            Cond::Time(_) => {}
+        }
+    }
+
     /// Evaluates with three-valued logic.
     pub(crate) fn eval(&self, ctx: &Ctx<'_>) -> Tri {
         match self {
@@ -166,7 +177,9 @@ impl Cond {
                 Tri::Unknown => Tri::Unknown,
             },
             Cond::Time(w) => w.contains(ctx.now_ms).into(),
-            Cond::Leaf(field, op) => eval_leaf(field.resolve(ctx.action, ctx.roles), op, ctx),
+            Cond::Leaf(field, op) => {
+                eval_leaf(ctx.fields.get(field, ctx.action, ctx.roles), op, ctx)
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::approvals::Approvals;
 use crate::compile::{Rule, RuleEffect, Snapshot};
 use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
+use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
 use crate::limits::Held;
@@ -64,32 +65,35 @@ fn fires(rule: &Rule, ctx: &Ctx<'_>, roles: &Roles) -> bool {
     true
 }
 
-/// Merges two index lists that are each sorted by `key`.
+/// Merges index lists that are each sorted by `key`, dropping repeats (a rule filed in two
+/// buckets that both apply is visited once).
 fn merged<'a, K: Ord>(
-    a: &'a [u32],
-    b: &'a [u32],
+    lists: Vec<&'a [u32]>,
     key: impl Fn(u32) -> K + 'a,
 ) -> impl Iterator<Item = u32> + 'a {
-    let (mut i, mut j) = (0, 0);
-    std::iter::from_fn(move || match (a.get(i), b.get(j)) {
-        (Some(&x), Some(&y)) => {
-            if key(x) <= key(y) {
-                i += 1;
-                Some(x)
-            } else {
-                j += 1;
-                Some(y)
+    let mut heads: Vec<(&'a [u32], usize)> = lists
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| (l, 0))
+        .collect();
+    let mut last: Option<u32> = None;
+    std::iter::from_fn(move || loop {
+        let mut best: Option<(usize, u32)> = None;
+        for (h, (list, pos)) in heads.iter().enumerate() {
+            if let Some(&x) = list.get(*pos) {
+                if best.is_none_or(|(_, b)| key(x) < key(b)) {
+                    best = Some((h, x));
+                }
             }
         }
-        (Some(&x), None) => {
-            i += 1;
-            Some(x)
+        let (h, x) = best?;
+        if let Some(head) = heads.get_mut(h) {
+            head.1 += 1;
         }
-        (None, Some(&y)) => {
-            j += 1;
-            Some(y)
+        if last != Some(x) {
+            last = Some(x);
+            return Some(x);
         }
-        (None, None) => None,
     })
 }
 
@@ -171,10 +175,12 @@ pub(crate) fn decide<'s>(
         action,
         roles: &roles.value,
         now_ms: now,
+        fields: FieldCache::new(),
     };
-    let empty = crate::compile::Bucket::default();
-    let bucket = snap.by_tool.get(action.tool).unwrap_or(&empty);
-    let any = &snap.any_tool;
+    let buckets = snap.buckets(action.tool);
+    let lists = |pick: fn(&crate::compile::Bucket) -> &[u32]| -> Vec<&[u32]> {
+        buckets.iter().map(|b| pick(b)).collect()
+    };
     let rule = |i: u32| snap.rules.get(i as usize);
     let doc_order = |i: u32| i;
 
@@ -191,7 +197,7 @@ pub(crate) fn decide<'s>(
         retry_after_ms: None,
         action_hash: full.then(|| action.hash()),
     };
-    for r in merged(&bucket.shadow, &any.shadow, doc_order).filter_map(rule) {
+    for r in merged(lists(|b| &b.shadow), doc_order).filter_map(rule) {
         if fires(r, &ctx, &roles) {
             o.shadow_count += 1;
             if full {
@@ -218,7 +224,7 @@ pub(crate) fn decide<'s>(
     // Which rule decides, and which allow rules' `modify` apply if the outcome is allow.
     let mut deciding: Option<&Rule> = None;
     let mut modifiers: Vec<&Rule> = Vec::new();
-    let decide_list = merged(&bucket.decide, &any.decide, |i| snap.order_key(i));
+    let decide_list = merged(lists(|b| &b.decide), |i| snap.order_key(i));
     if snap.first_match {
         if let Some(r) = decide_list
             .filter_map(rule)
@@ -283,7 +289,7 @@ pub(crate) fn decide<'s>(
     }
 
     // The outcome would be allow: check the rate limits that fire.
-    let limits: Vec<(&Rule, String)> = merged(&bucket.limits, &any.limits, doc_order)
+    let limits: Vec<(&Rule, String)> = merged(lists(|b| &b.limits), doc_order)
         .filter_map(rule)
         .filter(|r| fires(r, &ctx, &roles))
         .filter_map(|r| {

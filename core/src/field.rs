@@ -28,6 +28,56 @@ struct Step {
 pub(crate) struct FieldPath {
     root: Root,
     steps: Vec<Step>,
+    /// Its slot in the per-evaluation lookup cache (shared by every leaf that reads the same
+    /// field); `NO_SLOT` until the snapshot assigns one.
+    pub(crate) slot: usize,
+}
+
+/// A field path that is not cached.
+pub(crate) const NO_SLOT: usize = usize::MAX;
+
+/// How many distinct fields one evaluation caches (more are resolved every time).
+pub(crate) const CACHE_SLOTS: usize = 32;
+
+/// One cached lookup.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lookup<'a> {
+    Unresolved,
+    Resolved(Option<&'a Value>),
+}
+
+/// The fields one evaluation has resolved so far: each distinct field is looked up once,
+/// however many conditions read it.
+pub(crate) struct FieldCache<'a> {
+    slots: [std::cell::Cell<Lookup<'a>>; CACHE_SLOTS],
+}
+
+impl<'a> FieldCache<'a> {
+    pub(crate) fn new() -> FieldCache<'a> {
+        FieldCache {
+            slots: std::array::from_fn(|_| std::cell::Cell::new(Lookup::Unresolved)),
+        }
+    }
+
+    /// The value at `path`, from the cache when this evaluation has read it before.
+    pub(crate) fn get(
+        &self,
+        path: &FieldPath,
+        action: &ActionView<'a>,
+        roles: &'a Value,
+    ) -> Option<&'a Value> {
+        let Some(cell) = self.slots.get(path.slot) else {
+            return path.resolve(action, roles);
+        };
+        match cell.get() {
+            Lookup::Resolved(v) => v,
+            Lookup::Unresolved => {
+                let v = path.resolve(action, roles);
+                cell.set(Lookup::Resolved(v));
+                v
+            }
+        }
+    }
 }
 
 /// Digits without leading zeros (`0`, `17`; not `07`).
@@ -94,7 +144,21 @@ impl FieldPath {
         {
             return Err(format!("field {q}: a string field has no sub-fields"));
         }
-        Ok(FieldPath { root, steps })
+        Ok(FieldPath {
+            root,
+            steps,
+            slot: NO_SLOT,
+        })
+    }
+
+    /// A text that is equal for two paths exactly when they address the same field.
+    pub(crate) fn canonical(&self) -> String {
+        let mut out = format!("{:?}", self.root);
+        for step in &self.steps {
+            out.push('\u{0}');
+            out.push_str(&step.key);
+        }
+        out
     }
 
     /// Parses a `params.`-rooted dotted path as `modify` and `audit.include_params` use it;
