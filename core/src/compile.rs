@@ -207,6 +207,8 @@ impl RuleEffect {
 /// `match`: every present key must match; each list matches when any entry does.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Matcher {
+    /// True when the tool index already proves `tool` matches for every rule it yields.
+    pub(crate) tool_indexed: bool,
     pub(crate) kind: Option<Vec<Glob>>,
     pub(crate) tool: Option<Vec<Glob>>,
     pub(crate) agent: Option<Vec<Glob>>,
@@ -798,6 +800,7 @@ fn compile_match(v: &Value, p: &str, roles: &mut Vec<String>) -> Result<Matcher,
     };
     let target = globs("target")?;
     Ok(Matcher {
+        tool_indexed: false,
         kind,
         tool,
         agent,
@@ -894,7 +897,7 @@ fn build_index(s: &mut Snapshot) {
     let mut by_tool: PolicyMap<String, Bucket> = PolicyMap::default();
     let mut by_prefix: PolicyMap<String, Bucket> = PolicyMap::default();
     let mut any = Bucket::default();
-    for (i, rule) in s.rules.iter().enumerate() {
+    for (i, rule) in s.rules.iter_mut().enumerate() {
         let i = i as u32;
         let pick = |b: &mut Bucket| {
             let list = if rule.shadow {
@@ -914,6 +917,7 @@ fn build_index(s: &mut Snapshot) {
                 .iter()
                 .all(|g| matches!(g, Glob::Exact(_) | Glob::Prefix(_)))
         });
+        rule.matcher.tool_indexed = indexable.is_some();
         match indexable {
             Some(globs) => {
                 for g in globs {

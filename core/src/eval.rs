@@ -24,7 +24,7 @@ impl crate::compile::Matcher {
                 .as_ref()
                 .is_none_or(|gs| gs.iter().any(|g| g.matches(text)))
         };
-        any(&self.tool, action.tool)
+        (self.tool_indexed || any(&self.tool, action.tool))
             && any(&self.kind, action.kind.as_str())
             && any(&self.agent, action.agent)
             && self
