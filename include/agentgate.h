@@ -20,11 +20,12 @@
 #define AG_ABI_VERSION_MAJOR 1
 
 /**
- * Minor version of this C ABI. Minor versions only add functions, constants or trailing
- * fields of `ag_engine_options`; a program compiled against minor version N runs on any
- * library with the same major version and a minor version >= N.
+ * Minor version of this C ABI. Minor versions only add functions, constants, structs or
+ * trailing fields of the size-versioned option structs; a program compiled against minor
+ * version N runs on any library with the same major version and a minor version >= N.
+ * Version 1.1 added the audit trail (`ag_engine_new_audited` and the `ag_audit_*` items).
  */
-#define AG_ABI_VERSION_MINOR 0
+#define AG_ABI_VERSION_MINOR 1
 
 /**
  * `ag_engine_options.clock`: the engine reads the system clock (the default).
@@ -94,6 +95,36 @@
 #define AG_CODE_ENGINE_ERROR 7
 
 /**
+ * `ag_audit_options.sink`: no audit trail (the engine behaves as one from `ag_engine_new`).
+ */
+#define AG_AUDIT_NONE 0
+
+/**
+ * `ag_audit_options.sink`: an append-only JSON-lines file at `path`, written by a background
+ * thread of the engine.
+ */
+#define AG_AUDIT_FILE 1
+
+/**
+ * `ag_audit_options.sink`: records wait in the engine's queue until the host takes them with
+ * `ag_engine_drain_audit`.
+ */
+#define AG_AUDIT_MEMORY 2
+
+/**
+ * `ag_audit_options.overflow`: when the queue is full, evaluation waits for room; no record
+ * is ever lost (the default). With `AG_AUDIT_MEMORY` the host must keep draining, or
+ * evaluations block once `queue_capacity` records wait.
+ */
+#define AG_OVERFLOW_BLOCK 0
+
+/**
+ * `ag_audit_options.overflow`: when the queue is full, evaluation never waits; the record is
+ * dropped and counted, and the trail gets a `"dropped"` record with the count.
+ */
+#define AG_OVERFLOW_DROP 1
+
+/**
  * A byte string the library hands to the caller: UTF-8 text, not NUL-terminated.
  *
  * Opaque. A function that returns one through an `ag_buffer **` hands ownership to the
@@ -106,8 +137,9 @@ typedef struct ag_buffer ag_buffer;
  * A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
  * approval grants.
  *
- * Opaque. Created by `ag_engine_new`, released by `ag_engine_free`. Every other function
- * may be called on one handle from many threads at once.
+ * Opaque. Created by `ag_engine_new` or `ag_engine_new_audited`, released by
+ * `ag_engine_free`. Every other function may be called on one handle from many threads at
+ * once.
  */
 typedef struct ag_engine ag_engine;
 
@@ -215,6 +247,78 @@ typedef struct ag_decision {
 } ag_decision;
 
 /**
+ * How an engine from `ag_engine_new_audited` records its decisions. Fill it with
+ * `ag_audit_options_default` and change the fields you need.
+ *
+ * Every decision becomes one JSON line (keys in RFC 8785 order) with `seq` (1, 2, ... without
+ * gaps), `type` (`"decision"`, or `"dropped"` / `"recovered"` for the trail's own events),
+ * `time`, `agent`, `kind`, `tool`, `target`, `effect`, `code`, `rule`, `reason`, `policy`,
+ * `action_hash`, `eval_ns`, `params` (only the policy's `audit.include_params` paths), `prev`
+ * (the previous record's `hash`) and `hash` (SHA-256 of the record without `hash`): a
+ * tamper-evident chain that `agentgate-audit verify` checks.
+ *
+ * Versioned by size like `ag_engine_options`: `size` must be `sizeof(ag_audit_options)` as
+ * the caller's header declares it; later minor versions only append fields.
+ */
+typedef struct ag_audit_options {
+    /**
+     * `sizeof(ag_audit_options)`; smaller than the size in ABI 1.1 gives `AG_ERR_OPTIONS_SIZE`.
+     */
+    uint32_t size;
+    /**
+     * `AG_AUDIT_NONE`, `AG_AUDIT_FILE` or `AG_AUDIT_MEMORY`; anything else gives
+     * `AG_ERR_INVALID_ARGUMENT`.
+     */
+    uint32_t sink;
+    /**
+     * The trail file for `AG_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
+     * and appended to (the chain continues from its last record). Read only during
+     * `ag_engine_new_audited`. NULL or "" gives `AG_ERR_INVALID_ARGUMENT`, bytes that are not
+     * UTF-8 `AG_ERR_INVALID_UTF8`. Ignored for the other sinks.
+     */
+    const char *path;
+    /**
+     * `AG_AUDIT_FILE`: once the file holds at least this many bytes it is renamed
+     * `PATH.000001` (then `.000002`, ...) and a new file continues the chain; 0 never rotates.
+     */
+    uint64_t max_bytes;
+    /**
+     * `AG_AUDIT_FILE`: written records reach the file at least this often, in milliseconds;
+     * 0 means the default (200).
+     */
+    uint64_t flush_interval_ms;
+    /**
+     * Records the queue holds before `overflow` applies; 0 means the default (65536). At most
+     * 1048576 (the queue is allocated up front); more gives `AG_ERR_INVALID_ARGUMENT`.
+     */
+    uint64_t queue_capacity;
+    /**
+     * `AG_OVERFLOW_BLOCK` or `AG_OVERFLOW_DROP`; anything else gives `AG_ERR_INVALID_ARGUMENT`.
+     */
+    uint32_t overflow;
+    /**
+     * `AG_AUDIT_FILE`: 1 to `fsync` the file after every batch written, 0 not to; anything
+     * else gives `AG_ERR_INVALID_ARGUMENT`.
+     */
+    uint8_t fsync;
+} ag_audit_options;
+
+/**
+ * Audit counters, filled by `ag_engine_audit_stats`.
+ */
+typedef struct ag_audit_stats {
+    /**
+     * Decision records written to the file (`AG_AUDIT_FILE`) or handed out by
+     * `ag_engine_drain_audit` (`AG_AUDIT_MEMORY`).
+     */
+    uint64_t recorded;
+    /**
+     * Decision records dropped because the queue was full (`AG_OVERFLOW_DROP`).
+     */
+    uint64_t dropped;
+} ag_audit_stats;
+
+/**
  * The call succeeded and wrote its out-parameters.
  */
 #define AG_OK 0
@@ -258,9 +362,16 @@ typedef struct ag_decision {
 #define AG_ERR_PANIC 7
 
 /**
- * `ag_engine_options.size` is smaller than `sizeof(ag_engine_options)` of ABI version 1.
+ * `ag_engine_options.size` or `ag_audit_options.size` is smaller than the struct's size in
+ * the ABI version that introduced it.
  */
 #define AG_ERR_OPTIONS_SIZE 8
+
+/**
+ * The audit trail cannot be opened or written (the `ag_error` message names the file and the
+ * operating system's error). Since ABI 1.1.
+ */
+#define AG_ERR_AUDIT 9
 
 #ifdef __cplusplus
 extern "C" {
@@ -334,11 +445,16 @@ ag_status ag_engine_new(const uint8_t *policy,
  * Releases an engine with its policy, counters, approvals and interned rule ids. NULL is
  * accepted and ignored.
  *
+ * An engine with a file audit trail first writes the records still queued and stops its
+ * writer thread, so this call waits for that I/O. Records of a memory trail not yet drained
+ * are lost.
+ *
  * Not thread-safe with respect to `engine`: every other call on it must have returned, and
  * none may follow. Rule pointers from its decisions become invalid.
  *
  * # Safety
- * `engine` is NULL or an engine returned by `ag_engine_new` and not yet freed.
+ * `engine` is NULL or an engine returned by `ag_engine_new` or `ag_engine_new_audited` and
+ * not yet freed.
  */
 void ag_engine_free(struct ag_engine *engine);
 
@@ -484,6 +600,109 @@ ag_status ag_engine_set_time(const struct ag_engine *engine, int64_t unix_ms);
  * `engine` is a live engine; `out_unix_ms` is writable.
  */
 ag_status ag_engine_now(const struct ag_engine *engine, int64_t *out_unix_ms);
+
+/**
+ * Fills `*out` with the default audit options: current `size`, `AG_AUDIT_NONE`, `path`
+ * NULL, `max_bytes` 0 (no rotation), `flush_interval_ms` 200, `queue_capacity` 65536,
+ * `AG_OVERFLOW_BLOCK`, `fsync` 0. Does nothing when `out` is NULL. Since ABI 1.1.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `out` is NULL or valid for a write of one `ag_audit_options`.
+ */
+void ag_audit_options_default(struct ag_audit_options *out);
+
+/**
+ * Creates an engine like `ag_engine_new` that also writes every decision to the audit trail
+ * `audit` describes. Since ABI 1.1.
+ *
+ * `options` may be NULL for the defaults; `audit` must not be NULL (use `ag_engine_new` for
+ * an engine without a trail). The policy is loaded first: a bad policy gives `AG_ERR_POLICY`
+ * and never creates or touches the trail. A trail file that cannot be opened (a missing
+ * directory, no permission, a last record that is not a record of a trail) gives
+ * `AG_ERR_AUDIT`, with an `ag_error` whose path is "" and whose message names the file and the
+ * operating system's error. Bad audit options give `AG_ERR_OPTIONS_SIZE`,
+ * `AG_ERR_INVALID_ARGUMENT` or `AG_ERR_INVALID_UTF8`. On failure `*out_engine` is set to NULL;
+ * on `AG_ERR_NULL_POINTER` (`policy`, `audit` or `out_engine` NULL) nothing is written.
+ *
+ * `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
+ * `ag_error` the caller owns on failure.
+ *
+ * With `AG_AUDIT_FILE`, the engine runs a writer thread until `ag_engine_free`, which writes
+ * the records still queued before it returns. With `AG_AUDIT_MEMORY`, records wait for
+ * `ag_engine_drain_audit`; those not drained when the engine is freed are lost.
+ *
+ * Thread-safe: it touches no shared state (two engines must not write the same file).
+ *
+ * # Safety
+ * `policy` is readable for `policy_len` bytes; `options` is NULL or a readable
+ * `ag_engine_options` whose `size` is set; `audit` is a readable `ag_audit_options` whose
+ * `size` is set and whose `path` is NULL or a NUL-terminated string; `out_engine` and
+ * `out_error` (if not NULL) are writable.
+ */
+ag_status ag_engine_new_audited(const uint8_t *policy,
+                                size_t policy_len,
+                                const struct ag_engine_options *options,
+                                const struct ag_audit_options *audit,
+                                struct ag_engine **out_engine,
+                                struct ag_error **out_error);
+
+/**
+ * Takes up to `max_records` records from the in-memory trail of an engine created with
+ * `AG_AUDIT_MEMORY`, in chain order. Since ABI 1.1.
+ *
+ * On `AG_OK`, `*out_lines` is a new buffer the caller owns and must release with
+ * `ag_buffer_free`: the records as JSON lines, each ending in '\n' (empty when there is
+ * nothing to take), and `*out_count` is the number of lines. A record of how many decisions
+ * were dropped since the last call (`AG_OVERFLOW_DROP`) comes first and counts as one of the
+ * `max_records`. Records taken are gone from the engine: each is handed out exactly once.
+ * An engine with a file sink or without a trail always gives no records. `max_records` 0
+ * gives `AG_ERR_INVALID_ARGUMENT` (`*out_lines` NULL, `*out_count` 0). On
+ * `AG_ERR_NULL_POINTER` nothing is written.
+ *
+ * Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`;
+ * concurrent drains each get a part of the chain, in order, and no record twice.
+ *
+ * # Safety
+ * `engine` is a live engine; `out_lines` and `out_count` are writable.
+ */
+ag_status ag_engine_drain_audit(const struct ag_engine *engine,
+                                size_t max_records,
+                                struct ag_buffer **out_lines,
+                                size_t *out_count);
+
+/**
+ * Waits until every decision made so far is written to the trail file and flushed to the
+ * operating system (and, with `fsync` 1, to the disk). Since ABI 1.1.
+ *
+ * A no-op returning `AG_OK` for an engine with a memory sink or without a trail. When the
+ * file cannot be written (now, or at an earlier batch), returns `AG_ERR_AUDIT`; the error's
+ * message names the file and the operating system's error. `out_error` may be NULL;
+ * otherwise it is set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+ *
+ * Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+ * It blocks until the writer thread has written the records queued before the call.
+ *
+ * # Safety
+ * `engine` is a live engine; `out_error` is NULL or writable.
+ */
+ag_status ag_engine_flush_audit(const struct ag_engine *engine, struct ag_error **out_error);
+
+/**
+ * Writes the engine's audit counters to `*out` (both 0 for an engine without a trail). Since
+ * ABI 1.1.
+ *
+ * `recorded + dropped` equals the number of decisions made once every record has been
+ * written (file sink: after `ag_engine_flush_audit`) or drained (memory sink). On
+ * `AG_ERR_NULL_POINTER` nothing is written.
+ *
+ * Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+ *
+ * # Safety
+ * `engine` is a live engine; `out` is writable.
+ */
+ag_status ag_engine_audit_stats(const struct ag_engine *engine, struct ag_audit_stats *out);
 
 /**
  * Returns the first byte of the buffer (never NULL for a live buffer, even when empty), or

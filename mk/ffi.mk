@@ -2,7 +2,7 @@
 # the C demo (examples/c/).
 #
 #   make ffi            release static + shared library in target/release/
-#   make header         regenerate include/agentgate.h from ffi/src
+#   make header         regenerate include/agentgate.h and the .NET P/Invoke layer from ffi/src
 #   make check-header   fail when the committed header differs from a fresh one
 #   make test-c         header, Rust unit tests, C tests natively, under valgrind and ASan+UBSan
 #   make conformance-c  replay tests/conformance (or $AGENTGATE_CONFORMANCE_DIR) through the C ABI
@@ -24,10 +24,12 @@ C_LIBS := -lcjson -lpthread -ldl -lm
 C_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 C_VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=all --error-exitcode=1 \
 	--suppressions=$(C_TEST_DIR)/valgrind.supp
-C_TESTS := rfc3339_test misuse_test struct_test threads_test
+C_TESTS := rfc3339_test misuse_test struct_test threads_test audit_test
 # Each suite runs natively and under ASan+UBSan; these also run under valgrind (the threads
 # test is left to ASan: under valgrind's serialized threads it proves little and runs long).
-C_VALGRIND_TESTS := misuse_test struct_test
+C_VALGRIND_TESTS := misuse_test struct_test audit_test
+# The audit test checks trails with the verifier that `make tools` builds.
+C_TEST_ENV := AGENTGATE_AUDIT_VERIFIER=$(ROOT)/target/release/agentgate-audit
 C_CONFORMANCE_DIR := tests/conformance
 
 # Installs what the C suites need, only when it is missing.
@@ -45,7 +47,9 @@ c-deps:
 ffi:
 	$(CARGO) build -q --release -p agentgate-ffi
 
-header:
+# The .NET binding's NativeMethods.g.cs comes from the same source (mk/dotnet.mk): the two are
+# always regenerated together.
+header: dotnet-bindings
 	$(CARGO) run -q -p agentgate-gen-header -- $(ROOT)/include/agentgate.h
 
 check-header:
@@ -73,7 +77,7 @@ test-ffi-rust:
 	$(CARGO) test -q -p agentgate-ffi
 
 # Every C binary, built twice: plain (for native and valgrind runs) and with ASan+UBSan.
-c-tests: ffi c-deps
+c-tests: ffi tools c-deps
 	@mkdir -p $(C_OUT)/asan
 	@for t in $(C_TESTS) conformance; do \
 	  echo "cc $$t"; \
@@ -83,16 +87,16 @@ c-tests: ffi c-deps
 	done
 
 c-tests-native: c-tests
-	@for t in $(C_TESTS); do echo "== $$t"; $(C_OUT)/$$t || exit 1; done
+	@for t in $(C_TESTS); do echo "== $$t"; $(C_TEST_ENV) $(C_OUT)/$$t || exit 1; done
 
 c-tests-valgrind: c-tests
-	@for t in $(C_VALGRIND_TESTS); do echo "== valgrind $$t"; $(C_VALGRIND) $(C_OUT)/$$t || exit 1; done
+	@for t in $(C_VALGRIND_TESTS); do echo "== valgrind $$t"; $(C_TEST_ENV) $(C_VALGRIND) $(C_OUT)/$$t || exit 1; done
 	@echo "== valgrind conformance"
 	@$(C_VALGRIND) $(C_OUT)/conformance $(C_CONFORMANCE_DIR)
 
 c-tests-asan: c-tests
 	@for t in $(C_TESTS); do echo "== asan $$t"; \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(C_OUT)/asan/$$t || exit 1; done
+	  $(C_TEST_ENV) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(C_OUT)/asan/$$t || exit 1; done
 	@echo "== asan conformance"
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(C_OUT)/asan/conformance $(C_CONFORMANCE_DIR)
 

@@ -4,6 +4,7 @@ use std::str;
 
 use agentgate::Engine;
 
+use crate::audit::{self, AgAuditOptions};
 use crate::buffer::{ag_buffer_free, AgBuffer};
 use crate::decision::AgDecision;
 use crate::error::{finish, AgError};
@@ -15,8 +16,9 @@ use crate::status::{AgStatus, AG_ERR_INVALID_UTF8, AG_ERR_NULL_POINTER, AG_OK};
 /// A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
 /// approval grants.
 ///
-/// Opaque. Created by `ag_engine_new`, released by `ag_engine_free`. Every other function
-/// may be called on one handle from many threads at once.
+/// Opaque. Created by `ag_engine_new` or `ag_engine_new_audited`, released by
+/// `ag_engine_free`. Every other function may be called on one handle from many threads at
+/// once.
 pub struct AgEngine {
     engine: Engine,
 }
@@ -60,13 +62,49 @@ pub unsafe extern "C" fn ag_engine_new(
     if policy.is_null() || out_engine.is_null() {
         return AG_ERR_NULL_POINTER;
     }
+    // SAFETY: the pointers are as `create_engine` requires (caller's guarantee).
+    unsafe {
+        create_engine(
+            policy,
+            policy_len,
+            options,
+            ptr::null(),
+            out_engine,
+            out_error,
+        )
+    }
+}
+
+/// Creates an engine, with the audit trail `audit` describes when it is not NULL, and writes
+/// the outcome to `out_engine` and `out_error`.
+///
+/// # Safety
+/// `policy` is non-NULL and readable for `policy_len` bytes; `options` is NULL or a readable
+/// `ag_engine_options` whose `size` is set; `audit` is NULL or a readable `ag_audit_options`
+/// whose `size` is set and whose `path` is NULL or NUL-terminated; `out_engine` is non-NULL and
+/// writable; `out_error` is NULL or writable.
+pub(crate) unsafe fn create_engine(
+    policy: *const u8,
+    policy_len: usize,
+    options: *const AgEngineOptions,
+    audit: *const AgAuditOptions,
+    out_engine: *mut *mut AgEngine,
+    out_error: *mut *mut AgError,
+) -> AgStatus {
     let outcome = guarded(|| {
         // SAFETY: `policy` is non-NULL and readable for `policy_len` bytes (caller's
         // guarantee).
         let policy = unsafe { input::bytes(policy, policy_len, "policy") }?;
         // SAFETY: `options` is NULL or a readable struct with `size` set (caller's guarantee).
         let options = unsafe { options::read(options) }?;
-        let engine = Engine::new(policy, options)?;
+        let engine = if audit.is_null() {
+            Engine::new(policy, options)?
+        } else {
+            // SAFETY: a non-NULL `audit` is a readable struct with `size` set and a NULL or
+            // NUL-terminated `path` (caller's guarantee).
+            let audit = unsafe { audit::read(audit) }?;
+            Engine::with_audit(policy, options, &audit)?
+        };
         Ok(Box::into_raw(Box::new(AgEngine { engine })))
     });
     let (handle, outcome) = split(outcome, ptr::null_mut());
@@ -79,18 +117,23 @@ pub unsafe extern "C" fn ag_engine_new(
 /// Releases an engine with its policy, counters, approvals and interned rule ids. NULL is
 /// accepted and ignored.
 ///
+/// An engine with a file audit trail first writes the records still queued and stops its
+/// writer thread, so this call waits for that I/O. Records of a memory trail not yet drained
+/// are lost.
+///
 /// Not thread-safe with respect to `engine`: every other call on it must have returned, and
 /// none may follow. Rule pointers from its decisions become invalid.
 ///
 /// # Safety
-/// `engine` is NULL or an engine returned by `ag_engine_new` and not yet freed.
+/// `engine` is NULL or an engine returned by `ag_engine_new` or `ag_engine_new_audited` and
+/// not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn ag_engine_free(engine: *mut AgEngine) {
     if engine.is_null() {
         return;
     }
     guarded_void(|| {
-        // SAFETY: `engine` came from `Box::into_raw` in `ag_engine_new`, is freed only once,
+        // SAFETY: `engine` came from `Box::into_raw` in `create_engine`, is freed only once,
         // and no other call uses it any more (caller's guarantee).
         drop(unsafe { Box::from_raw(engine) });
     });
@@ -100,7 +143,7 @@ pub unsafe extern "C" fn ag_engine_free(engine: *mut AgEngine) {
 ///
 /// # Safety
 /// `engine` is non-NULL and a live engine that is not freed during the call.
-unsafe fn engine_ref<'a>(engine: *const AgEngine) -> &'a Engine {
+pub(crate) unsafe fn engine_ref<'a>(engine: *const AgEngine) -> &'a Engine {
     // SAFETY: guaranteed by the caller; `Engine` is `Sync`, so shared references from many
     // threads at once are sound.
     unsafe { &(*engine).engine }

@@ -2,11 +2,11 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
-use agentgate::{EngineError, PolicyError};
+use agentgate::{CreateError, EngineError, PolicyError};
 
 use crate::status::{
-    AgStatus, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION, AG_ERR_INVALID_ARGUMENT, AG_ERR_PANIC,
-    AG_ERR_POLICY,
+    AgStatus, AG_ERR_AUDIT, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION, AG_ERR_INVALID_ARGUMENT,
+    AG_ERR_PANIC, AG_ERR_POLICY,
 };
 
 /// Why a call failed: a status code with the details an `ag_error` carries.
@@ -58,12 +58,18 @@ impl From<EngineError> for Failure {
             EngineError::SystemClock => AG_ERR_CLOCK,
             EngineError::InvalidArgument(_) => AG_ERR_INVALID_ARGUMENT,
             EngineError::InvalidAction(_) => AG_ERR_INVALID_ACTION,
-            // Only `flush_audit` returns this, and this ABI neither configures nor flushes an
-            // audit trail. Should a call ever return it, the caller still gets a failure,
-            // and the message (prefixed "audit trail:") says what failed.
-            EngineError::Audit(_) => AG_ERR_INVALID_ARGUMENT,
+            EngineError::Audit(_) => AG_ERR_AUDIT,
         };
         Failure::new(status, err.to_string())
+    }
+}
+
+impl From<CreateError> for Failure {
+    fn from(err: CreateError) -> Self {
+        match err {
+            CreateError::Policy(policy) => Failure::from(policy),
+            audit @ CreateError::Audit(_) => Failure::new(AG_ERR_AUDIT, audit.to_string()),
+        }
     }
 }
 
@@ -132,6 +138,10 @@ mod tests {
                 EngineError::InvalidAction("missing \"tool\"".into()),
                 AG_ERR_INVALID_ACTION,
             ),
+            (
+                EngineError::Audit("cannot write /var/log/a: disk full".into()),
+                AG_ERR_AUDIT,
+            ),
         ];
         for (err, status) in cases {
             let message = err.to_string();
@@ -140,6 +150,25 @@ mod tests {
             assert_eq!(failure.path, "");
             assert_eq!(failure.message, message);
         }
+    }
+
+    #[test]
+    fn create_errors_map_to_policy_or_audit() {
+        let failure = Failure::from(CreateError::Audit(
+            "cannot open audit file /x/a.log: No such file or directory".into(),
+        ));
+        assert_eq!(failure.status, AG_ERR_AUDIT);
+        assert_eq!(failure.path, "");
+        assert_eq!(
+            failure.message,
+            "audit trail: cannot open audit file /x/a.log: No such file or directory"
+        );
+        let failure = Failure::from(CreateError::Policy(PolicyError {
+            path: "audit.include_params[0]".into(),
+            message: "bad".into(),
+        }));
+        assert_eq!(failure.status, AG_ERR_POLICY);
+        assert_eq!(failure.path, "audit.include_params[0]");
     }
 
     #[test]

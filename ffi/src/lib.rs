@@ -30,6 +30,8 @@ mod decision;
 
 mod engine;
 
+mod audit;
+
 mod buffer;
 
 mod error;
@@ -38,6 +40,11 @@ mod error;
 mod guard;
 mod input;
 
+pub use audit::{
+    ag_audit_options_default, ag_engine_audit_stats, ag_engine_drain_audit, ag_engine_flush_audit,
+    ag_engine_new_audited, AgAuditOptions, AgAuditStats, AG_AUDIT_FILE, AG_AUDIT_MEMORY,
+    AG_AUDIT_NONE, AG_OVERFLOW_BLOCK, AG_OVERFLOW_DROP,
+};
 pub use buffer::{ag_buffer_data, ag_buffer_free, ag_buffer_len, AgBuffer};
 pub use decision::{
     AgDecision, AG_CODE_APPROVAL_REQUIRED, AG_CODE_APPROVED, AG_CODE_DEFAULT, AG_CODE_ENGINE_ERROR,
@@ -52,9 +59,9 @@ pub use engine::{
 pub use error::{ag_error_free, ag_error_message, ag_error_path, ag_error_status, AgError};
 pub use options::{ag_engine_options_default, AgEngineOptions, AG_CLOCK_MANUAL, AG_CLOCK_SYSTEM};
 pub use status::{
-    ag_status_name, AgStatus, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION, AG_ERR_INVALID_ARGUMENT,
-    AG_ERR_INVALID_UTF8, AG_ERR_NULL_POINTER, AG_ERR_OPTIONS_SIZE, AG_ERR_PANIC, AG_ERR_POLICY,
-    AG_OK,
+    ag_status_name, AgStatus, AG_ERR_AUDIT, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION,
+    AG_ERR_INVALID_ARGUMENT, AG_ERR_INVALID_UTF8, AG_ERR_NULL_POINTER, AG_ERR_OPTIONS_SIZE,
+    AG_ERR_PANIC, AG_ERR_POLICY, AG_OK,
 };
 
 use std::ffi::c_char;
@@ -63,10 +70,11 @@ use std::ffi::c_char;
 /// was compiled against is incompatible with it.
 pub const AG_ABI_VERSION_MAJOR: u32 = 1;
 
-/// Minor version of this C ABI. Minor versions only add functions, constants or trailing
-/// fields of `ag_engine_options`; a program compiled against minor version N runs on any
-/// library with the same major version and a minor version >= N.
-pub const AG_ABI_VERSION_MINOR: u32 = 0;
+/// Minor version of this C ABI. Minor versions only add functions, constants, structs or
+/// trailing fields of the size-versioned option structs; a program compiled against minor
+/// version N runs on any library with the same major version and a minor version >= N.
+/// Version 1.1 added the audit trail (`ag_engine_new_audited` and the `ag_audit_*` items).
+pub const AG_ABI_VERSION_MINOR: u32 = 1;
 
 /// Returns the ABI version of the loaded library: `(AG_ABI_VERSION_MAJOR << 16) |
 /// AG_ABI_VERSION_MINOR`.

@@ -24,8 +24,12 @@ pub const AG_ERR_CLOCK: AgStatus = 6;
 /// The library panicked during this call. The call had no effect beyond what the engine
 /// documents as atomic; other calls are not affected.
 pub const AG_ERR_PANIC: AgStatus = 7;
-/// `ag_engine_options.size` is smaller than `sizeof(ag_engine_options)` of ABI version 1.
+/// `ag_engine_options.size` or `ag_audit_options.size` is smaller than the struct's size in
+/// the ABI version that introduced it.
 pub const AG_ERR_OPTIONS_SIZE: AgStatus = 8;
+/// The audit trail cannot be opened or written (the `ag_error` message names the file and the
+/// operating system's error). Since ABI 1.1.
+pub const AG_ERR_AUDIT: AgStatus = 9;
 
 /// Returns the name of a status code, e.g. "AG_ERR_POLICY", or "AG_UNKNOWN_STATUS" for a
 /// value this library does not define.
@@ -48,6 +52,7 @@ pub(crate) fn status_name(status: AgStatus) -> &'static CStr {
         AG_ERR_CLOCK => c"AG_ERR_CLOCK",
         AG_ERR_PANIC => c"AG_ERR_PANIC",
         AG_ERR_OPTIONS_SIZE => c"AG_ERR_OPTIONS_SIZE",
+        AG_ERR_AUDIT => c"AG_ERR_AUDIT",
         _ => c"AG_UNKNOWN_STATUS",
     }
 }
@@ -68,11 +73,12 @@ mod tests {
             (AG_ERR_CLOCK, "AG_ERR_CLOCK"),
             (AG_ERR_PANIC, "AG_ERR_PANIC"),
             (AG_ERR_OPTIONS_SIZE, "AG_ERR_OPTIONS_SIZE"),
+            (AG_ERR_AUDIT, "AG_ERR_AUDIT"),
         ];
         for (status, name) in all {
             assert_eq!(status_name(status).to_str().unwrap(), name);
         }
-        assert_eq!(status_name(9).to_str().unwrap(), "AG_UNKNOWN_STATUS");
+        assert_eq!(status_name(10).to_str().unwrap(), "AG_UNKNOWN_STATUS");
         assert_eq!(status_name(-1).to_str().unwrap(), "AG_UNKNOWN_STATUS");
     }
 }

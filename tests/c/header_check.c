@@ -16,7 +16,7 @@
 #endif
 
 AG_STATIC_ASSERT(AG_ABI_VERSION_MAJOR == 1);
-AG_STATIC_ASSERT(AG_ABI_VERSION_MINOR == 0);
+AG_STATIC_ASSERT(AG_ABI_VERSION_MINOR == 1);
 
 AG_STATIC_ASSERT(sizeof(ag_status) == 4);
 AG_STATIC_ASSERT((ag_status)-1 < 0);
@@ -29,6 +29,7 @@ AG_STATIC_ASSERT(AG_ERR_INVALID_ACTION == 5);
 AG_STATIC_ASSERT(AG_ERR_CLOCK == 6);
 AG_STATIC_ASSERT(AG_ERR_PANIC == 7);
 AG_STATIC_ASSERT(AG_ERR_OPTIONS_SIZE == 8);
+AG_STATIC_ASSERT(AG_ERR_AUDIT == 9);
 
 AG_STATIC_ASSERT(AG_EFFECT_ALLOW == 0);
 AG_STATIC_ASSERT(AG_EFFECT_DENY == 1);
@@ -45,6 +46,12 @@ AG_STATIC_ASSERT(AG_CODE_ENGINE_ERROR == 7);
 
 AG_STATIC_ASSERT(AG_CLOCK_SYSTEM == 0);
 AG_STATIC_ASSERT(AG_CLOCK_MANUAL == 1);
+
+AG_STATIC_ASSERT(AG_AUDIT_NONE == 0);
+AG_STATIC_ASSERT(AG_AUDIT_FILE == 1);
+AG_STATIC_ASSERT(AG_AUDIT_MEMORY == 2);
+AG_STATIC_ASSERT(AG_OVERFLOW_BLOCK == 0);
+AG_STATIC_ASSERT(AG_OVERFLOW_DROP == 1);
 
 AG_STATIC_ASSERT(sizeof(ag_engine_options) == 24);
 AG_STATIC_ASSERT(offsetof(ag_engine_options, size) == 0);
@@ -67,6 +74,22 @@ AG_STATIC_ASSERT(offsetof(ag_decision, retry_after_ms) == 40);
 AG_STATIC_ASSERT(offsetof(ag_decision, eval_ns) == 48);
 AG_STATIC_ASSERT(sizeof(ag_decision) == 56);
 #endif
+
+AG_STATIC_ASSERT(offsetof(ag_audit_options, size) == 0);
+AG_STATIC_ASSERT(offsetof(ag_audit_options, sink) == 4);
+AG_STATIC_ASSERT(offsetof(ag_audit_options, path) == 8);
+#if UINTPTR_MAX == UINT64_MAX
+AG_STATIC_ASSERT(offsetof(ag_audit_options, max_bytes) == 16);
+AG_STATIC_ASSERT(offsetof(ag_audit_options, flush_interval_ms) == 24);
+AG_STATIC_ASSERT(offsetof(ag_audit_options, queue_capacity) == 32);
+AG_STATIC_ASSERT(offsetof(ag_audit_options, overflow) == 40);
+AG_STATIC_ASSERT(offsetof(ag_audit_options, fsync) == 44);
+AG_STATIC_ASSERT(sizeof(ag_audit_options) == 48);
+#endif
+
+AG_STATIC_ASSERT(sizeof(ag_audit_stats) == 16);
+AG_STATIC_ASSERT(offsetof(ag_audit_stats, recorded) == 0);
+AG_STATIC_ASSERT(offsetof(ag_audit_stats, dropped) == 8);
 
 int main(void) {
     unsigned expected = ((unsigned)AG_ABI_VERSION_MAJOR << 16) | AG_ABI_VERSION_MINOR;

@@ -1,6 +1,7 @@
 /*
  * ABI misuse test: every pointer parameter given NULL, every documented error status, bad
- * options, bad hashes, bad actions, and the lifetime promises of rule pointers and _free.
+ * options (engine and audit), bad hashes, bad actions, an audit trail that cannot be opened,
+ * and the lifetime promises of rule pointers and _free.
  *
  * AG_ERR_PANIC cannot be provoked through the ABI (the core does not panic on any input);
  * its mapping is covered by the ffi crate's Rust tests (guard.rs, engine.rs), and here by
@@ -9,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agentgate.h"
 #include "check.h"
@@ -68,7 +71,7 @@ static char *evaluate_json_text(const ag_engine *engine, const uint8_t *action, 
 static void test_versions_and_names(void) {
     CHECK(ag_abi_version() == ((AG_ABI_VERSION_MAJOR << 16) | AG_ABI_VERSION_MINOR),
           "ag_abi_version() = %#x", ag_abi_version());
-    CHECK(AG_ABI_VERSION_MAJOR == 1 && AG_ABI_VERSION_MINOR == 0, "ABI version 1.0");
+    CHECK(AG_ABI_VERSION_MAJOR == 1 && AG_ABI_VERSION_MINOR == 1, "ABI version 1.1");
     const char *version = ag_version();
     unsigned major, minor, patch;
     CHECK(version != NULL && sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3,
@@ -83,7 +86,8 @@ static void test_versions_and_names(void) {
     CHECK_STR(ag_status_name(AG_ERR_CLOCK), "AG_ERR_CLOCK");
     CHECK_STR(ag_status_name(AG_ERR_PANIC), "AG_ERR_PANIC");
     CHECK_STR(ag_status_name(AG_ERR_OPTIONS_SIZE), "AG_ERR_OPTIONS_SIZE");
-    CHECK_STR(ag_status_name(9), "AG_UNKNOWN_STATUS");
+    CHECK_STR(ag_status_name(AG_ERR_AUDIT), "AG_ERR_AUDIT");
+    CHECK_STR(ag_status_name(10), "AG_UNKNOWN_STATUS");
     CHECK_STR(ag_status_name(-1), "AG_UNKNOWN_STATUS");
 }
 
@@ -494,6 +498,225 @@ static void test_approve_hash(void) {
     ag_engine_free(engine);
 }
 
+static void test_audit_options(void) {
+    ag_audit_options audit;
+    memset(&audit, 0xAB, sizeof audit);
+    ag_audit_options_default(&audit);
+    CHECK(audit.size == sizeof(ag_audit_options), "size %u", audit.size);
+    CHECK(audit.sink == AG_AUDIT_NONE, "sink %u", audit.sink);
+    CHECK(audit.path == NULL, "path");
+    CHECK(audit.max_bytes == 0, "max_bytes");
+    CHECK(audit.flush_interval_ms == 200, "flush_interval_ms %llu", (unsigned long long)audit.flush_interval_ms);
+    CHECK(audit.queue_capacity == 65536, "queue_capacity %llu", (unsigned long long)audit.queue_capacity);
+    CHECK(audit.overflow == AG_OVERFLOW_BLOCK, "overflow %u", audit.overflow);
+    CHECK(audit.fsync == 0, "fsync %u", audit.fsync);
+    ag_audit_options_default(NULL); /* documented as a no-op */
+
+    /* Each bad field: the status, an error naming the field, and no engine. */
+    struct {
+        uint32_t size, sink, overflow;
+        uint8_t fsync;
+        uint64_t queue_capacity;
+        const char *path;
+        ag_status status;
+        const char *contains;
+    } cases[] = {
+        {sizeof(ag_audit_options) - 8, AG_AUDIT_MEMORY, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_OPTIONS_SIZE, "audit.size"},
+        {0, AG_AUDIT_MEMORY, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_OPTIONS_SIZE, "audit.size"},
+        {sizeof(ag_audit_options), 3, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.sink"},
+        {sizeof(ag_audit_options), AG_AUDIT_MEMORY, 2, 0, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.overflow"},
+        {sizeof(ag_audit_options), AG_AUDIT_MEMORY, AG_OVERFLOW_DROP, 2, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.fsync"},
+        {sizeof(ag_audit_options), AG_AUDIT_MEMORY, AG_OVERFLOW_BLOCK, 0, UINT64_MAX, NULL, AG_ERR_INVALID_ARGUMENT,
+         "audit.queue_capacity"},
+        {sizeof(ag_audit_options), AG_AUDIT_FILE, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.path"},
+        {sizeof(ag_audit_options), AG_AUDIT_FILE, AG_OVERFLOW_BLOCK, 0, 0, "", AG_ERR_INVALID_ARGUMENT, "audit.path"},
+        {sizeof(ag_audit_options), AG_AUDIT_FILE, AG_OVERFLOW_BLOCK, 0, 0, "/tmp/\xff\xfe.log", AG_ERR_INVALID_UTF8,
+         "audit.path"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        ag_audit_options_default(&audit);
+        audit.size = cases[i].size;
+        audit.sink = cases[i].sink;
+        audit.overflow = cases[i].overflow;
+        audit.fsync = cases[i].fsync;
+        audit.queue_capacity = cases[i].queue_capacity;
+        audit.path = cases[i].path;
+        ag_engine *engine = SENTINEL;
+        ag_error *err = NULL;
+        ag_status status = ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err);
+        CHECK(status == cases[i].status, "audit case %zu: %s, expected %s", i, ag_status_name(status),
+              ag_status_name(cases[i].status));
+        CHECK(engine == NULL, "audit case %zu: out_engine is NULL after a failure", i);
+        CHECK(ag_error_status(err) == cases[i].status, "audit case %zu: error status", i);
+        CHECK_STR(ag_error_path(err), "");
+        CHECK(strstr(ag_error_message(err), cases[i].contains) != NULL, "audit case %zu: message \"%s\"", i,
+              ag_error_message(err));
+        ag_error_free(err);
+    }
+
+    /* A larger size (a newer header with appended fields) is accepted. */
+    struct {
+        ag_audit_options v1;
+        uint64_t appended_field;
+    } newer;
+    ag_audit_options_default(&newer.v1);
+    newer.v1.size = sizeof newer;
+    newer.v1.sink = AG_AUDIT_MEMORY;
+    newer.appended_field = 42;
+    ag_engine *engine = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY_V2), NULL, &newer.v1, &engine, NULL), AG_OK);
+    ag_engine_free(engine);
+
+    /* AG_AUDIT_NONE: an engine without a trail; draining gives nothing, flushing is a no-op. */
+    ag_audit_options_default(&audit);
+    engine = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_OK);
+    ag_decision d;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK(d.effect == AG_EFFECT_ALLOW, "an engine without a trail decides as usual");
+    ag_buffer *lines = NULL;
+    size_t count = 99;
+    CHECK_STATUS(ag_engine_drain_audit(engine, 10, &lines, &count), AG_OK);
+    CHECK(lines != NULL && ag_buffer_len(lines) == 0 && count == 0, "no records without a trail: %zu", count);
+    ag_buffer_free(lines);
+    CHECK_STATUS(ag_engine_flush_audit(engine, NULL), AG_OK);
+    ag_audit_stats stats = {7, 7};
+    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    CHECK(stats.recorded == 0 && stats.dropped == 0, "no counts without a trail");
+    ag_engine_free(engine);
+}
+
+static void test_audit_misuse(void) {
+    ag_audit_options audit;
+    ag_audit_options_default(&audit);
+    audit.sink = AG_AUDIT_MEMORY;
+
+    /* NULL for each required pointer of ag_engine_new_audited: nothing written. */
+    ag_engine *engine = SENTINEL;
+    ag_error *err = SENTINEL;
+    CHECK_STATUS(ag_engine_new_audited(NULL, 0, NULL, &audit, &engine, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, NULL, &engine, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, NULL, &err), AG_ERR_NULL_POINTER);
+    CHECK(engine == SENTINEL && err == SENTINEL, "nothing written");
+
+    /* Bad engine options are still reported with an audit trail. */
+    ag_engine_options options;
+    ag_engine_options_default(&options);
+    options.size = 8;
+    err = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), &options, &audit, &engine, &err), AG_ERR_OPTIONS_SIZE);
+    CHECK(engine == NULL && strstr(ag_error_message(err), "options.size") != NULL, "message: %s",
+          ag_error_message(err));
+    ag_error_free(err);
+
+    /* A bad policy is AG_ERR_POLICY with its path, as without a trail. */
+    err = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES("{\"agentgate\": 1, \"name\": \"p\", \"audit\": {\"include\": []}}"),
+                                       NULL, &audit, &engine, &err),
+                 AG_ERR_POLICY);
+    CHECK(engine == NULL, "out_engine is NULL");
+    CHECK_STR(ag_error_path(err), "audit");
+    ag_error_free(err);
+
+    engine = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_OK);
+
+    /* drain, flush and stats with NULL pointers: nothing written. */
+    ag_buffer *lines = SENTINEL;
+    size_t count = 77;
+    CHECK_STATUS(ag_engine_drain_audit(NULL, 10, &lines, &count), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_drain_audit(engine, 10, NULL, &count), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(ag_engine_drain_audit(engine, 10, &lines, NULL), AG_ERR_NULL_POINTER);
+    CHECK(lines == SENTINEL && count == 77, "nothing written");
+    err = SENTINEL;
+    CHECK_STATUS(ag_engine_flush_audit(NULL, &err), AG_ERR_NULL_POINTER);
+    CHECK(err == SENTINEL, "nothing written");
+    ag_audit_stats stats = {7, 7};
+    CHECK_STATUS(ag_engine_audit_stats(NULL, &stats), AG_ERR_NULL_POINTER);
+    CHECK(stats.recorded == 7 && stats.dropped == 7, "nothing written");
+    CHECK_STATUS(ag_engine_audit_stats(engine, NULL), AG_ERR_NULL_POINTER);
+
+    /* max_records 0 is an invalid argument, and takes nothing. */
+    ag_decision d;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK_STATUS(ag_engine_drain_audit(engine, 0, &lines, &count), AG_ERR_INVALID_ARGUMENT);
+    CHECK(lines == NULL && count == 0, "out_lines NULL and out_count 0 after a failure");
+    CHECK_STATUS(ag_engine_drain_audit(engine, 10, &lines, &count), AG_OK);
+    CHECK(count == 1 && ag_buffer_len(lines) > 0 && ag_buffer_data(lines)[ag_buffer_len(lines) - 1] == '\n',
+          "the record is still there: %zu", count);
+    ag_buffer_free(lines);
+
+    /* A memory trail has nothing to flush; success clears out_error. */
+    err = SENTINEL;
+    CHECK_STATUS(ag_engine_flush_audit(engine, &err), AG_OK);
+    CHECK(err == NULL, "out_error is NULL after success");
+    ag_engine_free(engine);
+}
+
+static void test_audit_file_errors(void) {
+    char dir[] = "/tmp/agentgate-misuse-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[256];
+    ag_audit_options audit;
+    ag_audit_options_default(&audit);
+    audit.sink = AG_AUDIT_FILE;
+    audit.path = path;
+
+    /* A directory that does not exist. */
+    snprintf(path, sizeof path, "%s/missing/audit.log", dir);
+    ag_engine *engine = SENTINEL;
+    ag_error *err = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), AG_ERR_AUDIT);
+    CHECK(engine == NULL, "out_engine is NULL after a failure");
+    CHECK(ag_error_status(err) == AG_ERR_AUDIT, "error status");
+    CHECK_STR(ag_error_path(err), "");
+    CHECK(strstr(ag_error_message(err), path) != NULL, "message names the file: %s", ag_error_message(err));
+    ag_error_free(err);
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_ERR_AUDIT);
+
+    /* A directory where the file should be. */
+    snprintf(path, sizeof path, "%s", dir);
+    err = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), AG_ERR_AUDIT);
+    CHECK(ag_error_status(err) == AG_ERR_AUDIT, "error status");
+    ag_error_free(err);
+
+    /* A file whose last line is not a record of a trail is not appended to. */
+    snprintf(path, sizeof path, "%s/foreign.log", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "create %s", path);
+    if (f != NULL) {
+        fputs("not a record\n", f);
+        fclose(f);
+    }
+    err = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), AG_ERR_AUDIT);
+    CHECK(strstr(ag_error_message(err), "foreign.log") != NULL, "message: %s", ag_error_message(err));
+    ag_error_free(err);
+    unlink(path);
+
+    /* A bad policy never creates the trail file. */
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    err = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES("{\"agentgate\": 2}"), NULL, &audit, &engine, &err), AG_ERR_POLICY);
+    ag_error_free(err);
+    struct stat st;
+    CHECK(stat(path, &st) != 0, "no trail file after a bad policy");
+
+    /* The path is only read during the call: the caller's buffer may change afterwards. */
+    engine = NULL;
+    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_OK);
+    memset(path, 'x', 16);
+    ag_decision d;
+    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK_STATUS(ag_engine_flush_audit(engine, NULL), AG_OK);
+    ag_engine_free(engine);
+    snprintf(path, sizeof path, "%s/audit.log", dir);
+    CHECK(stat(path, &st) == 0 && st.st_size > 0, "the trail was written where the path pointed at creation");
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_free_and_accessors_accept_null(void) {
     ag_engine_free(NULL);
     ag_buffer_free(NULL);
@@ -516,6 +739,9 @@ int main(void) {
     test_update_policy();
     test_approve_action();
     test_approve_hash();
+    test_audit_options();
+    test_audit_misuse();
+    test_audit_file_errors();
     test_free_and_accessors_accept_null();
     return check_summary();
 }

@@ -16,6 +16,31 @@ namespace AgentGate.Native
         const string __DllName = "agentgate_ffi";
 
         /// <summary>
+        ///  `ag_audit_options.sink`: no audit trail (the engine behaves as one from `ag_engine_new`).
+        /// </summary>
+        internal const uint AG_AUDIT_NONE = 0;
+        /// <summary>
+        ///  `ag_audit_options.sink`: an append-only JSON-lines file at `path`, written by a background
+        ///  thread of the engine.
+        /// </summary>
+        internal const uint AG_AUDIT_FILE = 1;
+        /// <summary>
+        ///  `ag_audit_options.sink`: records wait in the engine's queue until the host takes them with
+        ///  `ag_engine_drain_audit`.
+        /// </summary>
+        internal const uint AG_AUDIT_MEMORY = 2;
+        /// <summary>
+        ///  `ag_audit_options.overflow`: when the queue is full, evaluation waits for room; no record
+        ///  is ever lost (the default). With `AG_AUDIT_MEMORY` the host must keep draining, or
+        ///  evaluations block once `queue_capacity` records wait.
+        /// </summary>
+        internal const uint AG_OVERFLOW_BLOCK = 0;
+        /// <summary>
+        ///  `ag_audit_options.overflow`: when the queue is full, evaluation never waits; the record is
+        ///  dropped and counted, and the trail gets a `"dropped"` record with the count.
+        /// </summary>
+        internal const uint AG_OVERFLOW_DROP = 1;
+        /// <summary>
         ///  `ag_decision.effect`: the action may run.
         /// </summary>
         internal const uint AG_EFFECT_ALLOW = 0;
@@ -66,11 +91,12 @@ namespace AgentGate.Native
         /// </summary>
         internal const uint AG_ABI_VERSION_MAJOR = 1;
         /// <summary>
-        ///  Minor version of this C ABI. Minor versions only add functions, constants or trailing
-        ///  fields of `ag_engine_options`; a program compiled against minor version N runs on any
-        ///  library with the same major version and a minor version &gt;= N.
+        ///  Minor version of this C ABI. Minor versions only add functions, constants, structs or
+        ///  trailing fields of the size-versioned option structs; a program compiled against minor
+        ///  version N runs on any library with the same major version and a minor version &gt;= N.
+        ///  Version 1.1 added the audit trail (`ag_engine_new_audited` and the `ag_audit_*` items).
         /// </summary>
-        internal const uint AG_ABI_VERSION_MINOR = 0;
+        internal const uint AG_ABI_VERSION_MINOR = 1;
         /// <summary>
         ///  `ag_engine_options.clock`: the engine reads the system clock (the default).
         /// </summary>
@@ -116,12 +142,118 @@ namespace AgentGate.Native
         /// </summary>
         internal const int AG_ERR_PANIC = 7;
         /// <summary>
-        ///  `ag_engine_options.size` is smaller than `sizeof(ag_engine_options)` of ABI version 1.
+        ///  `ag_engine_options.size` or `ag_audit_options.size` is smaller than the struct's size in
+        ///  the ABI version that introduced it.
         /// </summary>
         internal const int AG_ERR_OPTIONS_SIZE = 8;
+        /// <summary>
+        ///  The audit trail cannot be opened or written (the `ag_error` message names the file and the
+        ///  operating system's error). Since ABI 1.1.
+        /// </summary>
+        internal const int AG_ERR_AUDIT = 9;
 
 
 
+
+        /// <summary>
+        ///  Fills `*out` with the default audit options: current `size`, `AG_AUDIT_NONE`, `path`
+        ///  NULL, `max_bytes` 0 (no rotation), `flush_interval_ms` 200, `queue_capacity` 65536,
+        ///  `AG_OVERFLOW_BLOCK`, `fsync` 0. Does nothing when `out` is NULL. Since ABI 1.1.
+        ///
+        ///  Thread-safe.
+        ///
+        ///  # Safety
+        ///  `out` is NULL or valid for a write of one `ag_audit_options`.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "ag_audit_options_default", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void ag_audit_options_default(AgAuditOptions* @out);
+
+        /// <summary>
+        ///  Creates an engine like `ag_engine_new` that also writes every decision to the audit trail
+        ///  `audit` describes. Since ABI 1.1.
+        ///
+        ///  `options` may be NULL for the defaults; `audit` must not be NULL (use `ag_engine_new` for
+        ///  an engine without a trail). The policy is loaded first: a bad policy gives `AG_ERR_POLICY`
+        ///  and never creates or touches the trail. A trail file that cannot be opened (a missing
+        ///  directory, no permission, a last record that is not a record of a trail) gives
+        ///  `AG_ERR_AUDIT`, with an `ag_error` whose path is "" and whose message names the file and the
+        ///  operating system's error. Bad audit options give `AG_ERR_OPTIONS_SIZE`,
+        ///  `AG_ERR_INVALID_ARGUMENT` or `AG_ERR_INVALID_UTF8`. On failure `*out_engine` is set to NULL;
+        ///  on `AG_ERR_NULL_POINTER` (`policy`, `audit` or `out_engine` NULL) nothing is written.
+        ///
+        ///  `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
+        ///  `ag_error` the caller owns on failure.
+        ///
+        ///  With `AG_AUDIT_FILE`, the engine runs a writer thread until `ag_engine_free`, which writes
+        ///  the records still queued before it returns. With `AG_AUDIT_MEMORY`, records wait for
+        ///  `ag_engine_drain_audit`; those not drained when the engine is freed are lost.
+        ///
+        ///  Thread-safe: it touches no shared state (two engines must not write the same file).
+        ///
+        ///  # Safety
+        ///  `policy` is readable for `policy_len` bytes; `options` is NULL or a readable
+        ///  `ag_engine_options` whose `size` is set; `audit` is a readable `ag_audit_options` whose
+        ///  `size` is set and whose `path` is NULL or a NUL-terminated string; `out_engine` and
+        ///  `out_error` (if not NULL) are writable.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "ag_engine_new_audited", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ag_engine_new_audited(byte* policy, System.UIntPtr policy_len, AgEngineOptions* options, AgAuditOptions* audit, AgEngine** out_engine, AgError** out_error);
+
+        /// <summary>
+        ///  Takes up to `max_records` records from the in-memory trail of an engine created with
+        ///  `AG_AUDIT_MEMORY`, in chain order. Since ABI 1.1.
+        ///
+        ///  On `AG_OK`, `*out_lines` is a new buffer the caller owns and must release with
+        ///  `ag_buffer_free`: the records as JSON lines, each ending in '\n' (empty when there is
+        ///  nothing to take), and `*out_count` is the number of lines. A record of how many decisions
+        ///  were dropped since the last call (`AG_OVERFLOW_DROP`) comes first and counts as one of the
+        ///  `max_records`. Records taken are gone from the engine: each is handed out exactly once.
+        ///  An engine with a file sink or without a trail always gives no records. `max_records` 0
+        ///  gives `AG_ERR_INVALID_ARGUMENT` (`*out_lines` NULL, `*out_count` 0). On
+        ///  `AG_ERR_NULL_POINTER` nothing is written.
+        ///
+        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`;
+        ///  concurrent drains each get a part of the chain, in order, and no record twice.
+        ///
+        ///  # Safety
+        ///  `engine` is a live engine; `out_lines` and `out_count` are writable.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "ag_engine_drain_audit", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ag_engine_drain_audit(AgEngine* engine, System.UIntPtr max_records, AgBuffer** out_lines, System.UIntPtr* out_count);
+
+        /// <summary>
+        ///  Waits until every decision made so far is written to the trail file and flushed to the
+        ///  operating system (and, with `fsync` 1, to the disk). Since ABI 1.1.
+        ///
+        ///  A no-op returning `AG_OK` for an engine with a memory sink or without a trail. When the
+        ///  file cannot be written (now, or at an earlier batch), returns `AG_ERR_AUDIT`; the error's
+        ///  message names the file and the operating system's error. `out_error` may be NULL;
+        ///  otherwise it is set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///
+        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  It blocks until the writer thread has written the records queued before the call.
+        ///
+        ///  # Safety
+        ///  `engine` is a live engine; `out_error` is NULL or writable.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "ag_engine_flush_audit", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ag_engine_flush_audit(AgEngine* engine, AgError** out_error);
+
+        /// <summary>
+        ///  Writes the engine's audit counters to `*out` (both 0 for an engine without a trail). Since
+        ///  ABI 1.1.
+        ///
+        ///  `recorded + dropped` equals the number of decisions made once every record has been
+        ///  written (file sink: after `ag_engine_flush_audit`) or drained (memory sink). On
+        ///  `AG_ERR_NULL_POINTER` nothing is written.
+        ///
+        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///
+        ///  # Safety
+        ///  `engine` is a live engine; `out` is writable.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "ag_engine_audit_stats", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int ag_engine_audit_stats(AgEngine* engine, AgAuditStats* @out);
 
         /// <summary>
         ///  Returns the first byte of the buffer (never NULL for a live buffer, even when empty), or
@@ -185,11 +317,16 @@ namespace AgentGate.Native
         ///  Releases an engine with its policy, counters, approvals and interned rule ids. NULL is
         ///  accepted and ignored.
         ///
+        ///  An engine with a file audit trail first writes the records still queued and stops its
+        ///  writer thread, so this call waits for that I/O. Records of a memory trail not yet drained
+        ///  are lost.
+        ///
         ///  Not thread-safe with respect to `engine`: every other call on it must have returned, and
         ///  none may follow. Rule pointers from its decisions become invalid.
         ///
         ///  # Safety
-        ///  `engine` is NULL or an engine returned by `ag_engine_new` and not yet freed.
+        ///  `engine` is NULL or an engine returned by `ag_engine_new` or `ag_engine_new_audited` and
+        ///  not yet freed.
         /// </summary>
         [DllImport(__DllName, EntryPoint = "ag_engine_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern void ag_engine_free(AgEngine* engine);
@@ -420,6 +557,82 @@ namespace AgentGate.Native
     }
 
     /// <summary>
+    ///  How an engine from `ag_engine_new_audited` records its decisions. Fill it with
+    ///  `ag_audit_options_default` and change the fields you need.
+    ///
+    ///  Every decision becomes one JSON line (keys in RFC 8785 order) with `seq` (1, 2, ... without
+    ///  gaps), `type` (`"decision"`, or `"dropped"` / `"recovered"` for the trail's own events),
+    ///  `time`, `agent`, `kind`, `tool`, `target`, `effect`, `code`, `rule`, `reason`, `policy`,
+    ///  `action_hash`, `eval_ns`, `params` (only the policy's `audit.include_params` paths), `prev`
+    ///  (the previous record's `hash`) and `hash` (SHA-256 of the record without `hash`): a
+    ///  tamper-evident chain that `agentgate-audit verify` checks.
+    ///
+    ///  Versioned by size like `ag_engine_options`: `size` must be `sizeof(ag_audit_options)` as
+    ///  the caller's header declares it; later minor versions only append fields.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct AgAuditOptions
+    {
+        /// <summary>
+        ///  `sizeof(ag_audit_options)`; smaller than the size in ABI 1.1 gives `AG_ERR_OPTIONS_SIZE`.
+        /// </summary>
+        public uint size;
+        /// <summary>
+        ///  `AG_AUDIT_NONE`, `AG_AUDIT_FILE` or `AG_AUDIT_MEMORY`; anything else gives
+        ///  `AG_ERR_INVALID_ARGUMENT`.
+        /// </summary>
+        public uint sink;
+        /// <summary>
+        ///  The trail file for `AG_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
+        ///  and appended to (the chain continues from its last record). Read only during
+        ///  `ag_engine_new_audited`. NULL or "" gives `AG_ERR_INVALID_ARGUMENT`, bytes that are not
+        ///  UTF-8 `AG_ERR_INVALID_UTF8`. Ignored for the other sinks.
+        /// </summary>
+        public byte* path;
+        /// <summary>
+        ///  `AG_AUDIT_FILE`: once the file holds at least this many bytes it is renamed
+        ///  `PATH.000001` (then `.000002`, ...) and a new file continues the chain; 0 never rotates.
+        /// </summary>
+        public ulong max_bytes;
+        /// <summary>
+        ///  `AG_AUDIT_FILE`: written records reach the file at least this often, in milliseconds;
+        ///  0 means the default (200).
+        /// </summary>
+        public ulong flush_interval_ms;
+        /// <summary>
+        ///  Records the queue holds before `overflow` applies; 0 means the default (65536). At most
+        ///  1048576 (the queue is allocated up front); more gives `AG_ERR_INVALID_ARGUMENT`.
+        /// </summary>
+        public ulong queue_capacity;
+        /// <summary>
+        ///  `AG_OVERFLOW_BLOCK` or `AG_OVERFLOW_DROP`; anything else gives `AG_ERR_INVALID_ARGUMENT`.
+        /// </summary>
+        public uint overflow;
+        /// <summary>
+        ///  `AG_AUDIT_FILE`: 1 to `fsync` the file after every batch written, 0 not to; anything
+        ///  else gives `AG_ERR_INVALID_ARGUMENT`.
+        /// </summary>
+        public byte fsync;
+    }
+
+    /// <summary>
+    ///  Audit counters, filled by `ag_engine_audit_stats`.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct AgAuditStats
+    {
+        /// <summary>
+        ///  Decision records written to the file (`AG_AUDIT_FILE`) or handed out by
+        ///  `ag_engine_drain_audit` (`AG_AUDIT_MEMORY`).
+        /// </summary>
+        public ulong recorded;
+        /// <summary>
+        ///  Decision records dropped because the queue was full (`AG_OVERFLOW_DROP`).
+        /// </summary>
+        public ulong dropped;
+    }
+
+    /// <summary>
     ///  A byte string the library hands to the caller: UTF-8 text, not NUL-terminated.
     ///
     ///  Opaque. A function that returns one through an `ag_buffer **` hands ownership to the
@@ -496,8 +709,9 @@ namespace AgentGate.Native
     ///  A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
     ///  approval grants.
     ///
-    ///  Opaque. Created by `ag_engine_new`, released by `ag_engine_free`. Every other function
-    ///  may be called on one handle from many threads at once.
+    ///  Opaque. Created by `ag_engine_new` or `ag_engine_new_audited`, released by
+    ///  `ag_engine_free`. Every other function may be called on one handle from many threads at
+    ///  once.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
     internal unsafe partial struct AgEngine
