@@ -19,9 +19,11 @@ namespace AgentGate.Bench
 
         private static int Main(string[] args)
         {
+            if (args.Length > 0 && args[0] == "--percentile") return Percentile.Run(args);
             if (args.Length != 2)
             {
                 Console.Error.WriteLine("usage: AgentGate.Bench.exe POLICY.json ACTIONS.json");
+                Console.Error.WriteLine("       AgentGate.Bench.exe --percentile POLICY.json ACTIONS.json [options] (see Percentile.cs)");
                 return 2;
             }
             string policy = File.ReadAllText(args[0]);
