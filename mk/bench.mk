@@ -1,0 +1,94 @@
+# Benchmarks (benches/, BENCHMARKS.md): the reference workload replayed by every language's
+# percentile harness, the Rust criterion benches, Cedar on the shared subset, and one table.
+#
+#   make bench          every other BENCH_TARGETS entry first, then criterion, the percentile
+#                       harnesses (Rust, C, Node, Go, .NET) and the table (bench-table)
+#   make bench-table    the same without the other fragments' bench targets
+#   make test-bench     the workload files match the generator; the bench crate builds
+#                       (criterion benches included), its unit tests pass, and the Rust harness
+#                       prints well-formed BENCH lines for every case with a small n
+#
+# BENCH_N timed evaluations per case after BENCH_WARMUP untimed ones, the same in every language
+# (so the MIX lines of one workload must agree). Results go to target/bench/results/.
+.PHONY: bench-workload bench-rust-build bench-criterion bench-rust bench-c bench-node-ref bench-go-ref \
+	bench-dotnet-ref bench-harnesses bench-table test-bench
+TEST_TARGETS += test-bench
+BENCH_TARGETS += bench-table
+
+BENCH_N ?= 200000
+BENCH_WARMUP ?= 10000
+BENCH_START_MS := 1772463600000
+BENCH_STEP_MS := 10
+BENCH_OUT := $(ROOT)/target/bench
+BENCH_RESULTS := $(BENCH_OUT)/results
+BENCH_POLICY := $(ROOT)/benches/workload/reference-policy.json
+BENCH_ACTIONS := $(ROOT)/benches/workload/reference-actions.json
+BENCH_ARGS = --n $(BENCH_N) --warmup $(BENCH_WARMUP) --start-ms $(BENCH_START_MS) --step-ms $(BENCH_STEP_MS)
+BENCH_TEE = set -o pipefail; mkdir -p $(BENCH_RESULTS);
+# Every case of the Rust harness, run with a small n by the smoke test.
+BENCH_SMOKE_CASES := ref-value ref-json 1k-value 1k-json 10k-value 10k-json ref-value-audit-memory \
+	ref-value-audit-file ref-threads1 ref-threads2 ref-threads2-swap subset-value cedar-subset
+bench_empty :=
+bench_space := $(bench_empty) $(bench_empty)
+bench_comma := ,
+bench_join = $(subst $(bench_space),$(bench_comma),$(strip $(1)))
+
+# The 1,000- and 10,000-rule scale policies (multi-MB: generated, never committed).
+bench-workload:
+	@mkdir -p $(BENCH_OUT)
+	@for n in 1000 10000; do python3 $(ROOT)/benches/generate.py scale $$n $(BENCH_OUT)/policy-$$n.json || exit 1; done
+
+bench-rust-build:
+	$(CARGO) build -q --release -p agentgate-bench --bins --benches
+
+# Short measurement times (set in benches/rust/benches/*.rs): about a minute and a half.
+bench-criterion: bench-workload bench-rust-build
+	$(BENCH_TEE) $(CARGO) bench -q -p agentgate-bench 2>&1 | tee $(BENCH_RESULTS)/criterion.txt
+
+bench-rust: bench-workload bench-rust-build
+	$(BENCH_TEE) $(ROOT)/target/release/agentgate-bench --n $(BENCH_N) --warmup $(BENCH_WARMUP) \
+	  | tee $(BENCH_RESULTS)/rust.txt
+
+bench-c: ffi c-deps
+	@mkdir -p $(BENCH_OUT)
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -pedantic -I$(ROOT)/include $(ROOT)/benches/c/percentile.c \
+	  -o $(BENCH_OUT)/percentile-c $(FFI_LIB) -lcjson -lpthread -ldl -lm
+	$(BENCH_TEE) $(BENCH_OUT)/percentile-c $(BENCH_POLICY) $(BENCH_ACTIONS) $(BENCH_ARGS) | tee $(BENCH_RESULTS)/c.txt
+
+bench-node-ref: node-build
+	$(BENCH_TEE) cd $(NODE_DIR) && $(NODE) bench/percentile.mjs $(BENCH_POLICY) $(BENCH_ACTIONS) $(BENCH_ARGS) \
+	  | tee $(BENCH_RESULTS)/node.txt
+
+bench-go-ref: go-toolchain ffi
+	@mkdir -p $(BENCH_OUT)
+	cd $(GO_DIR) && $(GO_ENV) $(GO) build -o $(BENCH_OUT)/agentgate-bench-go ./cmd/agentgate-bench
+	$(BENCH_TEE) $(BENCH_OUT)/agentgate-bench-go -n $(BENCH_N) -warmup $(BENCH_WARMUP) -start-ms $(BENCH_START_MS) \
+	  -step-ms $(BENCH_STEP_MS) $(BENCH_POLICY) $(BENCH_ACTIONS) | tee $(BENCH_RESULTS)/go.txt
+
+bench-dotnet-ref: dotnet-build
+	$(BENCH_TEE) cd $(ROOT) && $(MONO) --optimize=all $(DOTNET_OUT)/AgentGate.Bench.exe --percentile $(BENCH_POLICY) \
+	  $(BENCH_ACTIONS) $(BENCH_ARGS) | tee $(BENCH_RESULTS)/dotnet.txt
+
+# Serially, in this order, so that no two harnesses share the two cores.
+bench-harnesses:
+	@rm -rf $(BENCH_RESULTS)
+	@uptime | sed 's/^/# load before the run: /'
+	@for t in bench-criterion bench-rust bench-c bench-node-ref bench-go-ref bench-dotnet-ref; do \
+	  $(MAKE) --no-print-directory $$t || exit 1; done
+	@uptime | sed 's/^/# load after the run: /'
+
+# The other fragments' bench targets run first (second expansion sees the whole list), so the
+# table is the last thing `make bench` prints.
+.SECONDEXPANSION:
+bench-table: $$(filter-out bench-table,$$(BENCH_TARGETS))
+	@$(MAKE) --no-print-directory bench-harnesses
+	@echo
+	@python3 $(ROOT)/benches/table.py --criterion $(ROOT)/target/criterion $(BENCH_RESULTS)/*.txt
+
+test-bench:
+	python3 $(ROOT)/benches/generate.py reference --check
+	$(CARGO) clippy -q -p agentgate-bench --all-targets -- -D warnings
+	$(CARGO) build -q --release -p agentgate-bench --bins --benches
+	$(CARGO) test -q --release -p agentgate-bench
+	$(BENCH_TEE) $(ROOT)/target/release/agentgate-bench --n 2000 --warmup 1000 --cases $(call bench_join,$(BENCH_SMOKE_CASES)) \
+	  | tee $(BENCH_RESULTS)/smoke.txt | python3 $(ROOT)/benches/table.py --require $(call bench_join,$(addprefix rust:,$(BENCH_SMOKE_CASES))) >/dev/null
