@@ -10,8 +10,9 @@ DEMO_TARGETS += demo-go
 GO ?= go
 GO_DIR := $(ROOT)/bindings/go
 GO_EXAMPLE_DIR := $(ROOT)/examples/go
-# cgo needs a C compiler; go modules come from the Go module proxy on first use.
-GO_ENV := CGO_ENABLED=1
+# cgo needs a C compiler; go modules come from the Go module proxy on first use. The audit
+# tests check trails with the verifier that `make tools` builds.
+GO_ENV := CGO_ENABLED=1 AGENTGATE_AUDIT_VERIFIER=$(ROOT)/target/release/agentgate-audit
 GO_FUZZ_TIME ?= 10s
 # -v shows the runner's own lines (one per failing case, then "N passed, M failed").
 GO_CONFORMANCE = set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestConformance$$' . | grep -v '^=== RUN'
@@ -25,7 +26,7 @@ go-toolchain:
 # vet, every test under the race detector, the memory-growth tests (which
 # build only without it), the conformance suite and a short fuzz of both
 # entry points.
-test-go: go-toolchain ffi
+test-go: go-toolchain ffi tools
 	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./...
 	cd $(GO_EXAMPLE_DIR) && $(GO_ENV) $(GO) vet ./...
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -race -count=1 ./...

@@ -22,13 +22,29 @@ import (
 	"unsafe"
 )
 
-// abiMajor is the C ABI major version this package was written for. A native
-// library with another major version is refused by New.
-const abiMajor = 1
+// abiMajor and abiMinor are the C ABI version this package was written for
+// (1.1 added the audit trail). New refuses a native library with another
+// major version or an older minor version.
+const (
+	abiMajor = 1
+	abiMinor = 1
+)
 
-// headerABIMajor is the major version of the header the package was compiled
-// against; a test keeps it equal to abiMajor.
-const headerABIMajor = C.AG_ABI_VERSION_MAJOR
+// headerABIMajor and headerABIMinor are the version of the header the
+// package was compiled against; a test keeps them in step with abiMajor and
+// abiMinor.
+const (
+	headerABIMajor = C.AG_ABI_VERSION_MAJOR
+	headerABIMinor = C.AG_ABI_VERSION_MINOR
+)
+
+// The ABI's audit constants, for audit.go.
+const (
+	abiAuditFile     = C.AG_AUDIT_FILE
+	abiAuditMemory   = C.AG_AUDIT_MEMORY
+	abiOverflowBlock = C.AG_OVERFLOW_BLOCK
+	abiOverflowDrop  = C.AG_OVERFLOW_DROP
+)
 
 // handle is an owned native engine; freed exactly once, by Close or by the
 // cleanup attached in New.
@@ -66,9 +82,9 @@ func NativeVersion() string {
 
 func checkABI() error {
 	major, minor := nativeABIVersion()
-	if major != abiMajor {
-		return fmt.Errorf("%w: the linked library speaks C ABI %d.%d, this package needs major version %d",
-			ErrABIVersion, major, minor, abiMajor)
+	if major != abiMajor || minor < abiMinor {
+		return fmt.Errorf("%w: the linked library speaks C ABI %d.%d, this package needs %d.%d or a later %d.x",
+			ErrABIVersion, major, minor, abiMajor, abiMinor, abiMajor)
 	}
 	return nil
 }
@@ -104,6 +120,8 @@ func takeError(st C.ag_status, cerr *C.ag_error, policy bool) error {
 		return fmt.Errorf("%w: %s", ErrInvalidAction, message)
 	case C.AG_ERR_CLOCK:
 		return ErrSystemClock
+	case C.AG_ERR_AUDIT:
+		return &AuditError{Message: message}
 	default:
 		return fmt.Errorf("%w: %s (%s)", ErrEngine, message, statusName(st))
 	}
@@ -120,6 +138,7 @@ type nativeOptions struct {
 	startMs    int64
 	maxKeys    uint64
 	hasMaxKeys bool
+	audit      *nativeAudit // nil: no audit trail
 }
 
 // newNative creates a native engine handle.
@@ -135,7 +154,28 @@ func newNative(policy []byte, o nativeOptions) (handle, error) {
 	}
 	var handle *C.ag_engine
 	var cerr *C.ag_error
-	st := C.ag_engine_new(bytesPtr(policy), C.size_t(len(policy)), &copts, &handle, &cerr)
+	var st C.ag_status
+	if o.audit == nil {
+		st = C.ag_engine_new(bytesPtr(policy), C.size_t(len(policy)), &copts, &handle, &cerr)
+	} else {
+		var caudit C.ag_audit_options
+		C.ag_audit_options_default(&caudit)
+		caudit.sink = C.uint32_t(o.audit.sink)
+		if o.audit.path != "" {
+			// The ABI reads the path only during the call.
+			path := C.CString(o.audit.path)
+			defer C.free(unsafe.Pointer(path))
+			caudit.path = path
+		}
+		caudit.max_bytes = C.uint64_t(o.audit.maxBytes)
+		caudit.flush_interval_ms = C.uint64_t(o.audit.flushIntervalMs)
+		caudit.queue_capacity = C.uint64_t(o.audit.queueCapacity)
+		caudit.overflow = C.uint32_t(o.audit.overflow)
+		if o.audit.fsync {
+			caudit.fsync = 1
+		}
+		st = C.ag_engine_new_audited(bytesPtr(policy), C.size_t(len(policy)), &copts, &caudit, &handle, &cerr)
+	}
 	runtime.KeepAlive(policy)
 	if st != C.AG_OK {
 		return nil, takeError(st, cerr, true)
@@ -224,4 +264,41 @@ func (e *Engine) nativeNow() (int64, error) {
 		return 0, takeError(st, nil, false)
 	}
 	return int64(ms), nil
+}
+
+// nativeDrainAudit copies up to max drained records (newline-terminated JSON
+// lines) into Go memory and returns them with their count.
+func (e *Engine) nativeDrainAudit(max int) ([]byte, int, error) {
+	var buf *C.ag_buffer
+	var count C.size_t
+	st := C.ag_engine_drain_audit(e.handle, C.size_t(max), &buf, &count)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		C.ag_buffer_free(buf)
+		return nil, 0, takeError(st, nil, false)
+	}
+	if buf == nil {
+		return nil, 0, fmt.Errorf("%w: drain returned no buffer", ErrEngine)
+	}
+	return takeBuffer(buf), int(count), nil
+}
+
+func (e *Engine) nativeFlushAudit() error {
+	var cerr *C.ag_error
+	st := C.ag_engine_flush_audit(e.handle, &cerr)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		return takeError(st, cerr, false)
+	}
+	return nil
+}
+
+func (e *Engine) nativeAuditStats() (AuditStats, error) {
+	var stats C.ag_audit_stats
+	st := C.ag_engine_audit_stats(e.handle, &stats)
+	runtime.KeepAlive(e)
+	if st != C.AG_OK {
+		return AuditStats{}, takeError(st, nil, false)
+	}
+	return AuditStats{Recorded: uint64(stats.recorded), Dropped: uint64(stats.dropped)}, nil
 }

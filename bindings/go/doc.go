@@ -36,6 +36,13 @@
 // that is garbage collected without Close frees its native memory through a
 // cleanup, but relying on that delays the release: call Close.
 //
+// # Audit trail
+//
+// WithAudit records every decision as a JSON line of a tamper-evident hash
+// chain, in a file (AuditFile) or in memory for DrainAudit (AuditMemory).
+// FlushAudit waits until the file holds every decision made so far, and
+// AuditStats counts what was recorded and dropped.
+//
 // # Middleware
 //
 // The sub-packages langchaingo, mcpsdk and mcpgo put an Engine in front of

@@ -24,7 +24,26 @@ var (
 	ErrABIVersion = errors.New("agentgate: incompatible native library")
 	// ErrEngine wraps unexpected failures of the native engine.
 	ErrEngine = errors.New("agentgate: engine failure")
+	// ErrAudit matches every *AuditError: an audit trail that cannot be
+	// opened (New) or written (FlushAudit).
+	ErrAudit = errors.New("agentgate: audit trail failure")
 )
+
+// AuditError reports an audit trail that cannot be opened (New with
+// WithAudit) or written (FlushAudit). Message names the file and the
+// operating system's error. errors.Is(err, ErrAudit) is true for it.
+type AuditError struct {
+	Message string
+}
+
+func (e *AuditError) Error() string {
+	return "agentgate: " + e.Message
+}
+
+// Unwrap makes errors.Is(err, ErrAudit) true.
+func (e *AuditError) Unwrap() error {
+	return ErrAudit
+}
 
 // PolicyError reports a policy document that does not load. Path names the
 // offending value in dotted form with bracketed indexes

@@ -7,8 +7,9 @@ import (
 )
 
 func TestHeaderMatchesPackageABI(t *testing.T) {
-	if headerABIMajor != abiMajor {
-		t.Fatalf("include/agentgate.h declares ABI major %d, the package is written for %d", headerABIMajor, abiMajor)
+	if headerABIMajor != abiMajor || headerABIMinor < abiMinor {
+		t.Fatalf("include/agentgate.h declares ABI %d.%d, the package is written for %d.%d",
+			headerABIMajor, headerABIMinor, abiMajor, abiMinor)
 	}
 	if err := checkABI(); err != nil {
 		t.Fatal(err)
