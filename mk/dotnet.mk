@@ -59,9 +59,10 @@ dotnet-build: dotnet-deps ffi
 	@$(MCS) -target:exe -r:$(DOTNET_OUT)/AgentGate.dll -r:System.Core.dll -out:$(DOTNET_OUT)/AgentGate.Demo.exe \
 	  $(ROOT)/examples/dotnet/*.cs $(DOTNET_JSON)
 
-test-dotnet: dotnet-bindings-check dotnet-build
+# The audit tests check trails with the verifier that `make tools` builds.
+test-dotnet: dotnet-bindings-check dotnet-build tools
 	@echo "== .NET unit tests"
-	cd $(DOTNET_OUT) && $(MONO) AgentGate.Tests.exe
+	cd $(DOTNET_OUT) && AGENTGATE_AUDIT_VERIFIER=$(ROOT)/target/release/agentgate-audit $(MONO) AgentGate.Tests.exe
 	@echo "== .NET conformance"
 	cd $(ROOT) && $(MONO) $(DOTNET_OUT)/AgentGate.Conformance.exe tests/conformance
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.CompilerServices;
 using AgentGate.Native;
 
@@ -31,20 +32,24 @@ namespace AgentGate
 
         /// <summary>Creates an engine from a policy document (JSON text).</summary>
         /// <param name="json">The policy document.</param>
-        /// <param name="options">Clock and limits; null for the defaults (system clock).</param>
+        /// <param name="options">Clock, limits and audit trail; null for the defaults (system clock, no trail).</param>
         /// <exception cref="ArgumentNullException"><paramref name="json"/> is null.</exception>
-        /// <exception cref="PolicyException">The document does not load; <see cref="PolicyException.Path"/> says where.</exception>
+        /// <exception cref="ArgumentException"><see cref="EngineOptions.Audit"/> has no valid sink, or a file sink has no valid path.</exception>
+        /// <exception cref="PolicyException">The document does not load; <see cref="PolicyException.Path"/> says where. A bad policy never creates the audit file.</exception>
+        /// <exception cref="AuditException">The audit file cannot be opened.</exception>
+        /// <exception cref="InvalidArgumentException">An audit option is out of the engine's range (a queue capacity above 1,048,576).</exception>
         /// <exception cref="NativeLibraryException">The native library cannot be loaded or has an incompatible ABI.</exception>
         public static Engine FromPolicy(string json, EngineOptions options = null)
         {
             if (json == null) throw new ArgumentNullException(nameof(json));
+            byte[] auditPath = options != null && options.Audit != null ? options.Audit.Validate() : null;
             NativeLoader.EnsureLoaded();
-            return Create(EncodePolicy(json), options);
+            return Create(EncodePolicy(json), options, auditPath);
         }
 
         // Separate from FromPolicy, which must contain no P/Invoke (see NativeLoader).
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private static unsafe Engine Create(byte[] policy, EngineOptions options)
+        private static unsafe Engine Create(byte[] policy, EngineOptions options, byte[] auditPath)
         {
             var native = new AgEngineOptions();
             NativeMethods.ag_engine_options_default(&native);
@@ -57,13 +62,28 @@ namespace AgentGate
                 }
                 if (options.MaxKeysPerLimit > 0) native.max_keys_per_limit = (ulong)options.MaxKeysPerLimit;
             }
+            AuditOptions audit = options != null ? options.Audit : null;
+            var nativeAudit = new AgAuditOptions();
+            NativeMethods.ag_audit_options_default(&nativeAudit);
+            if (audit != null)
+            {
+                nativeAudit.sink = (uint)audit.Sink;
+                nativeAudit.max_bytes = (ulong)audit.MaxBytes;
+                if (audit.FlushInterval > TimeSpan.Zero) nativeAudit.flush_interval_ms = audit.FlushIntervalMs;
+                if (audit.QueueCapacity > 0) nativeAudit.queue_capacity = (ulong)audit.QueueCapacity;
+                nativeAudit.overflow = (uint)audit.Overflow;
+                nativeAudit.fsync = audit.Fsync ? (byte)1 : (byte)0;
+            }
 
             var engine = new EngineHandle();
             using (var error = new ErrorHandle())
             {
                 int status;
                 fixed (byte* text = policy)
+                fixed (byte* path = auditPath)
                 {
+                    // NUL-terminated (Utf8.TryEncode's spare byte); read only during the call.
+                    nativeAudit.path = path;
                     RuntimeHelpers.PrepareConstrainedRegions();
                     try
                     {
@@ -72,7 +92,9 @@ namespace AgentGate
                     {
                         AgEngine* created = null;
                         AgError* failure = null;
-                        status = NativeMethods.ag_engine_new(text, Length(policy), &native, &created, &failure);
+                        status = audit == null
+                            ? NativeMethods.ag_engine_new(text, Length(policy), &native, &created, &failure)
+                            : NativeMethods.ag_engine_new_audited(text, Length(policy), &native, &nativeAudit, &created, &failure);
                         engine.Attach((IntPtr)created);
                         error.Attach((IntPtr)failure);
                     }
@@ -358,8 +380,125 @@ namespace AgentGate
         }
 
         /// <summary>
+        /// Takes up to <paramref name="max"/> records from the in-memory audit trail
+        /// (<see cref="AuditSink.Memory"/>), in chain order: each a JSON object, without the
+        /// trailing newline. Records taken are gone from the engine; concurrent calls each get
+        /// a part of the chain and never the same record.
+        /// </summary>
+        /// <remarks>
+        /// When records were dropped since the last call (<see cref="AuditOverflow.Drop"/>), a
+        /// "dropped" record with the count comes first and counts toward <paramref name="max"/>.
+        /// An engine with a file sink or without a trail gives no records. Drain regularly: with
+        /// <see cref="AuditOverflow.Block"/> a full queue makes evaluations wait, and records not
+        /// drained are lost when the engine is disposed.
+        /// </remarks>
+        /// <exception cref="ArgumentOutOfRangeException"><paramref name="max"/> is under 1.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe IReadOnlyList<string> DrainAudit(int max = 1024)
+        {
+            if (max < 1) throw new ArgumentOutOfRangeException(nameof(max), max, "DrainAudit needs max >= 1");
+            bool added = AddRef();
+            try
+            {
+                using (var buffer = new BufferHandle())
+                {
+                    int status;
+                    UIntPtr count = UIntPtr.Zero;
+                    RuntimeHelpers.PrepareConstrainedRegions();
+                    try
+                    {
+                    }
+                    finally
+                    {
+                        AgBuffer* lines = null;
+                        status = NativeMethods.ag_engine_drain_audit(Native, (UIntPtr)(uint)max, &lines, &count);
+                        buffer.Attach((IntPtr)lines);
+                    }
+                    if (status != NativeMethods.AG_OK || buffer.IsInvalid) throw Failed("drain the audit trail", status);
+                    string text = buffer.Text;
+                    var records = new List<string>((int)count.ToUInt32());
+                    for (int start = 0; start < text.Length;)
+                    {
+                        int end = text.IndexOf('\n', start);
+                        if (end < 0) throw new AgentGateException("agentgate returned an audit record without its newline");
+                        records.Add(text.Substring(start, end - start));
+                        start = end + 1;
+                    }
+                    if ((ulong)records.Count != count.ToUInt64())
+                    {
+                        throw new AgentGateException("agentgate reported " + count + " audit records and sent " + records.Count);
+                    }
+                    return records.AsReadOnly();
+                }
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>
+        /// Waits until every decision made so far is written to the audit file and handed to
+        /// the operating system (with <see cref="AuditOptions.Fsync"/>, synced to the device).
+        /// Does nothing for a memory sink or an engine without a trail.
+        /// </summary>
+        /// <exception cref="AuditException">The audit file cannot be written.</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe void FlushAudit()
+        {
+            bool added = AddRef();
+            try
+            {
+                using (var error = new ErrorHandle())
+                {
+                    int status;
+                    RuntimeHelpers.PrepareConstrainedRegions();
+                    try
+                    {
+                    }
+                    finally
+                    {
+                        AgError* failure = null;
+                        status = NativeMethods.ag_engine_flush_audit(Native, &failure);
+                        error.Attach((IntPtr)failure);
+                    }
+                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                }
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>
+        /// The audit counters (zero without a trail). Once every record is written
+        /// (<see cref="FlushAudit"/>) or drained, <c>Recorded + Dropped</c> is the number of decisions.
+        /// </summary>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        public unsafe AuditStats AuditStats
+        {
+            get
+            {
+                bool added = AddRef();
+                try
+                {
+                    AgAuditStats stats;
+                    int status = NativeMethods.ag_engine_audit_stats(Native, &stats);
+                    if (status != NativeMethods.AG_OK) throw Failed("read the audit counters", status);
+                    return new AuditStats((long)stats.recorded, (long)stats.dropped);
+                }
+                finally
+                {
+                    if (added) handle.DangerousRelease();
+                }
+            }
+        }
+
+        /// <summary>
         /// Releases the native engine. Calls in flight on other threads complete first; later
         /// calls throw <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+        /// With a file audit trail, the records still queued are written first.
         /// </summary>
         public void Dispose()
         {
@@ -442,6 +581,7 @@ namespace AgentGate
                 case NativeMethods.AG_ERR_INVALID_ARGUMENT: return new InvalidArgumentException(message);
                 case NativeMethods.AG_ERR_INVALID_ACTION: return new InvalidActionException(message);
                 case NativeMethods.AG_ERR_CLOCK: return new ClockException(message);
+                case NativeMethods.AG_ERR_AUDIT: return new AuditException(message);
                 default: return new AgentGateException(StatusName(status) + ": " + message);
             }
         }

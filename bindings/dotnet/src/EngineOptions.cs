@@ -29,5 +29,11 @@ namespace AgentGate
                 maxKeysPerLimit = value;
             }
         }
+
+        /// <summary>
+        /// Null (the default): no audit trail. Set: the engine records every decision it makes in
+        /// the trail these options describe (see <see cref="AuditOptions"/>).
+        /// </summary>
+        public AuditOptions Audit { get; set; }
     }
 }

@@ -71,6 +71,18 @@ namespace AgentGate
         }
     }
 
+    /// <summary>
+    /// The audit trail cannot be opened (<see cref="Engine.FromPolicy"/> with <see cref="EngineOptions.Audit"/>)
+    /// or written (<see cref="Engine.FlushAudit"/>); the message names the file and the system's error.
+    /// </summary>
+    public class AuditException : AgentGateException
+    {
+        /// <summary>Creates the exception with a message.</summary>
+        public AuditException(string message) : base(message)
+        {
+        }
+    }
+
     /// <summary>The native library could not be loaded, or its ABI version does not match this assembly.</summary>
     public class NativeLibraryException : AgentGateException
     {

@@ -160,14 +160,16 @@ namespace AgentGate.Tests
             string fake = Path.Combine(BuildDir, "fake-abi", "libagentgate_ffi.so");
             Assert.True(File.Exists(fake), "the ABI 2.0 test library was built: " + fake);
             string output = RunProbe(BuildDir, fake);
-            Assert.Contains("error NativeLibraryException: the agentgate native library has ABI version 2.0, but this AgentGate.dll needs ABI 1.0", output, "probe");
+            Assert.Contains("error NativeLibraryException: the agentgate native library has ABI version 2.0, but this AgentGate.dll needs ABI 1.1", output, "probe");
         }
 
         [Test]
         public static void Abi_versions_are_compared_by_major_and_minimum_minor()
         {
-            NativeLoader.CheckAbi(0x10000);
+            NativeLoader.CheckAbi(0x10001);
             NativeLoader.CheckAbi(0x10007);
+            // 1.1 added the audit trail, which this assembly calls.
+            Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x10000), "1.0 is older than 1.1");
             Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x20000), "major 2");
             Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x00009), "major 0");
         }
