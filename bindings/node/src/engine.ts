@@ -120,28 +120,32 @@ export class Engine {
     }
   }
 
-  /** The deny for a failure of the binding itself (never expected: the engine does not throw). */
+  /**
+   * The deny for a failure of the binding itself (never expected: the engine does not throw).
+   * Not an audit record of its own: the failure may come after the engine recorded its decision.
+   */
   #failed(): Decision {
+    let policy = { name: '', version: null as string | null };
     try {
-      const decision = JSON.parse(this.#native.invalidAction('the policy engine failed')) as Decision;
-      decision.code = 'engine_error';
-      return decision;
+      const { name, version } = this.#native.policyInfo();
+      policy = { name, version: version ?? null };
     } catch {
-      return {
-        effect: 'deny',
-        allowed: false,
-        code: 'engine_error',
-        rule: null,
-        reason: 'the policy engine failed',
-        matched: [],
-        shadow: [],
-        params: null,
-        retry_after_ms: null,
-        action_hash: null,
-        policy: { name: '', version: null },
-        eval_ns: 0,
-      };
+      // Keep the empty name: the deny matters, not its label.
     }
+    return {
+      effect: 'deny',
+      allowed: false,
+      code: 'engine_error',
+      rule: null,
+      reason: 'the policy engine failed',
+      matched: [],
+      shadow: [],
+      params: null,
+      retry_after_ms: null,
+      action_hash: null,
+      policy,
+      eval_ns: 0,
+    };
   }
 }
 

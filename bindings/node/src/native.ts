@@ -24,6 +24,7 @@ export interface NativeEngine {
   approveHash(hash: string, ttlMs: number, uses: number): NativeEngineError | null;
   setTime(unixMs: number): NativeEngineError | null;
   nowMs(): number;
+  policyInfo(): { name: string; version?: string | null };
 }
 
 export interface NativeModule {

@@ -9,7 +9,7 @@
 mod decision;
 mod walk;
 
-use agentgate::{ClockMode, Decision, Engine, EngineError, EngineOptions, PolicyError};
+use agentgate::{ClockMode, Engine, EngineError, EngineOptions, PolicyError};
 use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
@@ -28,6 +28,13 @@ impl From<PolicyError> for NativePolicyError {
             message: error.message,
         }
     }
+}
+
+/// The current policy's name and version.
+#[napi(object)]
+pub struct NativePolicyInfo {
+    pub name: String,
+    pub version: Option<String>,
 }
 
 /// An engine call error, as a value. `kind` is `system_clock`, `invalid_argument`,
@@ -145,10 +152,21 @@ impl NativeEngine {
     }
 
     /// The `invalid_action` deny for a value the JavaScript layer could not turn into JSON,
-    /// with `reason` saying what is wrong. Carries the current policy's name and version.
+    /// with `reason` saying what is wrong. Carries the current policy's name and version, and
+    /// is written to the audit trail like every decision.
     #[napi]
     pub fn invalid_action(&self, reason: String) -> String {
-        invalid_action(&self.engine, &reason).to_json()
+        self.engine.deny_invalid_action(&reason).to_json()
+    }
+
+    /// The current policy's name and version.
+    #[napi]
+    pub fn policy_info(&self) -> NativePolicyInfo {
+        let info = self.engine.policy_info();
+        NativePolicyInfo {
+            name: info.name.to_string(),
+            version: info.version.as_deref().map(str::to_owned),
+        }
     }
 
     /// Grants an approval for the action in `action` (JSON text); returns its hash.
@@ -190,11 +208,4 @@ impl NativeEngine {
     pub fn now_ms(&self) -> i64 {
         self.engine.now_ms()
     }
-}
-
-/// The core's deny for an action that is not an object, with `reason` in place of its own.
-fn invalid_action(engine: &Engine, reason: &str) -> Decision {
-    let mut decision = engine.evaluate_json(b"null");
-    decision.reason = reason.into();
-    decision
 }
