@@ -2,12 +2,13 @@
 # the TypeScript API and the OpenAI Agents SDK, LangChain and MCP adapters) and the Node demo
 # (examples/node).
 #
-#   make test-node         npm dependencies when missing, build, every test file (unit, adapters,
-#                          declarations, require/import, conformance)
+#   make test-node         npm dependencies when missing, build, every test file (unit, audit,
+#                          adapters, declarations, require/import, conformance); the audit tests
+#                          verify file trails with target/release/agentgate-audit, built when missing
 #   make conformance-node  replay tests/conformance (or $AGENTGATE_CONFORMANCE_DIR)
 #   make bench-node        p50/p99 of evaluate for object and text actions
 #   make demo-node         the demo table through the Node binding
-.PHONY: node-toolchain node-deps node-build test-node conformance-node bench-node demo-node
+.PHONY: node-toolchain node-deps node-build node-audit-verifier test-node conformance-node bench-node demo-node
 TEST_TARGETS += test-node
 CONFORMANCE_TARGETS += conformance-node
 BENCH_TARGETS += bench-node
@@ -34,8 +35,13 @@ node-deps: node-toolchain
 node-build: node-deps
 	@cd $(NODE_DIR) && CARGO=$(CARGO) $(NODE) scripts/build.mjs --quiet
 
-test-node: node-build
-	cd $(NODE_DIR) && $(NODE_TEST) test/
+NODE_AUDIT_VERIFIER := $(ROOT)/target/release/agentgate-audit
+
+node-audit-verifier:
+	@test -x $(NODE_AUDIT_VERIFIER) || $(CARGO) build -q --release -p agentgate-cli
+
+test-node: node-build node-audit-verifier
+	cd $(NODE_DIR) && AGENTGATE_AUDIT_BIN=$(NODE_AUDIT_VERIFIER) $(NODE_TEST) test/
 
 conformance-node: node-build
 	cd $(NODE_DIR) && $(NODE_TEST) test/conformance.test.mjs

@@ -1,7 +1,7 @@
 import { EncodeError, MAX_ACTION_BYTES, encodeJson, wellFormed } from './encode';
-import { AgentGateError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
-import { native, type NativeEngine, type NativeEngineError, type NativePolicyError } from './native';
-import type { Action, Decision, Policy } from './types';
+import { AgentGateError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
+import { native, type NativeAuditOptions, type NativeCreateError, type NativeEngine, type NativeEngineError } from './native';
+import type { Action, AuditRecord, Decision, Policy } from './types';
 
 /** How an engine reads time and bounds its rate-limit state. */
 export interface EngineOptions {
@@ -14,6 +14,57 @@ export interface EngineOptions {
   startMs?: number;
   /** The keys each rate limit keeps (default 100,000); a new key past that is denied. */
   maxKeysPerLimit?: number;
+  /** Write every decision to an audit trail (POLICY.md §8): a file, or memory the host drains. */
+  audit?: AuditOptions;
+}
+
+/** Settings of both audit sinks. */
+interface AuditQueueOptions {
+  /** Records the queue holds before `overflow` applies: 1 to 1,048,576 (default 65,536). */
+  queueCapacity?: number;
+}
+
+/**
+ * An append-only JSON-lines file written by a background thread; the chain continues from the
+ * file's last record when it exists. One engine per file.
+ */
+export interface FileAuditOptions extends AuditQueueOptions {
+  sink: 'file';
+  /** The trail file; created when missing. Rotated files are renamed `PATH.000001`, ... */
+  path: string;
+  /** Rotate once the file holds at least this many bytes (default 0: never). */
+  maxBytes?: number;
+  /** Records reach the file at least this often, in milliseconds (default 200). */
+  flushIntervalMs?: number;
+  /** `fsync` after every batch written (default false). */
+  fsync?: boolean;
+  /**
+   * When the queue is full: `block` (default) waits for the writer, so no record is lost;
+   * `drop` never waits, counts the record as dropped and writes the count to the trail.
+   */
+  overflow?: 'block' | 'drop';
+}
+
+/**
+ * Records wait in the engine until `drainAudit` takes them. When `queueCapacity` records wait,
+ * further ones are dropped and counted (a `dropped` record says how many): `evaluate` and
+ * `drainAudit` run on the same thread, so waiting for room would never end.
+ */
+export interface MemoryAuditOptions extends AuditQueueOptions {
+  sink: 'memory';
+  /** Always `drop` (the default) for a memory sink. */
+  overflow?: 'drop';
+}
+
+/** Where an engine writes its audit trail. */
+export type AuditOptions = FileAuditOptions | MemoryAuditOptions;
+
+/** Audit counters. */
+export interface AuditStats {
+  /** Decision records written to the file (file sink) or handed out by `drainAudit` (memory sink). */
+  recorded: number;
+  /** Decision records dropped because the queue was full (`overflow: 'drop'`). */
+  dropped: number;
 }
 
 /** How long an approval lasts and how many actions it covers. */
@@ -24,7 +75,10 @@ export interface ApproveOptions {
   uses?: number;
 }
 
-const OPTION_KEYS = new Set(['clock', 'startMs', 'maxKeysPerLimit']);
+const OPTION_KEYS = new Set(['clock', 'startMs', 'maxKeysPerLimit', 'audit']);
+const AUDIT_KEYS = new Set(['sink', 'path', 'maxBytes', 'flushIntervalMs', 'fsync', 'overflow', 'queueCapacity']);
+const FILE_ONLY_KEYS = ['path', 'maxBytes', 'flushIntervalMs', 'fsync'] as const;
+const MAX_QUEUE_CAPACITY = 1 << 20;
 const APPROVE_KEYS = new Set(['ttlMs', 'uses']);
 const CONSTRUCTION = Symbol('Engine construction');
 const MAX_U32 = 0xffff_ffff;
@@ -44,12 +98,14 @@ export class Engine {
 
   /**
    * Loads a policy (an object or its JSON text). Throws `PolicyError` with the offending path
-   * when it does not load, `InvalidArgumentError` for bad options.
+   * when it does not load, `InvalidArgumentError` for bad options, and `AuditError` when the
+   * audit trail cannot be opened (a bad policy never opens it).
    */
   static fromPolicy(policy: Policy | string, options: EngineOptions = {}): Engine {
-    const { manual, startMs, maxKeys } = readOptions(options);
-    const created = native.NativeEngine.create(policyText(policy), manual, startMs, maxKeys);
-    if (isPolicyError(created)) throw new PolicyError(created.path, created.message);
+    const { manual, startMs, maxKeys, audit } = readOptions(options);
+    const created = native.NativeEngine.create(policyText(policy), manual, startMs, maxKeys, audit);
+    if (isCreateError(created)) throw createError(created);
+    if (audit?.sink === 'file') flushOnExit(created);
     return new Engine(CONSTRUCTION, created);
   }
 
@@ -102,6 +158,34 @@ export class Engine {
   /** The engine's clock, unix milliseconds. */
   now(): number {
     return this.#native.nowMs();
+  }
+
+  /**
+   * Takes up to `max` records (default 1024) from a memory sink, oldest first; each is handed
+   * out once. When records were dropped since the last call, a `dropped` record comes first
+   * (and counts toward `max`). Empty for an engine without a memory sink.
+   */
+  drainAudit(max = 1024): AuditRecord[] {
+    if (!isIntegerIn(max, 1, MAX_U32)) {
+      throw new InvalidArgumentError(`drainAudit takes a maximum from 1 to ${MAX_U32} records, got ${describe(max)}`);
+    }
+    return JSON.parse(this.#native.drainAudit(max)) as AuditRecord[];
+  }
+
+  /**
+   * Waits until every decision made so far is written to the trail file and flushed (to the
+   * disk too with `fsync`). Throws `AuditError` when the file cannot be written. Returns at
+   * once for a memory sink or an engine without a trail.
+   */
+  flushAudit(): void {
+    const error = this.#native.flushAudit();
+    if (error !== null) throw engineError(error);
+  }
+
+  /** Records written or drained, and dropped, so far (zero without a trail). */
+  auditStats(): AuditStats {
+    const { recorded, dropped } = this.#native.auditStats();
+    return { recorded, dropped };
   }
 
   /**
@@ -172,8 +256,42 @@ function policyText(policy: unknown): string {
   return text;
 }
 
-function isPolicyError(value: NativeEngine | NativePolicyError): value is NativePolicyError {
+/**
+ * Engines with a trail file, flushed when the process exits (the end of the event loop,
+ * `process.exit`, an uncaught exception): records of decisions already made must not be lost in
+ * the writer's buffer. Held weakly, so a trail never keeps its engine alive; an engine that is
+ * collected writes its remaining records as it goes.
+ */
+const fileTrails = new Set<WeakRef<NativeEngine>>();
+const forgetTrail = new FinalizationRegistry<WeakRef<NativeEngine>>((ref) => fileTrails.delete(ref));
+let exitHookInstalled = false;
+
+function flushOnExit(handle: NativeEngine): void {
+  const ref = new WeakRef(handle);
+  fileTrails.add(ref);
+  forgetTrail.register(handle, ref);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      // A write error cannot be reported any more; the trail verifies up to its last complete line.
+      for (const trail of fileTrails) trail.deref()?.flushAudit();
+    });
+  }
+}
+
+function isCreateError(value: NativeEngine | NativeCreateError): value is NativeCreateError {
   return !(value instanceof native.NativeEngine);
+}
+
+function createError(error: NativeCreateError): AgentGateError {
+  switch (error.kind) {
+    case 'policy':
+      return new PolicyError(error.path, error.message);
+    case 'audit':
+      return new AuditError(`audit trail: ${error.message}`);
+    default:
+      return new InvalidArgumentError(error.message);
+  }
 }
 
 function engineError(error: NativeEngineError): AgentGateError {
@@ -184,12 +302,21 @@ function engineError(error: NativeEngineError): AgentGateError {
       return new InvalidActionError(error.message);
     case 'invalid_argument':
       return new InvalidArgumentError(error.message);
+    case 'audit':
+      return new AuditError(error.message);
     default:
       return new AgentGateError(error.message);
   }
 }
 
-function readOptions(options: unknown): { manual: boolean; startMs: number; maxKeys: number } {
+interface ReadOptions {
+  manual: boolean;
+  startMs: number;
+  maxKeys: number;
+  audit: NativeAuditOptions | undefined;
+}
+
+function readOptions(options: unknown): ReadOptions {
   const record = plainOptions(options, OPTION_KEYS, 'Engine.fromPolicy options');
   const clock = record.clock ?? 'system';
   if (clock !== 'system' && clock !== 'manual') {
@@ -206,7 +333,57 @@ function readOptions(options: unknown): { manual: boolean; startMs: number; maxK
   if (maxKeys !== undefined && !isIntegerIn(maxKeys, 1, MAX_U32)) {
     throw new InvalidArgumentError(`maxKeysPerLimit must be an integer from 1 to ${MAX_U32}, got ${describe(maxKeys)}`);
   }
-  return { manual: clock === 'manual', startMs: (startMs as number | undefined) ?? 0, maxKeys: (maxKeys as number | undefined) ?? 0 };
+  return {
+    manual: clock === 'manual',
+    startMs: (startMs as number | undefined) ?? 0,
+    maxKeys: (maxKeys as number | undefined) ?? 0,
+    audit: record.audit === undefined ? undefined : readAuditOptions(record.audit),
+  };
+}
+
+function readAuditOptions(options: unknown): NativeAuditOptions {
+  const record = plainOptions(options, AUDIT_KEYS, 'audit options');
+  const { sink, path, maxBytes, flushIntervalMs, fsync, overflow, queueCapacity } = record;
+  if (sink !== 'file' && sink !== 'memory') {
+    throw new InvalidArgumentError(`audit.sink must be 'file' or 'memory', got ${describe(sink)}`);
+  }
+  if (sink === 'memory') {
+    for (const key of FILE_ONLY_KEYS) {
+      if (record[key] !== undefined) throw new InvalidArgumentError(`audit.${key} needs sink: 'file'`);
+    }
+    if (overflow === 'block') {
+      throw new InvalidArgumentError(
+        "audit.overflow 'block' would hang a memory sink: evaluate would wait for a drainAudit that runs on the same thread (use 'drop', the default)",
+      );
+    }
+  }
+  if (overflow !== undefined && overflow !== 'block' && overflow !== 'drop') {
+    throw new InvalidArgumentError(`audit.overflow must be 'block' or 'drop', got ${describe(overflow)}`);
+  }
+  if (queueCapacity !== undefined && !isIntegerIn(queueCapacity, 1, MAX_QUEUE_CAPACITY)) {
+    throw new InvalidArgumentError(`audit.queueCapacity must be an integer from 1 to ${MAX_QUEUE_CAPACITY}, got ${describe(queueCapacity)}`);
+  }
+  const audit: NativeAuditOptions = { sink, overflow: (overflow as 'block' | 'drop' | undefined) ?? (sink === 'memory' ? 'drop' : 'block') };
+  if (queueCapacity !== undefined) audit.queueCapacity = queueCapacity as number;
+  if (sink === 'memory') return audit;
+  if (typeof path !== 'string' || path === '') {
+    throw new InvalidArgumentError(`audit.path must be the trail file's path (a non-empty string), got ${describe(path)}`);
+  }
+  if (!wellFormed(path)) throw new InvalidArgumentError('audit.path has a lone surrogate');
+  if (maxBytes !== undefined && !isIntegerIn(maxBytes, 0, Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError(`audit.maxBytes must be a non-negative integer (0: never rotate), got ${describe(maxBytes)}`);
+  }
+  if (flushIntervalMs !== undefined && !isIntegerIn(flushIntervalMs, 1, Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError(`audit.flushIntervalMs must be a positive integer number of milliseconds, got ${describe(flushIntervalMs)}`);
+  }
+  if (fsync !== undefined && typeof fsync !== 'boolean') {
+    throw new InvalidArgumentError(`audit.fsync must be a boolean, got ${describe(fsync)}`);
+  }
+  audit.path = path;
+  if (maxBytes !== undefined) audit.maxBytes = maxBytes as number;
+  if (flushIntervalMs !== undefined) audit.flushIntervalMs = flushIntervalMs as number;
+  if (fsync !== undefined) audit.fsync = fsync;
+  return audit;
 }
 
 function readApproveOptions(options: unknown): { ttlMs: number; uses: number } {

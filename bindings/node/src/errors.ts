@@ -31,6 +31,13 @@ export class InvalidActionError extends AgentGateError {}
 export class ClockError extends AgentGateError {}
 
 /**
+ * The audit trail cannot be opened (`Engine.fromPolicy`: a missing directory, no permission, a
+ * file whose last line is not a trail record) or written (`flushAudit`). The message names the
+ * file and the operating system's error.
+ */
+export class AuditError extends AgentGateError {}
+
+/**
  * The sentence an agent or a log gets for a decision that is not allow:
  * `Denied by policy: <reason>` or `Approval required by policy: <reason>`.
  */

@@ -9,10 +9,19 @@
  * ```
  */
 
-export { Engine, type ApproveOptions, type EngineOptions } from './engine';
+export {
+  Engine,
+  type ApproveOptions,
+  type AuditOptions,
+  type AuditStats,
+  type EngineOptions,
+  type FileAuditOptions,
+  type MemoryAuditOptions,
+} from './engine';
 export {
   AgentGateError,
   ApprovalRequiredError,
+  AuditError,
   ClockError,
   DeniedError,
   InvalidActionError,

@@ -9,6 +9,23 @@ export interface NativePolicyError {
   message: string;
 }
 
+export interface NativeCreateError {
+  kind: 'policy' | 'audit' | 'invalid_argument';
+  path: string;
+  message: string;
+}
+
+/** Audit options as `readOptions` validated them; absent keys keep the core's defaults. */
+export interface NativeAuditOptions {
+  sink: 'file' | 'memory';
+  path?: string;
+  maxBytes?: number;
+  flushIntervalMs?: number;
+  fsync?: boolean;
+  overflow?: 'block' | 'drop';
+  queueCapacity?: number;
+}
+
 export interface NativeEngineError {
   kind: 'system_clock' | 'invalid_argument' | 'invalid_action' | 'audit';
   message: string;
@@ -25,12 +42,22 @@ export interface NativeEngine {
   setTime(unixMs: number): NativeEngineError | null;
   nowMs(): number;
   policyInfo(): { name: string; version?: string | null };
+  /** The JSON text of an array of audit records. */
+  drainAudit(max: number): string;
+  flushAudit(): NativeEngineError | null;
+  auditStats(): { recorded: number; dropped: number };
 }
 
 export interface NativeModule {
   NativeEngine: {
     new (): never;
-    create(policy: string, manual: boolean, startMs: number, maxKeysPerLimit: number): NativeEngine | NativePolicyError;
+    create(
+      policy: string,
+      manual: boolean,
+      startMs: number,
+      maxKeysPerLimit: number,
+      audit?: NativeAuditOptions,
+    ): NativeEngine | NativeCreateError;
   };
 }
 

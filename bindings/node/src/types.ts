@@ -330,3 +330,61 @@ export interface Decision {
   /** Evaluation time in nanoseconds. */
   eval_ns: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The audit trail
+
+/** What every audit record carries: its place in the hash chain. */
+export interface AuditRecordBase {
+  /** 1, 2, 3, ... without gaps over the whole trail (rotated files included). */
+  seq: number;
+  /** When the record was made: RFC 3339, UTC, milliseconds (for decisions, the engine's clock). */
+  time: string;
+  /** The previous record's `hash` (`sha256:` and 64 zeros for the first record). */
+  prev: string;
+  /** `sha256:<hex>` of the record's RFC 8785 JSON without `hash`. */
+  hash: string;
+}
+
+/**
+ * One decision (POLICY.md §8). Of the action it keeps only what names it: `params` holds just
+ * the policy's `audit.include_params` paths, and nothing of `context` is written.
+ */
+export interface AuditDecisionRecord extends AuditRecordBase {
+  type: 'decision';
+  /** The acting agent; null (like `kind`, `tool` and `target`) for an invalid action. */
+  agent: string | null;
+  kind: ActionKind | null;
+  tool: string | null;
+  target: string | null;
+  effect: Effect;
+  code: DecisionCode;
+  rule: string | null;
+  reason: string;
+  policy: { name: string; version: string | null };
+  action_hash: string | null;
+  eval_ns: number;
+  /**
+   * The values of the `audit.include_params` paths the action has, keyed by path
+   * (`{"params.table": "users"}`); absent when the policy lists none.
+   */
+  params?: { [path: string]: JsonValue };
+}
+
+/** Decision records lost because the queue was full (`overflow: 'drop'`), since the last such record. */
+export interface AuditDroppedRecord extends AuditRecordBase {
+  type: 'dropped';
+  /** Records dropped since the previous `dropped` record. */
+  dropped: number;
+  /** Records dropped since the engine started. */
+  dropped_total: number;
+}
+
+/** In a trail file only: an incomplete last line (a crash mid-write) was cut off on reopening. */
+export interface AuditRecoveredRecord extends AuditRecordBase {
+  type: 'recovered';
+  truncated_bytes: number;
+}
+
+/** A line of the audit trail, parsed. */
+export type AuditRecord = AuditDecisionRecord | AuditDroppedRecord | AuditRecoveredRecord;

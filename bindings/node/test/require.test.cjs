@@ -15,7 +15,7 @@ test('require("agentgate") evaluates and throws the package errors', () => {
 
 test('import and require share one copy of each class', async () => {
   const esm = await import('agentgate');
-  for (const name of ['Engine', 'AgentGateError', 'PolicyError', 'DeniedError', 'ApprovalRequiredError', 'InvalidArgumentError', 'InvalidActionError', 'ClockError', 'guard', 'refusalMessage']) {
+  for (const name of ['Engine', 'AgentGateError', 'PolicyError', 'DeniedError', 'ApprovalRequiredError', 'InvalidArgumentError', 'InvalidActionError', 'ClockError', 'AuditError', 'guard', 'refusalMessage']) {
     assert.equal(typeof agentgate[name], 'function', name);
     assert.equal(esm[name], agentgate[name], name);
   }

@@ -2,14 +2,17 @@
 //!
 //! The JavaScript layer (`bindings/node/src`) owns the public API: it turns user values into
 //! JSON text, validates arguments and maps errors to `Error` subclasses. This module only moves
-//! bytes between V8 and the core: policy and action text in, decision JSON or error values out.
+//! bytes between V8 and the core: policy and action text in, decision JSON, audit records or
+//! error values out.
 //! It never throws for bad action content; load and argument errors are returned as values so
 //! the JavaScript layer can raise the right error class with every field intact.
 
+mod audit;
 mod decision;
 mod walk;
 
-use agentgate::{ClockMode, Engine, EngineError, EngineOptions, PolicyError};
+use agentgate::{ClockMode, CreateError, Engine, EngineError, EngineOptions, PolicyError};
+use audit::{NativeAuditOptions, NativeAuditStats};
 use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
@@ -26,6 +29,33 @@ impl From<PolicyError> for NativePolicyError {
         NativePolicyError {
             path: error.path,
             message: error.message,
+        }
+    }
+}
+
+/// An engine that cannot be created, as a value. `kind` is `policy` (the policy does not load;
+/// `path` names the offending value), `audit` (the trail cannot be opened; `path` is empty) or
+/// `invalid_argument` (audit options the core cannot take; `path` is empty).
+#[napi(object)]
+pub struct NativeCreateError {
+    pub kind: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl From<CreateError> for NativeCreateError {
+    fn from(error: CreateError) -> Self {
+        match error {
+            CreateError::Policy(error) => NativeCreateError {
+                kind: "policy".to_owned(),
+                path: error.path,
+                message: error.message,
+            },
+            CreateError::Audit(message) => NativeCreateError {
+                kind: "audit".to_owned(),
+                path: String::new(),
+                message,
+            },
         }
     }
 }
@@ -69,14 +99,16 @@ pub struct NativeEngine {
 #[napi]
 impl NativeEngine {
     /// Loads `policy` (JSON text). `manual` selects the manual clock starting at `start_ms`
-    /// (unix ms); `max_keys_per_limit` of 0 keeps the core's default.
+    /// (unix ms); `max_keys_per_limit` of 0 keeps the core's default. With `audit`, every
+    /// decision is written to the trail it describes; a bad policy never opens the trail.
     #[napi]
     pub fn create(
         policy: String,
         manual: bool,
         start_ms: i64,
         max_keys_per_limit: u32,
-    ) -> Either<NativeEngine, NativePolicyError> {
+        audit: Option<NativeAuditOptions>,
+    ) -> Either<NativeEngine, NativeCreateError> {
         let mut options = EngineOptions::default();
         if manual {
             options.clock = ClockMode::Manual { start_ms };
@@ -84,7 +116,18 @@ impl NativeEngine {
         if max_keys_per_limit > 0 {
             options.max_keys_per_limit = max_keys_per_limit as usize;
         }
-        match Engine::new(policy.as_bytes(), options) {
+        let created = match audit.map(audit::to_core) {
+            None => Engine::new(policy.as_bytes(), options).map_err(CreateError::from),
+            Some(Ok(audit)) => Engine::with_audit(policy.as_bytes(), options, &audit),
+            Some(Err(message)) => {
+                return Either::B(NativeCreateError {
+                    kind: "invalid_argument".to_owned(),
+                    path: String::new(),
+                    message,
+                })
+            }
+        };
+        match created {
             Ok(engine) => Either::A(NativeEngine { engine }),
             Err(error) => Either::B(error.into()),
         }
@@ -167,6 +210,36 @@ impl NativeEngine {
             name: info.name.to_string(),
             version: info.version.as_deref().map(str::to_owned),
         }
+    }
+
+    /// Takes up to `max` records (at least 1) from an in-memory trail, in chain order, as the
+    /// JSON text of an array of record objects; `[]` for an engine without a memory sink.
+    #[napi]
+    pub fn drain_audit(&self, max: u32) -> String {
+        let records = self.engine.drain_audit(max.max(1) as usize);
+        let mut text = String::with_capacity(2 + records.iter().map(String::len).sum::<usize>());
+        text.push('[');
+        for (index, line) in records.iter().enumerate() {
+            if index > 0 {
+                text.push(',');
+            }
+            text.push_str(line.trim_end_matches('\n'));
+        }
+        text.push(']');
+        text
+    }
+
+    /// Waits until every decision made so far is written to the trail file and flushed; an
+    /// error value (kind `audit`) when the file cannot be written.
+    #[napi]
+    pub fn flush_audit(&self) -> Option<NativeEngineError> {
+        self.engine.flush_audit().err().map(Into::into)
+    }
+
+    /// Decision records written or drained, and dropped (all zero without a trail).
+    #[napi]
+    pub fn audit_stats(&self) -> NativeAuditStats {
+        self.engine.audit_stats().into()
     }
 
     /// Grants an approval for the action in `action` (JSON text); returns its hash.

@@ -1,5 +1,18 @@
 // Compiled by test/types.test.mjs: what must type-check, and (under @ts-expect-error) what must not.
-import { Engine, PolicyError, guard, type Action, type Condition, type Decision, type Policy, type Rule } from 'agentgate';
+import {
+  AuditError,
+  Engine,
+  PolicyError,
+  guard,
+  type Action,
+  type AuditOptions,
+  type AuditRecord,
+  type AuditStats,
+  type Condition,
+  type Decision,
+  type Policy,
+  type Rule,
+} from 'agentgate';
 import { guardTool, toolInputGuardrail } from 'agentgate/openai';
 import { agentgateMiddleware } from 'agentgate/langchain';
 import { guardCallToolHandler } from 'agentgate/mcp';
@@ -59,11 +72,37 @@ const result: string = search({ q: 'x' }, 2);
 // @ts-expect-error: the wrapper keeps fn's parameter types
 search({ q: 1 }, 2);
 
+const fileTrail: AuditOptions = { sink: 'file', path: '/var/log/agentgate.jsonl', maxBytes: 1 << 26, flushIntervalMs: 50, fsync: true, overflow: 'block' };
+const audited = Engine.fromPolicy(policy, { audit: { sink: 'memory', queueCapacity: 1024 } });
+const records: AuditRecord[] = audited.drainAudit(100);
+for (const record of records) {
+  if (record.type === 'decision') {
+    const code: Decision['code'] = record.code;
+    const agent: string | null = record.agent;
+    console.log(code, agent, record.params?.['params.table'], record.prev, record.hash);
+  } else if (record.type === 'dropped') {
+    const lost: number = record.dropped;
+    console.log(lost);
+  }
+}
+const stats: AuditStats = audited.auditStats();
+audited.flushAudit();
+// @ts-expect-error: a file sink needs its path
+const noPath: AuditOptions = { sink: 'file' };
+// @ts-expect-error: a memory sink never blocks
+const blockingMemory: AuditOptions = { sink: 'memory', overflow: 'block' };
+// @ts-expect-error: rotation is for files
+const memoryRotation: AuditOptions = { sink: 'memory', maxBytes: 10 };
+// @ts-expect-error: only the decision record has an effect
+const droppedEffect = (record: AuditRecord) => record.effect;
+
 try {
   engine.updatePolicy('{}');
 } catch (error) {
   if (error instanceof PolicyError) console.log(error.path, error.message);
+  else if (error instanceof AuditError) console.log(error.message);
 }
 
+export { fileTrail, stats, noPath, blockingMemory, memoryRotation, droppedEffect };
 export { conditions, twoOperators, unknownOperator, wrongOperand, wrongRoot, noLimit, denyModify, version2, effect, rule, result };
 export { guardTool, toolInputGuardrail, agentgateMiddleware, guardCallToolHandler };
