@@ -232,10 +232,38 @@ struct Counters {
     dropped: AtomicU64,
 }
 
+/// What the engine side and the file writer share.
+#[derive(Debug, Default)]
+struct Shared {
+    counters: Arc<Counters>,
+    /// The last write error, while the trail cannot be written.
+    failure: Mutex<Option<String>>,
+    /// Set when the engine is dropped, so a writer stuck on a failing disk stops.
+    closing: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+    fn set_failure(&self, f: Option<String>) {
+        *self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = f;
+    }
+}
+
+/// The largest audit queue accepted (the queue is allocated up front).
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 20;
+
 enum Backend {
     File {
         writer: Option<JoinHandle<()>>,
-        failure: Arc<Mutex<Option<String>>>,
+        shared: Arc<Shared>,
     },
     Memory {
         rx: Mutex<(Receiver<Msg>, Chain)>,
@@ -261,6 +289,12 @@ impl std::fmt::Debug for Audit {
 impl Audit {
     /// Starts the trail; `None` for `AuditSink::None`.
     pub(crate) fn start(options: &AuditOptions) -> Result<Option<Audit>, String> {
+        if options.queue_capacity > MAX_QUEUE_CAPACITY {
+            return Err(format!(
+                "queue_capacity {} is larger than {MAX_QUEUE_CAPACITY}",
+                options.queue_capacity
+            ));
+        }
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let backend = match &options.sink {
@@ -277,15 +311,18 @@ impl Audit {
             },
             AuditSink::File(sink) => {
                 let mut writer = FileWriter::open(sink.clone())?;
-                let failure = Arc::new(Mutex::new(None));
-                let (c, f) = (counters.clone(), failure.clone());
+                let shared = Arc::new(Shared {
+                    counters: counters.clone(),
+                    ..Shared::default()
+                });
+                let for_writer = shared.clone();
                 let handle = std::thread::Builder::new()
                     .name("agentgate-audit".into())
-                    .spawn(move || writer.run(&rx, &c, &f))
+                    .spawn(move || writer.run(&rx, &for_writer))
                     .map_err(|e| format!("cannot start the audit writer: {e}"))?;
                 Backend::File {
                     writer: Some(handle),
-                    failure,
+                    shared,
                 }
             }
         };
@@ -351,14 +388,10 @@ impl Audit {
 
     /// Waits until every record enqueued so far is written and flushed (file sink).
     pub(crate) fn flush(&self) -> Result<(), String> {
-        let (Some(tx), Backend::File { failure, .. }) = (&self.tx, &self.backend) else {
+        let (Some(tx), Backend::File { shared, .. }) = (&self.tx, &self.backend) else {
             return Ok(());
         };
-        if let Some(f) = failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
+        if let Some(f) = shared.failure() {
             return Err(f);
         }
         let (ack_tx, ack_rx) = mpsc::sync_channel(1);
@@ -381,7 +414,8 @@ impl Drop for Audit {
     fn drop(&mut self) {
         // Closing the queue lets the writer drain what is left, flush and stop.
         self.tx = None;
-        if let Backend::File { writer, .. } = &mut self.backend {
+        if let Backend::File { writer, shared } = &mut self.backend {
+            shared.closing.store(true, Ordering::SeqCst);
             if let Some(handle) = writer.take() {
                 let _ = handle.join();
             }
@@ -466,37 +500,46 @@ impl FileWriter {
         })
     }
 
-    fn run(&mut self, rx: &Receiver<Msg>, counters: &Counters, failure: &Mutex<Option<String>>) {
+    fn run(&mut self, rx: &Receiver<Msg>, shared: &Shared) {
         let interval = Duration::from_millis(self.sink.flush_interval_ms.max(1));
         let mut last_flush = Instant::now();
+        // Decision records sealed into `pending` but not yet written.
+        let mut pending_records = 0u64;
         loop {
-            let first = rx.recv_timeout(interval);
-            let closed = matches!(first, Err(RecvTimeoutError::Disconnected));
+            let failing = shared.failure().is_some();
             let mut acks = Vec::new();
-            let mut written = 0u64;
-            let mut handle = |msg: Msg, this: &mut FileWriter| match msg {
-                Msg::Record(r) => {
-                    this.pending.push_str(&this.chain.decision(&r));
-                    written += 1;
-                }
-                Msg::Flush(ack) => acks.push(ack),
-            };
-            if let Ok(msg) = first {
-                handle(msg, self);
-                for _ in 0..4096 {
-                    match rx.try_recv() {
-                        Ok(msg) => handle(msg, self),
-                        Err(_) => break,
+            let closed;
+            if failing {
+                // The trail cannot be written: take no more records, so the queue applies the
+                // overflow policy (block waits, drop counts), and retry the write.
+                std::thread::sleep(interval);
+                closed = shared.closing.load(Ordering::SeqCst);
+            } else {
+                let first = rx.recv_timeout(interval);
+                closed = matches!(first, Err(RecvTimeoutError::Disconnected));
+                let mut handle = |msg: Msg, this: &mut FileWriter| match msg {
+                    Msg::Record(r) => {
+                        this.pending.push_str(&this.chain.decision(&r));
+                        pending_records += 1;
+                    }
+                    Msg::Flush(ack) => acks.push(ack),
+                };
+                if let Ok(msg) = first {
+                    handle(msg, self);
+                    for _ in 0..4096 {
+                        match rx.try_recv() {
+                            Ok(msg) => handle(msg, self),
+                            Err(_) => break,
+                        }
                     }
                 }
-            }
-            if let Some(line) = self
-                .chain
-                .dropped(counters.dropped.load(Ordering::SeqCst), now_ms())
-            {
-                self.pending.push_str(&line);
+                let dropped = shared.counters.dropped.load(Ordering::SeqCst);
+                if let Some(line) = self.chain.dropped(dropped, now_ms()) {
+                    self.pending.push_str(&line);
+                }
             }
             let due = closed
+                || failing
                 || !acks.is_empty()
                 || last_flush.elapsed() >= interval
                 || self.pending.len() >= 1 << 20;
@@ -507,14 +550,16 @@ impl FileWriter {
                 Ok(())
             };
             match &result {
-                Ok(()) => {
-                    counters.recorded.fetch_add(written, Ordering::SeqCst);
+                Ok(()) if self.pending.is_empty() => {
+                    shared
+                        .counters
+                        .recorded
+                        .fetch_add(pending_records, Ordering::SeqCst);
+                    pending_records = 0;
+                    shared.set_failure(None);
                 }
-                Err(e) => {
-                    *failure
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(e.clone());
-                }
+                Ok(()) => {}
+                Err(e) => shared.set_failure(Some(e.clone())),
             }
             for ack in acks {
                 let _ = ack.send(result.clone());
@@ -528,9 +573,12 @@ impl FileWriter {
     /// Writes the pending lines in one write, optionally fsyncs, and rotates when due.
     fn write_out(&mut self) -> Result<(), String> {
         let shown = self.sink.path.display().to_string();
-        self.file
-            .write_all(self.pending.as_bytes())
-            .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        if let Err(e) = self.file.write_all(self.pending.as_bytes()) {
+            // Cut whatever part of the batch reached the file, so a retry cannot leave half a
+            // record in the middle of the trail.
+            let _ = self.file.set_len(self.size);
+            return Err(format!("cannot write {shown}: {e}"));
+        }
         self.size += self.pending.len() as u64;
         self.pending.clear();
         if self.sink.fsync {

@@ -197,6 +197,18 @@ impl Engine {
         self.finish(start, || (self.invalid(reason.to_owned()), None))
     }
 
+    /// The `engine_error` deny for a failure outside the engine (a binding that could not
+    /// reach it or read its answer), with `reason`; recorded in the audit trail.
+    pub fn deny_engine_error(&self, reason: &str) -> Decision {
+        let start = Instant::now();
+        self.finish(start, || {
+            (
+                self.deny_without_rule(Code::EngineError, Arc::from(reason)),
+                None,
+            )
+        })
+    }
+
     /// Grants an approval for the action given as JSON text; returns its hash.
     pub fn approve_action_json(
         &self,

@@ -328,3 +328,64 @@ fn a_bad_policy_never_creates_a_trail() {
     let err = Engine::with_audit(POLICY, options(), &bad_dir).unwrap_err();
     assert!(err.to_string().contains("missing/dir"), "{err}");
 }
+
+#[test]
+fn a_full_disk_stops_taking_records_instead_of_buffering_them() {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let engine = Engine::with_audit(
+        POLICY,
+        options(),
+        &AuditOptions {
+            sink: AuditSink::File(FileSink {
+                flush_interval_ms: 1,
+                ..FileSink::new("/dev/full")
+            }),
+            queue_capacity: 4,
+            overflow: Overflow::Drop,
+        },
+    )
+    .unwrap();
+    for _ in 0..2000 {
+        assert!(engine.evaluate_json(READ).allowed());
+        std::thread::sleep(std::time::Duration::from_micros(20));
+    }
+    let err = engine.flush_audit().unwrap_err();
+    assert!(err.to_string().contains("/dev/full"), "{err}");
+    let stats = engine.audit_stats();
+    assert_eq!(stats.recorded, 0);
+    // The writer stopped taking records, so the bounded queue drops (and counts) the rest.
+    assert!(stats.dropped > 1900, "{stats:?}");
+    // Dropping the engine does not hang on the failing disk.
+    drop(engine);
+}
+
+#[test]
+fn an_oversized_queue_is_refused() {
+    let audit = AuditOptions {
+        sink: AuditSink::Memory,
+        queue_capacity: usize::MAX,
+        ..AuditOptions::default()
+    };
+    let err = Engine::with_audit(POLICY, options(), &audit).unwrap_err();
+    assert!(err.to_string().contains("queue_capacity"), "{err}");
+}
+
+#[test]
+fn decisions_made_outside_the_engine_are_audited() {
+    let audit = AuditOptions {
+        sink: AuditSink::Memory,
+        ..AuditOptions::default()
+    };
+    let engine = Engine::with_audit(POLICY, options(), &audit).unwrap();
+    let a = engine.deny_invalid_action("params.x: a cycle");
+    let b = engine.deny_engine_error("the binding lost the engine");
+    assert_eq!(
+        (a.code.as_str(), b.code.as_str()),
+        ("invalid_action", "engine_error")
+    );
+    let lines = engine.drain_audit(10);
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[0].contains("params.x: a cycle") && lines[1].contains("the binding lost the engine")
+    );
+}
