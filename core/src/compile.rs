@@ -254,14 +254,12 @@ pub(crate) struct Snapshot {
     pub(crate) registry: Registry,
     /// Enabled rules, in document order.
     pub(crate) rules: Vec<Rule>,
-    /// Rules whose `match.tool` lists only exact names, by name.
-    pub(crate) by_tool: PolicyMap<String, Bucket>,
-    /// Rules whose `match.tool` has `prefix*` globs (and exact names), by prefix.
-    pub(crate) by_prefix: PolicyMap<String, Bucket>,
-    /// The distinct prefix lengths (bytes) of `by_prefix`, ascending.
-    pub(crate) prefix_lens: Vec<usize>,
-    /// Rules that may match any tool (no `match.tool`, or another wildcard in it).
-    pub(crate) any_tool: Bucket,
+    /// Rules whose `match.tool` holds only exact names and `prefix*` globs.
+    pub(crate) by_tool: NameIndex,
+    /// Other rules whose `match.agent` holds only exact names and `prefix*` globs.
+    pub(crate) by_agent: NameIndex,
+    /// Every other rule.
+    pub(crate) unindexed: Bucket,
     /// `audit.include_params`: the paths (and their keys below `params`) audit records show.
     pub(crate) audit_params: Vec<(String, Vec<String>)>,
     /// Counters by limit signature, for carrying them over to the next snapshot.
@@ -550,10 +548,9 @@ pub(crate) fn load(
         require_known_agent,
         registry,
         rules,
-        by_tool: PolicyMap::default(),
-        by_prefix: PolicyMap::default(),
-        prefix_lens: Vec::new(),
-        any_tool: Bucket::default(),
+        by_tool: NameIndex::default(),
+        by_agent: NameIndex::default(),
+        unindexed: Bucket::default(),
         audit_params,
         limit_states,
     };
@@ -890,19 +887,70 @@ fn assign_field_slots(rules: &mut [Rule]) {
     }
 }
 
-/// Fills the tool index: rules whose `match.tool` holds only exact names and `prefix*` globs
-/// are filed under each name and prefix; every other rule goes to `any_tool`. Evaluation
-/// merges the buckets that can apply to a tool, so a large policy is not scanned rule by rule.
+/// Buckets of rules filed under exact names and `prefix*` globs (of tools or agents).
+#[derive(Debug, Default)]
+pub(crate) struct NameIndex {
+    exact: PolicyMap<String, Bucket>,
+    prefix: PolicyMap<String, Bucket>,
+    /// The distinct prefix lengths (bytes) of `prefix`, ascending.
+    prefix_lens: Vec<usize>,
+}
+
+impl NameIndex {
+    /// True when every glob can be filed here.
+    fn accepts(globs: &[Glob]) -> bool {
+        globs
+            .iter()
+            .all(|g| matches!(g, Glob::Exact(_) | Glob::Prefix(_)))
+    }
+
+    fn file(&mut self, globs: &[Glob], put: &mut dyn FnMut(&mut Bucket)) {
+        for g in globs {
+            match g {
+                Glob::Exact(name) => put(self.exact.entry(name.clone()).or_default()),
+                Glob::Prefix(p) => put(self.prefix.entry(p.clone()).or_default()),
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(&mut self, order: &dyn Fn(&u32) -> (i64, u32)) {
+        for b in self.exact.values_mut().chain(self.prefix.values_mut()) {
+            b.decide.sort_by_key(order);
+        }
+        self.prefix_lens = self.prefix.keys().map(String::len).collect();
+        self.prefix_lens.sort_unstable();
+        self.prefix_lens.dedup();
+    }
+
+    /// Adds the buckets whose names or prefixes match `name`.
+    fn lookup<'a>(&'a self, name: &str, out: &mut Vec<&'a Bucket>) {
+        out.extend(self.exact.get(name));
+        for &len in &self.prefix_lens {
+            match name.get(..len) {
+                Some(head) => out.extend(self.prefix.get(head)),
+                None if len > name.len() => break,
+                None => {}
+            }
+        }
+    }
+}
+
+/// Fills the indexes: a rule whose `match.tool` holds only exact names and `prefix*` globs is
+/// filed under each of them; otherwise, one whose `match.agent` does is filed by agent; every
+/// other rule is unindexed. Evaluation merges the buckets that can apply to an action, so a
+/// large policy is not scanned rule by rule.
 fn build_index(s: &mut Snapshot) {
-    let mut by_tool: PolicyMap<String, Bucket> = PolicyMap::default();
-    let mut by_prefix: PolicyMap<String, Bucket> = PolicyMap::default();
-    let mut any = Bucket::default();
+    let mut by_tool = NameIndex::default();
+    let mut by_agent = NameIndex::default();
+    let mut unindexed = Bucket::default();
     for (i, rule) in s.rules.iter_mut().enumerate() {
         let i = i as u32;
-        let pick = |b: &mut Bucket| {
-            let list = if rule.shadow {
+        let (shadow, limit) = (rule.shadow, rule.effect == RuleEffect::RateLimit);
+        let mut put = |b: &mut Bucket| {
+            let list = if shadow {
                 &mut b.shadow
-            } else if rule.effect == RuleEffect::RateLimit {
+            } else if limit {
                 &mut b.limits
             } else {
                 &mut b.decide
@@ -912,54 +960,40 @@ fn build_index(s: &mut Snapshot) {
                 list.push(i);
             }
         };
-        let indexable = rule.matcher.tool.as_ref().filter(|globs| {
-            globs
-                .iter()
-                .all(|g| matches!(g, Glob::Exact(_) | Glob::Prefix(_)))
-        });
-        rule.matcher.tool_indexed = indexable.is_some();
-        match indexable {
-            Some(globs) => {
-                for g in globs {
-                    match g {
-                        Glob::Exact(name) => pick(by_tool.entry(name.clone()).or_default()),
-                        Glob::Prefix(p) => pick(by_prefix.entry(p.clone()).or_default()),
-                        _ => {}
-                    }
-                }
+        let m = &mut rule.matcher;
+        match (&m.tool, &m.agent) {
+            (Some(tools), _) if NameIndex::accepts(tools) => {
+                m.tool_indexed = true;
+                by_tool.file(tools, &mut put);
             }
-            None => pick(&mut any),
+            (_, Some(agents)) if NameIndex::accepts(agents) => by_agent.file(agents, &mut put),
+            _ => put(&mut unindexed),
         }
     }
-    if s.first_match {
-        let key = |i: &u32| s.order_key(*i);
-        any.decide.sort_by_key(key);
-        for b in by_tool.values_mut().chain(by_prefix.values_mut()) {
-            b.decide.sort_by_key(key);
+    let first_match = s.first_match;
+    let rules = &s.rules;
+    let order = |i: &u32| {
+        if first_match {
+            (rules.get(*i as usize).map_or(0, |r| -r.priority), *i)
+        } else {
+            (0, *i)
         }
-    }
-    let mut lens: Vec<usize> = by_prefix.keys().map(String::len).collect();
-    lens.sort_unstable();
-    lens.dedup();
+    };
+    by_tool.finish(&order);
+    by_agent.finish(&order);
+    unindexed.decide.sort_by_key(order);
     s.by_tool = by_tool;
-    s.by_prefix = by_prefix;
-    s.prefix_lens = lens;
-    s.any_tool = any;
+    s.by_agent = by_agent;
+    s.unindexed = unindexed;
 }
 
 impl Snapshot {
-    /// The buckets whose rules can match `tool`.
-    pub(crate) fn buckets(&self, tool: &str) -> Vec<&Bucket> {
+    /// The buckets whose rules can match an action on `tool` by `agent`.
+    pub(crate) fn buckets(&self, tool: &str, agent: &str) -> Vec<&Bucket> {
         let mut out = Vec::with_capacity(4);
-        out.extend(self.by_tool.get(tool));
-        for &len in &self.prefix_lens {
-            match tool.get(..len) {
-                Some(head) => out.extend(self.by_prefix.get(head)),
-                None if len > tool.len() => break,
-                None => {}
-            }
-        }
-        out.push(&self.any_tool);
+        self.by_tool.lookup(tool, &mut out);
+        self.by_agent.lookup(agent, &mut out);
+        out.push(&self.unindexed);
         out
     }
 }

@@ -177,7 +177,7 @@ pub(crate) fn decide<'s>(
         now_ms: now,
         fields: FieldCache::new(),
     };
-    let buckets = snap.buckets(action.tool);
+    let buckets = snap.buckets(action.tool, action.agent);
     let lists = |pick: fn(&crate::compile::Bucket) -> &[u32]| -> Vec<&[u32]> {
         buckets.iter().map(|b| pick(b)).collect()
     };
