@@ -34,6 +34,7 @@ const ALL_CASES: &[&str] = &[
     "ref-threads2",
     "ref-threads2-swap",
     "subset-value",
+    "subset-verdict",
     "cedar-subset",
 ];
 
@@ -373,8 +374,9 @@ impl Run {
 
     /// agentgate and Cedar on the shared subset: first both decide every action and must agree,
     /// then each is timed on the same actions. agentgate: `evaluate_value` of the parsed
-    /// action (full decision, action hash included). Cedar: `is_authorized` of a prebuilt
-    /// request against a prebuilt entity store.
+    /// action (full decision, action hash included) and `evaluate_value_verdict` (effect, code
+    /// and rule, no hash). Cedar: `is_authorized` of a prebuilt request against a prebuilt
+    /// entity store.
     fn cedar(&mut self, cases: &[String]) -> Result<(), String> {
         let w = workload::load("subset")?;
         let cedar_path = workload::benches_dir().join("workload/subset-policy.cedar");
@@ -429,6 +431,24 @@ impl Run {
             );
             self.report("subset-value", &s, &mix);
         }
+        if cases.iter().any(|c| c == "subset-verdict") {
+            let mut mix = Mix::default();
+            let s = timed(
+                n,
+                warmup,
+                |i| {
+                    engine.evaluate_value_verdict(
+                        w.actions.get(i % count).unwrap_or(&serde_json::Value::Null),
+                    )
+                },
+                |i, v: &agentgate::Verdict| {
+                    if i >= warmup {
+                        mix.add(v.effect, v.code);
+                    }
+                },
+            );
+            self.report("subset-verdict", &s, &mix);
+        }
         if cases.iter().any(|c| c == "cedar-subset") {
             let mut mix = Mix::default();
             let s = timed(
@@ -481,7 +501,7 @@ fn main() -> ExitCode {
     let cases = args.cases.clone();
     let mut run = Run { args, ok: true };
     for case in &cases {
-        if case == "subset-value" || case == "cedar-subset" {
+        if case.starts_with("subset-") || case == "cedar-subset" {
             continue;
         }
         if let Err(e) = run.case(case) {
@@ -490,7 +510,7 @@ fn main() -> ExitCode {
     }
     if cases
         .iter()
-        .any(|c| c == "subset-value" || c == "cedar-subset")
+        .any(|c| c.starts_with("subset-") || c == "cedar-subset")
     {
         if let Err(e) = run.cedar(&cases) {
             run.fail(format!("subset: {e}"));
