@@ -89,7 +89,8 @@ impl Default for AuditOptions {
     }
 }
 
-/// Audit counters.
+/// Audit counters. `dropped` and `recovered` records are stamped with the system clock (the
+/// writer has no engine clock); decision records carry the engine clock's time of the decision.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct AuditStats {
     /// Decision records written to the file or handed out by `drain_audit`.
@@ -295,6 +296,9 @@ impl Audit {
                 options.queue_capacity
             ));
         }
+        if options.sink == AuditSink::None {
+            return Ok(None);
+        }
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let backend = match &options.sink {
@@ -368,6 +372,9 @@ impl Audit {
         let mut guard = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (rx, chain) = &mut *guard;
         let mut out = Vec::new();
+        if max == 0 {
+            return out;
+        }
         if let Some(line) = chain.dropped(self.counters.dropped.load(Ordering::SeqCst), now_ms()) {
             out.push(line);
         }
