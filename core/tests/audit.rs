@@ -68,6 +68,14 @@ fn write_lines(path: &Path, lines: &[String]) {
     .unwrap();
 }
 
+/// Decisions per load test: `AGENTGATE_AUDIT_DECISIONS`, or 1,000,000.
+fn decisions() -> usize {
+    std::env::var("AGENTGATE_AUDIT_DECISIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
 fn hammer(engine: &Arc<Engine>, threads: usize, per_thread: usize) {
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -86,10 +94,7 @@ fn hammer(engine: &Arc<Engine>, threads: usize, per_thread: usize) {
 
 #[test]
 fn block_overflow_loses_nothing_under_two_threads() {
-    let total: usize = std::env::var("AGENTGATE_AUDIT_DECISIONS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let total = decisions();
     let dir = scratch("block");
     let path = dir.join("trail.jsonl");
     let engine = Arc::new(file_engine(&path, |a| a.queue_capacity = 4096));
@@ -112,13 +117,14 @@ fn drop_overflow_counts_every_dropped_record() {
         a.queue_capacity = 2;
         a.overflow = Overflow::Drop;
     }));
-    hammer(&engine, 2, 20_000);
+    let total = decisions();
+    hammer(&engine, 2, total / 2);
     let stats = engine.audit_stats();
     drop(engine);
     let report = verify_files(&[&path]);
     assert_eq!(report.failure, None);
     assert!(stats.dropped > 0, "a queue of 2 must overflow");
-    assert_eq!(report.decisions + report.dropped, 40_000);
+    assert_eq!(report.decisions + report.dropped, total as u64);
     assert_eq!(report.dropped, stats.dropped);
 }
 
