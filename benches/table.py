@@ -19,6 +19,7 @@ BENCH = re.compile(r"^BENCH lang=(rust|c|node|go|dotnet) case=([a-z0-9-]+) n=(\d
                    r"p99=(\d+) p999=(\d+) ops_per_s=(\d+)$")
 MIX = re.compile(r"^MIX lang=([a-z]+) case=([a-z0-9-]+) allow=(\d+) deny=(\d+) rate_limited=(\d+) approval=(\d+) "
                  r"unknown_agent=(\d+) failed=(\d+)$")
+SWAPS = re.compile(r"^SWAPS lang=([a-z]+) case=([a-z0-9-]+) swaps=(\d+) wall_ms=(\d+) failed=(\d+)$")
 LANG_ORDER = ["rust", "c", "node", "go", "dotnet"]
 WORKLOAD_ORDER = ["ref", "1k", "10k", "subset", "cedar"]
 
@@ -30,7 +31,7 @@ def fmt_ns(ns):
 
 
 def parse(lines):
-    bench, mixes, errors = {}, {}, []
+    bench, mixes, swaps, errors = {}, {}, {}, []
     for number, line in lines:
         line = line.rstrip("\n")
         if line.startswith("BENCH"):
@@ -43,6 +44,13 @@ def parse(lines):
             if not (n > 0 and p50 <= p90 <= p99 <= p999 and ops > 0):
                 errors.append(f"implausible BENCH line {number}: {line}")
             bench[(lang, case)] = {"n": n, "p50": p50, "p90": p90, "p99": p99, "p999": p999, "ops": ops}
+        elif line.startswith("SWAPS"):
+            m = SWAPS.match(line)
+            if not m:
+                errors.append(f"malformed SWAPS line {number}: {line}")
+                continue
+            swaps[(m.group(1), m.group(2))] = {"swaps": int(m.group(3)), "wall_ms": int(m.group(4)),
+                                               "failed": int(m.group(5))}
         elif line.startswith("MIX"):
             m = MIX.match(line)
             if not m:
@@ -50,10 +58,10 @@ def parse(lines):
                 continue
             keys = ["allow", "deny", "rate_limited", "approval", "unknown_agent", "failed"]
             mixes[(m.group(1), m.group(2))] = dict(zip(keys, (int(x) for x in m.groups()[2:])))
-    return bench, mixes, errors
+    return bench, mixes, swaps, errors
 
 
-def targets(bench, mixes):
+def targets(bench, mixes, swaps):
     """(met: bool | None, target, evidence) for each target of the issue; None = not measured."""
     def get(lang, case, key):
         return bench.get((lang, case), {}).get(key)
@@ -86,6 +94,11 @@ def targets(bench, mixes):
     check("2 threads >= 1.8x the throughput of 1", ratio, 1.8,
           f"{two:,} vs {one:,} ops/s: {ratio:.2f}x" if ratio is not None else "", higher_is_better=True)
     swap_p99, calm_p99 = get("rust", "ref-threads2-swap", "p99"), get("rust", "ref-threads2", "p99")
+    swap = swaps.get(("rust", "ref-threads2-swap"))
+    every = None if not swap or not swap["swaps"] else swap["wall_ms"] / swap["swaps"]
+    check("swaps really every ms under full load", every, 1.5,
+          f"{swap['swaps']} swaps in {swap['wall_ms']} ms: one every {every:.1f} ms" if every is not None
+          else ("no swap during the run" if swap else ""))
     swap_mix = mixes.get(("rust", "ref-threads2-swap"))
     if swap_mix is None:
         out.append((None, "a swap every ms fails no evaluation", "not measured"))
@@ -160,7 +173,7 @@ def main(argv):
             lines += [(f"{p}:{i}", l) for i, l in enumerate(Path(p).read_text(encoding="utf-8").splitlines(), 1)]
     else:
         lines = [(str(i), l) for i, l in enumerate(sys.stdin, 1)]
-    bench, mixes, errors = parse(lines)
+    bench, mixes, swaps, errors = parse(lines)
     for lang, case in require:
         if (lang, case) not in bench:
             errors.append(f"missing BENCH line for lang={lang} case={case}")
@@ -192,7 +205,10 @@ def main(argv):
             for ident, mean in rows:
                 print(f"  {ident:<44} {fmt_ns(round(mean)):>12}")
     print("\ntargets")
-    for ok, target, evidence in targets(bench, mixes):
+    for (lang, case), swap in sorted(swaps.items()):
+        if swap["failed"]:
+            errors.append(f"{lang} {case}: {swap['failed']} policy swaps failed")
+    for ok, target, evidence in targets(bench, mixes, swaps):
         mark = "n/a" if ok is None else ("met" if ok else "MISSED")
         print(f"  {mark:<7} {target:<52} {evidence}")
     if notes:

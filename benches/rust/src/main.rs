@@ -278,7 +278,7 @@ impl Run {
         let swaps = AtomicU64::new(0);
         let swap_errors = AtomicU64::new(0);
         let start_line = Barrier::new(threads + 1);
-        let (results, wall) = std::thread::scope(|s| {
+        let (results, wall, swaps_timed) = std::thread::scope(|s| {
             let swapper = swap.then(|| {
                 s.spawn(|| {
                     let mut next = Instant::now();
@@ -336,13 +336,15 @@ impl Run {
                 .collect();
             start_line.wait();
             let common_start = Instant::now();
+            let swaps_before = swaps.load(Ordering::Relaxed);
             let results: Vec<_> = workers.into_iter().map(|h| h.join()).collect();
             let wall = elapsed_ns(common_start);
+            let swaps_timed = swaps.load(Ordering::Relaxed) - swaps_before;
             done.store(true, Ordering::Relaxed);
             if let Some(h) = swapper {
                 let _ = h.join();
             }
-            (results, wall)
+            (results, wall, swaps_timed)
         });
         let mut samples = Vec::with_capacity(per_thread * threads);
         let mut mix = Mix::default();
@@ -357,12 +359,12 @@ impl Run {
             }
         }
         if swap {
-            let (n, errors) = (
-                swaps.load(Ordering::Relaxed),
-                swap_errors.load(Ordering::Relaxed),
-            );
+            let errors = swap_errors.load(Ordering::Relaxed);
+            // The swapper aims at one swap a millisecond; a swap that takes longer than that
+            // makes the next one start late, so say how many there were.
             emit(&format!(
-                "# {case}: {n} policy swaps during the run ({errors} failed)"
+                "SWAPS lang={LANG} case={case} swaps={swaps_timed} wall_ms={} failed={errors}",
+                wall / 1_000_000
             ));
             if errors > 0 {
                 self.fail(format!("{case}: {errors} policy swaps failed"));
