@@ -3,7 +3,7 @@
 #
 #   make bench          every other BENCH_TARGETS entry first, then criterion, the percentile
 #                       harnesses (Rust, C, Node, Go, .NET) and the table (bench-table)
-#   make bench-table    the same without the other fragments' bench targets
+#   make bench-report   the same without the other fragments' bench targets
 #   make test-bench     the workload files match the generator; the bench crate builds
 #                       (criterion benches included, debug profile), its unit tests pass, and the
 #                       Rust harness prints well-formed BENCH and MIX lines for every case with a
@@ -12,7 +12,7 @@
 # BENCH_N timed evaluations per case after BENCH_WARMUP untimed ones, the same in every language
 # (so the MIX lines of one workload must agree). Results go to target/bench/results/.
 .PHONY: bench-workload bench-rust-build bench-criterion bench-rust bench-c bench-node-ref bench-go-ref \
-	bench-dotnet-ref bench-harnesses bench-table test-bench
+	bench-dotnet-ref bench-harnesses bench-report bench-table test-bench
 TEST_TARGETS += test-bench
 BENCH_TARGETS += bench-table
 
@@ -78,13 +78,17 @@ bench-harnesses:
 	  $(MAKE) --no-print-directory $$t || exit 1; done
 	@uptime | sed 's/^/# load after the run: /'
 
-# The other fragments' bench targets run first (second expansion sees the whole list), so the
-# table is the last thing `make bench` prints.
-.SECONDEXPANSION:
-bench-table: $$(filter-out bench-table,$$(BENCH_TARGETS))
+# The harnesses and the table, without the other fragments' bench targets.
+bench-report:
 	@$(MAKE) --no-print-directory bench-harnesses
 	@echo
 	@python3 $(ROOT)/benches/table.py --criterion $(ROOT)/target/criterion $(BENCH_RESULTS)/*.txt
+
+# `make bench`: the other fragments' bench targets run first (second expansion sees the whole
+# list), so the table is the last thing it prints.
+.SECONDEXPANSION:
+bench-table: $$(filter-out bench-table,$$(BENCH_TARGETS))
+	@$(MAKE) --no-print-directory bench-report
 
 # Debug build: this checks that everything builds and the harness prints what the table reads,
 # not how fast it runs (a release build of Cedar and criterion takes minutes).
