@@ -44,6 +44,24 @@ thread_local! {
     /// While a policy loads on this thread: each object's keys in document order, so errors
     /// name the first offending key as written (the parsed maps do not keep that order).
     static KEY_ORDER: std::cell::RefCell<json::KeyOrder> = std::cell::RefCell::new(json::KeyOrder::new());
+    /// While a policy loads on this thread: regexes compiled for the previous policy (to reuse)
+    /// and those this policy uses.
+    static REGEXES: std::cell::RefCell<(HashMap<String, regex::Regex>, HashMap<String, regex::Regex>)> =
+        std::cell::RefCell::new((HashMap::new(), HashMap::new()));
+}
+
+/// Compiles `pattern` with `build`, or reuses the regex the previous policy compiled for it.
+pub(crate) fn cached_regex(
+    pattern: &str,
+    build: impl FnOnce() -> Result<regex::Regex, PolicyError>,
+) -> Result<regex::Regex, PolicyError> {
+    let found = REGEXES.with(|r| r.borrow().0.get(pattern).cloned());
+    let re = match found {
+        Some(re) => re,
+        None => build()?,
+    };
+    REGEXES.with(|r| r.borrow_mut().1.insert(pattern.to_owned(), re.clone()));
+    Ok(re)
 }
 
 /// Clears the loading thread's key order when loading ends, however it ends.
@@ -59,6 +77,7 @@ impl KeyOrderScope {
 impl Drop for KeyOrderScope {
     fn drop(&mut self) {
         KEY_ORDER.with(|k| k.borrow_mut().clear());
+        REGEXES.with(|r| *r.borrow_mut() = (HashMap::new(), HashMap::new()));
     }
 }
 
@@ -163,9 +182,28 @@ fn role_name(v: &Value, path: &str) -> Result<String, PolicyError> {
 /// Interns rule ids per engine, so that an id handed out in a decision stays valid until the
 /// engine is dropped, whatever policy swaps happen.
 #[derive(Debug, Default)]
-pub(crate) struct Interner(Mutex<HashSet<Arc<str>>>);
+pub(crate) struct Interner(
+    Mutex<HashSet<Arc<str>>>,
+    Mutex<HashMap<String, regex::Regex>>,
+);
 
 impl Interner {
+    /// The compiled regexes of the last policy loaded, by pattern, so an update that keeps a
+    /// regex does not compile it again.
+    fn regexes(&self) -> HashMap<String, regex::Regex> {
+        self.1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn keep_regexes(&self, used: HashMap<String, regex::Regex>) {
+        *self
+            .1
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = used;
+    }
+
     pub(crate) fn intern(&self, s: &str) -> Arc<str> {
         let mut set = self
             .0
@@ -334,6 +372,7 @@ pub(crate) fn load(
         ),
     })?;
     let _order = KeyOrderScope::enter(order);
+    REGEXES.with(|r| *r.borrow_mut() = (interner.regexes(), HashMap::new()));
     let root = doc.as_object().ok_or_else(|| {
         err(
             "",
@@ -556,6 +595,8 @@ pub(crate) fn load(
     };
     build_index(&mut snapshot);
     assign_field_slots(&mut snapshot.rules);
+    // Keep this policy's regexes (only these, so the cache never outgrows one policy).
+    interner.keep_regexes(REGEXES.with(|r| std::mem::take(&mut r.borrow_mut().1)));
     Ok(snapshot)
 }
 

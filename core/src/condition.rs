@@ -385,10 +385,12 @@ fn compile_op(op: &str, v: &Value, path: &str) -> Result<Op, PolicyError> {
                     format!("regex is {chars} characters long; the limit is {MAX_REGEX_CHARS}"),
                 ));
             }
-            let re = RegexBuilder::new(&pattern)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| err(path, format!("invalid regex {}: {e}", quote(&pattern))))?;
+            let re = crate::compile::cached_regex(&pattern, || {
+                RegexBuilder::new(&pattern)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| err(path, format!("invalid regex {}: {e}", quote(&pattern))))
+            })?;
             Op::Matches(re, anchored_prefix(&pattern))
         }
         "glob" => Op::Glob(match v {
