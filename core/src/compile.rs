@@ -307,11 +307,17 @@ pub(crate) struct Snapshot {
 impl Snapshot {
     /// The sort key of a rule in this snapshot's combining order.
     pub(crate) fn order_key(&self, i: u32) -> (i64, u32) {
-        if self.first_match {
-            (self.rules.get(i as usize).map_or(0, |r| -r.priority), i)
-        } else {
-            (0, i)
-        }
+        order_key(self.first_match, &self.rules, i)
+    }
+}
+
+/// The sort key of rule `i` in combining order: document order, or with `first_match`
+/// priority (higher first) then document order.
+fn order_key(first_match: bool, rules: &[Rule], i: u32) -> (i64, u32) {
+    if first_match {
+        (rules.get(i as usize).map_or(0, |r| -r.priority), i)
+    } else {
+        (0, i)
     }
 }
 
@@ -1013,13 +1019,7 @@ fn build_index(s: &mut Snapshot) {
     }
     let first_match = s.first_match;
     let rules = &s.rules;
-    let order = |i: &u32| {
-        if first_match {
-            (rules.get(*i as usize).map_or(0, |r| -r.priority), *i)
-        } else {
-            (0, *i)
-        }
-    };
+    let order = |i: &u32| order_key(first_match, rules, *i);
     by_tool.finish(&order);
     by_agent.finish(&order);
     unindexed.decide.sort_by_key(order);

@@ -66,6 +66,20 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Runs `f` with `seg` on the current path (when paths are tracked).
+    fn at<T>(&self, seg: impl FnOnce() -> Seg, f: impl FnOnce() -> T) -> T {
+        if self.track_path {
+            self.path.borrow_mut().push(seg());
+        }
+        let out = f();
+        if self.track_path {
+            self.path.borrow_mut().pop();
+        }
+        out
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Seed<'c> {
     depth: usize,
@@ -76,6 +90,21 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
+    }
+}
+
+impl Seed<'_> {
+    /// The seed for this container's children, or the depth error.
+    fn enter<E: de::Error>(self) -> Result<Self, E> {
+        if self.depth > self.ctx.max_depth {
+            return Err(self.ctx.fail(StrictError::TooDeep {
+                limit: self.ctx.max_depth,
+            }));
+        }
+        Ok(Seed {
+            depth: self.depth + 1,
+            ctx: self.ctx,
+        })
     }
 }
 
@@ -109,24 +138,12 @@ impl<'de> Visitor<'de> for Seed<'_> {
         Ok(Value::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        if self.depth > self.ctx.max_depth {
-            return Err(self.ctx.fail(StrictError::TooDeep {
-                limit: self.ctx.max_depth,
-            }));
-        }
-        let child = Seed {
-            depth: self.depth + 1,
-            ctx: self.ctx,
-        };
+        let child = self.enter()?;
         let mut out = Vec::new();
         loop {
-            if self.ctx.track_path {
-                self.ctx.path.borrow_mut().push(Seg::Index(out.len()));
-            }
-            let next = seq.next_element_seed(child);
-            if self.ctx.track_path {
-                self.ctx.path.borrow_mut().pop();
-            }
+            let next = self
+                .ctx
+                .at(|| Seg::Index(out.len()), || seq.next_element_seed(child));
             match next? {
                 Some(v) => out.push(v),
                 None => break,
@@ -135,15 +152,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        if self.depth > self.ctx.max_depth {
-            return Err(self.ctx.fail(StrictError::TooDeep {
-                limit: self.ctx.max_depth,
-            }));
-        }
-        let child = Seed {
-            depth: self.depth + 1,
-            ctx: self.ctx,
-        };
+        let child = self.enter()?;
         let mut out = Map::new();
         let mut order = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
@@ -152,13 +161,11 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 return Err(self.ctx.fail(StrictError::Duplicate { path, key }));
             }
             if self.ctx.track_path {
-                self.ctx.path.borrow_mut().push(Seg::Key(key.clone()));
                 order.push(key.clone());
             }
-            let value = map.next_value_seed(child);
-            if self.ctx.track_path {
-                self.ctx.path.borrow_mut().pop();
-            }
+            let value = self
+                .ctx
+                .at(|| Seg::Key(key.clone()), || map.next_value_seed(child));
             out.insert(key, value?);
         }
         if self.ctx.track_path {
