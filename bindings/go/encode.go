@@ -151,12 +151,12 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		return appendStringMap(b, v, depth)
+		return appendMap(b, v, depth, appendStringValue)
 	case []string:
 		if v == nil {
 			return append(b, "null"...), nil
 		}
-		return appendStringSlice(b, v, depth)
+		return appendList(b, v, depth, appendStringValue)
 	default:
 		raw, err := marshalOther(v)
 		if err != nil {
@@ -182,46 +182,21 @@ func tooDeep() error {
 }
 
 func appendObject(b []byte, m map[string]any, depth int) ([]byte, error) {
-	if depth > maxDepth {
-		return b, tooDeep()
-	}
-	var err error
-	b = append(b, '{')
-	first := true
-	for k, v := range m {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		if b, err = appendString(b, k); err != nil {
-			return b, under(strconv.Quote(k), &encodeError{msg: "key is not valid UTF-8"})
-		}
-		b = append(b, ':')
-		if b, err = appendValue(b, v, depth+1); err != nil {
-			return b, under(k, err)
-		}
-	}
-	return append(b, '}'), nil
+	return appendMap(b, m, depth, appendValue)
 }
 
 func appendArray(b []byte, s []any, depth int) ([]byte, error) {
-	if depth > maxDepth {
-		return b, tooDeep()
-	}
-	var err error
-	b = append(b, '[')
-	for i, v := range s {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if b, err = appendValue(b, v, depth+1); err != nil {
-			return b, under("["+strconv.Itoa(i)+"]", err)
-		}
-	}
-	return append(b, ']'), nil
+	return appendList(b, s, depth, appendValue)
 }
 
-func appendStringMap(b []byte, m map[string]string, depth int) ([]byte, error) {
+// appendStringValue has appendValue's shape for string elements.
+func appendStringValue(b []byte, v string, _ int) ([]byte, error) {
+	return appendString(b, v)
+}
+
+// appendMap appends a JSON object whose values are encoded by elem; the
+// object itself is at nesting level depth.
+func appendMap[V any](b []byte, m map[string]V, depth int, elem func([]byte, V, int) ([]byte, error)) ([]byte, error) {
 	if depth > maxDepth {
 		return b, tooDeep()
 	}
@@ -237,14 +212,15 @@ func appendStringMap(b []byte, m map[string]string, depth int) ([]byte, error) {
 			return b, under(strconv.Quote(k), &encodeError{msg: "key is not valid UTF-8"})
 		}
 		b = append(b, ':')
-		if b, err = appendString(b, v); err != nil {
+		if b, err = elem(b, v, depth+1); err != nil {
 			return b, under(k, err)
 		}
 	}
 	return append(b, '}'), nil
 }
 
-func appendStringSlice(b []byte, s []string, depth int) ([]byte, error) {
+// appendList appends a JSON array whose elements are encoded by elem.
+func appendList[V any](b []byte, s []V, depth int, elem func([]byte, V, int) ([]byte, error)) ([]byte, error) {
 	if depth > maxDepth {
 		return b, tooDeep()
 	}
@@ -254,7 +230,7 @@ func appendStringSlice(b []byte, s []string, depth int) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = appendString(b, v); err != nil {
+		if b, err = elem(b, v, depth+1); err != nil {
 			return b, under("["+strconv.Itoa(i)+"]", err)
 		}
 	}
