@@ -1,4 +1,4 @@
-# agentgate: top-level build. Each component adds its own targets in mk/*.mk
+# portcullis: top-level build. Each component adds its own targets in mk/*.mk
 # and appends them to TEST_TARGETS / DEMO_TARGETS / CONFORMANCE_TARGETS.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help

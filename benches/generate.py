@@ -312,7 +312,7 @@ def reference_rules():
 
 def reference_policy():
     return {
-        "agentgate": 1,
+        "portcullis": 1,
         "name": "acme-agents",
         "version": "2026-03-02.1",
         "default": "deny",
@@ -382,7 +382,7 @@ def research_call(rng, a):
         (10, lambda: ("search.docs", {"q": "architecture", "space": rng.pick(["eng-arch", "eng-oncall", "hr-salaries"])})),
         (6, lambda: ("search.papers", {"q": "transformers", "source": rng.pick(["arxiv", "arxiv", "scihub"])})),
         (18, lambda: ("http.get", {"url": rng.pick([
-            "https://api.github.com/repos/acme/agentgate", "https://en.wikipedia.org/wiki/Access_control",
+            "https://api.github.com/repos/acme/portcullis", "https://en.wikipedia.org/wiki/Access_control",
             "https://docs.python.org/3/library/json.html", "https://wiki.acme.com/x?token=abc",
             "http://169.254.169.254/latest/meta-data/", "https://pastebin.com/raw/x1",
             "https://api.github.com@evil.example/", "https://arxiv.org/abs/2401.00001"])})),
@@ -540,7 +540,7 @@ def reference_actions(count=1000):
 
 
 # ---------------------------------------------------------------------------------------------
-# The subset both agentgate and Cedar express: roles, tool names, parameter equality, `like`
+# The subset both portcullis and Cedar express: roles, tool names, parameter equality, `like`
 # ---------------------------------------------------------------------------------------------
 
 # Denies of the subset: (id, tools, param, op, values). `eq`/`in` map to Cedar `==`/`contains`,
@@ -588,7 +588,7 @@ def subset_policy():
     for id_, tools, param, op, value in SUBSET_DENIES:
         rules.append(rule(id_, "deny", tools, when=present_and(f"params.{param}", op, value)))
     return {
-        "agentgate": 1,
+        "portcullis": 1,
         "name": "acme-agents-subset",
         "version": "2026-03-02.1",
         "default": "deny",

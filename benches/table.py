@@ -113,7 +113,7 @@ def targets(bench, mixes, swaps):
     verdict = get("rust", "subset-verdict", "p50")
     also = f" (verdict only: {cedar / verdict:.1f}x)" if verdict and cedar is not None else ""
     check(">= 100x faster than Cedar on the shared subset (p50)", speedup, 100.0,
-          f"cedar {fmt_ns(cedar)} / agentgate {fmt_ns(ours)} = {speedup:.1f}x{also}" if speedup else "",
+          f"cedar {fmt_ns(cedar)} / portcullis {fmt_ns(ours)} = {speedup:.1f}x{also}" if speedup else "",
           higher_is_better=True)
     return out
 

@@ -40,14 +40,14 @@ bench-workload:
 	@for n in 1000 10000; do python3 $(ROOT)/benches/generate.py scale $$n $(BENCH_OUT)/policy-$$n.json || exit 1; done
 
 bench-rust-build:
-	$(CARGO) build -q --release -p agentgate-bench --bins --benches
+	$(CARGO) build -q --release -p portcullis-bench --bins --benches
 
 # Short measurement times (set in benches/rust/benches/*.rs): about a minute and a half.
 bench-criterion: bench-workload bench-rust-build
-	$(BENCH_TEE) $(CARGO) bench -q -p agentgate-bench 2>&1 | tee $(BENCH_RESULTS)/criterion.txt
+	$(BENCH_TEE) $(CARGO) bench -q -p portcullis-bench 2>&1 | tee $(BENCH_RESULTS)/criterion.txt
 
 bench-rust: bench-workload bench-rust-build
-	$(BENCH_TEE) $(ROOT)/target/release/agentgate-bench --n $(BENCH_N) --warmup $(BENCH_WARMUP) \
+	$(BENCH_TEE) $(ROOT)/target/release/portcullis-bench --n $(BENCH_N) --warmup $(BENCH_WARMUP) \
 	  | tee $(BENCH_RESULTS)/rust.txt
 
 bench-c: ffi c-deps
@@ -62,12 +62,12 @@ bench-node-ref: node-build
 
 bench-go-ref: go-toolchain ffi
 	@mkdir -p $(BENCH_OUT)
-	cd $(GO_DIR) && $(GO_ENV) $(GO) build -o $(BENCH_OUT)/agentgate-bench-go ./cmd/agentgate-bench
-	$(BENCH_TEE) $(BENCH_OUT)/agentgate-bench-go -n $(BENCH_N) -warmup $(BENCH_WARMUP) -start-ms $(BENCH_START_MS) \
+	cd $(GO_DIR) && $(GO_ENV) $(GO) build -o $(BENCH_OUT)/portcullis-bench-go ./cmd/portcullis-bench
+	$(BENCH_TEE) $(BENCH_OUT)/portcullis-bench-go -n $(BENCH_N) -warmup $(BENCH_WARMUP) -start-ms $(BENCH_START_MS) \
 	  -step-ms $(BENCH_STEP_MS) $(BENCH_POLICY) $(BENCH_ACTIONS) | tee $(BENCH_RESULTS)/go.txt
 
 bench-dotnet-ref: dotnet-build
-	$(BENCH_TEE) cd $(ROOT) && $(MONO) --optimize=all $(DOTNET_OUT)/AgentGate.Bench.exe --percentile $(BENCH_POLICY) \
+	$(BENCH_TEE) cd $(ROOT) && $(MONO) --optimize=all $(DOTNET_OUT)/Portcullis.Bench.exe --percentile $(BENCH_POLICY) \
 	  $(BENCH_ACTIONS) $(BENCH_ARGS) | tee $(BENCH_RESULTS)/dotnet.txt
 
 # Serially, in this order, so that no two harnesses share the two cores.
@@ -94,7 +94,7 @@ bench-table: $$(filter-out bench-table,$$(BENCH_TARGETS))
 # not how fast it runs (a release build of Cedar and criterion takes minutes).
 test-bench:
 	python3 $(ROOT)/benches/generate.py reference --check
-	$(CARGO) build -q -p agentgate-bench --all-targets
-	$(CARGO) test -q -p agentgate-bench
-	$(BENCH_TEE) $(ROOT)/target/debug/agentgate-bench --n 2000 --warmup 1000 --cases $(call bench_join,$(BENCH_SMOKE_CASES)) \
+	$(CARGO) build -q -p portcullis-bench --all-targets
+	$(CARGO) test -q -p portcullis-bench
+	$(BENCH_TEE) $(ROOT)/target/debug/portcullis-bench --n 2000 --warmup 1000 --cases $(call bench_join,$(BENCH_SMOKE_CASES)) \
 	  | tee $(BENCH_RESULTS)/smoke.txt | python3 $(ROOT)/benches/table.py --require $(call bench_join,$(addprefix rust:,$(BENCH_SMOKE_CASES))) >/dev/null

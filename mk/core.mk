@@ -6,20 +6,20 @@ DEMO_TARGETS += demo-rust
 
 lint-rust:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy -q -p agentgate -p agentgate-cli --all-targets -- -D warnings
+	$(CARGO) clippy -q -p portcullis -p portcullis-cli --all-targets -- -D warnings
 
 # Unit, conformance, concurrency, property and audit tests (a small audit load in debug);
 # then the audit and concurrency tests in release with the full 1,000,000-decision load.
 test-rust:
-	AGENTGATE_AUDIT_DECISIONS=20000 $(CARGO) test -q -p agentgate -p agentgate-cli -- --nocapture
-	$(CARGO) test -q --release -p agentgate --test audit --test concurrency
+	PORTCULLIS_AUDIT_DECISIONS=20000 $(CARGO) test -q -p portcullis -p portcullis-cli -- --nocapture
+	$(CARGO) test -q --release -p portcullis --test audit --test concurrency
 
 conformance-rust:
-	$(CARGO) test -q -p agentgate --test conformance -- --nocapture
+	$(CARGO) test -q -p portcullis --test conformance -- --nocapture
 
-# The command line tools: target/release/agentgate and target/release/agentgate-audit.
+# The command line tool target/release/portcullis (check, eval, demo, audit verify).
 tools:
-	$(CARGO) build -q --release -p agentgate-cli
+	$(CARGO) build -q --release -p portcullis-cli
 
 demo-rust: tools
-	@$(ROOT)/target/release/agentgate demo $(ROOT)/examples/demo-policy.json $(ROOT)/examples/demo-actions.json
+	@$(ROOT)/target/release/portcullis demo $(ROOT)/examples/demo-policy.json $(ROOT)/examples/demo-actions.json

@@ -1,11 +1,11 @@
-# C ABI (ffi/), its generated header (include/agentgate.h), the C test suites (tests/c/) and
+# C ABI (ffi/), its generated header (include/portcullis.h), the C test suites (tests/c/) and
 # the C demo (examples/c/).
 #
 #   make ffi            release static + shared library in target/release/
-#   make header         regenerate include/agentgate.h and the .NET P/Invoke layer from ffi/src
+#   make header         regenerate include/portcullis.h and the .NET P/Invoke layer from ffi/src
 #   make check-header   fail when the committed header differs from a fresh one
 #   make test-c         header, Rust unit tests, C tests natively, under valgrind and ASan+UBSan
-#   make conformance-c  replay tests/conformance (or $AGENTGATE_CONFORMANCE_DIR) through the C ABI
+#   make conformance-c  replay tests/conformance (or $PORTCULLIS_CONFORMANCE_DIR) through the C ABI
 #   make demo-c         the demo table through the C ABI
 .PHONY: ffi header check-header header-compile c-deps lint-ffi test-ffi-rust test-c conformance-c \
 	demo-c c-tests c-tests-native c-tests-valgrind c-tests-asan
@@ -13,7 +13,7 @@ TEST_TARGETS += test-c
 CONFORMANCE_TARGETS += conformance-c
 DEMO_TARGETS += demo-c
 
-FFI_LIB := $(ROOT)/target/release/libagentgate_ffi.a
+FFI_LIB := $(ROOT)/target/release/libportcullis.a
 C_OUT := $(ROOT)/target/c
 C_TEST_DIR := $(ROOT)/tests/c
 C_CC := gcc
@@ -29,7 +29,7 @@ C_TESTS := rfc3339_test misuse_test struct_test threads_test audit_test
 # test is left to ASan: under valgrind's serialized threads it proves little and runs long).
 C_VALGRIND_TESTS := misuse_test struct_test audit_test
 # The audit test checks trails with the verifier that `make tools` builds.
-C_TEST_ENV := AGENTGATE_AUDIT_VERIFIER=$(ROOT)/target/release/agentgate-audit
+C_TEST_ENV := PORTCULLIS_BIN=$(ROOT)/target/release/portcullis
 C_CONFORMANCE_DIR := tests/conformance
 
 # Installs what the C suites need, only when it is missing.
@@ -45,18 +45,18 @@ c-deps:
 	fi
 
 ffi:
-	$(CARGO) build -q --release -p agentgate-ffi
+	$(CARGO) build -q --release -p portcullis-ffi
 
 # The .NET binding's NativeMethods.g.cs comes from the same source (mk/dotnet.mk): the two are
 # always regenerated together.
 header: dotnet-bindings
-	$(CARGO) run -q -p agentgate-gen-header -- $(ROOT)/include/agentgate.h
+	$(CARGO) run -q -p portcullis-gen-header -- $(ROOT)/include/portcullis.h
 
 check-header:
 	@tmp=$$(mktemp --suffix=.h) && \
-	$(CARGO) run -q -p agentgate-gen-header -- $$tmp && \
-	if diff -u $(ROOT)/include/agentgate.h $$tmp; then rm -f $$tmp; echo "include/agentgate.h is up to date"; \
-	else rm -f $$tmp; echo "include/agentgate.h is stale: run make header"; exit 1; fi
+	$(CARGO) run -q -p portcullis-gen-header -- $$tmp && \
+	if diff -u $(ROOT)/include/portcullis.h $$tmp; then rm -f $$tmp; echo "include/portcullis.h is up to date"; \
+	else rm -f $$tmp; echo "include/portcullis.h is stale: run make header"; exit 1; fi
 
 # The header compiles cleanly as C11 and C++17, and its constants and layouts are the contract's.
 header-compile: ffi c-deps
@@ -69,12 +69,12 @@ header-compile: ffi c-deps
 	$(C_OUT)/header_check_cxx
 
 lint-ffi:
-	$(CARGO) clippy -q -p agentgate-ffi -p agentgate-gen-header --all-targets -- -D warnings
+	$(CARGO) clippy -q -p portcullis-ffi -p portcullis-gen-header --all-targets -- -D warnings
 
 # The panic boundary cannot be reached from C (the core does not panic on any input), so it is
 # tested here, in Rust.
 test-ffi-rust:
-	$(CARGO) test -q -p agentgate-ffi
+	$(CARGO) test -q -p portcullis-ffi
 
 # Every C binary, built twice: plain (for native and valgrind runs) and with ASan+UBSan.
 c-tests: ffi tools c-deps

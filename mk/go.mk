@@ -1,4 +1,4 @@
-# Go binding (bindings/go: the agentgate package and its langchaingo, mcpsdk
+# Go binding (bindings/go: the portcullis package and its langchaingo, mcpsdk
 # and mcpgo middleware) and the Go demo (examples/go). Links the static
 # library that the `ffi` target (mk/ffi.mk) builds.
 .PHONY: go-toolchain test-go conformance-go bench-go demo-go
@@ -12,7 +12,7 @@ GO_DIR := $(ROOT)/bindings/go
 GO_EXAMPLE_DIR := $(ROOT)/examples/go
 # cgo needs a C compiler; go modules come from the Go module proxy on first use. The audit
 # tests check trails with the verifier that `make tools` builds.
-GO_ENV := CGO_ENABLED=1 AGENTGATE_AUDIT_VERIFIER=$(ROOT)/target/release/agentgate-audit
+GO_ENV := CGO_ENABLED=1 PORTCULLIS_BIN=$(ROOT)/target/release/portcullis
 GO_FUZZ_TIME ?= 10s
 # -v shows the runner's own lines (one per failing case, then "N passed, M failed").
 GO_CONFORMANCE = set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestConformance$$' . | grep -v '^=== RUN'
@@ -30,16 +30,16 @@ test-go: go-toolchain ffi tools
 	cd $(GO_DIR) && $(GO_ENV) $(GO) vet ./...
 	cd $(GO_EXAMPLE_DIR) && $(GO_ENV) $(GO) vet ./...
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -race -count=1 ./...
-	@# the documented way to link outside the repository: -tags agentgate_external plus CGO_LDFLAGS
+	@# the documented way to link outside the repository: -tags portcullis_external plus CGO_LDFLAGS
 	cd $(GO_DIR) && $(GO_ENV) CGO_CFLAGS="-I$(ROOT)/include" \
-	  CGO_LDFLAGS="$(ROOT)/target/release/libagentgate_ffi.a -lpthread -ldl -lm" \
-	  $(GO) test -count=1 -tags agentgate_external -run '^(TestNativeVersion|TestHeaderMatchesPackageABI)$$' .
+	  CGO_LDFLAGS="$(ROOT)/target/release/libportcullis.a -lpthread -ldl -lm" \
+	  $(GO) test -count=1 -tags portcullis_external -run '^(TestNativeVersion|TestHeaderMatchesPackageABI)$$' .
 	set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestMemory' . | grep -v '^=== RUN'
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzEvaluateJSON$$' -fuzztime $(GO_FUZZ_TIME) .
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzActionEncoding$$' -fuzztime $(GO_FUZZ_TIME) .
 	$(GO_CONFORMANCE)
 
-# Replays tests/conformance (or $$AGENTGATE_CONFORMANCE_DIR) through the Go API.
+# Replays tests/conformance (or $$PORTCULLIS_CONFORMANCE_DIR) through the Go API.
 conformance-go: go-toolchain ffi
 	$(GO_CONFORMANCE)
 

@@ -1,11 +1,11 @@
-# Node binding (bindings/node: the npm package `agentgate`, a napi-rs module over the core plus
+# Node binding (bindings/node: the npm package `portcullis`, a napi-rs module over the core plus
 # the TypeScript API and the OpenAI Agents SDK, LangChain and MCP adapters) and the Node demo
 # (examples/node).
 #
 #   make test-node         npm dependencies when missing, build, every test file (unit, audit,
 #                          adapters, declarations, require/import, conformance); the audit tests
-#                          verify file trails with target/release/agentgate-audit, built when missing
-#   make conformance-node  replay tests/conformance (or $AGENTGATE_CONFORMANCE_DIR)
+#                          verify file trails with target/release/portcullis, built when missing
+#   make conformance-node  replay tests/conformance (or $PORTCULLIS_CONFORMANCE_DIR)
 #   make bench-node        p50/p99 of evaluate for object and text actions
 #   make demo-node         the demo table through the Node binding
 .PHONY: node-toolchain node-deps node-build node-audit-verifier test-node conformance-node bench-node demo-node
@@ -35,13 +35,13 @@ node-deps: node-toolchain
 node-build: node-deps
 	@cd $(NODE_DIR) && CARGO=$(CARGO) $(NODE) scripts/build.mjs --quiet
 
-NODE_AUDIT_VERIFIER := $(ROOT)/target/release/agentgate-audit
+NODE_AUDIT_VERIFIER := $(ROOT)/target/release/portcullis
 
 node-audit-verifier:
-	@test -x $(NODE_AUDIT_VERIFIER) || $(CARGO) build -q --release -p agentgate-cli
+	@test -x $(NODE_AUDIT_VERIFIER) || $(CARGO) build -q --release -p portcullis-cli
 
 test-node: node-build node-audit-verifier
-	cd $(NODE_DIR) && AGENTGATE_AUDIT_BIN=$(NODE_AUDIT_VERIFIER) $(NODE_TEST) test/
+	cd $(NODE_DIR) && PORTCULLIS_BIN=$(NODE_AUDIT_VERIFIER) $(NODE_TEST) test/
 
 conformance-node: node-build
 	cd $(NODE_DIR) && $(NODE_TEST) test/conformance.test.mjs

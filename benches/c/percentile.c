@@ -8,13 +8,13 @@
  * timing. The engine has a manual clock that starts at --start-ms and moves --step-ms after
  * each action (outside the timed region). W untimed calls, then N timed calls, replaying the
  * actions in order. Two cases, each on a fresh engine:
- *   NAME-struct  ag_engine_evaluate: action text in, the plain ag_decision struct out
- *   NAME-json    ag_engine_evaluate_json + ag_buffer_free: the decision as JSON text
+ *   NAME-struct  portcullis_engine_evaluate: action text in, the plain portcullis_decision struct out
+ *   NAME-json    portcullis_engine_evaluate_json + portcullis_buffer_free: the decision as JSON text
  *                (reading the decision's code for the MIX line is not timed)
  * Prints one BENCH and one MIX line per case; exits 1 when a call fails.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <agentgate.h>
+#include <portcullis.h>
 #include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -96,11 +96,11 @@ static int load_actions(const char *path, actions_t *out) {
 }
 
 static void mix_add(mix_t *m, uint32_t effect, uint32_t code) {
-    if (code == AG_CODE_INVALID_ACTION || code == AG_CODE_ENGINE_ERROR) m->failed++;
-    else if (code == AG_CODE_RATE_LIMITED) m->rate_limited++;
-    else if (code == AG_CODE_UNKNOWN_AGENT) m->unknown_agent++;
-    else if (effect == AG_EFFECT_REQUIRE_APPROVAL) m->approval++;
-    else if (effect == AG_EFFECT_ALLOW) m->allow++;
+    if (code == PORTCULLIS_CODE_INVALID_ACTION || code == PORTCULLIS_CODE_ENGINE_ERROR) m->failed++;
+    else if (code == PORTCULLIS_CODE_RATE_LIMITED) m->rate_limited++;
+    else if (code == PORTCULLIS_CODE_UNKNOWN_AGENT) m->unknown_agent++;
+    else if (effect == PORTCULLIS_EFFECT_REQUIRE_APPROVAL) m->approval++;
+    else if (effect == PORTCULLIS_EFFECT_ALLOW) m->allow++;
     else m->deny++;
 }
 
@@ -111,9 +111,9 @@ static void mix_add_json(mix_t *m, const uint8_t *data, size_t len) {
     cJSON *d = cJSON_ParseWithLength((const char *)data, len);
     const char *effect = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "effect"));
     const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "code"));
-    uint32_t e = AG_EFFECT_DENY, c = AG_CODE_ENGINE_ERROR;
-    if (effect && strcmp(effect, "allow") == 0) e = AG_EFFECT_ALLOW;
-    if (effect && strcmp(effect, "require_approval") == 0) e = AG_EFFECT_REQUIRE_APPROVAL;
+    uint32_t e = PORTCULLIS_EFFECT_DENY, c = PORTCULLIS_CODE_ENGINE_ERROR;
+    if (effect && strcmp(effect, "allow") == 0) e = PORTCULLIS_EFFECT_ALLOW;
+    if (effect && strcmp(effect, "require_approval") == 0) e = PORTCULLIS_EFFECT_REQUIRE_APPROVAL;
     for (uint32_t k = 0; code && k < sizeof codes / sizeof *codes; k++) {
         if (strcmp(code, codes[k]) == 0) c = k;
     }
@@ -147,18 +147,18 @@ static void report(const char *workload, const char *mode, uint64_t *samples, si
     fflush(stdout);
 }
 
-static ag_engine *new_engine(const args_t *a, const uint8_t *policy, size_t policy_len) {
-    ag_engine_options options;
-    ag_engine_options_default(&options);
-    options.clock = AG_CLOCK_MANUAL;
+static portcullis_engine *new_engine(const args_t *a, const uint8_t *policy, size_t policy_len) {
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
+    options.clock = PORTCULLIS_CLOCK_MANUAL;
     options.manual_start_ms = a->start_ms;
-    ag_engine *engine = NULL;
-    ag_error *err = NULL;
-    ag_status st = ag_engine_new(policy, policy_len, &options, &engine, &err);
-    if (st != AG_OK) {
-        fprintf(stderr, "%s: %s at \"%s\": %s\n", a->policy_path, ag_status_name(st), err ? ag_error_path(err) : "",
-                err ? ag_error_message(err) : "");
-        ag_error_free(err);
+    portcullis_engine *engine = NULL;
+    portcullis_error *err = NULL;
+    portcullis_status st = portcullis_engine_new(policy, policy_len, &options, &engine, &err);
+    if (st != PORTCULLIS_OK) {
+        fprintf(stderr, "%s: %s at \"%s\": %s\n", a->policy_path, portcullis_status_name(st), err ? portcullis_error_path(err) : "",
+                err ? portcullis_error_message(err) : "");
+        portcullis_error_free(err);
         return NULL;
     }
     return engine;
@@ -166,10 +166,10 @@ static ag_engine *new_engine(const args_t *a, const uint8_t *policy, size_t poli
 
 /* One case; returns the number of failed calls (a non-OK status or a failed decision). */
 static uint64_t run(const args_t *a, const uint8_t *policy, size_t policy_len, const actions_t *acts, int json) {
-    ag_engine *engine = new_engine(a, policy, policy_len);
+    portcullis_engine *engine = new_engine(a, policy, policy_len);
     if (!engine) return 1;
     uint64_t *samples = malloc((size_t)a->n * sizeof *samples);
-    if (!samples) { ag_engine_free(engine); return 1; }
+    if (!samples) { portcullis_engine_free(engine); return 1; }
     mix_t mix = {0};
     uint64_t bad_status = 0, wall_start = 0;
     long total = a->warmup + a->n;
@@ -179,30 +179,30 @@ static uint64_t run(const args_t *a, const uint8_t *policy, size_t policy_len, c
         const uint8_t *text = (const uint8_t *)acts->text[k];
         uint64_t elapsed;
         if (json) {
-            ag_buffer *out = NULL;
+            portcullis_buffer *out = NULL;
             uint64_t t0 = now_ns();
-            ag_status st = ag_engine_evaluate_json(engine, text, acts->len[k], &out);
+            portcullis_status st = portcullis_engine_evaluate_json(engine, text, acts->len[k], &out);
             uint64_t t1 = now_ns();
-            if (st != AG_OK || !out) bad_status++;
-            else if (i >= a->warmup) mix_add_json(&mix, ag_buffer_data(out), ag_buffer_len(out));
+            if (st != PORTCULLIS_OK || !out) bad_status++;
+            else if (i >= a->warmup) mix_add_json(&mix, portcullis_buffer_data(out), portcullis_buffer_len(out));
             uint64_t t2 = now_ns();
-            ag_buffer_free(out);
+            portcullis_buffer_free(out);
             elapsed = (t1 - t0) + (now_ns() - t2);
         } else {
-            ag_decision d;
+            portcullis_decision d;
             uint64_t t0 = now_ns();
-            ag_status st = ag_engine_evaluate(engine, text, acts->len[k], &d);
+            portcullis_status st = portcullis_engine_evaluate(engine, text, acts->len[k], &d);
             elapsed = now_ns() - t0;
-            if (st != AG_OK) bad_status++;
+            if (st != PORTCULLIS_OK) bad_status++;
             else if (i >= a->warmup) mix_add(&mix, d.effect, d.code);
         }
         if (i >= a->warmup) samples[i - a->warmup] = elapsed;
-        ag_engine_set_time(engine, a->start_ms + (int64_t)(i + 1) * a->step_ms);
+        portcullis_engine_set_time(engine, a->start_ms + (int64_t)(i + 1) * a->step_ms);
     }
     uint64_t wall = now_ns() - wall_start;
     report(a->workload, json ? "json" : "struct", samples, (size_t)a->n, wall, &mix);
     free(samples);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
     if (bad_status) fprintf(stderr, "%" PRIu64 " calls returned an error status\n", bad_status);
     return bad_status + mix.failed;
 }

@@ -1,4 +1,4 @@
-package agentgate
+package portcullis
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ type AuditStats struct {
 // action_hash, eval_ns, params (only the paths the policy lists in
 // audit.include_params; nothing else of params or context is written), prev
 // (the previous record's hash) and hash: a tamper-evident chain that
-// `agentgate-audit verify` checks.
+// `portcullis audit verify` checks.
 //
 // Evaluate only enqueues a record. With AuditFile, Close writes what is
 // still queued; FlushAudit waits until everything so far is written. With

@@ -1,4 +1,4 @@
-package agentgate_test
+package portcullis_test
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
-const auditPolicy = `{"agentgate": 1, "name": "audited", "version": "3",
+const auditPolicy = `{"portcullis": 1, "name": "audited", "version": "3",
   "audit": {"include_params": ["params.table"]},
   "rules": [
     {"id": "reads", "effect": "allow", "match": {"tool": ["db.read"]}},
@@ -28,19 +28,19 @@ const genesis = "sha256:00000000000000000000000000000000000000000000000000000000
 // auditActions are decided in turn: an allow whose params hold a secret that
 // is not in include_params, a deny, and a malformed action.
 var auditActions = []struct {
-	action       agentgate.Action
+	action       portcullis.Action
 	tool         any // nil for the malformed action
 	effect, code string
 }{
-	{agentgate.Action{Tool: "db.read", Agent: agentgate.Agent{ID: "a1"},
+	{portcullis.Action{Tool: "db.read", Agent: portcullis.Agent{ID: "a1"},
 		Params:  map[string]any{"table": "users", "password": "hunter2-secret"},
 		Context: map[string]any{"token": "ctx-secret"}}, "db.read", "allow", "rule"},
-	{agentgate.Action{Tool: "db.drop", Agent: agentgate.Agent{ID: "a2"},
+	{portcullis.Action{Tool: "db.drop", Agent: portcullis.Agent{ID: "a2"},
 		Params: map[string]any{"table": "t"}}, "db.drop", "deny", "rule"},
-	{agentgate.Action{Agent: agentgate.Agent{ID: "a3"}}, nil, "deny", "invalid_action"},
+	{portcullis.Action{Agent: portcullis.Agent{ID: "a3"}}, nil, "deny", "invalid_action"},
 }
 
-func evaluateAudited(t testing.TB, e *agentgate.Engine, n int) {
+func evaluateAudited(t testing.TB, e *portcullis.Engine, n int) {
 	t.Helper()
 	for i := range n {
 		want := auditActions[i%len(auditActions)]
@@ -50,9 +50,9 @@ func evaluateAudited(t testing.TB, e *agentgate.Engine, n int) {
 	}
 }
 
-func newAudited(t testing.TB, cfg agentgate.AuditConfig) *agentgate.Engine {
+func newAudited(t testing.TB, cfg portcullis.AuditConfig) *portcullis.Engine {
 	t.Helper()
-	e, err := agentgate.New([]byte(auditPolicy), agentgate.WithManualClock(start), agentgate.WithAudit(cfg))
+	e, err := portcullis.New([]byte(auditPolicy), portcullis.WithManualClock(start), portcullis.WithAudit(cfg))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -126,15 +126,15 @@ func assertRedacted(t *testing.T, text []byte) {
 	}
 }
 
-// verifier returns the path of agentgate-audit (built by `make tools`).
+// verifier returns the path of the portcullis command line tool (built by `make tools`).
 func verifier(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv("AGENTGATE_AUDIT_VERIFIER")
+	path := os.Getenv("PORTCULLIS_BIN")
 	if path == "" {
-		path = filepath.Join("..", "..", "target", "release", "agentgate-audit")
+		path = filepath.Join("..", "..", "target", "release", "portcullis")
 	}
 	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("the audit verifier is missing (run make tools, or set AGENTGATE_AUDIT_VERIFIER): %v", err)
+		t.Fatalf("the audit verifier is missing (run make tools, or set PORTCULLIS_BIN): %v", err)
 	}
 	return path
 }
@@ -143,7 +143,7 @@ func verifier(t *testing.T) string {
 // accepted the trail.
 func verify(t *testing.T, files ...string) (string, bool) {
 	t.Helper()
-	out, err := exec.Command(verifier(t), append([]string{"verify"}, files...)...).CombinedOutput()
+	out, err := exec.Command(verifier(t), append([]string{"audit", "verify"}, files...)...).CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		t.Fatalf("running the verifier: %v", err)
@@ -162,7 +162,7 @@ func joinLines(records []json.RawMessage) []byte {
 
 func TestAuditMemoryDrainsOneChain(t *testing.T) {
 	const n = 60
-	e := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditMemory})
+	e := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditMemory})
 	evaluateAudited(t, e, n)
 
 	first, err := e.DrainAudit(25)
@@ -179,7 +179,7 @@ func TestAuditMemoryDrainsOneChain(t *testing.T) {
 	all := append(first, rest...)
 	checkChain(t, all, true)
 	assertRedacted(t, joinLines(all))
-	if stats, err := e.AuditStats(); err != nil || stats != (agentgate.AuditStats{Recorded: n}) {
+	if stats, err := e.AuditStats(); err != nil || stats != (portcullis.AuditStats{Recorded: n}) {
 		t.Errorf("stats = %+v, %v", stats, err)
 	}
 
@@ -196,7 +196,7 @@ func TestAuditMemoryDrainsOneChain(t *testing.T) {
 func TestAuditFileSinkVerifies(t *testing.T) {
 	const n = 40
 	path := filepath.Join(t.TempDir(), "audit.log")
-	e := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: path,
+	e := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: path,
 		FlushInterval: time.Minute, Fsync: true})
 	evaluateAudited(t, e, n)
 	if err := e.FlushAudit(); err != nil {
@@ -222,7 +222,7 @@ func TestAuditFileSinkVerifies(t *testing.T) {
 	if out, ok := verify(t, path); !ok || !strings.HasPrefix(out, "ok: 40 records verify (40 decisions, 0 dropped)") {
 		t.Errorf("verifier: %s", out)
 	}
-	if stats, err := e.AuditStats(); err != nil || stats != (agentgate.AuditStats{Recorded: n}) {
+	if stats, err := e.AuditStats(); err != nil || stats != (portcullis.AuditStats{Recorded: n}) {
 		t.Errorf("stats = %+v, %v", stats, err)
 	}
 	if got, err := e.DrainAudit(10); err != nil || len(got) != 0 {
@@ -232,7 +232,7 @@ func TestAuditFileSinkVerifies(t *testing.T) {
 	// Close writes what is still queued; a new engine continues the chain.
 	evaluateAudited(t, e, 2)
 	e.Close()
-	e2 := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: path})
+	e2 := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: path})
 	evaluateAudited(t, e2, 3)
 	e2.Close()
 	if out, ok := verify(t, path); !ok || !strings.HasPrefix(out, "ok: 45 records verify") {
@@ -255,7 +255,7 @@ func TestAuditFileSinkVerifies(t *testing.T) {
 
 func TestAuditRotationKeepsTheChain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	e := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: path, MaxBytes: 1500})
+	e := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: path, MaxBytes: 1500})
 	for range 30 {
 		evaluateAudited(t, e, 1)
 		if err := e.FlushAudit(); err != nil {
@@ -275,10 +275,10 @@ func TestAuditRotationKeepsTheChain(t *testing.T) {
 
 func TestAuditDropOverflowCounts(t *testing.T) {
 	const n, capacity = 20, 4
-	e := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditMemory, QueueCapacity: capacity,
-		Overflow: agentgate.OverflowDrop})
+	e := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditMemory, QueueCapacity: capacity,
+		Overflow: portcullis.OverflowDrop})
 	evaluateAudited(t, e, n)
-	if stats, err := e.AuditStats(); err != nil || stats != (agentgate.AuditStats{Dropped: n - capacity}) {
+	if stats, err := e.AuditStats(); err != nil || stats != (portcullis.AuditStats{Dropped: n - capacity}) {
 		t.Errorf("stats before draining = %+v, %v", stats, err)
 	}
 	records, err := e.DrainAudit(100)
@@ -290,7 +290,7 @@ func TestAuditDropOverflowCounts(t *testing.T) {
 		t.Errorf("first record %s (%v), want a dropped record counting %d", records[0], err, n-capacity)
 	}
 	stats, err := e.AuditStats()
-	if err != nil || stats != (agentgate.AuditStats{Recorded: capacity, Dropped: n - capacity}) {
+	if err != nil || stats != (portcullis.AuditStats{Recorded: capacity, Dropped: n - capacity}) {
 		t.Errorf("stats after draining = %+v, %v", stats, err)
 	}
 	if stats.Recorded+stats.Dropped != n {
@@ -300,12 +300,12 @@ func TestAuditDropOverflowCounts(t *testing.T) {
 
 func TestAuditRedactsParamsNotIncluded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	file := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: path})
-	memory := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditMemory})
-	secret := agentgate.Action{Tool: "db.read", Agent: agentgate.Agent{ID: "a1"},
+	file := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: path})
+	memory := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditMemory})
+	secret := portcullis.Action{Tool: "db.read", Agent: portcullis.Agent{ID: "a1"},
 		Params:  map[string]any{"table": "users", "password": "hunter2-secret", "nested": map[string]any{"token": "x"}},
 		Context: map[string]any{"token": "ctx-secret"}}
-	for _, e := range []*agentgate.Engine{file, memory} {
+	for _, e := range []*portcullis.Engine{file, memory} {
 		if d := e.Evaluate(secret); !d.Allowed {
 			t.Fatalf("decision = %+v", d)
 		}
@@ -337,7 +337,7 @@ func TestAuditRedactsParamsNotIncluded(t *testing.T) {
 // nothing is lost, and the records form one chain. Run with -race.
 func TestAuditConcurrentEvaluateAndDrain(t *testing.T) {
 	const workers, each = 8, 200
-	e := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditMemory, QueueCapacity: 16})
+	e := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditMemory, QueueCapacity: 16})
 	read := auditActions[0].action
 	var wg sync.WaitGroup
 	for range workers {
@@ -375,7 +375,7 @@ func TestAuditConcurrentEvaluateAndDrain(t *testing.T) {
 		t.Errorf("%d records beyond the decisions (%v)", len(extra), err)
 	}
 	checkChain(t, all, false)
-	if stats, err := e.AuditStats(); err != nil || stats != (agentgate.AuditStats{Recorded: workers * each}) {
+	if stats, err := e.AuditStats(); err != nil || stats != (portcullis.AuditStats{Recorded: workers * each}) {
 		t.Errorf("stats = %+v, %v", stats, err)
 	}
 }
@@ -383,20 +383,20 @@ func TestAuditConcurrentEvaluateAndDrain(t *testing.T) {
 func TestAuditErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "no-such-dir", "audit.log")
-	_, err := agentgate.New([]byte(auditPolicy), agentgate.WithAudit(agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: missing}))
-	var auditErr *agentgate.AuditError
-	if !errors.As(err, &auditErr) || !errors.Is(err, agentgate.ErrAudit) || !strings.Contains(auditErr.Message, missing) {
+	_, err := portcullis.New([]byte(auditPolicy), portcullis.WithAudit(portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: missing}))
+	var auditErr *portcullis.AuditError
+	if !errors.As(err, &auditErr) || !errors.Is(err, portcullis.ErrAudit) || !strings.Contains(auditErr.Message, missing) {
 		t.Errorf("unopenable file: %v", err)
 	}
-	if _, err := agentgate.New([]byte(auditPolicy), agentgate.WithAudit(agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: dir})); !errors.Is(err, agentgate.ErrAudit) {
+	if _, err := portcullis.New([]byte(auditPolicy), portcullis.WithAudit(portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: dir})); !errors.Is(err, portcullis.ErrAudit) {
 		t.Errorf("a directory as the file: %v", err)
 	}
 
 	// A bad policy is a *PolicyError and never creates the file.
 	path := filepath.Join(dir, "audit.log")
-	_, err = agentgate.New([]byte(`{"agentgate": 1, "name": "p", "audit": {"include": []}}`),
-		agentgate.WithAudit(agentgate.AuditConfig{Sink: agentgate.AuditFile, Path: path}))
-	var policyErr *agentgate.PolicyError
+	_, err = portcullis.New([]byte(`{"portcullis": 1, "name": "p", "audit": {"include": []}}`),
+		portcullis.WithAudit(portcullis.AuditConfig{Sink: portcullis.AuditFile, Path: path}))
+	var policyErr *portcullis.PolicyError
 	if !errors.As(err, &policyErr) || policyErr.Path != "audit" {
 		t.Errorf("bad policy: %v", err)
 	}
@@ -404,19 +404,19 @@ func TestAuditErrors(t *testing.T) {
 		t.Errorf("a bad policy created the trail file: %v", err)
 	}
 
-	for name, cfg := range map[string]agentgate.AuditConfig{
+	for name, cfg := range map[string]portcullis.AuditConfig{
 		"no sink":            {},
 		"unknown sink":       {Sink: 9},
-		"file without path":  {Sink: agentgate.AuditFile},
-		"NUL in path":        {Sink: agentgate.AuditFile, Path: "a\x00b"},
-		"path not UTF-8":     {Sink: agentgate.AuditFile, Path: "/tmp/\xff.log"},
-		"negative MaxBytes":  {Sink: agentgate.AuditFile, Path: path, MaxBytes: -1},
-		"negative interval":  {Sink: agentgate.AuditFile, Path: path, FlushInterval: -time.Second},
-		"negative capacity":  {Sink: agentgate.AuditMemory, QueueCapacity: -1},
-		"capacity too large": {Sink: agentgate.AuditMemory, QueueCapacity: 1<<20 + 1},
-		"unknown overflow":   {Sink: agentgate.AuditMemory, Overflow: 5},
+		"file without path":  {Sink: portcullis.AuditFile},
+		"NUL in path":        {Sink: portcullis.AuditFile, Path: "a\x00b"},
+		"path not UTF-8":     {Sink: portcullis.AuditFile, Path: "/tmp/\xff.log"},
+		"negative MaxBytes":  {Sink: portcullis.AuditFile, Path: path, MaxBytes: -1},
+		"negative interval":  {Sink: portcullis.AuditFile, Path: path, FlushInterval: -time.Second},
+		"negative capacity":  {Sink: portcullis.AuditMemory, QueueCapacity: -1},
+		"capacity too large": {Sink: portcullis.AuditMemory, QueueCapacity: 1<<20 + 1},
+		"unknown overflow":   {Sink: portcullis.AuditMemory, Overflow: 5},
 	} {
-		if _, err := agentgate.New([]byte(auditPolicy), agentgate.WithAudit(cfg)); !errors.Is(err, agentgate.ErrInvalidArgument) {
+		if _, err := portcullis.New([]byte(auditPolicy), portcullis.WithAudit(cfg)); !errors.Is(err, portcullis.ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
 		}
 	}
@@ -424,32 +424,32 @@ func TestAuditErrors(t *testing.T) {
 		t.Errorf("a refused config created the trail file: %v", err)
 	}
 
-	e := newAudited(t, agentgate.AuditConfig{Sink: agentgate.AuditMemory})
-	if _, err := e.DrainAudit(0); !errors.Is(err, agentgate.ErrInvalidArgument) {
+	e := newAudited(t, portcullis.AuditConfig{Sink: portcullis.AuditMemory})
+	if _, err := e.DrainAudit(0); !errors.Is(err, portcullis.ErrInvalidArgument) {
 		t.Errorf("DrainAudit(0): %v", err)
 	}
 	e.Close()
-	if _, err := e.DrainAudit(1); !errors.Is(err, agentgate.ErrClosed) {
+	if _, err := e.DrainAudit(1); !errors.Is(err, portcullis.ErrClosed) {
 		t.Errorf("DrainAudit after Close: %v", err)
 	}
-	if err := e.FlushAudit(); !errors.Is(err, agentgate.ErrClosed) {
+	if err := e.FlushAudit(); !errors.Is(err, portcullis.ErrClosed) {
 		t.Errorf("FlushAudit after Close: %v", err)
 	}
-	if _, err := e.AuditStats(); !errors.Is(err, agentgate.ErrClosed) {
+	if _, err := e.AuditStats(); !errors.Is(err, portcullis.ErrClosed) {
 		t.Errorf("AuditStats after Close: %v", err)
 	}
 }
 
 func TestNoAuditTrail(t *testing.T) {
 	e := newEngine(t)
-	e.Evaluate(agentgate.Action{Tool: "fs.read", Agent: agentgate.Agent{ID: "a1"}})
+	e.Evaluate(portcullis.Action{Tool: "fs.read", Agent: portcullis.Agent{ID: "a1"}})
 	if got, err := e.DrainAudit(10); err != nil || len(got) != 0 {
 		t.Errorf("DrainAudit = %d records, %v", len(got), err)
 	}
 	if err := e.FlushAudit(); err != nil {
 		t.Errorf("FlushAudit = %v", err)
 	}
-	if stats, err := e.AuditStats(); err != nil || stats != (agentgate.AuditStats{}) {
+	if stats, err := e.AuditStats(); err != nil || stats != (portcullis.AuditStats{}) {
 		t.Errorf("AuditStats = %+v, %v", stats, err)
 	}
 }

@@ -1,17 +1,17 @@
-package agentgate_test
+package portcullis_test
 
 import (
 	"sort"
 	"testing"
 	"time"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 // benchAction is a typical tool call: a few params, one nested object.
-var benchAction = agentgate.Action{
+var benchAction = portcullis.Action{
 	Tool:    "fs.read",
-	Agent:   agentgate.Agent{ID: "agent-001"},
+	Agent:   portcullis.Agent{ID: "agent-001"},
 	Params:  map[string]any{"path": "/data/reports/q3.csv", "encoding": "utf-8", "options": map[string]any{"limit": 100}},
 	Context: map[string]any{"session": "s-42", "tenant": "acme"},
 }
@@ -20,7 +20,7 @@ var benchActionJSON = []byte(`{"tool":"fs.read","agent":{"id":"agent-001"},` +
 	`"params":{"path":"/data/reports/q3.csv","encoding":"utf-8","options":{"limit":100}},` +
 	`"context":{"session":"s-42","tenant":"acme"}}`)
 
-func benchEngine(b *testing.B) *agentgate.Engine {
+func benchEngine(b *testing.B) *portcullis.Engine {
 	e := newEngine(b)
 	if d := e.Evaluate(benchAction); !d.Allowed {
 		b.Fatalf("benchmark action not allowed: %+v", d)
@@ -89,7 +89,7 @@ func BenchmarkNewClose(b *testing.B) {
 	policy := []byte(testPolicy)
 	b.ReportAllocs()
 	for b.Loop() {
-		e, err := agentgate.New(policy)
+		e, err := portcullis.New(policy)
 		if err != nil {
 			b.Fatal(err)
 		}

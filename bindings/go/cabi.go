@@ -1,10 +1,10 @@
-package agentgate
+package portcullis
 
 // This file is the only one that talks to the C ABI. Every call follows the
 // same rules:
 //   - Go memory passed to C holds no Go pointers and is only borrowed for the
 //     duration of the call (the ABI copies what it keeps);
-//   - memory returned by C (ag_buffer, ag_error) is copied into Go values and
+//   - memory returned by C (portcullis_buffer, portcullis_error) is copied into Go values and
 //     freed before the function returns;
 //   - runtime.KeepAlive(e) follows each call on an engine handle, so the
 //     cleanup attached to the Engine cannot free the handle mid-call.
@@ -12,7 +12,7 @@ package agentgate
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #include <stdlib.h>
-#include "agentgate.h"
+#include "portcullis.h"
 */
 import "C"
 
@@ -23,32 +23,32 @@ import (
 )
 
 // abiMajor and abiMinor are the C ABI version this package was written for
-// (1.1 added the audit trail). New refuses a native library with another
+// (2.0 is the first under the name portcullis). New refuses a native library with another
 // major version or an older minor version.
 const (
-	abiMajor = 1
-	abiMinor = 1
+	abiMajor = 2
+	abiMinor = 0
 )
 
 // headerABIMajor and headerABIMinor are the version of the header the
 // package was compiled against; a test keeps them in step with abiMajor and
 // abiMinor.
 const (
-	headerABIMajor = C.AG_ABI_VERSION_MAJOR
-	headerABIMinor = C.AG_ABI_VERSION_MINOR
+	headerABIMajor = C.PORTCULLIS_ABI_VERSION_MAJOR
+	headerABIMinor = C.PORTCULLIS_ABI_VERSION_MINOR
 )
 
 // The ABI's audit constants, for audit.go.
 const (
-	abiAuditFile     = C.AG_AUDIT_FILE
-	abiAuditMemory   = C.AG_AUDIT_MEMORY
-	abiOverflowBlock = C.AG_OVERFLOW_BLOCK
-	abiOverflowDrop  = C.AG_OVERFLOW_DROP
+	abiAuditFile     = C.PORTCULLIS_AUDIT_FILE
+	abiAuditMemory   = C.PORTCULLIS_AUDIT_MEMORY
+	abiOverflowBlock = C.PORTCULLIS_OVERFLOW_BLOCK
+	abiOverflowDrop  = C.PORTCULLIS_OVERFLOW_DROP
 )
 
 // handle is an owned native engine; freed exactly once, by Close or by the
 // cleanup attached in New.
-type handle = *C.ag_engine
+type handle = *C.portcullis_engine
 
 // zero backs the pointer passed for an empty byte slice: the ABI rejects a
 // NULL pointer even when the length is 0.
@@ -71,13 +71,13 @@ func stringPtr(s string) *C.uint8_t {
 // nativeABIVersion returns the (major, minor) version reported by the linked
 // library.
 func nativeABIVersion() (uint32, uint32) {
-	v := uint32(C.ag_abi_version())
+	v := uint32(C.portcullis_abi_version())
 	return v >> 16, v & 0xffff
 }
 
-// NativeVersion returns the version of the linked agentgate native library.
+// NativeVersion returns the version of the linked portcullis native library.
 func NativeVersion() string {
-	return C.GoString(C.ag_version())
+	return C.GoString(C.portcullis_version())
 }
 
 func checkABI() error {
@@ -89,48 +89,48 @@ func checkABI() error {
 	return nil
 }
 
-func statusName(st C.ag_status) string {
-	return C.GoString(C.ag_status_name(st))
+func statusName(st C.portcullis_status) string {
+	return C.GoString(C.portcullis_status_name(st))
 }
 
-// takeError converts an owned ag_error (or a bare status when err is NULL)
+// takeError converts an owned portcullis_error (or a bare status when err is NULL)
 // into a Go error, and frees it.
-func takeError(st C.ag_status, cerr *C.ag_error, policy bool) error {
+func takeError(st C.portcullis_status, cerr *C.portcullis_error, policy bool) error {
 	if cerr != nil {
-		defer C.ag_error_free(cerr)
-		st = C.ag_error_status(cerr)
+		defer C.portcullis_error_free(cerr)
+		st = C.portcullis_error_status(cerr)
 	}
 	message := statusName(st)
 	path := ""
 	if cerr != nil {
-		message = C.GoString(C.ag_error_message(cerr))
-		path = C.GoString(C.ag_error_path(cerr))
+		message = C.GoString(C.portcullis_error_message(cerr))
+		path = C.GoString(C.portcullis_error_path(cerr))
 	}
 	switch st {
-	case C.AG_ERR_POLICY:
+	case C.PORTCULLIS_ERR_POLICY:
 		return &PolicyError{Path: path, Message: message}
-	case C.AG_ERR_INVALID_UTF8:
+	case C.PORTCULLIS_ERR_INVALID_UTF8:
 		if policy {
 			return &PolicyError{Path: path, Message: message}
 		}
 		return fmt.Errorf("%w: %s", ErrInvalidArgument, message)
-	case C.AG_ERR_INVALID_ARGUMENT:
+	case C.PORTCULLIS_ERR_INVALID_ARGUMENT:
 		return fmt.Errorf("%w: %s", ErrInvalidArgument, message)
-	case C.AG_ERR_INVALID_ACTION:
+	case C.PORTCULLIS_ERR_INVALID_ACTION:
 		return fmt.Errorf("%w: %s", ErrInvalidAction, message)
-	case C.AG_ERR_CLOCK:
+	case C.PORTCULLIS_ERR_CLOCK:
 		return ErrSystemClock
-	case C.AG_ERR_AUDIT:
+	case C.PORTCULLIS_ERR_AUDIT:
 		return &AuditError{Message: message}
 	default:
 		return fmt.Errorf("%w: %s (%s)", ErrEngine, message, statusName(st))
 	}
 }
 
-// takeBuffer copies an owned ag_buffer into Go memory and frees it.
-func takeBuffer(buf *C.ag_buffer) []byte {
-	defer C.ag_buffer_free(buf)
-	return C.GoBytes(unsafe.Pointer(C.ag_buffer_data(buf)), C.int(C.ag_buffer_len(buf)))
+// takeBuffer copies an owned portcullis_buffer into Go memory and frees it.
+func takeBuffer(buf *C.portcullis_buffer) []byte {
+	defer C.portcullis_buffer_free(buf)
+	return C.GoBytes(unsafe.Pointer(C.portcullis_buffer_data(buf)), C.int(C.portcullis_buffer_len(buf)))
 }
 
 type nativeOptions struct {
@@ -143,23 +143,23 @@ type nativeOptions struct {
 
 // newNative creates a native engine handle.
 func newNative(policy []byte, o nativeOptions) (handle, error) {
-	var copts C.ag_engine_options
-	C.ag_engine_options_default(&copts)
+	var copts C.portcullis_engine_options
+	C.portcullis_engine_options_default(&copts)
 	if o.manual {
-		copts.clock = C.AG_CLOCK_MANUAL
+		copts.clock = C.PORTCULLIS_CLOCK_MANUAL
 		copts.manual_start_ms = C.int64_t(o.startMs)
 	}
 	if o.hasMaxKeys {
 		copts.max_keys_per_limit = C.uint64_t(o.maxKeys)
 	}
-	var handle *C.ag_engine
-	var cerr *C.ag_error
-	var st C.ag_status
+	var handle *C.portcullis_engine
+	var cerr *C.portcullis_error
+	var st C.portcullis_status
 	if o.audit == nil {
-		st = C.ag_engine_new(bytesPtr(policy), C.size_t(len(policy)), &copts, &handle, &cerr)
+		st = C.portcullis_engine_new(bytesPtr(policy), C.size_t(len(policy)), &copts, &handle, &cerr)
 	} else {
-		var caudit C.ag_audit_options
-		C.ag_audit_options_default(&caudit)
+		var caudit C.portcullis_audit_options
+		C.portcullis_audit_options_default(&caudit)
 		caudit.sink = C.uint32_t(o.audit.sink)
 		if o.audit.path != "" {
 			// The ABI reads the path only during the call.
@@ -174,28 +174,28 @@ func newNative(policy []byte, o nativeOptions) (handle, error) {
 		if o.audit.fsync {
 			caudit.fsync = 1
 		}
-		st = C.ag_engine_new_audited(bytesPtr(policy), C.size_t(len(policy)), &copts, &caudit, &handle, &cerr)
+		st = C.portcullis_engine_new_audited(bytesPtr(policy), C.size_t(len(policy)), &copts, &caudit, &handle, &cerr)
 	}
 	runtime.KeepAlive(policy)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return nil, takeError(st, cerr, true)
 	}
 	return handle, nil
 }
 
 func freeNative(h handle) {
-	C.ag_engine_free(h)
+	C.portcullis_engine_free(h)
 }
 
 // The methods below are called with e.mu held (read or write) and e.handle
 // non-nil.
 
 func (e *Engine) nativeUpdatePolicy(policy []byte) error {
-	var cerr *C.ag_error
-	st := C.ag_engine_update_policy(e.handle, bytesPtr(policy), C.size_t(len(policy)), &cerr)
+	var cerr *C.portcullis_error
+	st := C.portcullis_engine_update_policy(e.handle, bytesPtr(policy), C.size_t(len(policy)), &cerr)
 	runtime.KeepAlive(policy)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return takeError(st, cerr, true)
 	}
 	return nil
@@ -204,29 +204,29 @@ func (e *Engine) nativeUpdatePolicy(policy []byte) error {
 // nativeEvaluateJSON evaluates action text and decodes the decision straight
 // from the engine's buffer, which is freed before returning.
 func (e *Engine) nativeEvaluateJSON(action []byte) (Decision, error) {
-	var buf *C.ag_buffer
-	st := C.ag_engine_evaluate_json(e.handle, bytesPtr(action), C.size_t(len(action)), &buf)
+	var buf *C.portcullis_buffer
+	st := C.portcullis_engine_evaluate_json(e.handle, bytesPtr(action), C.size_t(len(action)), &buf)
 	runtime.KeepAlive(action)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
-		C.ag_buffer_free(buf)
+	if st != C.PORTCULLIS_OK {
+		C.portcullis_buffer_free(buf)
 		return Decision{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
 	}
-	defer C.ag_buffer_free(buf)
-	data := unsafe.Slice((*byte)(unsafe.Pointer(C.ag_buffer_data(buf))), int(C.ag_buffer_len(buf)))
+	defer C.portcullis_buffer_free(buf)
+	data := unsafe.Slice((*byte)(unsafe.Pointer(C.portcullis_buffer_data(buf))), int(C.portcullis_buffer_len(buf)))
 	// decodeDecision copies everything it keeps out of data.
 	return decodeDecision(data)
 }
 
 func (e *Engine) nativeApproveAction(action []byte, ttlMs uint64, uses uint32) (string, error) {
-	var hash *C.ag_buffer
-	var cerr *C.ag_error
-	st := C.ag_engine_approve_action(e.handle, bytesPtr(action), C.size_t(len(action)),
+	var hash *C.portcullis_buffer
+	var cerr *C.portcullis_error
+	st := C.portcullis_engine_approve_action(e.handle, bytesPtr(action), C.size_t(len(action)),
 		C.uint64_t(ttlMs), C.uint32_t(uses), &hash, &cerr)
 	runtime.KeepAlive(action)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
-		C.ag_buffer_free(hash)
+	if st != C.PORTCULLIS_OK {
+		C.portcullis_buffer_free(hash)
 		return "", takeError(st, cerr, false)
 	}
 	if hash == nil {
@@ -236,21 +236,21 @@ func (e *Engine) nativeApproveAction(action []byte, ttlMs uint64, uses uint32) (
 }
 
 func (e *Engine) nativeApproveHash(hash string, ttlMs uint64, uses uint32) error {
-	var cerr *C.ag_error
-	st := C.ag_engine_approve_hash(e.handle, stringPtr(hash), C.size_t(len(hash)),
+	var cerr *C.portcullis_error
+	st := C.portcullis_engine_approve_hash(e.handle, stringPtr(hash), C.size_t(len(hash)),
 		C.uint64_t(ttlMs), C.uint32_t(uses), &cerr)
 	runtime.KeepAlive(hash)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return takeError(st, cerr, false)
 	}
 	return nil
 }
 
 func (e *Engine) nativeSetTime(unixMs int64) error {
-	st := C.ag_engine_set_time(e.handle, C.int64_t(unixMs))
+	st := C.portcullis_engine_set_time(e.handle, C.int64_t(unixMs))
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return takeError(st, nil, false)
 	}
 	return nil
@@ -258,9 +258,9 @@ func (e *Engine) nativeSetTime(unixMs int64) error {
 
 func (e *Engine) nativeNow() (int64, error) {
 	var ms C.int64_t
-	st := C.ag_engine_now(e.handle, &ms)
+	st := C.portcullis_engine_now(e.handle, &ms)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return 0, takeError(st, nil, false)
 	}
 	return int64(ms), nil
@@ -269,12 +269,12 @@ func (e *Engine) nativeNow() (int64, error) {
 // nativeDrainAudit copies up to max drained records (newline-terminated JSON
 // lines) into Go memory and returns them with their count.
 func (e *Engine) nativeDrainAudit(max int) ([]byte, int, error) {
-	var buf *C.ag_buffer
+	var buf *C.portcullis_buffer
 	var count C.size_t
-	st := C.ag_engine_drain_audit(e.handle, C.size_t(max), &buf, &count)
+	st := C.portcullis_engine_drain_audit(e.handle, C.size_t(max), &buf, &count)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
-		C.ag_buffer_free(buf)
+	if st != C.PORTCULLIS_OK {
+		C.portcullis_buffer_free(buf)
 		return nil, 0, takeError(st, nil, false)
 	}
 	if buf == nil {
@@ -284,20 +284,20 @@ func (e *Engine) nativeDrainAudit(max int) ([]byte, int, error) {
 }
 
 func (e *Engine) nativeFlushAudit() error {
-	var cerr *C.ag_error
-	st := C.ag_engine_flush_audit(e.handle, &cerr)
+	var cerr *C.portcullis_error
+	st := C.portcullis_engine_flush_audit(e.handle, &cerr)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return takeError(st, cerr, false)
 	}
 	return nil
 }
 
 func (e *Engine) nativeAuditStats() (AuditStats, error) {
-	var stats C.ag_audit_stats
-	st := C.ag_engine_audit_stats(e.handle, &stats)
+	var stats C.portcullis_audit_stats
+	st := C.portcullis_engine_audit_stats(e.handle, &stats)
 	runtime.KeepAlive(e)
-	if st != C.AG_OK {
+	if st != C.PORTCULLIS_OK {
 		return AuditStats{}, takeError(st, nil, false)
 	}
 	return AuditStats{Recorded: uint64(stats.recorded), Dropped: uint64(stats.dropped)}, nil

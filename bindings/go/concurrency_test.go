@@ -1,4 +1,4 @@
-package agentgate_test
+package portcullis_test
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 // Close while other goroutines evaluate: every decision is either the real
@@ -15,11 +15,11 @@ import (
 // Close has returned no call gets anything else.
 func TestCloseDuringEvaluate(t *testing.T) {
 	for round := 0; round < 20; round++ {
-		e, err := agentgate.New([]byte(`{"agentgate": 1, "name": "open", "default": "allow"}`))
+		e, err := portcullis.New([]byte(`{"portcullis": 1, "name": "open", "default": "allow"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		action := agentgate.Action{Tool: "echo", Agent: agentgate.Agent{ID: "a1"}}
+		action := portcullis.Action{Tool: "echo", Agent: portcullis.Agent{ID: "a1"}}
 		var closed atomic.Bool
 		var wrong atomic.Int64
 		var wg sync.WaitGroup
@@ -31,8 +31,8 @@ func TestCloseDuringEvaluate(t *testing.T) {
 					wasClosed := closed.Load()
 					d := e.Evaluate(action)
 					switch {
-					case d.Allowed && d.Code == agentgate.CodeDefault && !wasClosed:
-					case !d.Allowed && d.Code == agentgate.CodeEngineError:
+					case d.Allowed && d.Code == portcullis.CodeDefault && !wasClosed:
+					case !d.Allowed && d.Code == portcullis.CodeEngineError:
 					default:
 						wrong.Add(1)
 					}
@@ -53,9 +53,9 @@ func TestCloseDuringEvaluate(t *testing.T) {
 
 // N goroutines racing on a limit of max admit exactly max.
 func TestConcurrentRateLimitIsExact(t *testing.T) {
-	e, err := agentgate.New([]byte(`{"agentgate": 1, "name": "p", "default": "allow", "rules": [
+	e, err := portcullis.New([]byte(`{"portcullis": 1, "name": "p", "default": "allow", "rules": [
 		{"id": "cap", "effect": "rate_limit", "limit": {"max": 100, "window": "1h", "per": []}}]}`),
-		agentgate.WithManualClock(start))
+		portcullis.WithManualClock(start))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func TestConcurrentRateLimitIsExact(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				d := e.Evaluate(agentgate.Action{Tool: "t", Agent: agentgate.Agent{ID: fmt.Sprintf("a%d", g)}})
+				d := e.Evaluate(portcullis.Action{Tool: "t", Agent: portcullis.Agent{ID: fmt.Sprintf("a%d", g)}})
 				switch {
 				case d.Allowed:
 					allowed.Add(1)
-				case d.Code == agentgate.CodeRateLimited:
+				case d.Code == portcullis.CodeRateLimited:
 					limited.Add(1)
 				}
 			}
@@ -86,9 +86,9 @@ func TestConcurrentRateLimitIsExact(t *testing.T) {
 // Evaluations racing with policy updates see one policy or the other,
 // never a mix: the allow-all policy is named "open", the deny-all "shut".
 func TestUpdateDuringEvaluate(t *testing.T) {
-	open := []byte(`{"agentgate": 1, "name": "open", "default": "allow"}`)
-	shut := []byte(`{"agentgate": 1, "name": "shut", "default": "deny"}`)
-	e, err := agentgate.New(open)
+	open := []byte(`{"portcullis": 1, "name": "open", "default": "allow"}`)
+	shut := []byte(`{"portcullis": 1, "name": "shut", "default": "deny"}`)
+	e, err := portcullis.New(open)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +122,11 @@ func TestUpdateDuringEvaluate(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 2000; i++ {
-				d := e.Evaluate(agentgate.Action{Tool: "t", Agent: agentgate.Agent{ID: "a"}})
+				d := e.Evaluate(portcullis.Action{Tool: "t", Agent: portcullis.Agent{ID: "a"}})
 				switch {
 				case d.Policy.Name == "open" && d.Allowed:
 					seen[0].Add(1)
-				case d.Policy.Name == "shut" && !d.Allowed && d.Code == agentgate.CodeDefault:
+				case d.Policy.Name == "shut" && !d.Allowed && d.Code == portcullis.CodeDefault:
 					seen[1].Add(1)
 				default:
 					mixed.Add(1)

@@ -1,4 +1,4 @@
-package agentgate_test
+package portcullis_test
 
 import (
 	"bytes"
@@ -15,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 // The conformance runner replays every case of tests/conformance (or of
-// $AGENTGATE_CONFORMANCE_DIR, recursively) through the public API.
+// $PORTCULLIS_CONFORMANCE_DIR, recursively) through the public API.
 //
 // An eval step's action goes through EvaluateJSON with the case's own JSON
 // text, compacted: decoding it into an Action would drop what a struct
@@ -44,7 +44,7 @@ type expectError struct {
 }
 
 func conformanceDir() string {
-	if dir := os.Getenv("AGENTGATE_CONFORMANCE_DIR"); dir != "" {
+	if dir := os.Getenv("PORTCULLIS_CONFORMANCE_DIR"); dir != "" {
 		return dir
 	}
 	return filepath.Join("..", "..", "tests", "conformance")
@@ -147,7 +147,7 @@ func runCase(c confCase) []string {
 		return []string{fmt.Sprintf("bad clock %q: %v", clockText, err)}
 	}
 
-	engine, err := agentgate.New(policy, agentgate.WithManualClock(clock))
+	engine, err := portcullis.New(policy, portcullis.WithManualClock(clock))
 	if c.ExpectError != nil {
 		if err == nil {
 			engine.Close()
@@ -177,7 +177,7 @@ func runCase(c confCase) []string {
 }
 
 func checkError(err error, want *expectError) string {
-	var pe *agentgate.PolicyError
+	var pe *portcullis.PolicyError
 	path, message := "", err.Error()
 	if errors.As(err, &pe) {
 		path, message = pe.Path, pe.Message
@@ -193,7 +193,7 @@ func checkError(err error, want *expectError) string {
 	return ""
 }
 
-func runStep(engine *agentgate.Engine, raw json.RawMessage) string {
+func runStep(engine *portcullis.Engine, raw json.RawMessage) string {
 	var step map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &step); err != nil {
 		return fmt.Sprintf("step is not an object: %v", err)
@@ -284,7 +284,7 @@ func runStep(engine *agentgate.Engine, raw json.RawMessage) string {
 }
 
 // checkDecision compares the keys given in expect with the decision.
-func checkDecision(d agentgate.Decision, expectRaw json.RawMessage) string {
+func checkDecision(d portcullis.Decision, expectRaw json.RawMessage) string {
 	if expectRaw == nil {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package agentgate
+package portcullis
 
 import (
 	"encoding/json"

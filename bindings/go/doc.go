@@ -1,21 +1,21 @@
-// Package agentgate is the Go binding of agentgate, a runtime policy engine
+// Package portcullis is the Go binding of portcullis, a runtime policy engine
 // for AI agents: every tool call an agent wants to make is evaluated against
 // deterministic rules (allow, deny, require approval, rewrite params, rate
 // limit) before it runs.
 //
-// The package is a thin layer over the agentgate C ABI (include/agentgate.h),
-// linked statically from the native library libagentgate_ffi.a. It never
+// The package is a thin layer over the portcullis C ABI (include/portcullis.h),
+// linked statically from the native library libportcullis.a. It never
 // evaluates anything itself: the Rust core decides, so every language gets
 // identical results.
 //
-//	engine, err := agentgate.New(policyJSON)
+//	engine, err := portcullis.New(policyJSON)
 //	if err != nil {
-//		return err // a *agentgate.PolicyError names the offending path
+//		return err // a *portcullis.PolicyError names the offending path
 //	}
 //	defer engine.Close()
-//	d := engine.Evaluate(agentgate.Action{
+//	d := engine.Evaluate(portcullis.Action{
 //		Tool:   "database.write",
-//		Agent:  agentgate.Agent{ID: "agent-001"},
+//		Agent:  portcullis.Agent{ID: "agent-001"},
 //		Params: map[string]any{"table": "users"},
 //	})
 //	if !d.Allowed {
@@ -49,4 +49,4 @@
 // langchaingo tools, the official MCP Go SDK server and mark3labs/mcp-go
 // servers, so a denied call never reaches the tool and a rewritten call
 // reaches it with the rewritten arguments.
-package agentgate
+package portcullis

@@ -1,4 +1,4 @@
-package agentgate
+package portcullis
 
 import (
 	"errors"
@@ -9,24 +9,24 @@ import (
 // these.
 var (
 	// ErrClosed is returned by calls on an Engine after Close.
-	ErrClosed = errors.New("agentgate: engine is closed")
+	ErrClosed = errors.New("portcullis: engine is closed")
 	// ErrSystemClock is returned by SetTime on an engine that reads the
 	// system clock (created without WithManualClock).
-	ErrSystemClock = errors.New("agentgate: the engine reads the system clock; create it WithManualClock to set the time")
+	ErrSystemClock = errors.New("portcullis: the engine reads the system clock; create it WithManualClock to set the time")
 	// ErrInvalidArgument wraps errors about a bad ttl, uses count, approval
 	// hash or option.
-	ErrInvalidArgument = errors.New("agentgate: invalid argument")
+	ErrInvalidArgument = errors.New("portcullis: invalid argument")
 	// ErrInvalidAction wraps errors about an action given to Approve or
 	// ApproveJSON that is not a valid action.
-	ErrInvalidAction = errors.New("agentgate: invalid action")
+	ErrInvalidAction = errors.New("portcullis: invalid action")
 	// ErrABIVersion is returned by New when the linked native library has an
 	// incompatible C ABI.
-	ErrABIVersion = errors.New("agentgate: incompatible native library")
+	ErrABIVersion = errors.New("portcullis: incompatible native library")
 	// ErrEngine wraps unexpected failures of the native engine.
-	ErrEngine = errors.New("agentgate: engine failure")
+	ErrEngine = errors.New("portcullis: engine failure")
 	// ErrAudit matches every *AuditError: an audit trail that cannot be
 	// opened (New) or written (FlushAudit).
-	ErrAudit = errors.New("agentgate: audit trail failure")
+	ErrAudit = errors.New("portcullis: audit trail failure")
 )
 
 // AuditError reports an audit trail that cannot be opened (New with
@@ -37,7 +37,7 @@ type AuditError struct {
 }
 
 func (e *AuditError) Error() string {
-	return "agentgate: " + e.Message
+	return "portcullis: " + e.Message
 }
 
 // Unwrap makes errors.Is(err, ErrAudit) true.
@@ -55,9 +55,9 @@ type PolicyError struct {
 
 func (e *PolicyError) Error() string {
 	if e.Path == "" {
-		return "agentgate: invalid policy: " + e.Message
+		return "portcullis: invalid policy: " + e.Message
 	}
-	return "agentgate: invalid policy at " + e.Path + ": " + e.Message
+	return "portcullis: invalid policy at " + e.Path + ": " + e.Message
 }
 
 // DeniedError reports a tool call that the policy did not let run: denied,
@@ -79,7 +79,7 @@ func (e *DeniedError) Error() string {
 		if d.ActionHash != nil {
 			hash = ", action " + *d.ActionHash
 		}
-		return fmt.Sprintf("agentgate: call to tool %q needs approval (%s%s%s): %s", e.Tool, d.Code, rule, hash, d.Reason)
+		return fmt.Sprintf("portcullis: call to tool %q needs approval (%s%s%s): %s", e.Tool, d.Code, rule, hash, d.Reason)
 	}
-	return fmt.Sprintf("agentgate: call to tool %q denied (%s%s): %s", e.Tool, d.Code, rule, d.Reason)
+	return fmt.Sprintf("portcullis: call to tool %q denied (%s%s): %s", e.Tool, d.Code, rule, d.Reason)
 }

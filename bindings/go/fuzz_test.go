@@ -1,4 +1,4 @@
-package agentgate_test
+package portcullis_test
 
 import (
 	"encoding/json"
@@ -6,10 +6,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
-const openPolicy = `{"agentgate": 1, "name": "open", "default": "allow"}`
+const openPolicy = `{"portcullis": 1, "name": "open", "default": "allow"}`
 
 // Any text given to EvaluateJSON gets a well-formed decision; text that is
 // not an action is denied as invalid_action, never allowed.
@@ -25,7 +25,7 @@ func FuzzEvaluateJSON(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	e, err := agentgate.New([]byte(openPolicy))
+	e, err := portcullis.New([]byte(openPolicy))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -33,13 +33,13 @@ func FuzzEvaluateJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte) {
 		d := e.EvaluateJSON(text)
 		switch {
-		case d.Allowed != (d.Effect == agentgate.EffectAllow):
+		case d.Allowed != (d.Effect == portcullis.EffectAllow):
 			t.Fatalf("inconsistent decision %+v", d)
-		case d.Code == agentgate.CodeInvalidAction && (d.Allowed || d.ActionHash != nil):
+		case d.Code == portcullis.CodeInvalidAction && (d.Allowed || d.ActionHash != nil):
 			t.Fatalf("invalid action allowed or hashed: %+v", d)
 		case d.Allowed && !json.Valid(text):
 			t.Fatalf("text that is not JSON allowed: %q", text)
-		case d.Code != agentgate.CodeDefault && d.Code != agentgate.CodeInvalidAction:
+		case d.Code != portcullis.CodeDefault && d.Code != portcullis.CodeInvalidAction:
 			t.Fatalf("unexpected code %s for %q", d.Code, text)
 		}
 	})
@@ -54,15 +54,15 @@ func FuzzActionEncoding(f *testing.F) {
 	f.Add("t", "a", "", "\x00\x1f\u2028😀", 1e300, int64(math.MaxInt64), "", false)
 	f.Add("t", "a", "k", "bad \xff", math.Inf(1), int64(0), "c", true)
 	f.Add("", "a", "k", "v", 0.0, int64(1), "c", false)
-	e, err := agentgate.New([]byte(openPolicy))
+	e, err := portcullis.New([]byte(openPolicy))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { e.Close() })
 	f.Fuzz(func(t *testing.T, tool, agent, key, value string, num float64, n int64, ctxKey string, flag bool) {
-		a := agentgate.Action{
+		a := portcullis.Action{
 			Tool:    tool,
-			Agent:   agentgate.Agent{ID: agent},
+			Agent:   portcullis.Agent{ID: agent},
 			Params:  map[string]any{key: value, key + ".n": num, key + ".i": n, "nested": []any{value, map[string]any{"b": flag}}},
 			Context: map[string]any{ctxKey: value},
 		}
@@ -70,7 +70,7 @@ func FuzzActionEncoding(f *testing.F) {
 		faithful := utf8.ValidString(tool) && utf8.ValidString(agent) && utf8.ValidString(key) &&
 			utf8.ValidString(value) && utf8.ValidString(ctxKey) && !math.IsNaN(num) && !math.IsInf(num, 0)
 		if !faithful {
-			if got.Code != agentgate.CodeInvalidAction || got.Allowed {
+			if got.Code != portcullis.CodeInvalidAction || got.Allowed {
 				t.Fatalf("unfaithful value not refused: %+v", got)
 			}
 			return

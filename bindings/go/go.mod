@@ -1,4 +1,4 @@
-module github.com/agentgate/agentgate/bindings/go
+module github.com/portcullis/portcullis/bindings/go
 
 go 1.26
 

@@ -1,4 +1,4 @@
-package agentgate
+package portcullis
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 
 func TestHeaderMatchesPackageABI(t *testing.T) {
 	if headerABIMajor != abiMajor || headerABIMinor < abiMinor {
-		t.Fatalf("include/agentgate.h declares ABI %d.%d, the package is written for %d.%d",
+		t.Fatalf("include/portcullis.h declares ABI %d.%d, the package is written for %d.%d",
 			headerABIMajor, headerABIMinor, abiMajor, abiMinor)
 	}
 	if err := checkABI(); err != nil {
@@ -19,7 +19,7 @@ func TestHeaderMatchesPackageABI(t *testing.T) {
 // Close waits for calls in flight. A call in flight holds e.mu for reading
 // for as long as it uses the handle; the test holds it the same way.
 func TestCloseWaitsForCallsInFlight(t *testing.T) {
-	e, err := New([]byte(`{"agentgate": 1, "name": "p"}`))
+	e, err := New([]byte(`{"portcullis": 1, "name": "p"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

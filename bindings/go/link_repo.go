@@ -1,12 +1,12 @@
-//go:build !agentgate_external
+//go:build !portcullis_external
 
-package agentgate
+package portcullis
 
-// Inside the agentgate repository the package links the static library that
-// `make ffi` builds. Elsewhere, build with -tags agentgate_external and give
+// Inside the portcullis repository the package links the static library that
+// `make ffi` builds. Elsewhere, build with -tags portcullis_external and give
 // the header and library through CGO_CFLAGS and CGO_LDFLAGS (see README.md).
 
 /*
-#cgo LDFLAGS: ${SRCDIR}/../../target/release/libagentgate_ffi.a -lpthread -ldl -lm
+#cgo LDFLAGS: ${SRCDIR}/../../target/release/libportcullis.a -lpthread -ldl -lm
 */
 import "C"

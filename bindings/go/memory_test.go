@@ -4,7 +4,7 @@
 // tests build only without it; the test target runs them in a separate
 // go test invocation.
 
-package agentgate_test
+package portcullis_test
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 const maxGrowthKiB = 64 << 10 // 64 MiB
@@ -41,12 +41,12 @@ func rssKiB(t *testing.T) int64 {
 	return 0
 }
 
-func cycle(t *testing.T, policy []byte, action agentgate.Action, close bool) {
-	e, err := agentgate.New(policy, agentgate.WithManualClock(start))
+func cycle(t *testing.T, policy []byte, action portcullis.Action, close bool) {
+	e, err := portcullis.New(policy, portcullis.WithManualClock(start))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := e.Evaluate(action); d.Code != agentgate.CodeRule {
+	if d := e.Evaluate(action); d.Code != portcullis.CodeRule {
 		t.Fatalf("decision: %+v", d)
 	}
 	if close {
@@ -57,7 +57,7 @@ func cycle(t *testing.T, policy []byte, action agentgate.Action, close bool) {
 // 100,000 New/Evaluate/Close cycles keep the resident set bounded.
 func TestMemoryNewEvaluateClose(t *testing.T) {
 	policy := []byte(testPolicy)
-	action := agentgate.Action{Tool: "search.web", Agent: agentgate.Agent{ID: "a1"},
+	action := portcullis.Action{Tool: "search.web", Agent: portcullis.Agent{ID: "a1"},
 		Params: map[string]any{"q": "x", "limit": 500}}
 	for i := 0; i < 2000; i++ { // warm up allocators and pools
 		cycle(t, policy, action, true)
@@ -78,7 +78,7 @@ func TestMemoryNewEvaluateClose(t *testing.T) {
 // Engines dropped without Close are freed by their cleanup.
 func TestMemoryCleanupFreesUnclosedEngines(t *testing.T) {
 	policy := []byte(testPolicy)
-	action := agentgate.Action{Tool: "echo", Agent: agentgate.Agent{ID: "a1"}}
+	action := portcullis.Action{Tool: "echo", Agent: portcullis.Agent{ID: "a1"}}
 	for i := 0; i < 2000; i++ {
 		cycle(t, policy, action, false)
 	}

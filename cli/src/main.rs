@@ -1,15 +1,20 @@
-//! `agentgate`: check a policy, evaluate actions against it, or run the demo table.
-use agentgate::{AuditOptions, AuditSink, Decision, Engine, EngineOptions, FileSink};
+//! `portcullis`: check a policy, evaluate actions against it, run the demo table, or verify
+//! an audit trail.
+mod audit;
+
+use portcullis::{AuditOptions, AuditSink, Decision, Engine, EngineOptions, FileSink};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage:
-  agentgate check POLICY.json              validate a policy (prints the first load error)
-  agentgate eval POLICY.json [ACTIONS] [--audit FILE]
+  portcullis check POLICY.json              validate a policy (prints the first load error)
+  portcullis eval POLICY.json [ACTIONS] [--audit FILE]
                                            decide each action (JSON lines, from a file or stdin),
                                            recording every decision in the audit trail FILE
-  agentgate demo POLICY.json ACTIONS.json  decide a list of {\"label\", \"action\"} as a table";
+  portcullis demo POLICY.json ACTIONS.json  decide a list of {\"label\", \"action\"} as a table
+  portcullis audit verify FILE...          re-compute an audit trail's hash chain (rotated files
+                                           first, oldest first, then the current file)";
 
 fn read(path: &str) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
@@ -98,6 +103,11 @@ fn run(args: &[String]) -> Result<(), String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [cmd, sub, files @ ..] = args.as_slice() {
+        if cmd == "audit" && sub == "verify" && !files.is_empty() {
+            return audit::verify(files);
+        }
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

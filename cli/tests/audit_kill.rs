@@ -12,17 +12,17 @@ use std::time::Duration;
 
 #[test]
 fn sigkill_leaves_a_verifiable_prefix() {
-    let dir = std::env::temp_dir().join(format!("agentgate-kill-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("portcullis-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("policy.json");
     std::fs::write(
         &policy,
-        br#"{"agentgate": 1, "name": "k", "default": "allow"}"#,
+        br#"{"portcullis": 1, "name": "k", "default": "allow"}"#,
     )
     .unwrap();
     let trail = dir.join("trail.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_agentgate"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .arg("eval")
         .arg(&policy)
         .arg("-")
@@ -51,7 +51,7 @@ fn sigkill_leaves_a_verifiable_prefix() {
     let text = std::fs::read(&trail).unwrap();
     let complete = text.iter().filter(|b| **b == b'\n').count() as u64;
     assert!(complete > 100, "the writer flushed only {complete} records");
-    let report = agentgate::verify_files(&[&trail]);
+    let report = portcullis::verify_files(&[&trail]);
     assert_eq!(report.valid_records, complete, "{:?}", report.failure);
     if let Some(f) = &report.failure {
         // The only acceptable problem is an incomplete last line.
@@ -59,8 +59,8 @@ fn sigkill_leaves_a_verifiable_prefix() {
         assert_eq!(f.line, complete + 1);
     }
     // The CLI verifier agrees.
-    let out = Command::new(env!("CARGO_BIN_EXE_agentgate-audit"))
-        .arg("verify")
+    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["audit", "verify"])
         .arg(&trail)
         .output()
         .unwrap();

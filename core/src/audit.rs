@@ -321,7 +321,7 @@ impl Audit {
                 });
                 let for_writer = shared.clone();
                 let handle = std::thread::Builder::new()
-                    .name("agentgate-audit".into())
+                    .name("portcullis-audit".into())
                     .spawn(move || writer.run(&rx, &for_writer))
                     .map_err(|e| format!("cannot start the audit writer: {e}"))?;
                 Backend::File {

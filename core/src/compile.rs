@@ -324,7 +324,7 @@ fn order_key(first_match: bool, rules: &[Rule], i: u32) -> (i64, u32) {
 // ---- loading -------------------------------------------------------------------------------
 
 const ROOT_KEYS: [&str; 10] = [
-    "agentgate",
+    "portcullis",
     "name",
     "version",
     "default",
@@ -385,12 +385,12 @@ pub(crate) fn load(
             format!("the policy must be a JSON object, found {}", show(&doc)),
         )
     })?;
-    check_keys(root, "", &ROOT_KEYS, &["agentgate", "name"])?;
+    check_keys(root, "", &ROOT_KEYS, &["portcullis", "name"])?;
 
-    let version_value = root.get("agentgate").unwrap_or(&Value::Null);
+    let version_value = root.get("portcullis").unwrap_or(&Value::Null);
     if version_value.as_f64() != Some(1.0) {
         return Err(err(
-            "agentgate",
+            "portcullis",
             format!(
                 "unsupported format version {}; this engine reads version 1",
                 show(version_value)

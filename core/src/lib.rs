@@ -1,4 +1,4 @@
-//! agentgate: a deterministic, fail-closed runtime policy engine for AI agents.
+//! portcullis: a deterministic, fail-closed runtime policy engine for AI agents.
 //!
 //! An [`Engine`] holds a compiled policy snapshot and decides, for each action an agent wants to
 //! take (a tool call, an agent-to-agent message, a resource access), whether it may run. The
@@ -6,8 +6,8 @@
 //! grants, and the action: no network, no filesystem, no LLM.
 //!
 //! ```
-//! use agentgate::{Engine, EngineOptions, Effect};
-//! let policy = br#"{"agentgate": 1, "name": "demo", "rules": [
+//! use portcullis::{Engine, EngineOptions, Effect};
+//! let policy = br#"{"portcullis": 1, "name": "demo", "rules": [
 //!     {"id": "reads", "effect": "allow", "match": {"tool": ["fs.read"]}}]}"#;
 //! let engine = Engine::new(policy, EngineOptions::default()).unwrap();
 //! let d = engine.evaluate_json(br#"{"tool": "fs.read", "agent": {"id": "a1"}}"#);

@@ -1,5 +1,5 @@
 //! The audit trail: lossless under load, counted drops, tamper detection, redaction,
-//! rotation and crash recovery. `AGENTGATE_AUDIT_DECISIONS` sets the size of the load test
+//! rotation and crash recovery. `PORTCULLIS_AUDIT_DECISIONS` sets the size of the load test
 //! (default 1,000,000; `make test` runs this file in release mode).
 #![allow(
     clippy::unwrap_used,
@@ -7,7 +7,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-use agentgate::{
+use portcullis::{
     verify_files, AuditOptions, AuditSink, ClockMode, Engine, EngineOptions, FileSink, Overflow,
 };
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread;
 
-const POLICY: &[u8] = br#"{"agentgate": 1, "name": "audited", "version": "7",
+const POLICY: &[u8] = br#"{"portcullis": 1, "name": "audited", "version": "7",
   "audit": {"include_params": ["params.table", "params.nested.id"]},
   "rules": [
     {"id": "reads", "effect": "allow", "match": {"tool": ["db.read"]}},
@@ -25,7 +25,7 @@ const READ: &[u8] = br#"{"tool": "db.read", "agent": {"id": "a1"}, "params": {"t
 fn scratch(name: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "agentgate-audit-{}-{}-{name}",
+        "portcullis-audit-{}-{}-{name}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     ));
@@ -68,9 +68,9 @@ fn write_lines(path: &Path, lines: &[String]) {
     .unwrap();
 }
 
-/// Decisions per load test: `AGENTGATE_AUDIT_DECISIONS`, or 1,000,000.
+/// Decisions per load test: `PORTCULLIS_AUDIT_DECISIONS`, or 1,000,000.
 fn decisions() -> usize {
-    std::env::var("AGENTGATE_AUDIT_DECISIONS")
+    std::env::var("PORTCULLIS_AUDIT_DECISIONS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000)
@@ -182,7 +182,7 @@ fn records_carry_the_spec_fields_and_only_allowed_params() {
         .unwrap()
         .starts_with("sha256:"));
     assert!(first["eval_ns"].as_u64().unwrap() > 0);
-    assert_eq!(first["prev"], agentgate::audit_genesis());
+    assert_eq!(first["prev"], portcullis::audit_genesis());
     assert_eq!(records[1]["prev"], first["hash"]);
     assert_eq!(
         (records[1]["effect"].as_str(), records[1]["reason"].as_str()),

@@ -5,7 +5,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-use agentgate::{ClockMode, Code, Effect, Engine, EngineOptions};
+use portcullis::{ClockMode, Code, Effect, Engine, EngineOptions};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -53,7 +53,7 @@ fn race(
 
 #[test]
 fn racing_threads_admit_exactly_max() {
-    let policy = br#"{"agentgate": 1, "name": "p", "default": "allow", "rules": [
+    let policy = br#"{"portcullis": 1, "name": "p", "default": "allow", "rules": [
         {"id": "cap", "effect": "rate_limit", "limit": {"max": 1000, "window": "1h", "per": []}},
         {"id": "cap-per-agent", "effect": "rate_limit", "limit": {"max": 1500, "window": "1h"}}]}"#;
     let engine = Arc::new(Engine::new(policy, manual()).unwrap());
@@ -64,7 +64,7 @@ fn racing_threads_admit_exactly_max() {
 
 #[test]
 fn racing_threads_consume_a_grant_exactly_uses_times() {
-    let policy = br#"{"agentgate": 1, "name": "p", "rules": [
+    let policy = br#"{"portcullis": 1, "name": "p", "rules": [
         {"id": "ask", "effect": "require_approval", "match": {"tool": ["pay"]}}]}"#;
     let engine = Arc::new(Engine::new(policy, manual()).unwrap());
     let action = r#"{"tool": "pay", "agent": {"id": "a1"}, "params": {"amount": 5}}"#;
@@ -97,9 +97,9 @@ fn racing_threads_consume_a_grant_exactly_uses_times() {
 fn policy_swap_storm_never_mixes_snapshots() {
     // Every field of a decision must come from one snapshot: policy a denies with rule
     // "deny-a", policy b allows with rule "allow-b" and rewrites a parameter.
-    let a = br#"{"agentgate": 1, "name": "a", "version": "1", "rules": [
+    let a = br#"{"portcullis": 1, "name": "a", "version": "1", "rules": [
         {"id": "deny-a", "effect": "deny", "match": {"tool": ["x"]}, "reason": "from a"}]}"#;
-    let b = br#"{"agentgate": 1, "name": "b", "version": "2", "rules": [
+    let b = br#"{"portcullis": 1, "name": "b", "version": "2", "rules": [
         {"id": "allow-b", "effect": "allow", "match": {"tool": ["x"]}, "reason": "from b",
          "modify": {"set": {"params.by": "b"}}}]}"#;
     let engine = Arc::new(Engine::new(a, manual()).unwrap());
@@ -150,9 +150,9 @@ fn policy_swap_storm_never_mixes_snapshots() {
 
 #[test]
 fn counters_carry_over_an_update_that_keeps_the_limit() {
-    let p1 = br#"{"agentgate": 1, "name": "p", "default": "allow", "rules": [
+    let p1 = br#"{"portcullis": 1, "name": "p", "default": "allow", "rules": [
         {"id": "cap", "effect": "rate_limit", "limit": {"max": 2, "window": "60s", "per": ["agent", "tool"]}}]}"#;
-    let p2 = br#"{"agentgate": 1, "name": "p2", "default": "allow", "rules": [
+    let p2 = br#"{"portcullis": 1, "name": "p2", "default": "allow", "rules": [
         {"id": "other", "effect": "deny", "match": {"tool": ["nope"]}},
         {"id": "cap", "effect": "rate_limit", "limit": {"max": 2, "window": "1m", "per": ["tool", "agent"]}}]}"#;
     let engine = Engine::new(p1, manual()).unwrap();

@@ -1,5 +1,5 @@
 //! Replays the conformance corpus (`tests/conformance/` at the repository root, or the
-//! directory named by `AGENTGATE_CONFORMANCE_DIR`) through the Rust API.
+//! directory named by `PORTCULLIS_CONFORMANCE_DIR`) through the Rust API.
 //!
 //! Prints one line per failing case with its file and step index, then `N passed, M failed`.
 #![allow(
@@ -8,7 +8,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-use agentgate::{ClockMode, Decision, Engine, EngineOptions, Verdict};
+use portcullis::{ClockMode, Decision, Engine, EngineOptions, Verdict};
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -137,7 +137,7 @@ fn check_verdict(v: &Verdict, expect: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn check_error(err: &agentgate::PolicyError, expect: &Value) -> Result<(), String> {
+fn check_error(err: &portcullis::PolicyError, expect: &Value) -> Result<(), String> {
     if let Some(path) = expect.get("path") {
         let path = path.as_str().ok_or("expect_error.path is not a string")?;
         if err.path != path {
@@ -292,7 +292,7 @@ fn run_case(
 }
 
 fn replay(verdict: bool) -> (usize, usize) {
-    let dir = std::env::var_os("AGENTGATE_CONFORMANCE_DIR")
+    let dir = std::env::var_os("PORTCULLIS_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance"));
     let mut files = Vec::new();

@@ -6,12 +6,12 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
-use agentgate::{ClockMode, Code, Effect, Engine, EngineOptions};
+use portcullis::{ClockMode, Code, Effect, Engine, EngineOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 fn cases() -> u32 {
-    std::env::var("AGENTGATE_FUZZ_CASES")
+    std::env::var("PORTCULLIS_FUZZ_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(2000)
@@ -107,7 +107,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         let _ = Engine::new(&bytes, opts());
-        let engine = Engine::new(br#"{"agentgate": 1, "name": "p", "default": "allow"}"#, opts()).unwrap();
+        let engine = Engine::new(br#"{"portcullis": 1, "name": "p", "default": "allow"}"#, opts()).unwrap();
         let d = engine.evaluate_json(&bytes);
         if d.code == Code::InvalidAction {
             prop_assert_eq!(d.effect, Effect::Deny);
@@ -118,7 +118,7 @@ proptest! {
     #[test]
     fn arbitrary_json_policies_and_actions_never_panic(policy in any_json(), act in any_json()) {
         let _ = Engine::new(policy.to_string().as_bytes(), opts());
-        let engine = Engine::new(br#"{"agentgate": 1, "name": "p", "default": "allow"}"#, opts()).unwrap();
+        let engine = Engine::new(br#"{"portcullis": 1, "name": "p", "default": "allow"}"#, opts()).unwrap();
         let d = engine.evaluate_value(&act);
         prop_assert!(d.code != Code::EngineError);
     }
@@ -127,7 +127,7 @@ proptest! {
     fn generated_rules_load_or_fail_cleanly_and_never_fail_open(
         when in condition(), effect in prop_oneof![Just("allow"), Just("deny")], act in action()
     ) {
-        let policy = json!({"agentgate": 1, "name": "p", "rules": [
+        let policy = json!({"portcullis": 1, "name": "p", "rules": [
             {"id": "r", "effect": effect, "when": when}]});
         if let Ok(engine) = Engine::new(policy.to_string().as_bytes(), opts()) {
             let d = engine.evaluate_value(&act);

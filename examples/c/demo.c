@@ -1,11 +1,11 @@
 /*
- * agentgate from C: load a policy, decide a list of labelled actions, print a table.
+ * portcullis from C: load a policy, decide a list of labelled actions, print a table.
  *
  *   demo examples/demo-policy.json examples/demo-actions.json
  *
  * The actions file is a JSON array of {"label": "...", "action": {...}}. Each action is
- * decided with ag_engine_evaluate, the allocation-free call that fills a plain struct.
- * Build: cc demo.c -Iinclude target/release/libagentgate_ffi.a -lcjson -lpthread -ldl -lm
+ * decided with portcullis_engine_evaluate, the allocation-free call that fills a plain struct.
+ * Build: cc demo.c -Iinclude target/release/libportcullis.a -lcjson -lpthread -ldl -lm
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agentgate.h"
+#include "portcullis.h"
 
 static const char *const EFFECTS[] = {"allow", "deny", "require_approval"};
 static const char *const CODES[] = {"rule", "default", "approved", "rate_limited",
@@ -70,9 +70,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s POLICY.json ACTIONS.json\n", argv[0]);
         return 2;
     }
-    if (ag_abi_version() >> 16 != AG_ABI_VERSION_MAJOR) {
-        fprintf(stderr, "libagentgate_ffi has ABI %#x; this program needs major version %d\n",
-                ag_abi_version(), AG_ABI_VERSION_MAJOR);
+    if (portcullis_abi_version() >> 16 != PORTCULLIS_ABI_VERSION_MAJOR) {
+        fprintf(stderr, "libportcullis has ABI %#x; this program needs major version %d\n",
+                portcullis_abi_version(), PORTCULLIS_ABI_VERSION_MAJOR);
         return 1;
     }
 
@@ -86,14 +86,14 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    ag_engine *engine = NULL;
-    ag_error *err = NULL;
-    ag_status status = ag_engine_new((const uint8_t *)policy, policy_len, NULL, &engine, &err);
+    portcullis_engine *engine = NULL;
+    portcullis_error *err = NULL;
+    portcullis_status status = portcullis_engine_new((const uint8_t *)policy, policy_len, NULL, &engine, &err);
     free(policy);
-    if (status != AG_OK) {
-        fprintf(stderr, "%s: %s at \"%s\": %s\n", argv[1], ag_status_name(status),
-                ag_error_path(err), ag_error_message(err));
-        ag_error_free(err);
+    if (status != PORTCULLIS_OK) {
+        fprintf(stderr, "%s: %s at \"%s\": %s\n", argv[1], portcullis_status_name(status),
+                portcullis_error_path(err), portcullis_error_message(err));
+        portcullis_error_free(err);
         free(actions_text);
         return 1;
     }
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
     if (!cJSON_IsArray(list)) {
         fprintf(stderr, "%s: expected a JSON array\n", argv[2]);
         cJSON_Delete(list);
-        ag_engine_free(engine);
+        portcullis_engine_free(engine);
         return 1;
     }
 
@@ -115,11 +115,11 @@ int main(int argc, char **argv) {
         char *action_text = action != NULL ? cJSON_PrintUnformatted(action) : NULL;
         const char *text = action_text != NULL ? action_text : "null";
 
-        ag_decision d;
-        status = ag_engine_evaluate(engine, (const uint8_t *)text, strlen(text), &d);
+        portcullis_decision d;
+        status = portcullis_engine_evaluate(engine, (const uint8_t *)text, strlen(text), &d);
         cJSON_free(action_text);
-        if (status != AG_OK) {
-            fprintf(stderr, "ag_engine_evaluate: %s\n", ag_status_name(status));
+        if (status != PORTCULLIS_OK) {
+            fprintf(stderr, "portcullis_engine_evaluate: %s\n", portcullis_status_name(status));
             exit_code = 1;
             break;
         }
@@ -143,6 +143,6 @@ int main(int argc, char **argv) {
     }
 
     cJSON_Delete(list);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
     return exit_code;
 }

@@ -1,7 +1,7 @@
 // Evaluates every action of a demo file against a policy with the .NET binding and prints one
 // line per decision.
 //
-//   mono AgentGate.Demo.exe examples/demo-policy.json examples/demo-actions.json
+//   mono Portcullis.Demo.exe examples/demo-policy.json examples/demo-actions.json
 //
 // The demo reads its input files with the JSON reader of the binding's sources (compiled in);
 // an application would use System.Text.Json or build ToolCall objects directly.
@@ -9,7 +9,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 
-namespace AgentGate.Examples
+namespace Portcullis.Examples
 {
     internal static class Demo
     {
@@ -17,7 +17,7 @@ namespace AgentGate.Examples
         {
             if (args.Length != 2)
             {
-                Console.Error.WriteLine("usage: AgentGate.Demo.exe POLICY.json ACTIONS.json");
+                Console.Error.WriteLine("usage: Portcullis.Demo.exe POLICY.json ACTIONS.json");
                 return 2;
             }
             try

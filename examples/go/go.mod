@@ -1,7 +1,7 @@
-module github.com/agentgate/agentgate/examples/go
+module github.com/portcullis/portcullis/examples/go
 
 go 1.26
 
-require github.com/agentgate/agentgate/bindings/go v0.0.0
+require github.com/portcullis/portcullis/bindings/go v0.0.0
 
-replace github.com/agentgate/agentgate/bindings/go => ../../bindings/go
+replace github.com/portcullis/portcullis/bindings/go => ../../bindings/go

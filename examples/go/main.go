@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 type demoAction struct {
@@ -34,7 +34,7 @@ func run(policyPath, actionsPath string) error {
 	if err != nil {
 		return err
 	}
-	engine, err := agentgate.New(policy)
+	engine, err := portcullis.New(policy)
 	if err != nil {
 		return fmt.Errorf("%s: %w", policyPath, err)
 	}
@@ -64,8 +64,8 @@ func run(policyPath, actionsPath string) error {
 // evaluate sends the action as a Go value, the way a host would. Text that
 // does not fit an Action (a field of the wrong type, say) goes to the engine
 // as it is, so the engine says what is wrong with it.
-func evaluate(engine *agentgate.Engine, raw json.RawMessage) agentgate.Decision {
-	var action agentgate.Action
+func evaluate(engine *portcullis.Engine, raw json.RawMessage) portcullis.Decision {
+	var action portcullis.Action
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep numbers exactly as written
 	if err := dec.Decode(&action); err != nil {

@@ -3,7 +3,7 @@
 //
 //   node demo.mjs ../demo-policy.json ../demo-actions.json
 //
-// The binding is imported from the checkout; an installed package is `import ... from 'agentgate'`.
+// The binding is imported from the checkout; an installed package is `import ... from 'portcullis'`.
 
 import { readFileSync } from 'node:fs';
 

@@ -1,21 +1,21 @@
-//! `ag_buffer`: owned bytes handed to the caller (decision JSON, action hashes).
+//! `portcullis_buffer`: owned bytes handed to the caller (decision JSON, action hashes).
 use std::ptr;
 
 use crate::guard::guarded_void;
 
 /// A byte string the library hands to the caller: UTF-8 text, not NUL-terminated.
 ///
-/// Opaque. A function that returns one through an `ag_buffer **` hands ownership to the
-/// caller, who releases it with `ag_buffer_free`. An `ag_buffer` is immutable: reading it
+/// Opaque. A function that returns one through a `portcullis_buffer **` hands ownership to the
+/// caller, who releases it with `portcullis_buffer_free`. A `portcullis_buffer` is immutable: reading it
 /// from several threads at once is safe.
-pub struct AgBuffer {
+pub struct PortcullisBuffer {
     bytes: Box<[u8]>,
 }
 
-impl AgBuffer {
+impl PortcullisBuffer {
     /// Moves `text` into a new buffer owned by the caller.
-    pub(crate) fn into_raw(text: String) -> *mut AgBuffer {
-        Box::into_raw(Box::new(AgBuffer {
+    pub(crate) fn into_raw(text: String) -> *mut PortcullisBuffer {
+        Box::into_raw(Box::new(PortcullisBuffer {
             bytes: text.into_bytes().into_boxed_slice(),
         }))
     }
@@ -24,30 +24,30 @@ impl AgBuffer {
 /// Returns the first byte of the buffer (never NULL for a live buffer, even when empty), or
 /// NULL when `buf` is NULL.
 ///
-/// Ownership: the bytes belong to `buf` and stay valid until `ag_buffer_free(buf)`.
+/// Ownership: the bytes belong to `buf` and stay valid until `portcullis_buffer_free(buf)`.
 /// Thread-safe.
 ///
 /// # Safety
-/// `buf` is NULL or an `ag_buffer` not yet freed.
+/// `buf` is NULL or a `portcullis_buffer` not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_buffer_data(buf: *const AgBuffer) -> *const u8 {
+pub unsafe extern "C" fn portcullis_buffer_data(buf: *const PortcullisBuffer) -> *const u8 {
     if buf.is_null() {
         return ptr::null();
     }
-    // SAFETY: the caller guarantees `buf` is a live `ag_buffer`, which is never mutated.
+    // SAFETY: the caller guarantees `buf` is a live `portcullis_buffer`, which is never mutated.
     unsafe { &*buf }.bytes.as_ptr()
 }
 
 /// Returns the length of the buffer in bytes, or 0 when `buf` is NULL. Thread-safe.
 ///
 /// # Safety
-/// `buf` is NULL or an `ag_buffer` not yet freed.
+/// `buf` is NULL or a `portcullis_buffer` not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_buffer_len(buf: *const AgBuffer) -> usize {
+pub unsafe extern "C" fn portcullis_buffer_len(buf: *const PortcullisBuffer) -> usize {
     if buf.is_null() {
         return 0;
     }
-    // SAFETY: the caller guarantees `buf` is a live `ag_buffer`, which is never mutated.
+    // SAFETY: the caller guarantees `buf` is a live `portcullis_buffer`, which is never mutated.
     unsafe { &*buf }.bytes.len()
 }
 
@@ -57,14 +57,14 @@ pub unsafe extern "C" fn ag_buffer_len(buf: *const AgBuffer) -> usize {
 /// one.
 ///
 /// # Safety
-/// `buf` is NULL or an `ag_buffer` returned by this library and not yet freed.
+/// `buf` is NULL or a `portcullis_buffer` returned by this library and not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_buffer_free(buf: *mut AgBuffer) {
+pub unsafe extern "C" fn portcullis_buffer_free(buf: *mut PortcullisBuffer) {
     if buf.is_null() {
         return;
     }
     guarded_void(|| {
-        // SAFETY: the caller guarantees `buf` came from `AgBuffer::into_raw` and is freed
+        // SAFETY: the caller guarantees `buf` came from `PortcullisBuffer::into_raw` and is freed
         // only once.
         drop(unsafe { Box::from_raw(buf) });
     });

@@ -1,59 +1,59 @@
-//! `ag_decision`: the plain struct the hot path fills.
+//! `portcullis_decision`: the plain struct the hot path fills.
 use std::ptr;
 
-use agentgate::{Code, Effect, Verdict};
+use portcullis::{Code, Effect, Verdict};
 
-/// `ag_decision.effect`: the action may run.
-pub const AG_EFFECT_ALLOW: u32 = 0;
-/// `ag_decision.effect`: the action must not run.
-pub const AG_EFFECT_DENY: u32 = 1;
-/// `ag_decision.effect`: the action may run only once a person approves it
-/// (`ag_engine_approve_action` / `ag_engine_approve_hash`).
-pub const AG_EFFECT_REQUIRE_APPROVAL: u32 = 2;
+/// `portcullis_decision.effect`: the action may run.
+pub const PORTCULLIS_EFFECT_ALLOW: u32 = 0;
+/// `portcullis_decision.effect`: the action must not run.
+pub const PORTCULLIS_EFFECT_DENY: u32 = 1;
+/// `portcullis_decision.effect`: the action may run only once a person approves it
+/// (`portcullis_engine_approve_action` / `portcullis_engine_approve_hash`).
+pub const PORTCULLIS_EFFECT_REQUIRE_APPROVAL: u32 = 2;
 
-/// `ag_decision.code`: a rule decided.
-pub const AG_CODE_RULE: u32 = 0;
-/// `ag_decision.code`: no deciding rule fired; the policy's default applied.
-pub const AG_CODE_DEFAULT: u32 = 1;
-/// `ag_decision.code`: a require_approval rule fired and a valid approval covered the action.
-pub const AG_CODE_APPROVED: u32 = 2;
-/// `ag_decision.code`: a rate limit is exhausted (see `retry_after_ms`).
-pub const AG_CODE_RATE_LIMITED: u32 = 3;
-/// `ag_decision.code`: a require_approval rule fired and no approval covers the action.
-pub const AG_CODE_APPROVAL_REQUIRED: u32 = 4;
-/// `ag_decision.code`: the policy requires known agents and this one is not registered.
-pub const AG_CODE_UNKNOWN_AGENT: u32 = 5;
-/// `ag_decision.code`: the action is malformed (the JSON decision's `reason` says why).
-pub const AG_CODE_INVALID_ACTION: u32 = 6;
-/// `ag_decision.code`: the engine failed; the effect is deny.
-pub const AG_CODE_ENGINE_ERROR: u32 = 7;
+/// `portcullis_decision.code`: a rule decided.
+pub const PORTCULLIS_CODE_RULE: u32 = 0;
+/// `portcullis_decision.code`: no deciding rule fired; the policy's default applied.
+pub const PORTCULLIS_CODE_DEFAULT: u32 = 1;
+/// `portcullis_decision.code`: a require_approval rule fired and a valid approval covered the action.
+pub const PORTCULLIS_CODE_APPROVED: u32 = 2;
+/// `portcullis_decision.code`: a rate limit is exhausted (see `retry_after_ms`).
+pub const PORTCULLIS_CODE_RATE_LIMITED: u32 = 3;
+/// `portcullis_decision.code`: a require_approval rule fired and no approval covers the action.
+pub const PORTCULLIS_CODE_APPROVAL_REQUIRED: u32 = 4;
+/// `portcullis_decision.code`: the policy requires known agents and this one is not registered.
+pub const PORTCULLIS_CODE_UNKNOWN_AGENT: u32 = 5;
+/// `portcullis_decision.code`: the action is malformed (the JSON decision's `reason` says why).
+pub const PORTCULLIS_CODE_INVALID_ACTION: u32 = 6;
+/// `portcullis_decision.code`: the engine failed; the effect is deny.
+pub const PORTCULLIS_CODE_ENGINE_ERROR: u32 = 7;
 
-/// A decision in a plain, blittable form, filled by `ag_engine_evaluate`.
+/// A decision in a plain, blittable form, filled by `portcullis_engine_evaluate`.
 ///
 /// It owns nothing: there is nothing to free. `rule` points into the engine, not into the
 /// struct. The reason, matched and shadow rule ids, rewritten params and action hash are in
-/// the JSON form (`ag_engine_evaluate_json`).
+/// the JSON form (`portcullis_engine_evaluate_json`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AgDecision {
-    /// `AG_EFFECT_ALLOW`, `AG_EFFECT_DENY` or `AG_EFFECT_REQUIRE_APPROVAL`.
+pub struct PortcullisDecision {
+    /// `PORTCULLIS_EFFECT_ALLOW`, `PORTCULLIS_EFFECT_DENY` or `PORTCULLIS_EFFECT_REQUIRE_APPROVAL`.
     pub effect: u32,
-    /// One of the `AG_CODE_*` values.
+    /// One of the `PORTCULLIS_CODE_*` values.
     pub code: u32,
-    /// 1 iff `effect == AG_EFFECT_ALLOW`, else 0.
+    /// 1 iff `effect == PORTCULLIS_EFFECT_ALLOW`, else 0.
     pub allowed: u8,
     /// 1 when `rule` names the deciding rule, 0 when no rule decided (`rule` is then NULL).
     pub has_rule: u8,
     /// 1 when `retry_after_ms` is set (a rate-limited deny), else 0.
     pub has_retry_after: u8,
-    /// 1 when an allow rule rewrote the params: fetch them with `ag_engine_evaluate_json`.
+    /// 1 when an allow rule rewrote the params: fetch them with `portcullis_engine_evaluate_json`.
     pub params_modified: u8,
     /// How many non-shadow rules fired and took part in the decision.
     pub matched_count: u32,
     /// How many shadow rules fired.
     pub shadow_count: u32,
     /// The deciding rule's id: UTF-8, not NUL-terminated, `rule_len` bytes. Owned by the
-    /// engine and valid until `ag_engine_free`, also across policy updates.
+    /// engine and valid until `portcullis_engine_free`, also across policy updates.
     pub rule: *const u8,
     /// Length of `rule` in bytes (0 when `has_rule` is 0).
     pub rule_len: usize,
@@ -63,14 +63,14 @@ pub struct AgDecision {
     pub eval_ns: u64,
 }
 
-impl AgDecision {
+impl PortcullisDecision {
     /// The plain form of a verdict. `rule` borrows the engine's interned rule id.
     pub(crate) fn from_verdict(verdict: &Verdict) -> Self {
         let (rule, rule_len) = match &verdict.rule {
             Some(id) => (id.as_ptr(), id.len()),
             None => (ptr::null(), 0),
         };
-        AgDecision {
+        PortcullisDecision {
             effect: effect_value(&verdict.effect),
             code: code_value(&verdict.code),
             allowed: u8::from(verdict.allowed()),
@@ -88,9 +88,9 @@ impl AgDecision {
 
     /// The fail-closed decision written when the engine could not decide (a panic).
     pub(crate) fn engine_failure() -> Self {
-        AgDecision {
-            effect: AG_EFFECT_DENY,
-            code: AG_CODE_ENGINE_ERROR,
+        PortcullisDecision {
+            effect: PORTCULLIS_EFFECT_DENY,
+            code: PORTCULLIS_CODE_ENGINE_ERROR,
             allowed: 0,
             has_rule: 0,
             has_retry_after: 0,
@@ -109,22 +109,22 @@ impl AgDecision {
 // in the core cannot silently change the ABI.
 fn effect_value(effect: &Effect) -> u32 {
     match effect {
-        Effect::Allow => AG_EFFECT_ALLOW,
-        Effect::Deny => AG_EFFECT_DENY,
-        Effect::RequireApproval => AG_EFFECT_REQUIRE_APPROVAL,
+        Effect::Allow => PORTCULLIS_EFFECT_ALLOW,
+        Effect::Deny => PORTCULLIS_EFFECT_DENY,
+        Effect::RequireApproval => PORTCULLIS_EFFECT_REQUIRE_APPROVAL,
     }
 }
 
 fn code_value(code: &Code) -> u32 {
     match code {
-        Code::Rule => AG_CODE_RULE,
-        Code::Default => AG_CODE_DEFAULT,
-        Code::Approved => AG_CODE_APPROVED,
-        Code::RateLimited => AG_CODE_RATE_LIMITED,
-        Code::ApprovalRequired => AG_CODE_APPROVAL_REQUIRED,
-        Code::UnknownAgent => AG_CODE_UNKNOWN_AGENT,
-        Code::InvalidAction => AG_CODE_INVALID_ACTION,
-        Code::EngineError => AG_CODE_ENGINE_ERROR,
+        Code::Rule => PORTCULLIS_CODE_RULE,
+        Code::Default => PORTCULLIS_CODE_DEFAULT,
+        Code::Approved => PORTCULLIS_CODE_APPROVED,
+        Code::RateLimited => PORTCULLIS_CODE_RATE_LIMITED,
+        Code::ApprovalRequired => PORTCULLIS_CODE_APPROVAL_REQUIRED,
+        Code::UnknownAgent => PORTCULLIS_CODE_UNKNOWN_AGENT,
+        Code::InvalidAction => PORTCULLIS_CODE_INVALID_ACTION,
+        Code::EngineError => PORTCULLIS_CODE_ENGINE_ERROR,
     }
 }
 
@@ -135,11 +135,11 @@ mod tests {
     #[test]
     fn abi_values_match_the_core_names() {
         for (effect, value, name) in [
-            (Effect::Allow, AG_EFFECT_ALLOW, "allow"),
-            (Effect::Deny, AG_EFFECT_DENY, "deny"),
+            (Effect::Allow, PORTCULLIS_EFFECT_ALLOW, "allow"),
+            (Effect::Deny, PORTCULLIS_EFFECT_DENY, "deny"),
             (
                 Effect::RequireApproval,
-                AG_EFFECT_REQUIRE_APPROVAL,
+                PORTCULLIS_EFFECT_REQUIRE_APPROVAL,
                 "require_approval",
             ),
         ] {
@@ -147,22 +147,34 @@ mod tests {
             assert_eq!(effect.as_str(), name);
         }
         for (code, value, name) in [
-            (Code::Rule, AG_CODE_RULE, "rule"),
-            (Code::Default, AG_CODE_DEFAULT, "default"),
-            (Code::Approved, AG_CODE_APPROVED, "approved"),
-            (Code::RateLimited, AG_CODE_RATE_LIMITED, "rate_limited"),
+            (Code::Rule, PORTCULLIS_CODE_RULE, "rule"),
+            (Code::Default, PORTCULLIS_CODE_DEFAULT, "default"),
+            (Code::Approved, PORTCULLIS_CODE_APPROVED, "approved"),
+            (
+                Code::RateLimited,
+                PORTCULLIS_CODE_RATE_LIMITED,
+                "rate_limited",
+            ),
             (
                 Code::ApprovalRequired,
-                AG_CODE_APPROVAL_REQUIRED,
+                PORTCULLIS_CODE_APPROVAL_REQUIRED,
                 "approval_required",
             ),
-            (Code::UnknownAgent, AG_CODE_UNKNOWN_AGENT, "unknown_agent"),
+            (
+                Code::UnknownAgent,
+                PORTCULLIS_CODE_UNKNOWN_AGENT,
+                "unknown_agent",
+            ),
             (
                 Code::InvalidAction,
-                AG_CODE_INVALID_ACTION,
+                PORTCULLIS_CODE_INVALID_ACTION,
                 "invalid_action",
             ),
-            (Code::EngineError, AG_CODE_ENGINE_ERROR, "engine_error"),
+            (
+                Code::EngineError,
+                PORTCULLIS_CODE_ENGINE_ERROR,
+                "engine_error",
+            ),
         ] {
             assert_eq!(code_value(&code), value);
             assert_eq!(code.as_str(), name);
@@ -172,9 +184,9 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn layout_is_the_documented_one() {
-        assert_eq!(std::mem::size_of::<AgDecision>(), 56);
-        assert_eq!(std::mem::offset_of!(AgDecision, matched_count), 12);
-        assert_eq!(std::mem::offset_of!(AgDecision, rule), 24);
-        assert_eq!(std::mem::offset_of!(AgDecision, eval_ns), 48);
+        assert_eq!(std::mem::size_of::<PortcullisDecision>(), 56);
+        assert_eq!(std::mem::offset_of!(PortcullisDecision, matched_count), 12);
+        assert_eq!(std::mem::offset_of!(PortcullisDecision, rule), 24);
+        assert_eq!(std::mem::offset_of!(PortcullisDecision, eval_ns), 48);
     }
 }

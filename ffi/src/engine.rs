@@ -1,25 +1,27 @@
-//! `ag_engine`: the handle to one policy engine, and every call on it.
+//! `portcullis_engine`: the handle to one policy engine, and every call on it.
 use std::ptr;
 use std::str;
 
-use agentgate::Engine;
+use portcullis::Engine;
 
-use crate::audit::{self, AgAuditOptions};
-use crate::buffer::{ag_buffer_free, AgBuffer};
-use crate::decision::AgDecision;
-use crate::error::{finish, AgError};
+use crate::audit::{self, PortcullisAuditOptions};
+use crate::buffer::{portcullis_buffer_free, PortcullisBuffer};
+use crate::decision::PortcullisDecision;
+use crate::error::{finish, PortcullisError};
 use crate::guard::{guarded, guarded_void, Failure};
 use crate::input;
-use crate::options::{self, AgEngineOptions};
-use crate::status::{AgStatus, AG_ERR_INVALID_UTF8, AG_ERR_NULL_POINTER, AG_OK};
+use crate::options::{self, PortcullisEngineOptions};
+use crate::status::{
+    PortcullisStatus, PORTCULLIS_ERR_INVALID_UTF8, PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_OK,
+};
 
 /// A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
 /// approval grants.
 ///
-/// Opaque. Created by `ag_engine_new` or `ag_engine_new_audited`, released by
-/// `ag_engine_free`. Every other function may be called on one handle from many threads at
+/// Opaque. Created by `portcullis_engine_new` or `portcullis_engine_new_audited`, released by
+/// `portcullis_engine_free`. Every other function may be called on one handle from many threads at
 /// once.
-pub struct AgEngine {
+pub struct PortcullisEngine {
     engine: Engine,
 }
 
@@ -35,32 +37,32 @@ fn split<T>(outcome: Result<T, Failure>, empty: T) -> (T, Result<(), Failure>) {
 /// Creates an engine from a policy document (JSON text, `policy_len` bytes, not
 /// NUL-terminated).
 ///
-/// `options` may be NULL for the defaults (system clock). On `AG_OK`, `*out_engine` is a new
-/// engine the caller owns and must release with `ag_engine_free`. On failure `*out_engine`
-/// is set to NULL: `AG_ERR_POLICY` when the document cannot be loaded (the error's path and
-/// message say where and why), `AG_ERR_OPTIONS_SIZE` or `AG_ERR_INVALID_ARGUMENT` for bad
+/// `options` may be NULL for the defaults (system clock). On `PORTCULLIS_OK`, `*out_engine` is a new
+/// engine the caller owns and must release with `portcullis_engine_free`. On failure `*out_engine`
+/// is set to NULL: `PORTCULLIS_ERR_POLICY` when the document cannot be loaded (the error's path and
+/// message say where and why), `PORTCULLIS_ERR_OPTIONS_SIZE` or `PORTCULLIS_ERR_INVALID_ARGUMENT` for bad
 /// options.
 ///
 /// `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
-/// `ag_error` the caller owns on failure. On `AG_ERR_NULL_POINTER` (`policy` or `out_engine`
+/// `portcullis_error` the caller owns on failure. On `PORTCULLIS_ERR_NULL_POINTER` (`policy` or `out_engine`
 /// NULL) nothing is written.
 ///
 /// Thread-safe: it touches no shared state.
 ///
 /// # Safety
 /// `policy` is readable for `policy_len` bytes; `options` is NULL or a readable
-/// `ag_engine_options` whose `size` is set; `out_engine` and `out_error` (if not NULL) are
+/// `portcullis_engine_options` whose `size` is set; `out_engine` and `out_error` (if not NULL) are
 /// writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_new(
+pub unsafe extern "C" fn portcullis_engine_new(
     policy: *const u8,
     policy_len: usize,
-    options: *const AgEngineOptions,
-    out_engine: *mut *mut AgEngine,
-    out_error: *mut *mut AgError,
-) -> AgStatus {
+    options: *const PortcullisEngineOptions,
+    out_engine: *mut *mut PortcullisEngine,
+    out_error: *mut *mut PortcullisError,
+) -> PortcullisStatus {
     if policy.is_null() || out_engine.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: the pointers are as `create_engine` requires (caller's guarantee).
     unsafe {
@@ -80,17 +82,17 @@ pub unsafe extern "C" fn ag_engine_new(
 ///
 /// # Safety
 /// `policy` is non-NULL and readable for `policy_len` bytes; `options` is NULL or a readable
-/// `ag_engine_options` whose `size` is set; `audit` is NULL or a readable `ag_audit_options`
+/// `portcullis_engine_options` whose `size` is set; `audit` is NULL or a readable `portcullis_audit_options`
 /// whose `size` is set and whose `path` is NULL or NUL-terminated; `out_engine` is non-NULL and
 /// writable; `out_error` is NULL or writable.
 pub(crate) unsafe fn create_engine(
     policy: *const u8,
     policy_len: usize,
-    options: *const AgEngineOptions,
-    audit: *const AgAuditOptions,
-    out_engine: *mut *mut AgEngine,
-    out_error: *mut *mut AgError,
-) -> AgStatus {
+    options: *const PortcullisEngineOptions,
+    audit: *const PortcullisAuditOptions,
+    out_engine: *mut *mut PortcullisEngine,
+    out_error: *mut *mut PortcullisError,
+) -> PortcullisStatus {
     let outcome = guarded(|| {
         // SAFETY: `policy` is non-NULL and readable for `policy_len` bytes (caller's
         // guarantee).
@@ -105,7 +107,7 @@ pub(crate) unsafe fn create_engine(
             let audit = unsafe { audit::read(audit) }?;
             Engine::with_audit(policy, options, &audit)?
         };
-        Ok(Box::into_raw(Box::new(AgEngine { engine })))
+        Ok(Box::into_raw(Box::new(PortcullisEngine { engine })))
     });
     let (handle, outcome) = split(outcome, ptr::null_mut());
     // SAFETY: `out_engine` is non-NULL and writable (caller's guarantee).
@@ -125,10 +127,10 @@ pub(crate) unsafe fn create_engine(
 /// none may follow. Rule pointers from its decisions become invalid.
 ///
 /// # Safety
-/// `engine` is NULL or an engine returned by `ag_engine_new` or `ag_engine_new_audited` and
+/// `engine` is NULL or an engine returned by `portcullis_engine_new` or `portcullis_engine_new_audited` and
 /// not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_free(engine: *mut AgEngine) {
+pub unsafe extern "C" fn portcullis_engine_free(engine: *mut PortcullisEngine) {
     if engine.is_null() {
         return;
     }
@@ -143,7 +145,7 @@ pub unsafe extern "C" fn ag_engine_free(engine: *mut AgEngine) {
 ///
 /// # Safety
 /// `engine` is non-NULL and a live engine that is not freed during the call.
-pub(crate) unsafe fn engine_ref<'a>(engine: *const AgEngine) -> &'a Engine {
+pub(crate) unsafe fn engine_ref<'a>(engine: *const PortcullisEngine) -> &'a Engine {
     // SAFETY: guaranteed by the caller; `Engine` is `Sync`, so shared references from many
     // threads at once are sound.
     unsafe { &(*engine).engine }
@@ -153,25 +155,25 @@ pub(crate) unsafe fn engine_ref<'a>(engine: *const AgEngine) -> &'a Engine {
 ///
 /// Evaluations already running finish on the old policy; later ones see the new one; none
 /// sees a mix. Rate-limit counters of unchanged limits and all approvals are kept. On
-/// `AG_ERR_POLICY` the current policy stays in place.
+/// `PORTCULLIS_ERR_POLICY` the current policy stays in place.
 ///
 /// `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
-/// `ag_error` the caller owns on failure. On `AG_ERR_NULL_POINTER` nothing is written.
+/// `portcullis_error` the caller owns on failure. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine; `policy` is readable for `policy_len` bytes; `out_error` is
 /// NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_update_policy(
-    engine: *const AgEngine,
+pub unsafe extern "C" fn portcullis_engine_update_policy(
+    engine: *const PortcullisEngine,
     policy: *const u8,
     policy_len: usize,
-    out_error: *mut *mut AgError,
-) -> AgStatus {
+    out_error: *mut *mut PortcullisError,
+) -> PortcullisStatus {
     if engine.is_null() || policy.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
@@ -190,29 +192,29 @@ pub unsafe extern "C" fn ag_engine_update_policy(
 ///
 /// The hot path: it allocates nothing the caller must free, and neither builds the JSON form
 /// nor collects the rule lists, reason texts and action hash that only the JSON form shows.
-/// A malformed action is not an error: the call returns `AG_OK` with a deny decision of code
-/// `AG_CODE_INVALID_ACTION` (`ag_engine_evaluate_json` says why). An allow consumes one unit
+/// A malformed action is not an error: the call returns `PORTCULLIS_OK` with a deny decision of code
+/// `PORTCULLIS_CODE_INVALID_ACTION` (`portcullis_engine_evaluate_json` says why). An allow consumes one unit
 /// of each firing rate limit and one use of the approval that covered it, so evaluate each
 /// action once.
 ///
-/// `out->rule` points into the engine and stays valid until `ag_engine_free`, also after
-/// policy updates. If the library panics, `*out` is a deny with code `AG_CODE_ENGINE_ERROR`
-/// and the status is `AG_ERR_PANIC`. On `AG_ERR_NULL_POINTER` nothing is written.
+/// `out->rule` points into the engine and stays valid until `portcullis_engine_free`, also after
+/// policy updates. If the library panics, `*out` is a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`
+/// and the status is `PORTCULLIS_ERR_PANIC`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine; `action` is readable for `action_len` bytes; `out` is
 /// writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_evaluate(
-    engine: *const AgEngine,
+pub unsafe extern "C" fn portcullis_engine_evaluate(
+    engine: *const PortcullisEngine,
     action: *const u8,
     action_len: usize,
-    out: *mut AgDecision,
-) -> AgStatus {
+    out: *mut PortcullisDecision,
+) -> PortcullisStatus {
     if engine.is_null() || action.is_null() || out.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
@@ -220,7 +222,7 @@ pub unsafe extern "C" fn ag_engine_evaluate(
         // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
         // guarantee).
         let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(AgDecision::from_verdict(
+        Ok(PortcullisDecision::from_verdict(
             &engine.evaluate_json_verdict(action),
         ))
     });
@@ -233,36 +235,38 @@ pub unsafe extern "C" fn ag_engine_evaluate(
 /// The struct to write for an evaluation and the status to return: on any failure (a panic,
 /// an impossible length) a deny with code engine_error, so a caller that ignores the status
 /// still fails closed.
-fn decision_or_deny(outcome: Result<AgDecision, Failure>) -> (AgDecision, AgStatus) {
+fn decision_or_deny(
+    outcome: Result<PortcullisDecision, Failure>,
+) -> (PortcullisDecision, PortcullisStatus) {
     match outcome {
-        Ok(decision) => (decision, AG_OK),
-        Err(failure) => (AgDecision::engine_failure(), failure.status),
+        Ok(decision) => (decision, PORTCULLIS_OK),
+        Err(failure) => (PortcullisDecision::engine_failure(), failure.status),
     }
 }
 
-/// Decides an action like `ag_engine_evaluate` and returns the whole decision as a JSON
+/// Decides an action like `portcullis_engine_evaluate` and returns the whole decision as a JSON
 /// object (the keys of the policy language's decision: effect, allowed, code, rule, reason,
 /// matched, shadow, params, retry_after_ms, action_hash, policy, eval_ns).
 ///
-/// On `AG_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
-/// `ag_buffer_free`; on any other status but `AG_ERR_NULL_POINTER` it is set to NULL. A
-/// malformed action is `AG_OK` with a deny of code `invalid_action` whose reason says what
-/// is wrong. On `AG_ERR_NULL_POINTER` nothing is written.
+/// On `PORTCULLIS_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
+/// `portcullis_buffer_free`; on any other status but `PORTCULLIS_ERR_NULL_POINTER` it is set to NULL. A
+/// malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action` whose reason says what
+/// is wrong. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine; `action` is readable for `action_len` bytes; `out_json` is
 /// writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_evaluate_json(
-    engine: *const AgEngine,
+pub unsafe extern "C" fn portcullis_engine_evaluate_json(
+    engine: *const PortcullisEngine,
     action: *const u8,
     action_len: usize,
-    out_json: *mut *mut AgBuffer,
-) -> AgStatus {
+    out_json: *mut *mut PortcullisBuffer,
+) -> PortcullisStatus {
     if engine.is_null() || action.is_null() || out_json.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
@@ -270,10 +274,12 @@ pub unsafe extern "C" fn ag_engine_evaluate_json(
         // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
         // guarantee).
         let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(AgBuffer::into_raw(engine.evaluate_json(action).to_json()))
+        Ok(PortcullisBuffer::into_raw(
+            engine.evaluate_json(action).to_json(),
+        ))
     });
     let (json, status) = match outcome {
-        Ok(json) => (json, AG_OK),
+        Ok(json) => (json, PORTCULLIS_OK),
         Err(failure) => (ptr::null_mut(), failure.status),
     };
     // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
@@ -286,30 +292,30 @@ pub unsafe extern "C" fn ag_engine_evaluate_json(
 ///
 /// The approval is bound to the action's hash (agent, kind, params, target, tool), so an
 /// action that differs in any of those is not covered. `ttl_ms` 0 or `uses` 0 give
-/// `AG_ERR_INVALID_ARGUMENT`; a malformed action gives `AG_ERR_INVALID_ACTION`.
+/// `PORTCULLIS_ERR_INVALID_ARGUMENT`; a malformed action gives `PORTCULLIS_ERR_INVALID_ACTION`.
 ///
-/// `out_hash` may be NULL. Otherwise, on `AG_OK` `*out_hash` is a new buffer holding the
+/// `out_hash` may be NULL. Otherwise, on `PORTCULLIS_OK` `*out_hash` is a new buffer holding the
 /// action hash ("sha256:" + 64 lowercase hex digits) that the caller owns and must release
-/// with `ag_buffer_free`, and on failure it is set to NULL. `out_error` may be NULL;
-/// otherwise it is set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+/// with `portcullis_buffer_free`, and on failure it is set to NULL. `out_error` may be NULL;
+/// otherwise it is set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine; `action` is readable for `action_len` bytes; `out_hash` and
 /// `out_error` are NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_approve_action(
-    engine: *const AgEngine,
+pub unsafe extern "C" fn portcullis_engine_approve_action(
+    engine: *const PortcullisEngine,
     action: *const u8,
     action_len: usize,
     ttl_ms: u64,
     uses: u32,
-    out_hash: *mut *mut AgBuffer,
-    out_error: *mut *mut AgError,
-) -> AgStatus {
+    out_hash: *mut *mut PortcullisBuffer,
+    out_error: *mut *mut PortcullisError,
+) -> PortcullisStatus {
     if engine.is_null() || action.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
@@ -319,11 +325,11 @@ pub unsafe extern "C" fn ag_engine_approve_action(
         let action = unsafe { input::bytes(action, action_len, "action") }?;
         Ok(engine.approve_action_json(action, ttl_ms, uses)?)
     });
-    let (hash, outcome) = split(outcome.map(AgBuffer::into_raw), ptr::null_mut());
+    let (hash, outcome) = split(outcome.map(PortcullisBuffer::into_raw), ptr::null_mut());
     if out_hash.is_null() {
-        // SAFETY: `hash` is NULL or came from `AgBuffer::into_raw` just above and was
+        // SAFETY: `hash` is NULL or came from `PortcullisBuffer::into_raw` just above and was
         // handed to no one; the caller did not ask for it.
-        unsafe { ag_buffer_free(hash) };
+        unsafe { portcullis_buffer_free(hash) };
     } else {
         // SAFETY: a non-NULL `out_hash` is writable (caller's guarantee).
         unsafe { out_hash.write(hash) };
@@ -336,26 +342,26 @@ pub unsafe extern "C" fn ag_engine_approve_action(
 /// "sha256:" + 64 lowercase hex digits, as decisions report in `action_hash`), valid for
 /// `ttl_ms` milliseconds of the engine's clock and for `uses` allowed evaluations.
 ///
-/// Bytes that are not UTF-8 give `AG_ERR_INVALID_UTF8`; any other malformed hash, `ttl_ms`
-/// 0 or `uses` 0 give `AG_ERR_INVALID_ARGUMENT`. `out_error` may be NULL; otherwise it is
-/// set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+/// Bytes that are not UTF-8 give `PORTCULLIS_ERR_INVALID_UTF8`; any other malformed hash, `ttl_ms`
+/// 0 or `uses` 0 give `PORTCULLIS_ERR_INVALID_ARGUMENT`. `out_error` may be NULL; otherwise it is
+/// set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine; `hash` is readable for `hash_len` bytes; `out_error` is NULL
 /// or writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_approve_hash(
-    engine: *const AgEngine,
+pub unsafe extern "C" fn portcullis_engine_approve_hash(
+    engine: *const PortcullisEngine,
     hash: *const u8,
     hash_len: usize,
     ttl_ms: u64,
     uses: u32,
-    out_error: *mut *mut AgError,
-) -> AgStatus {
+    out_error: *mut *mut PortcullisError,
+) -> PortcullisStatus {
     if engine.is_null() || hash.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
@@ -364,7 +370,7 @@ pub unsafe extern "C" fn ag_engine_approve_hash(
         let hash = unsafe { input::bytes(hash, hash_len, "hash") }?;
         let hash = str::from_utf8(hash).map_err(|err| {
             Failure::new(
-                AG_ERR_INVALID_UTF8,
+                PORTCULLIS_ERR_INVALID_UTF8,
                 format!(
                     "hash is not valid UTF-8 (invalid byte at offset {})",
                     err.valid_up_to()
@@ -380,22 +386,25 @@ pub unsafe extern "C" fn ag_engine_approve_hash(
 /// Sets the engine's manual clock to `unix_ms` (milliseconds since the Unix epoch, UTC).
 /// The clock may move backwards.
 ///
-/// Returns `AG_ERR_CLOCK` on an engine created with `AG_CLOCK_SYSTEM` (its clock is not
+/// Returns `PORTCULLIS_ERR_CLOCK` on an engine created with `PORTCULLIS_CLOCK_SYSTEM` (its clock is not
 /// changed).
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_set_time(engine: *const AgEngine, unix_ms: i64) -> AgStatus {
+pub unsafe extern "C" fn portcullis_engine_set_time(
+    engine: *const PortcullisEngine,
+    unix_ms: i64,
+) -> PortcullisStatus {
     if engine.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
     match guarded(|| Ok(engine.set_time(unix_ms)?)) {
-        Ok(()) => AG_OK,
+        Ok(()) => PORTCULLIS_OK,
         Err(failure) => failure.status,
     }
 }
@@ -403,16 +412,19 @@ pub unsafe extern "C" fn ag_engine_set_time(engine: *const AgEngine, unix_ms: i6
 /// Writes the engine's current time (milliseconds since the Unix epoch, UTC) to
 /// `*out_unix_ms`: the manual clock's time, or the system clock's.
 ///
-/// On `AG_ERR_NULL_POINTER` nothing is written.
+/// On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
-/// Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
 /// # Safety
 /// `engine` is a live engine; `out_unix_ms` is writable.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_now(engine: *const AgEngine, out_unix_ms: *mut i64) -> AgStatus {
+pub unsafe extern "C" fn portcullis_engine_now(
+    engine: *const PortcullisEngine,
+    out_unix_ms: *mut i64,
+) -> PortcullisStatus {
     if engine.is_null() || out_unix_ms.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
     let engine = unsafe { engine_ref(engine) };
@@ -420,7 +432,7 @@ pub unsafe extern "C" fn ag_engine_now(engine: *const AgEngine, out_unix_ms: *mu
         Ok(now) => {
             // SAFETY: `out_unix_ms` is non-NULL and writable (caller's guarantee).
             unsafe { out_unix_ms.write(now) };
-            AG_OK
+            PORTCULLIS_OK
         }
         Err(failure) => failure.status,
     }
@@ -429,15 +441,15 @@ pub unsafe extern "C" fn ag_engine_now(engine: *const AgEngine, out_unix_ms: *mu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{AG_CODE_ENGINE_ERROR, AG_EFFECT_DENY};
-    use crate::status::AG_ERR_PANIC;
+    use crate::decision::{PORTCULLIS_CODE_ENGINE_ERROR, PORTCULLIS_EFFECT_DENY};
+    use crate::status::PORTCULLIS_ERR_PANIC;
 
     #[test]
     fn a_panic_during_evaluation_is_a_fail_closed_deny() {
         let (decision, status) = decision_or_deny(guarded(|| panic!("evaluation failed")));
-        assert_eq!(status, AG_ERR_PANIC);
-        assert_eq!(decision.effect, AG_EFFECT_DENY);
-        assert_eq!(decision.code, AG_CODE_ENGINE_ERROR);
+        assert_eq!(status, PORTCULLIS_ERR_PANIC);
+        assert_eq!(decision.effect, PORTCULLIS_EFFECT_DENY);
+        assert_eq!(decision.code, PORTCULLIS_CODE_ENGINE_ERROR);
         assert_eq!(decision.allowed, 0);
         assert_eq!(decision.has_rule, 0);
         assert!(decision.rule.is_null());

@@ -1,25 +1,25 @@
-//! `ag_error`: the owned error details of a failed call.
+//! `portcullis_error`: the owned error details of a failed call.
 use std::ffi::{c_char, CString};
 use std::ptr;
 
 use crate::guard::{guarded_void, Failure};
-use crate::status::{AgStatus, AG_ERR_NULL_POINTER, AG_OK};
+use crate::status::{PortcullisStatus, PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_OK};
 
 /// Details of a failed call: its status, a path into the policy document (for
-/// `AG_ERR_POLICY`; "" otherwise) and a message a person can act on.
+/// `PORTCULLIS_ERR_POLICY`; "" otherwise) and a message a person can act on.
 ///
-/// Opaque. A function that returns one through an `ag_error **out_error` hands ownership to
-/// the caller, who releases it with `ag_error_free`. An `ag_error` is immutable: reading it
+/// Opaque. A function that returns one through a `portcullis_error **out_error` hands ownership to
+/// the caller, who releases it with `portcullis_error_free`. A `portcullis_error` is immutable: reading it
 /// from several threads at once is safe.
-pub struct AgError {
-    status: AgStatus,
+pub struct PortcullisError {
+    status: PortcullisStatus,
     path: CString,
     message: CString,
 }
 
-impl AgError {
+impl PortcullisError {
     fn from_failure(failure: Failure) -> Self {
-        AgError {
+        PortcullisError {
             status: failure.status,
             path: c_text(failure.path),
             message: c_text(failure.message),
@@ -37,19 +37,19 @@ fn c_text(text: String) -> CString {
 }
 
 /// Writes the outcome of a call to `out_error` (when not NULL) and returns its status: on
-/// success `*out_error` becomes NULL, on failure a new `ag_error` the caller owns.
+/// success `*out_error` becomes NULL, on failure a new `portcullis_error` the caller owns.
 ///
 /// # Safety
 /// `out_error` is NULL or valid for a pointer-sized write.
 pub(crate) unsafe fn finish(
     outcome: Result<(), Failure>,
-    out_error: *mut *mut AgError,
-) -> AgStatus {
+    out_error: *mut *mut PortcullisError,
+) -> PortcullisStatus {
     let (status, error) = match outcome {
-        Ok(()) => (AG_OK, ptr::null_mut()),
+        Ok(()) => (PORTCULLIS_OK, ptr::null_mut()),
         Err(failure) => (
             failure.status,
-            Box::into_raw(Box::new(AgError::from_failure(failure))),
+            Box::into_raw(Box::new(PortcullisError::from_failure(failure))),
         ),
     };
     if !out_error.is_null() {
@@ -62,19 +62,19 @@ pub(crate) unsafe fn finish(
     status
 }
 
-/// Returns the status of the call that produced `err`, or `AG_ERR_NULL_POINTER` when `err` is
+/// Returns the status of the call that produced `err`, or `PORTCULLIS_ERR_NULL_POINTER` when `err` is
 /// NULL.
 ///
 /// Thread-safe.
 ///
 /// # Safety
-/// `err` is NULL or an `ag_error` not yet freed.
+/// `err` is NULL or a `portcullis_error` not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_error_status(err: *const AgError) -> AgStatus {
+pub unsafe extern "C" fn portcullis_error_status(err: *const PortcullisError) -> PortcullisStatus {
     if err.is_null() {
-        return AG_ERR_NULL_POINTER;
+        return PORTCULLIS_ERR_NULL_POINTER;
     }
-    // SAFETY: the caller guarantees `err` is a live `ag_error`, which is never mutated.
+    // SAFETY: the caller guarantees `err` is a live `portcullis_error`, which is never mutated.
     unsafe { &*err }.status
 }
 
@@ -83,16 +83,16 @@ pub unsafe extern "C" fn ag_error_status(err: *const AgError) -> AgStatus {
 /// document. Returns "" when `err` is NULL.
 ///
 /// Ownership: the NUL-terminated UTF-8 string belongs to `err` and stays valid until
-/// `ag_error_free(err)`. Thread-safe.
+/// `portcullis_error_free(err)`. Thread-safe.
 ///
 /// # Safety
-/// `err` is NULL or an `ag_error` not yet freed.
+/// `err` is NULL or a `portcullis_error` not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_error_path(err: *const AgError) -> *const c_char {
+pub unsafe extern "C" fn portcullis_error_path(err: *const PortcullisError) -> *const c_char {
     if err.is_null() {
         return c"".as_ptr();
     }
-    // SAFETY: the caller guarantees `err` is a live `ag_error`, which is never mutated.
+    // SAFETY: the caller guarantees `err` is a live `portcullis_error`, which is never mutated.
     unsafe { &*err }.path.as_ptr()
 }
 
@@ -100,16 +100,16 @@ pub unsafe extern "C" fn ag_error_path(err: *const AgError) -> *const c_char {
 /// NULL.
 ///
 /// Ownership: the NUL-terminated UTF-8 string belongs to `err` and stays valid until
-/// `ag_error_free(err)`. Thread-safe.
+/// `portcullis_error_free(err)`. Thread-safe.
 ///
 /// # Safety
-/// `err` is NULL or an `ag_error` not yet freed.
+/// `err` is NULL or a `portcullis_error` not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_error_message(err: *const AgError) -> *const c_char {
+pub unsafe extern "C" fn portcullis_error_message(err: *const PortcullisError) -> *const c_char {
     if err.is_null() {
         return c"".as_ptr();
     }
-    // SAFETY: the caller guarantees `err` is a live `ag_error`, which is never mutated.
+    // SAFETY: the caller guarantees `err` is a live `portcullis_error`, which is never mutated.
     unsafe { &*err }.message.as_ptr()
 }
 
@@ -119,9 +119,9 @@ pub unsafe extern "C" fn ag_error_message(err: *const AgError) -> *const c_char 
 /// one.
 ///
 /// # Safety
-/// `err` is NULL or an `ag_error` returned by this library and not yet freed.
+/// `err` is NULL or a `portcullis_error` returned by this library and not yet freed.
 #[no_mangle]
-pub unsafe extern "C" fn ag_error_free(err: *mut AgError) {
+pub unsafe extern "C" fn portcullis_error_free(err: *mut PortcullisError) {
     if err.is_null() {
         return;
     }
@@ -136,34 +136,39 @@ pub unsafe extern "C" fn ag_error_free(err: *mut AgError) {
 mod tests {
     use super::*;
     use crate::guard::guarded;
-    use crate::status::AG_ERR_PANIC;
+    use crate::status::PORTCULLIS_ERR_PANIC;
     use std::ffi::CStr;
 
     #[test]
     fn a_panic_comes_back_as_an_owned_error() {
-        let mut err: *mut AgError = ptr::null_mut();
+        let mut err: *mut PortcullisError = ptr::null_mut();
         // SAFETY: `err` is a writable out-parameter.
         let status = unsafe { finish(guarded(|| panic!("boom")), &mut err) };
-        assert_eq!(status, AG_ERR_PANIC);
+        assert_eq!(status, PORTCULLIS_ERR_PANIC);
         assert!(!err.is_null());
         // SAFETY: `err` is the live error `finish` just returned; it is freed once, below.
         unsafe {
-            assert_eq!(ag_error_status(err), AG_ERR_PANIC);
-            assert_eq!(CStr::from_ptr(ag_error_path(err)).to_str().unwrap(), "");
+            assert_eq!(portcullis_error_status(err), PORTCULLIS_ERR_PANIC);
             assert_eq!(
-                CStr::from_ptr(ag_error_message(err)).to_str().unwrap(),
-                "agentgate panicked during this call: boom"
+                CStr::from_ptr(portcullis_error_path(err)).to_str().unwrap(),
+                ""
             );
-            ag_error_free(err);
+            assert_eq!(
+                CStr::from_ptr(portcullis_error_message(err))
+                    .to_str()
+                    .unwrap(),
+                "portcullis panicked during this call: boom"
+            );
+            portcullis_error_free(err);
         }
     }
 
     #[test]
     fn success_clears_the_out_error() {
-        let mut err: *mut AgError = ptr::NonNull::dangling().as_ptr();
+        let mut err: *mut PortcullisError = ptr::NonNull::dangling().as_ptr();
         // SAFETY: `err` is a writable out-parameter; its old value is never read.
         let status = unsafe { finish(Ok(()), &mut err) };
-        assert_eq!(status, AG_OK);
+        assert_eq!(status, PORTCULLIS_OK);
         assert!(err.is_null());
     }
 

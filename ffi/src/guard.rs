@@ -2,24 +2,24 @@
 use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 
-use agentgate::{CreateError, EngineError, PolicyError};
+use portcullis::{CreateError, EngineError, PolicyError};
 
 use crate::status::{
-    AgStatus, AG_ERR_AUDIT, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION, AG_ERR_INVALID_ARGUMENT,
-    AG_ERR_PANIC, AG_ERR_POLICY,
+    PortcullisStatus, PORTCULLIS_ERR_AUDIT, PORTCULLIS_ERR_CLOCK, PORTCULLIS_ERR_INVALID_ACTION,
+    PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_PANIC, PORTCULLIS_ERR_POLICY,
 };
 
-/// Why a call failed: a status code with the details an `ag_error` carries.
+/// Why a call failed: a status code with the details a `portcullis_error` carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Failure {
-    pub(crate) status: AgStatus,
+    pub(crate) status: PortcullisStatus,
     pub(crate) path: String,
     pub(crate) message: String,
 }
 
 impl Failure {
     /// A failure with no location in a document.
-    pub(crate) fn new(status: AgStatus, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: PortcullisStatus, message: impl Into<String>) -> Self {
         Failure {
             status,
             path: String::new(),
@@ -36,8 +36,8 @@ impl Failure {
             "no message"
         };
         Failure::new(
-            AG_ERR_PANIC,
-            format!("agentgate panicked during this call: {detail}"),
+            PORTCULLIS_ERR_PANIC,
+            format!("portcullis panicked during this call: {detail}"),
         )
     }
 }
@@ -45,7 +45,7 @@ impl Failure {
 impl From<PolicyError> for Failure {
     fn from(err: PolicyError) -> Self {
         Failure {
-            status: AG_ERR_POLICY,
+            status: PORTCULLIS_ERR_POLICY,
             path: err.path,
             message: err.message,
         }
@@ -55,10 +55,10 @@ impl From<PolicyError> for Failure {
 impl From<EngineError> for Failure {
     fn from(err: EngineError) -> Self {
         let status = match &err {
-            EngineError::SystemClock => AG_ERR_CLOCK,
-            EngineError::InvalidArgument(_) => AG_ERR_INVALID_ARGUMENT,
-            EngineError::InvalidAction(_) => AG_ERR_INVALID_ACTION,
-            EngineError::Audit(_) => AG_ERR_AUDIT,
+            EngineError::SystemClock => PORTCULLIS_ERR_CLOCK,
+            EngineError::InvalidArgument(_) => PORTCULLIS_ERR_INVALID_ARGUMENT,
+            EngineError::InvalidAction(_) => PORTCULLIS_ERR_INVALID_ACTION,
+            EngineError::Audit(_) => PORTCULLIS_ERR_AUDIT,
         };
         Failure::new(status, err.to_string())
     }
@@ -68,12 +68,12 @@ impl From<CreateError> for Failure {
     fn from(err: CreateError) -> Self {
         match err {
             CreateError::Policy(policy) => Failure::from(policy),
-            audit @ CreateError::Audit(_) => Failure::new(AG_ERR_AUDIT, audit.to_string()),
+            audit @ CreateError::Audit(_) => Failure::new(PORTCULLIS_ERR_AUDIT, audit.to_string()),
         }
     }
 }
 
-/// Runs `call`, turning a panic into an `AG_ERR_PANIC` failure for this call only.
+/// Runs `call`, turning a panic into a `PORTCULLIS_ERR_PANIC` failure for this call only.
 ///
 /// No panic hook is installed or swapped and no global state is poisoned: the default hook
 /// still reports the panic on stderr, and later calls run normally.
@@ -100,9 +100,12 @@ mod tests {
     fn a_panic_becomes_ag_err_panic_with_its_message() {
         let result: Result<(), Failure> = guarded(|| panic!("boom"));
         let failure = result.unwrap_err();
-        assert_eq!(failure.status, AG_ERR_PANIC);
+        assert_eq!(failure.status, PORTCULLIS_ERR_PANIC);
         assert_eq!(failure.path, "");
-        assert_eq!(failure.message, "agentgate panicked during this call: boom");
+        assert_eq!(
+            failure.message,
+            "portcullis panicked during this call: boom"
+        );
     }
 
     #[test]
@@ -111,7 +114,7 @@ mod tests {
         let result: Result<(), Failure> = guarded(|| panic!("bad {n}"));
         assert_eq!(
             result.unwrap_err().message,
-            "agentgate panicked during this call: bad 3"
+            "portcullis panicked during this call: bad 3"
         );
     }
 
@@ -129,18 +132,18 @@ mod tests {
     #[test]
     fn engine_errors_map_to_their_statuses() {
         let cases = [
-            (EngineError::SystemClock, AG_ERR_CLOCK),
+            (EngineError::SystemClock, PORTCULLIS_ERR_CLOCK),
             (
                 EngineError::InvalidArgument("ttl_ms must be at least 1".into()),
-                AG_ERR_INVALID_ARGUMENT,
+                PORTCULLIS_ERR_INVALID_ARGUMENT,
             ),
             (
                 EngineError::InvalidAction("missing \"tool\"".into()),
-                AG_ERR_INVALID_ACTION,
+                PORTCULLIS_ERR_INVALID_ACTION,
             ),
             (
                 EngineError::Audit("cannot write /var/log/a: disk full".into()),
-                AG_ERR_AUDIT,
+                PORTCULLIS_ERR_AUDIT,
             ),
         ];
         for (err, status) in cases {
@@ -157,7 +160,7 @@ mod tests {
         let failure = Failure::from(CreateError::Audit(
             "cannot open audit file /x/a.log: No such file or directory".into(),
         ));
-        assert_eq!(failure.status, AG_ERR_AUDIT);
+        assert_eq!(failure.status, PORTCULLIS_ERR_AUDIT);
         assert_eq!(failure.path, "");
         assert_eq!(
             failure.message,
@@ -167,7 +170,7 @@ mod tests {
             path: "audit.include_params[0]".into(),
             message: "bad".into(),
         }));
-        assert_eq!(failure.status, AG_ERR_POLICY);
+        assert_eq!(failure.status, PORTCULLIS_ERR_POLICY);
         assert_eq!(failure.path, "audit.include_params[0]");
     }
 
@@ -177,7 +180,7 @@ mod tests {
             path: "rules[0].when".into(),
             message: "unknown operator \"equals\"".into(),
         });
-        assert_eq!(failure.status, AG_ERR_POLICY);
+        assert_eq!(failure.status, PORTCULLIS_ERR_POLICY);
         assert_eq!(failure.path, "rules[0].when");
         assert_eq!(failure.message, "unknown operator \"equals\"");
     }

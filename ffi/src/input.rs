@@ -2,12 +2,12 @@
 use std::slice;
 
 use crate::guard::Failure;
-use crate::status::AG_ERR_INVALID_ARGUMENT;
+use crate::status::PORTCULLIS_ERR_INVALID_ARGUMENT;
 
 /// Borrows `len` bytes at `data` for the duration of one call.
 ///
 /// A length above `isize::MAX` cannot describe a real allocation and is rejected with
-/// `AG_ERR_INVALID_ARGUMENT` instead of being trusted.
+/// `PORTCULLIS_ERR_INVALID_ARGUMENT` instead of being trusted.
 ///
 /// # Safety
 /// `data` is not NULL and, when `len <= isize::MAX`, valid for reads of `len` bytes that no
@@ -19,7 +19,7 @@ pub(crate) unsafe fn bytes<'a>(
 ) -> Result<&'a [u8], Failure> {
     if isize::try_from(len).is_err() {
         return Err(Failure::new(
-            AG_ERR_INVALID_ARGUMENT,
+            PORTCULLIS_ERR_INVALID_ARGUMENT,
             format!("{what} length {len} is larger than any allocation can be"),
         ));
     }

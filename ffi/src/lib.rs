@@ -1,12 +1,12 @@
-//! The C ABI of agentgate.
+//! The C ABI of portcullis.
 //!
 //! This crate is the only C ABI of the engine and the only crate with `unsafe` code. Every
 //! exported function has the same three layers: check the pointers it was given, run the safe
-//! core inside `catch_unwind` (a panic becomes `AG_ERR_PANIC` for that call only), and write
+//! core inside `catch_unwind` (a panic becomes `PORTCULLIS_ERR_PANIC` for that call only), and write
 //! the results through out-parameters. There is no thread-local "last error": error details
-//! come back as an owned `ag_error`.
+//! come back as an owned `portcullis_error`.
 //!
-//! The header `include/agentgate.h` is generated from this source by `tools/gen-header`
+//! The header `include/portcullis.h` is generated from this source by `tools/gen-header`
 //! (cbindgen); the doc comments below are its documentation.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -41,49 +41,61 @@ mod guard;
 mod input;
 
 pub use audit::{
-    ag_audit_options_default, ag_engine_audit_stats, ag_engine_drain_audit, ag_engine_flush_audit,
-    ag_engine_new_audited, AgAuditOptions, AgAuditStats, AG_AUDIT_FILE, AG_AUDIT_MEMORY,
-    AG_AUDIT_NONE, AG_OVERFLOW_BLOCK, AG_OVERFLOW_DROP,
+    portcullis_audit_options_default, portcullis_engine_audit_stats, portcullis_engine_drain_audit,
+    portcullis_engine_flush_audit, portcullis_engine_new_audited, PortcullisAuditOptions,
+    PortcullisAuditStats, PORTCULLIS_AUDIT_FILE, PORTCULLIS_AUDIT_MEMORY, PORTCULLIS_AUDIT_NONE,
+    PORTCULLIS_OVERFLOW_BLOCK, PORTCULLIS_OVERFLOW_DROP,
 };
-pub use buffer::{ag_buffer_data, ag_buffer_free, ag_buffer_len, AgBuffer};
+pub use buffer::{
+    portcullis_buffer_data, portcullis_buffer_free, portcullis_buffer_len, PortcullisBuffer,
+};
 pub use decision::{
-    AgDecision, AG_CODE_APPROVAL_REQUIRED, AG_CODE_APPROVED, AG_CODE_DEFAULT, AG_CODE_ENGINE_ERROR,
-    AG_CODE_INVALID_ACTION, AG_CODE_RATE_LIMITED, AG_CODE_RULE, AG_CODE_UNKNOWN_AGENT,
-    AG_EFFECT_ALLOW, AG_EFFECT_DENY, AG_EFFECT_REQUIRE_APPROVAL,
+    PortcullisDecision, PORTCULLIS_CODE_APPROVAL_REQUIRED, PORTCULLIS_CODE_APPROVED,
+    PORTCULLIS_CODE_DEFAULT, PORTCULLIS_CODE_ENGINE_ERROR, PORTCULLIS_CODE_INVALID_ACTION,
+    PORTCULLIS_CODE_RATE_LIMITED, PORTCULLIS_CODE_RULE, PORTCULLIS_CODE_UNKNOWN_AGENT,
+    PORTCULLIS_EFFECT_ALLOW, PORTCULLIS_EFFECT_DENY, PORTCULLIS_EFFECT_REQUIRE_APPROVAL,
 };
 pub use engine::{
-    ag_engine_approve_action, ag_engine_approve_hash, ag_engine_evaluate, ag_engine_evaluate_json,
-    ag_engine_free, ag_engine_new, ag_engine_now, ag_engine_set_time, ag_engine_update_policy,
-    AgEngine,
+    portcullis_engine_approve_action, portcullis_engine_approve_hash, portcullis_engine_evaluate,
+    portcullis_engine_evaluate_json, portcullis_engine_free, portcullis_engine_new,
+    portcullis_engine_now, portcullis_engine_set_time, portcullis_engine_update_policy,
+    PortcullisEngine,
 };
-pub use error::{ag_error_free, ag_error_message, ag_error_path, ag_error_status, AgError};
-pub use options::{ag_engine_options_default, AgEngineOptions, AG_CLOCK_MANUAL, AG_CLOCK_SYSTEM};
+pub use error::{
+    portcullis_error_free, portcullis_error_message, portcullis_error_path,
+    portcullis_error_status, PortcullisError,
+};
+pub use options::{
+    portcullis_engine_options_default, PortcullisEngineOptions, PORTCULLIS_CLOCK_MANUAL,
+    PORTCULLIS_CLOCK_SYSTEM,
+};
 pub use status::{
-    ag_status_name, AgStatus, AG_ERR_AUDIT, AG_ERR_CLOCK, AG_ERR_INVALID_ACTION,
-    AG_ERR_INVALID_ARGUMENT, AG_ERR_INVALID_UTF8, AG_ERR_NULL_POINTER, AG_ERR_OPTIONS_SIZE,
-    AG_ERR_PANIC, AG_ERR_POLICY, AG_OK,
+    portcullis_status_name, PortcullisStatus, PORTCULLIS_ERR_AUDIT, PORTCULLIS_ERR_CLOCK,
+    PORTCULLIS_ERR_INVALID_ACTION, PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_INVALID_UTF8,
+    PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_ERR_OPTIONS_SIZE, PORTCULLIS_ERR_PANIC,
+    PORTCULLIS_ERR_POLICY, PORTCULLIS_OK,
 };
 
 use std::ffi::c_char;
 
 /// Major version of this C ABI. A library whose major version differs from the one a program
 /// was compiled against is incompatible with it.
-pub const AG_ABI_VERSION_MAJOR: u32 = 1;
+pub const PORTCULLIS_ABI_VERSION_MAJOR: u32 = 2;
 
 /// Minor version of this C ABI. Minor versions only add functions, constants, structs or
 /// trailing fields of the size-versioned option structs; a program compiled against minor
 /// version N runs on any library with the same major version and a minor version >= N.
-/// Version 1.1 added the audit trail (`ag_engine_new_audited` and the `ag_audit_*` items).
-pub const AG_ABI_VERSION_MINOR: u32 = 1;
+/// Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes).
+pub const PORTCULLIS_ABI_VERSION_MINOR: u32 = 0;
 
-/// Returns the ABI version of the loaded library: `(AG_ABI_VERSION_MAJOR << 16) |
-/// AG_ABI_VERSION_MINOR`.
+/// Returns the ABI version of the loaded library: `(PORTCULLIS_ABI_VERSION_MAJOR << 16) |
+/// PORTCULLIS_ABI_VERSION_MINOR`.
 ///
 /// Compare it with the macros of the header the program was compiled against before any
 /// other call. Thread-safe; never fails.
 #[no_mangle]
-pub extern "C" fn ag_abi_version() -> u32 {
-    (AG_ABI_VERSION_MAJOR << 16) | AG_ABI_VERSION_MINOR
+pub extern "C" fn portcullis_abi_version() -> u32 {
+    (PORTCULLIS_ABI_VERSION_MAJOR << 16) | PORTCULLIS_ABI_VERSION_MINOR
 }
 
 /// Returns the version of the library (the crate version, e.g. "0.1.0").
@@ -91,6 +103,6 @@ pub extern "C" fn ag_abi_version() -> u32 {
 /// Ownership: the string is static and NUL-terminated; do not free it. Thread-safe; never
 /// fails.
 #[no_mangle]
-pub extern "C" fn ag_version() -> *const c_char {
+pub extern "C" fn portcullis_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }

@@ -1,43 +1,43 @@
-//! `ag_engine_options`: how an engine is created.
+//! `portcullis_engine_options`: how an engine is created.
 use std::mem;
 use std::ptr;
 
-use agentgate::{ClockMode, EngineOptions};
+use portcullis::{ClockMode, EngineOptions};
 
 use crate::guard::Failure;
-use crate::status::{AG_ERR_INVALID_ARGUMENT, AG_ERR_OPTIONS_SIZE};
+use crate::status::{PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_OPTIONS_SIZE};
 
-/// `ag_engine_options.clock`: the engine reads the system clock (the default).
-pub const AG_CLOCK_SYSTEM: u32 = 0;
-/// `ag_engine_options.clock`: the engine has a manual clock that starts at `manual_start_ms`
-/// and moves only through `ag_engine_set_time` (for tests and simulations).
-pub const AG_CLOCK_MANUAL: u32 = 1;
+/// `portcullis_engine_options.clock`: the engine reads the system clock (the default).
+pub const PORTCULLIS_CLOCK_SYSTEM: u32 = 0;
+/// `portcullis_engine_options.clock`: the engine has a manual clock that starts at `manual_start_ms`
+/// and moves only through `portcullis_engine_set_time` (for tests and simulations).
+pub const PORTCULLIS_CLOCK_MANUAL: u32 = 1;
 
-/// Options for `ag_engine_new`. Fill it with `ag_engine_options_default` and change the
+/// Options for `portcullis_engine_new`. Fill it with `portcullis_engine_options_default` and change the
 /// fields you need.
 ///
-/// Versioned by size: `size` must be `sizeof(ag_engine_options)` as the caller's header
+/// Versioned by size: `size` must be `sizeof(portcullis_engine_options)` as the caller's header
 /// declares it. Later minor versions only append fields, so a library accepts any size at
 /// least as large as version 1's and reads the fields it knows.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AgEngineOptions {
-    /// `sizeof(ag_engine_options)`; smaller than version 1's size gives `AG_ERR_OPTIONS_SIZE`.
+pub struct PortcullisEngineOptions {
+    /// `sizeof(portcullis_engine_options)`; smaller than version 1's size gives `PORTCULLIS_ERR_OPTIONS_SIZE`.
     pub size: u32,
-    /// `AG_CLOCK_SYSTEM` or `AG_CLOCK_MANUAL`; anything else gives `AG_ERR_INVALID_ARGUMENT`.
+    /// `PORTCULLIS_CLOCK_SYSTEM` or `PORTCULLIS_CLOCK_MANUAL`; anything else gives `PORTCULLIS_ERR_INVALID_ARGUMENT`.
     pub clock: u32,
     /// Start of the manual clock, in milliseconds since the Unix epoch (UTC). Ignored for
-    /// `AG_CLOCK_SYSTEM`.
+    /// `PORTCULLIS_CLOCK_SYSTEM`.
     pub manual_start_ms: i64,
     /// Most keys each rate-limit rule keeps; 0 means the default (100000).
     pub max_keys_per_limit: u64,
 }
 
-impl AgEngineOptions {
+impl PortcullisEngineOptions {
     fn defaults() -> Self {
-        AgEngineOptions {
+        PortcullisEngineOptions {
             size: V1_SIZE,
-            clock: AG_CLOCK_SYSTEM,
+            clock: PORTCULLIS_CLOCK_SYSTEM,
             manual_start_ms: 0,
             max_keys_per_limit: u64::try_from(EngineOptions::default().max_keys_per_limit)
                 .unwrap_or(u64::MAX),
@@ -47,16 +47,16 @@ impl AgEngineOptions {
     /// The core options these ABI options describe.
     fn to_engine_options(self) -> Result<EngineOptions, Failure> {
         let clock = match self.clock {
-            AG_CLOCK_SYSTEM => ClockMode::System,
-            AG_CLOCK_MANUAL => ClockMode::Manual {
+            PORTCULLIS_CLOCK_SYSTEM => ClockMode::System,
+            PORTCULLIS_CLOCK_MANUAL => ClockMode::Manual {
                 start_ms: self.manual_start_ms,
             },
             other => {
                 let message = format!(
-                    "options.clock is {other}; expected AG_CLOCK_SYSTEM (0) or \
-                     AG_CLOCK_MANUAL (1)"
+                    "options.clock is {other}; expected PORTCULLIS_CLOCK_SYSTEM (0) or \
+                     PORTCULLIS_CLOCK_MANUAL (1)"
                 );
-                return Err(Failure::new(AG_ERR_INVALID_ARGUMENT, message));
+                return Err(Failure::new(PORTCULLIS_ERR_INVALID_ARGUMENT, message));
             }
         };
         let max_keys_per_limit = match self.max_keys_per_limit {
@@ -72,25 +72,27 @@ impl AgEngineOptions {
 
 // INVARIANT: the size of version 1 of the struct. Fields are only ever appended, so this
 // stays the smallest size a caller may declare.
-const V1_SIZE: u32 = mem::size_of::<AgEngineOptions>() as u32;
+const V1_SIZE: u32 = mem::size_of::<PortcullisEngineOptions>() as u32;
 
 /// Reads the caller's options (NULL means the defaults) into core options.
 ///
 /// # Safety
 /// `options` is NULL or points to a readable `u32` `size` field followed, when `size` is at
 /// least version 1's size, by a readable version-1 struct.
-pub(crate) unsafe fn read(options: *const AgEngineOptions) -> Result<EngineOptions, Failure> {
+pub(crate) unsafe fn read(
+    options: *const PortcullisEngineOptions,
+) -> Result<EngineOptions, Failure> {
     if options.is_null() {
-        return AgEngineOptions::defaults().to_engine_options();
+        return PortcullisEngineOptions::defaults().to_engine_options();
     }
     // SAFETY: a non-NULL `options` points at least to its leading `size` field (caller's
     // guarantee); only that field is read here, so a caller's shorter struct is not overread.
     let size = unsafe { ptr::addr_of!((*options).size).read_unaligned() };
     if size < V1_SIZE {
         return Err(Failure::new(
-            AG_ERR_OPTIONS_SIZE,
+            PORTCULLIS_ERR_OPTIONS_SIZE,
             format!(
-                "options.size is {size}; expected sizeof(ag_engine_options), at least {V1_SIZE}"
+                "options.size is {size}; expected sizeof(portcullis_engine_options), at least {V1_SIZE}"
             ),
         ));
     }
@@ -100,20 +102,20 @@ pub(crate) unsafe fn read(options: *const AgEngineOptions) -> Result<EngineOptio
     options.to_engine_options()
 }
 
-/// Fills `*out` with the default options: current `size`, `AG_CLOCK_SYSTEM`,
+/// Fills `*out` with the default options: current `size`, `PORTCULLIS_CLOCK_SYSTEM`,
 /// `manual_start_ms` 0, `max_keys_per_limit` 100000. Does nothing when `out` is NULL.
 ///
 /// Thread-safe.
 ///
 /// # Safety
-/// `out` is NULL or valid for a write of one `ag_engine_options`.
+/// `out` is NULL or valid for a write of one `portcullis_engine_options`.
 #[no_mangle]
-pub unsafe extern "C" fn ag_engine_options_default(out: *mut AgEngineOptions) {
+pub unsafe extern "C" fn portcullis_engine_options_default(out: *mut PortcullisEngineOptions) {
     if out.is_null() {
         return;
     }
     // SAFETY: the caller guarantees a non-NULL `out` is valid for a write of the struct.
-    unsafe { out.write_unaligned(AgEngineOptions::defaults()) };
+    unsafe { out.write_unaligned(PortcullisEngineOptions::defaults()) };
 }
 
 #[cfg(test)]
@@ -135,8 +137,8 @@ mod tests {
 
     #[test]
     fn manual_clock_and_key_limit_are_read() {
-        let mut raw = AgEngineOptions::defaults();
-        raw.clock = AG_CLOCK_MANUAL;
+        let mut raw = PortcullisEngineOptions::defaults();
+        raw.clock = PORTCULLIS_CLOCK_MANUAL;
         raw.manual_start_ms = 1_767_225_600_000;
         raw.max_keys_per_limit = 7;
         // SAFETY: `raw` is a live struct.
@@ -152,20 +154,20 @@ mod tests {
 
     #[test]
     fn a_short_size_is_rejected() {
-        let mut raw = AgEngineOptions::defaults();
+        let mut raw = PortcullisEngineOptions::defaults();
         raw.size = 16;
         // SAFETY: `raw` is a live struct.
         let failure = unsafe { read(&raw) }.unwrap_err();
-        assert_eq!(failure.status, AG_ERR_OPTIONS_SIZE);
+        assert_eq!(failure.status, PORTCULLIS_ERR_OPTIONS_SIZE);
         assert!(failure.message.contains("16"), "{}", failure.message);
     }
 
     #[test]
     fn an_unknown_clock_is_rejected() {
-        let mut raw = AgEngineOptions::defaults();
+        let mut raw = PortcullisEngineOptions::defaults();
         raw.clock = 2;
         // SAFETY: `raw` is a live struct.
         let failure = unsafe { read(&raw) }.unwrap_err();
-        assert_eq!(failure.status, AG_ERR_INVALID_ARGUMENT);
+        assert_eq!(failure.status, PORTCULLIS_ERR_INVALID_ARGUMENT);
     }
 }

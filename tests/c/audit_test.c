@@ -1,12 +1,12 @@
 /*
  * The audit trail through the C ABI: records drained from a memory sink form one gap-free hash
- * chain; a file sink writes one line per decision that agentgate-audit verifies (and that it
+ * chain; a file sink writes one line per decision that `portcullis audit verify` accepts (and that it
  * rejects once edited); rotation keeps the chain across files; drop overflow counts what it
  * drops; parameters outside audit.include_params never reach a record; many threads
  * evaluating while another drains lose nothing.
  *
- * The verifier's path comes from the environment variable AGENTGATE_AUDIT_VERIFIER
- * (target/release/agentgate-audit, built by `make tools`).
+ * The verifier's path comes from the environment variable PORTCULLIS_BIN
+ * (target/release/portcullis, built by `make tools`).
  */
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agentgate.h"
+#include "portcullis.h"
 #include "check.h"
 
 #define BYTES(literal) (const uint8_t *)(literal), (sizeof(literal) - 1)
 
 static const char POLICY[] =
-    "{\"agentgate\": 1, \"name\": \"audited\", \"version\": \"3\","
+    "{\"portcullis\": 1, \"name\": \"audited\", \"version\": \"3\","
     " \"audit\": {\"include_params\": [\"params.table\"]},"
     " \"rules\": ["
     "  {\"id\": \"reads\", \"effect\": \"allow\", \"match\": {\"tool\": [\"db.read\"]}},"
@@ -55,27 +55,27 @@ static const char *action_of(int i, size_t *len, const char **tool, const char *
     }
 }
 
-static ag_engine *audited_engine(const ag_audit_options *audit) {
-    ag_engine_options options;
-    ag_engine_options_default(&options);
-    options.clock = AG_CLOCK_MANUAL;
+static portcullis_engine *audited_engine(const portcullis_audit_options *audit) {
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
+    options.clock = PORTCULLIS_CLOCK_MANUAL;
     options.manual_start_ms = START_MS;
-    ag_engine *engine = NULL;
-    ag_error *err = NULL;
-    ag_status status = ag_engine_new_audited(BYTES(POLICY), &options, audit, &engine, &err);
-    CHECK(status == AG_OK && engine != NULL, "ag_engine_new_audited: %s %s", ag_status_name(status),
-          ag_error_message(err));
-    ag_error_free(err);
+    portcullis_engine *engine = NULL;
+    portcullis_error *err = NULL;
+    portcullis_status status = portcullis_engine_new_audited(BYTES(POLICY), &options, audit, &engine, &err);
+    CHECK(status == PORTCULLIS_OK && engine != NULL, "portcullis_engine_new_audited: %s %s", portcullis_status_name(status),
+          portcullis_error_message(err));
+    portcullis_error_free(err);
     return engine;
 }
 
-static void evaluate_n(const ag_engine *engine, int n) {
+static void evaluate_n(const portcullis_engine *engine, int n) {
     for (int i = 0; i < n; i++) {
         size_t len;
         const char *tool, *effect, *code;
         const char *action = action_of(i, &len, &tool, &effect, &code);
-        ag_decision d;
-        CHECK_STATUS(ag_engine_evaluate(engine, (const uint8_t *)action, len, &d), AG_OK);
+        portcullis_decision d;
+        CHECK_STATUS(portcullis_engine_evaluate(engine, (const uint8_t *)action, len, &d), PORTCULLIS_OK);
     }
 }
 
@@ -98,19 +98,19 @@ static void text_append(text *t, const uint8_t *bytes, size_t n) {
 }
 
 /* Drains at most `max` records, appends them to `all`, and returns how many there were. */
-static size_t drain(const ag_engine *engine, size_t max, text *all) {
-    ag_buffer *lines = NULL;
+static size_t drain(const portcullis_engine *engine, size_t max, text *all) {
+    portcullis_buffer *lines = NULL;
     size_t count = 0;
-    CHECK_STATUS(ag_engine_drain_audit(engine, max, &lines, &count), AG_OK);
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, max, &lines, &count), PORTCULLIS_OK);
     size_t newlines = 0;
-    for (size_t i = 0; i < ag_buffer_len(lines); i++) {
-        newlines += ag_buffer_data(lines)[i] == '\n';
+    for (size_t i = 0; i < portcullis_buffer_len(lines); i++) {
+        newlines += portcullis_buffer_data(lines)[i] == '\n';
     }
     CHECK(newlines == count, "out_count %zu, lines %zu", count, newlines);
-    CHECK(ag_buffer_len(lines) == 0 || ag_buffer_data(lines)[ag_buffer_len(lines) - 1] == '\n',
+    CHECK(portcullis_buffer_len(lines) == 0 || portcullis_buffer_data(lines)[portcullis_buffer_len(lines) - 1] == '\n',
           "the last line ends in a newline");
-    text_append(all, ag_buffer_data(lines), ag_buffer_len(lines));
-    ag_buffer_free(lines);
+    text_append(all, portcullis_buffer_data(lines), portcullis_buffer_len(lines));
+    portcullis_buffer_free(lines);
     return count;
 }
 
@@ -188,15 +188,15 @@ static void check_chain(const char *lines, int expected, int with_decision_field
 
 /* Runs the verifier on `files` and returns its exit status; its first line goes to `out`. */
 static int verify(const char *files, char *out, size_t out_size) {
-    const char *verifier = getenv("AGENTGATE_AUDIT_VERIFIER");
+    const char *verifier = getenv("PORTCULLIS_BIN");
     out[0] = '\0';
     if (verifier == NULL || access(verifier, X_OK) != 0) {
-        CHECK(0, "AGENTGATE_AUDIT_VERIFIER must name the agentgate-audit binary (make tools), got %s",
+        CHECK(0, "PORTCULLIS_BIN must name the portcullis binary (make tools), got %s",
               verifier ? verifier : "(unset)");
         return -1;
     }
     char command[4096];
-    snprintf(command, sizeof command, "%s verify %s 2>&1", verifier, files);
+    snprintf(command, sizeof command, "%s audit verify %s 2>&1", verifier, files);
     FILE *p = popen(command, "r");
     if (p == NULL) {
         CHECK(0, "popen %s", command);
@@ -245,10 +245,10 @@ static int write_file(const char *path, const char *data) {
 
 static void test_memory_sink(const char *dir) {
     enum { N = 60 };
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_MEMORY;
-    ag_engine *engine = audited_engine(&audit);
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_MEMORY;
+    portcullis_engine *engine = audited_engine(&audit);
     evaluate_n(engine, N);
 
     text all = {NULL, 0};
@@ -258,8 +258,8 @@ static void test_memory_sink(const char *dir) {
     if (all.data != NULL) {
         check_chain(all.data, N, 1);
     }
-    ag_audit_stats stats;
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    portcullis_audit_stats stats;
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == N && stats.dropped == 0, "stats %llu recorded, %llu dropped",
           (unsigned long long)stats.recorded, (unsigned long long)stats.dropped);
 
@@ -273,24 +273,24 @@ static void test_memory_sink(const char *dir) {
     CHECK(strncmp(result, expected, strlen(expected)) == 0, "verifier said: %s", result);
     unlink(path);
     free(all.data);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 static void test_file_sink(const char *dir) {
     enum { N = 40 };
     char path[256], result[512];
     snprintf(path, sizeof path, "%s/audit.log", dir);
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_FILE;
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_FILE;
     audit.path = path;
     audit.flush_interval_ms = 60000; /* only the explicit flush writes */
     audit.fsync = 1;
-    ag_engine *engine = audited_engine(&audit);
+    portcullis_engine *engine = audited_engine(&audit);
     evaluate_n(engine, N);
     static char sentinel;
-    ag_error *err = (ag_error *)&sentinel;
-    CHECK_STATUS(ag_engine_flush_audit(engine, &err), AG_OK);
+    portcullis_error *err = (portcullis_error *)&sentinel;
+    CHECK_STATUS(portcullis_engine_flush_audit(engine, &err), PORTCULLIS_OK);
     CHECK(err == NULL, "out_error is NULL after success");
 
     /* After the flush, and before the engine is freed, the file holds every record. */
@@ -299,24 +299,24 @@ static void test_file_sink(const char *dir) {
     if (lines != NULL) {
         check_chain(lines, N, 1);
     }
-    ag_audit_stats stats;
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    portcullis_audit_stats stats;
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == N && stats.dropped == 0, "stats %llu recorded, %llu dropped",
           (unsigned long long)stats.recorded, (unsigned long long)stats.dropped);
-    ag_buffer *none = NULL;
+    portcullis_buffer *none = NULL;
     size_t count = 1;
-    CHECK_STATUS(ag_engine_drain_audit(engine, 100, &none, &count), AG_OK);
-    CHECK(count == 0 && ag_buffer_len(none) == 0, "a file sink hands out nothing to drain");
-    ag_buffer_free(none);
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, 100, &none, &count), PORTCULLIS_OK);
+    CHECK(count == 0 && portcullis_buffer_len(none) == 0, "a file sink hands out nothing to drain");
+    portcullis_buffer_free(none);
     CHECK(verify(path, result, sizeof result) == 0, "verify %s: %s", path, result);
     CHECK(strncmp(result, "ok: 40 records verify (40 decisions, 0 dropped)", 47) == 0, "verifier said: %s", result);
 
     /* Freeing writes what is still queued; a new engine continues the same chain. */
     evaluate_n(engine, 2);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
     engine = audited_engine(&audit);
     evaluate_n(engine, 3);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
     CHECK(verify(path, result, sizeof result) == 0, "verify %s after reopening: %s", path, result);
     CHECK(strncmp(result, "ok: 45 records verify", 21) == 0, "verifier said: %s", result);
 
@@ -340,17 +340,17 @@ static void test_rotation(const char *dir) {
     enum { N = 30 };
     char path[256], files[2048], result[512];
     snprintf(path, sizeof path, "%s/rotating.log", dir);
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_FILE;
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_FILE;
     audit.path = path;
     audit.max_bytes = 1500;
-    ag_engine *engine = audited_engine(&audit);
+    portcullis_engine *engine = audited_engine(&audit);
     for (int i = 0; i < N; i++) {
         evaluate_n(engine, 1);
-        CHECK_STATUS(ag_engine_flush_audit(engine, NULL), AG_OK); /* one batch per record */
+        CHECK_STATUS(portcullis_engine_flush_audit(engine, NULL), PORTCULLIS_OK); /* one batch per record */
     }
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 
     /* Rotated files first, oldest first, then the current file. */
     int rotated = 0;
@@ -380,16 +380,16 @@ static void test_rotation(const char *dir) {
 
 static void test_drop_overflow(void) {
     enum { N = 20, CAPACITY = 4 };
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_MEMORY;
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_MEMORY;
     audit.queue_capacity = CAPACITY;
-    audit.overflow = AG_OVERFLOW_DROP;
-    ag_engine *engine = audited_engine(&audit);
+    audit.overflow = PORTCULLIS_OVERFLOW_DROP;
+    portcullis_engine *engine = audited_engine(&audit);
     evaluate_n(engine, N);
 
-    ag_audit_stats stats;
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    portcullis_audit_stats stats;
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == 0 && stats.dropped == N - CAPACITY, "before draining: %llu recorded, %llu dropped",
           (unsigned long long)stats.recorded, (unsigned long long)stats.dropped);
 
@@ -402,7 +402,7 @@ static void test_drop_overflow(void) {
               dropped->valuedouble == N - CAPACITY,
           "the first record counts the drops: %.*s", second ? (int)(second - all.data) : 0, all.data);
     cJSON_Delete(first);
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == CAPACITY && stats.dropped == N - CAPACITY, "after draining: %llu recorded, %llu dropped",
           (unsigned long long)stats.recorded, (unsigned long long)stats.dropped);
     CHECK(stats.recorded + stats.dropped == N, "recorded + dropped = decisions");
@@ -410,18 +410,18 @@ static void test_drop_overflow(void) {
     /* Room again: nothing more is dropped. */
     evaluate_n(engine, 2);
     CHECK(drain(engine, 100, &all) == 2, "two more decisions, no dropped record");
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == CAPACITY + 2 && stats.dropped == N - CAPACITY, "counts after room");
     free(all.data);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 enum { THREADS = 4, PER_THREAD = 250 };
 
 static void *evaluator(void *engine) {
     for (int i = 0; i < PER_THREAD; i++) {
-        ag_decision d;
-        if (ag_engine_evaluate(engine, BYTES(READ), &d) != AG_OK || d.effect != AG_EFFECT_ALLOW) {
+        portcullis_decision d;
+        if (portcullis_engine_evaluate(engine, BYTES(READ), &d) != PORTCULLIS_OK || d.effect != PORTCULLIS_EFFECT_ALLOW) {
             CHECK(0, "evaluation %d failed", i);
         }
     }
@@ -429,11 +429,11 @@ static void *evaluator(void *engine) {
 }
 
 static void test_threads_with_a_small_blocking_queue(void) {
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_MEMORY;
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_MEMORY;
     audit.queue_capacity = 16; /* evaluators wait for the drainer: nothing may be lost */
-    ag_engine *engine = audited_engine(&audit);
+    portcullis_engine *engine = audited_engine(&audit);
     pthread_t threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
         CHECK(pthread_create(&threads[i], NULL, evaluator, engine) == 0, "pthread_create");
@@ -457,15 +457,15 @@ static void test_threads_with_a_small_blocking_queue(void) {
     if (all.data != NULL) {
         check_chain(all.data, THREADS * PER_THREAD, 0);
     }
-    ag_audit_stats stats;
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    portcullis_audit_stats stats;
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == THREADS * PER_THREAD && stats.dropped == 0, "stats");
     free(all.data);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 int main(void) {
-    char dir[] = "/tmp/agentgate-audit-c-XXXXXX";
+    char dir[] = "/tmp/portcullis-audit-c-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         printf("FAIL: mkdtemp\n0 passed, 1 failed\n");
         return 1;

@@ -1,6 +1,6 @@
 /* A minimal assertion harness for the C tests: CHECK records, the summary line ends a run. */
-#ifndef AGENTGATE_TESTS_CHECK_H
-#define AGENTGATE_TESTS_CHECK_H
+#ifndef PORTCULLIS_TESTS_CHECK_H
+#define PORTCULLIS_TESTS_CHECK_H
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,9 +24,9 @@ static atomic_int check_failed;
 
 #define CHECK_STATUS(call, expected)                                                          \
     do {                                                                                      \
-        ag_status check_status_ = (call);                                                     \
+        portcullis_status check_status_ = (call);                                                     \
         CHECK(check_status_ == (expected), "%s returned %s, expected %s", #call,              \
-              ag_status_name(check_status_), ag_status_name(expected));                       \
+              portcullis_status_name(check_status_), portcullis_status_name(expected));                       \
     } while (0)
 
 #define CHECK_STR(actual, expected)                                                           \

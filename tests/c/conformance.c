@@ -1,14 +1,14 @@
 /*
  * The C conformance runner: replays every case of the conformance corpus through the C ABI.
  *
- * Usage: conformance [DIR]. Cases come from $AGENTGATE_CONFORMANCE_DIR when it is set,
+ * Usage: conformance [DIR]. Cases come from $PORTCULLIS_CONFORMANCE_DIR when it is set,
  * otherwise from DIR (default tests/conformance); every *.json file below it, recursively,
  * holds one case or an array of cases. Prints one line per failing case (file, case, step
  * index, what differed) and ends with "N passed, M failed". Exits 1 when a case failed or
  * none ran.
  *
  * An `eval` step sends the compact JSON text of its action, an `eval_raw` step its string
- * unchanged; both go through ag_engine_evaluate_json, so each action is evaluated exactly
+ * unchanged; both go through portcullis_engine_evaluate_json, so each action is evaluated exactly
  * once (rate limits and approval uses are consumed once). What is sent (actions, policies,
  * raw strings) is taken from the case file's own text (json_text.h), so numbers keep their
  * spelling and strings may hold U+0000; cJSON reads everything else. Expected strings that
@@ -26,7 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agentgate.h"
+#include "portcullis.h"
 #include "json_text.h"
 #include "rfc3339.h"
 
@@ -256,30 +256,30 @@ static int check_decision(const cJSON *expect, const cJSON *decision, int step, 
 }
 
 /* Checks an error against `expect_error` ({path, contains}, both optional). */
-static int check_error(const cJSON *expect_error, ag_status status, const ag_error *err,
-                       ag_status expected_status, int step, failure *f) {
-    if (status == AG_OK) {
+static int check_error(const cJSON *expect_error, portcullis_status status, const portcullis_error *err,
+                       portcullis_status expected_status, int step, failure *f) {
+    if (status == PORTCULLIS_OK) {
         return fail(f, step, "expected an error, the call succeeded");
     }
-    if (expected_status != AG_OK && status != expected_status) {
-        return fail(f, step, "expected %s, got %s (%s: %s)", ag_status_name(expected_status),
-                    ag_status_name(status), ag_error_path(err), ag_error_message(err));
+    if (expected_status != PORTCULLIS_OK && status != expected_status) {
+        return fail(f, step, "expected %s, got %s (%s: %s)", portcullis_status_name(expected_status),
+                    portcullis_status_name(status), portcullis_error_path(err), portcullis_error_message(err));
     }
     if (!cJSON_IsObject(expect_error)) {
         return fail(f, step, "expect_error is not an object");
     }
     const cJSON *path = cJSON_GetObjectItemCaseSensitive(expect_error, "path");
     const cJSON *contains = cJSON_GetObjectItemCaseSensitive(expect_error, "contains");
-    if (path != NULL && (!cJSON_IsString(path) || strcmp(path->valuestring, ag_error_path(err)) != 0)) {
+    if (path != NULL && (!cJSON_IsString(path) || strcmp(path->valuestring, portcullis_error_path(err)) != 0)) {
         return fail(f, step, "error path: expected \"%s\", got \"%s\" (message: %s)",
-                    cJSON_IsString(path) ? path->valuestring : "?", ag_error_path(err),
-                    ag_error_message(err));
+                    cJSON_IsString(path) ? path->valuestring : "?", portcullis_error_path(err),
+                    portcullis_error_message(err));
     }
     if (contains != NULL && (!cJSON_IsString(contains) ||
-                             strstr(ag_error_message(err), contains->valuestring) == NULL)) {
+                             strstr(portcullis_error_message(err), contains->valuestring) == NULL)) {
         return fail(f, step, "error message: expected to contain \"%s\", got \"%s\" (path \"%s\")",
-                    cJSON_IsString(contains) ? contains->valuestring : "?", ag_error_message(err),
-                    ag_error_path(err));
+                    cJSON_IsString(contains) ? contains->valuestring : "?", portcullis_error_message(err),
+                    portcullis_error_path(err));
     }
     return 1;
 }
@@ -322,21 +322,21 @@ static int whole_number(const cJSON *value, double min, double max, double *out)
     return 1;
 }
 
-static int step_eval(ag_engine *engine, const cJSON *step, const cJSON *action, json_span span,
+static int step_eval(portcullis_engine *engine, const cJSON *step, const cJSON *action, json_span span,
                      int raw, int index, failure *f) {
     size_t len = 0;
     char *text = payload(action, span, raw, &len);
     if (text == NULL) {
         return fail(f, index, raw ? "eval_raw is not a string" : "cannot print the action");
     }
-    ag_buffer *json = NULL;
-    ag_status status = ag_engine_evaluate_json(engine, (const uint8_t *)text, len, &json);
+    portcullis_buffer *json = NULL;
+    portcullis_status status = portcullis_engine_evaluate_json(engine, (const uint8_t *)text, len, &json);
     free(text);
-    if (status != AG_OK) {
-        return fail(f, index, "ag_engine_evaluate_json returned %s", ag_status_name(status));
+    if (status != PORTCULLIS_OK) {
+        return fail(f, index, "portcullis_engine_evaluate_json returned %s", portcullis_status_name(status));
     }
-    cJSON *decision = cJSON_ParseWithLength((const char *)ag_buffer_data(json), ag_buffer_len(json));
-    ag_buffer_free(json);
+    cJSON *decision = cJSON_ParseWithLength((const char *)portcullis_buffer_data(json), portcullis_buffer_len(json));
+    portcullis_buffer_free(json);
     if (!cJSON_IsObject(decision)) {
         cJSON_Delete(decision);
         return fail(f, index, "the decision is not a JSON object");
@@ -347,31 +347,31 @@ static int step_eval(ag_engine *engine, const cJSON *step, const cJSON *action, 
     return ok;
 }
 
-static int step_update(ag_engine *engine, const cJSON *step, const cJSON *policy, json_span span,
+static int step_update(portcullis_engine *engine, const cJSON *step, const cJSON *policy, json_span span,
                        int raw, int index, failure *f) {
     size_t len = 0;
     char *text = payload(policy, span, raw, &len);
     if (text == NULL) {
         return fail(f, index, raw ? "update_policy_raw is not a string" : "cannot print the policy");
     }
-    ag_error *err = NULL;
-    ag_status status = ag_engine_update_policy(engine, (const uint8_t *)text, len, &err);
+    portcullis_error *err = NULL;
+    portcullis_status status = portcullis_engine_update_policy(engine, (const uint8_t *)text, len, &err);
     free(text);
     const cJSON *expect_error = cJSON_GetObjectItemCaseSensitive(step, "expect_error");
     int ok;
     if (expect_error != NULL) {
-        ok = check_error(expect_error, status, err, AG_ERR_POLICY, index, f);
-    } else if (status != AG_OK) {
-        ok = fail(f, index, "update_policy failed: %s at \"%s\": %s", ag_status_name(status),
-                  ag_error_path(err), ag_error_message(err));
+        ok = check_error(expect_error, status, err, PORTCULLIS_ERR_POLICY, index, f);
+    } else if (status != PORTCULLIS_OK) {
+        ok = fail(f, index, "update_policy failed: %s at \"%s\": %s", portcullis_status_name(status),
+                  portcullis_error_path(err), portcullis_error_message(err));
     } else {
         ok = 1;
     }
-    ag_error_free(err);
+    portcullis_error_free(err);
     return ok;
 }
 
-static int step_approve(ag_engine *engine, const cJSON *step, const cJSON *action, json_span span,
+static int step_approve(portcullis_engine *engine, const cJSON *step, const cJSON *action, json_span span,
                         int index, failure *f) {
     double ttl_ms, uses = 1;
     if (!whole_number(cJSON_GetObjectItemCaseSensitive(step, "ttl_ms"), 0, 18446744073709549568.0,
@@ -390,27 +390,27 @@ static int step_approve(ag_engine *engine, const cJSON *step, const cJSON *actio
     if (text == NULL) {
         return fail(f, index, "cannot print the action");
     }
-    ag_buffer *hash = NULL;
-    ag_error *err = NULL;
-    ag_status status = ag_engine_approve_action(engine, (const uint8_t *)text, len, (uint64_t)ttl_ms,
+    portcullis_buffer *hash = NULL;
+    portcullis_error *err = NULL;
+    portcullis_status status = portcullis_engine_approve_action(engine, (const uint8_t *)text, len, (uint64_t)ttl_ms,
                                                 (uint32_t)uses, &hash, &err);
     free(text);
     const cJSON *expect_error = cJSON_GetObjectItemCaseSensitive(step, "expect_error");
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
     int ok = 1;
     if (expect_error != NULL) {
-        ok = check_error(expect_error, status, err, AG_OK, index, f);
-    } else if (status != AG_OK) {
-        ok = fail(f, index, "approve failed: %s: %s", ag_status_name(status), ag_error_message(err));
+        ok = check_error(expect_error, status, err, PORTCULLIS_OK, index, f);
+    } else if (status != PORTCULLIS_OK) {
+        ok = fail(f, index, "approve failed: %s: %s", portcullis_status_name(status), portcullis_error_message(err));
     } else if (expect != NULL) {
         /* The buffer is not NUL-terminated: copy it before making a JSON string of it. */
-        size_t len = ag_buffer_len(hash);
+        size_t len = portcullis_buffer_len(hash);
         char *copy = malloc(len + 1);
         cJSON *result = cJSON_CreateObject();
         if (copy == NULL || result == NULL) {
             ok = fail(f, index, "out of memory");
         } else {
-            memcpy(copy, ag_buffer_data(hash), len);
+            memcpy(copy, portcullis_buffer_data(hash), len);
             copy[len] = '\0';
             cJSON_AddStringToObject(result, "action_hash", copy);
             ok = check_decision(expect, result, index, f);
@@ -418,12 +418,12 @@ static int step_approve(ag_engine *engine, const cJSON *step, const cJSON *actio
         cJSON_Delete(result);
         free(copy);
     }
-    ag_buffer_free(hash);
-    ag_error_free(err);
+    portcullis_buffer_free(hash);
+    portcullis_error_free(err);
     return ok;
 }
 
-static int step_clock(ag_engine *engine, const cJSON *step, int index, failure *f) {
+static int step_clock(portcullis_engine *engine, const cJSON *step, int index, failure *f) {
     const cJSON *advance = cJSON_GetObjectItemCaseSensitive(step, "advance_ms");
     int64_t target;
     if (advance != NULL) {
@@ -432,9 +432,9 @@ static int step_clock(ag_engine *engine, const cJSON *step, int index, failure *
             return fail(f, index, "advance_ms must be a whole number");
         }
         int64_t now;
-        ag_status status = ag_engine_now(engine, &now);
-        if (status != AG_OK) {
-            return fail(f, index, "ag_engine_now returned %s", ag_status_name(status));
+        portcullis_status status = portcullis_engine_now(engine, &now);
+        if (status != PORTCULLIS_OK) {
+            return fail(f, index, "portcullis_engine_now returned %s", portcullis_status_name(status));
         }
         target = now + (int64_t)ms;
     } else {
@@ -443,9 +443,9 @@ static int step_clock(ag_engine *engine, const cJSON *step, int index, failure *
             return fail(f, index, "set_clock is not an RFC 3339 date-time");
         }
     }
-    ag_status status = ag_engine_set_time(engine, target);
-    if (status != AG_OK) {
-        return fail(f, index, "ag_engine_set_time returned %s", ag_status_name(status));
+    portcullis_status status = portcullis_engine_set_time(engine, target);
+    if (status != PORTCULLIS_OK) {
+        return fail(f, index, "portcullis_engine_set_time returned %s", portcullis_status_name(status));
     }
     return 1;
 }
@@ -465,7 +465,7 @@ static int is_one_of(const char *key, const char *const *names, size_t count) {
     return 0;
 }
 
-static int run_step(ag_engine *engine, const cJSON *step, json_span step_span, int index,
+static int run_step(portcullis_engine *engine, const cJSON *step, json_span step_span, int index,
                     failure *f) {
     if (!cJSON_IsObject(step)) {
         return fail(f, index, "step is not an object");
@@ -536,21 +536,21 @@ static int run_case(const cJSON *c, json_span case_span, failure *f) {
         return fail(f, -1, policy_raw != NULL ? "policy_raw is not a string" : "cannot print the policy");
     }
 
-    ag_engine_options options;
-    ag_engine_options_default(&options);
-    options.clock = AG_CLOCK_MANUAL;
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
+    options.clock = PORTCULLIS_CLOCK_MANUAL;
     options.manual_start_ms = start;
-    ag_engine *engine = NULL;
-    ag_error *err = NULL;
-    ag_status status = ag_engine_new((const uint8_t *)text, len, &options, &engine, &err);
+    portcullis_engine *engine = NULL;
+    portcullis_error *err = NULL;
+    portcullis_status status = portcullis_engine_new((const uint8_t *)text, len, &options, &engine, &err);
     free(text);
 
     int ok = 1;
     if (expect_error != NULL) {
-        ok = check_error(expect_error, status, err, AG_ERR_POLICY, -1, f);
-    } else if (status != AG_OK) {
-        ok = fail(f, -1, "the policy did not load: %s at \"%s\": %s", ag_status_name(status),
-                  ag_error_path(err), ag_error_message(err));
+        ok = check_error(expect_error, status, err, PORTCULLIS_ERR_POLICY, -1, f);
+    } else if (status != PORTCULLIS_OK) {
+        ok = fail(f, -1, "the policy did not load: %s at \"%s\": %s", portcullis_status_name(status),
+                  portcullis_error_path(err), portcullis_error_message(err));
     } else {
         json_span steps_span = json_text_member(case_span, "steps");
         int index = 0;
@@ -559,8 +559,8 @@ static int run_case(const cJSON *c, json_span case_span, failure *f) {
             ok = run_step(engine, step, json_text_element(steps_span, (size_t)index), index, f);
         }
     }
-    ag_error_free(err);
-    ag_engine_free(engine);
+    portcullis_error_free(err);
+    portcullis_engine_free(engine);
     return ok;
 }
 
@@ -577,7 +577,7 @@ static void report(const char *file, const char *name, int array_index, const fa
 }
 
 int main(int argc, char **argv) {
-    const char *dir = getenv("AGENTGATE_CONFORMANCE_DIR");
+    const char *dir = getenv("PORTCULLIS_CONFORMANCE_DIR");
     if (dir == NULL || *dir == '\0') {
         dir = argc > 1 ? argv[1] : "tests/conformance";
     }

@@ -6,8 +6,8 @@
  * conformance runner therefore sends what a case holds from the case file's own text: the
  * compact form of an object, or the decoded bytes of a string, found with these functions.
  */
-#ifndef AGENTGATE_TESTS_JSON_TEXT_H
-#define AGENTGATE_TESTS_JSON_TEXT_H
+#ifndef PORTCULLIS_TESTS_JSON_TEXT_H
+#define PORTCULLIS_TESTS_JSON_TEXT_H
 
 #include <stddef.h>
 

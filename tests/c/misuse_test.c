@@ -3,7 +3,7 @@
  * options (engine and audit), bad hashes, bad actions, an audit trail that cannot be opened,
  * and the lifetime promises of rule pointers and _free.
  *
- * AG_ERR_PANIC cannot be provoked through the ABI (the core does not panic on any input);
+ * PORTCULLIS_ERR_PANIC cannot be provoked through the ABI (the core does not panic on any input);
  * its mapping is covered by the ffi crate's Rust tests (guard.rs, engine.rs), and here by
  * its name.
  */
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agentgate.h"
+#include "portcullis.h"
 #include "check.h"
 
 #define BYTES(literal) (const uint8_t *)(literal), (sizeof(literal) - 1)
@@ -23,11 +23,11 @@ static char sentinel_object;
 #define SENTINEL ((void *)&sentinel_object)
 
 static const char POLICY[] =
-    "{\"agentgate\": 1, \"name\": \"misuse\", \"version\": \"1\", \"rules\": ["
+    "{\"portcullis\": 1, \"name\": \"misuse\", \"version\": \"1\", \"rules\": ["
     "{\"id\": \"allow-read\", \"effect\": \"allow\", \"match\": {\"tool\": [\"fs.read\"]}},"
     "{\"id\": \"big-pay\", \"effect\": \"require_approval\", \"match\": {\"tool\": [\"pay\"]}}]}";
 static const char POLICY_V2[] =
-    "{\"agentgate\": 1, \"name\": \"misuse\", \"version\": \"2\", \"rules\": []}";
+    "{\"portcullis\": 1, \"name\": \"misuse\", \"version\": \"2\", \"rules\": []}";
 static const char READ[] = "{\"tool\": \"fs.read\", \"agent\": {\"id\": \"a1\"}}";
 static const char PAY[] = "{\"tool\": \"pay\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"amount\": 5}}";
 static const char GOOD_HASH[] =
@@ -36,133 +36,133 @@ static const char GOOD_HASH[] =
 /* 2026-01-01T00:00:00Z */
 #define START_MS INT64_C(1767225600000)
 
-static ag_engine *manual_engine(const char *policy) {
-    ag_engine_options options;
-    ag_engine_options_default(&options);
-    options.clock = AG_CLOCK_MANUAL;
+static portcullis_engine *manual_engine(const char *policy) {
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
+    options.clock = PORTCULLIS_CLOCK_MANUAL;
     options.manual_start_ms = START_MS;
-    ag_engine *engine = NULL;
-    ag_error *err = NULL;
-    ag_status status = ag_engine_new((const uint8_t *)policy, strlen(policy), &options, &engine, &err);
-    CHECK(status == AG_OK && engine != NULL, "ag_engine_new: %s %s", ag_status_name(status),
-          ag_error_message(err));
+    portcullis_engine *engine = NULL;
+    portcullis_error *err = NULL;
+    portcullis_status status = portcullis_engine_new((const uint8_t *)policy, strlen(policy), &options, &engine, &err);
+    CHECK(status == PORTCULLIS_OK && engine != NULL, "portcullis_engine_new: %s %s", portcullis_status_name(status),
+          portcullis_error_message(err));
     CHECK(err == NULL, "out_error is NULL after success");
-    ag_error_free(err);
+    portcullis_error_free(err);
     return engine;
 }
 
 /* Evaluates through the JSON call and returns the parsed-enough text (caller frees). */
-static char *evaluate_json_text(const ag_engine *engine, const uint8_t *action, size_t len) {
-    ag_buffer *json = NULL;
-    CHECK_STATUS(ag_engine_evaluate_json(engine, action, len, &json), AG_OK);
+static char *evaluate_json_text(const portcullis_engine *engine, const uint8_t *action, size_t len) {
+    portcullis_buffer *json = NULL;
+    CHECK_STATUS(portcullis_engine_evaluate_json(engine, action, len, &json), PORTCULLIS_OK);
     if (json == NULL) {
         return NULL;
     }
-    size_t n = ag_buffer_len(json);
+    size_t n = portcullis_buffer_len(json);
     char *text = malloc(n + 1);
     if (text != NULL) {
-        memcpy(text, ag_buffer_data(json), n);
+        memcpy(text, portcullis_buffer_data(json), n);
         text[n] = '\0';
     }
-    ag_buffer_free(json);
+    portcullis_buffer_free(json);
     return text;
 }
 
 static void test_versions_and_names(void) {
-    CHECK(ag_abi_version() == ((AG_ABI_VERSION_MAJOR << 16) | AG_ABI_VERSION_MINOR),
-          "ag_abi_version() = %#x", ag_abi_version());
-    CHECK(AG_ABI_VERSION_MAJOR == 1 && AG_ABI_VERSION_MINOR == 1, "ABI version 1.1");
-    const char *version = ag_version();
+    CHECK(portcullis_abi_version() == ((PORTCULLIS_ABI_VERSION_MAJOR << 16) | PORTCULLIS_ABI_VERSION_MINOR),
+          "portcullis_abi_version() = %#x", portcullis_abi_version());
+    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 1 && PORTCULLIS_ABI_VERSION_MINOR == 1, "ABI version 1.1");
+    const char *version = portcullis_version();
     unsigned major, minor, patch;
     CHECK(version != NULL && sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3,
-          "ag_version() = \"%s\"", version ? version : "(null)");
+          "portcullis_version() = \"%s\"", version ? version : "(null)");
 
-    CHECK_STR(ag_status_name(AG_OK), "AG_OK");
-    CHECK_STR(ag_status_name(AG_ERR_NULL_POINTER), "AG_ERR_NULL_POINTER");
-    CHECK_STR(ag_status_name(AG_ERR_INVALID_UTF8), "AG_ERR_INVALID_UTF8");
-    CHECK_STR(ag_status_name(AG_ERR_POLICY), "AG_ERR_POLICY");
-    CHECK_STR(ag_status_name(AG_ERR_INVALID_ARGUMENT), "AG_ERR_INVALID_ARGUMENT");
-    CHECK_STR(ag_status_name(AG_ERR_INVALID_ACTION), "AG_ERR_INVALID_ACTION");
-    CHECK_STR(ag_status_name(AG_ERR_CLOCK), "AG_ERR_CLOCK");
-    CHECK_STR(ag_status_name(AG_ERR_PANIC), "AG_ERR_PANIC");
-    CHECK_STR(ag_status_name(AG_ERR_OPTIONS_SIZE), "AG_ERR_OPTIONS_SIZE");
-    CHECK_STR(ag_status_name(AG_ERR_AUDIT), "AG_ERR_AUDIT");
-    CHECK_STR(ag_status_name(10), "AG_UNKNOWN_STATUS");
-    CHECK_STR(ag_status_name(-1), "AG_UNKNOWN_STATUS");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_OK), "PORTCULLIS_OK");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_NULL_POINTER), "PORTCULLIS_ERR_NULL_POINTER");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_INVALID_UTF8), "PORTCULLIS_ERR_INVALID_UTF8");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_POLICY), "PORTCULLIS_ERR_POLICY");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_INVALID_ARGUMENT), "PORTCULLIS_ERR_INVALID_ARGUMENT");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_INVALID_ACTION), "PORTCULLIS_ERR_INVALID_ACTION");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_CLOCK), "PORTCULLIS_ERR_CLOCK");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_PANIC), "PORTCULLIS_ERR_PANIC");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_OPTIONS_SIZE), "PORTCULLIS_ERR_OPTIONS_SIZE");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_AUDIT), "PORTCULLIS_ERR_AUDIT");
+    CHECK_STR(portcullis_status_name(10), "PORTCULLIS_UNKNOWN_STATUS");
+    CHECK_STR(portcullis_status_name(-1), "PORTCULLIS_UNKNOWN_STATUS");
 }
 
 static void test_options(void) {
-    ag_engine_options options;
+    portcullis_engine_options options;
     memset(&options, 0xAB, sizeof options);
-    ag_engine_options_default(&options);
-    CHECK(options.size == sizeof(ag_engine_options), "size %u", options.size);
-    CHECK(options.clock == AG_CLOCK_SYSTEM, "clock %u", options.clock);
+    portcullis_engine_options_default(&options);
+    CHECK(options.size == sizeof(portcullis_engine_options), "size %u", options.size);
+    CHECK(options.clock == PORTCULLIS_CLOCK_SYSTEM, "clock %u", options.clock);
     CHECK(options.manual_start_ms == 0, "manual_start_ms");
     CHECK(options.max_keys_per_limit == 100000, "max_keys_per_limit %llu",
           (unsigned long long)options.max_keys_per_limit);
-    ag_engine_options_default(NULL); /* documented as a no-op */
+    portcullis_engine_options_default(NULL); /* documented as a no-op */
 
     /* A size smaller than version 1's. */
-    options.size = sizeof(ag_engine_options) - 8;
-    ag_engine *engine = SENTINEL;
-    ag_error *err = NULL;
-    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), &options, &engine, &err), AG_ERR_OPTIONS_SIZE);
+    options.size = sizeof(portcullis_engine_options) - 8;
+    portcullis_engine *engine = SENTINEL;
+    portcullis_error *err = NULL;
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &options, &engine, &err), PORTCULLIS_ERR_OPTIONS_SIZE);
     CHECK(engine == NULL, "out_engine is NULL after a failure");
-    CHECK(ag_error_status(err) == AG_ERR_OPTIONS_SIZE, "error status");
-    CHECK(strstr(ag_error_message(err), "options.size") != NULL, "message: %s", ag_error_message(err));
-    CHECK_STR(ag_error_path(err), "");
-    ag_error_free(err);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_OPTIONS_SIZE, "error status");
+    CHECK(strstr(portcullis_error_message(err), "options.size") != NULL, "message: %s", portcullis_error_message(err));
+    CHECK_STR(portcullis_error_path(err), "");
+    portcullis_error_free(err);
 
     /* A larger size (a newer header with appended fields) is accepted. */
     struct {
-        ag_engine_options v1;
+        portcullis_engine_options v1;
         uint64_t appended_field;
     } newer;
-    ag_engine_options_default(&newer.v1);
+    portcullis_engine_options_default(&newer.v1);
     newer.v1.size = sizeof newer;
     newer.appended_field = 42;
     engine = NULL;
-    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), &newer.v1, &engine, NULL), AG_OK);
-    ag_engine_free(engine);
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &newer.v1, &engine, NULL), PORTCULLIS_OK);
+    portcullis_engine_free(engine);
 
     /* An unknown clock kind. */
-    ag_engine_options_default(&options);
+    portcullis_engine_options_default(&options);
     options.clock = 7;
     engine = SENTINEL;
     err = NULL;
-    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), &options, &engine, &err), AG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &options, &engine, &err), PORTCULLIS_ERR_INVALID_ARGUMENT);
     CHECK(engine == NULL, "out_engine is NULL after a failure");
-    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
-    CHECK(strstr(ag_error_message(err), "clock") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_ARGUMENT, "error status");
+    CHECK(strstr(portcullis_error_message(err), "clock") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
 
     /* NULL options mean the defaults: a system clock. */
     engine = NULL;
-    CHECK_STATUS(ag_engine_new(BYTES(POLICY_V2), NULL, &engine, NULL), AG_OK);
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), NULL, &engine, NULL), PORTCULLIS_OK);
     int64_t now = 0;
-    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK_STATUS(portcullis_engine_now(engine, &now), PORTCULLIS_OK);
     CHECK(now > START_MS - INT64_C(86400000) * 365, "system clock reads %lld", (long long)now);
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 static void test_engine_new_misuse(void) {
-    ag_engine *engine = SENTINEL;
-    ag_error *err = SENTINEL;
-    CHECK_STATUS(ag_engine_new(NULL, 10, NULL, &engine, &err), AG_ERR_NULL_POINTER);
+    portcullis_engine *engine = SENTINEL;
+    portcullis_error *err = SENTINEL;
+    CHECK_STATUS(portcullis_engine_new(NULL, 10, NULL, &engine, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(engine == SENTINEL && err == SENTINEL, "nothing written");
-    CHECK_STATUS(ag_engine_new(NULL, 0, NULL, &engine, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_new(NULL, 0, NULL, &engine, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(engine == SENTINEL && err == SENTINEL, "nothing written");
-    CHECK_STATUS(ag_engine_new(BYTES(POLICY), NULL, NULL, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY), NULL, NULL, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(err == SENTINEL, "nothing written");
 
     /* A length no allocation can have is refused before anything is read. */
     engine = SENTINEL;
     err = NULL;
-    CHECK_STATUS(ag_engine_new((const uint8_t *)POLICY, SIZE_MAX, NULL, &engine, &err),
-                 AG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(portcullis_engine_new((const uint8_t *)POLICY, SIZE_MAX, NULL, &engine, &err),
+                 PORTCULLIS_ERR_INVALID_ARGUMENT);
     CHECK(engine == NULL, "out_engine is NULL after a failure");
-    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
-    ag_error_free(err);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_ARGUMENT, "error status");
+    portcullis_error_free(err);
 }
 
 static void test_invalid_policies(void) {
@@ -173,73 +173,73 @@ static void test_invalid_policies(void) {
         const char *path;
         const char *contains;
     } cases[] = {
-        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\", \"rules\": [{\"id\": \"r\", \"effect\": "
+        POLICY_CASE("{\"portcullis\": 1, \"name\": \"p\", \"rules\": [{\"id\": \"r\", \"effect\": "
                     "\"deny\", \"when\": {\"field\": \"tool\", \"equals\": \"x\"}}]}",
                     "rules[0].when", "equals"),
-        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\", \"extra\": 1}", "", "extra"),
-        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\", \"rules\": [{\"id\": \"r1\", \"effect\": "
+        POLICY_CASE("{\"portcullis\": 1, \"name\": \"p\", \"extra\": 1}", "", "extra"),
+        POLICY_CASE("{\"portcullis\": 1, \"name\": \"p\", \"rules\": [{\"id\": \"r1\", \"effect\": "
                     "\"deny\"}, {\"id\": \"r1\", \"effect\": \"allow\"}]}",
                     "rules[1].id", "r1"),
-        POLICY_CASE("{\"agentgate\": 2, \"name\": \"p\"}", "agentgate", ""),
-        POLICY_CASE("{\"agentgate\": 1,\n \"name\": }", "", "line"),
+        POLICY_CASE("{\"portcullis\": 2, \"name\": \"p\"}", "portcullis", ""),
+        POLICY_CASE("{\"portcullis\": 1,\n \"name\": }", "", "line"),
         POLICY_CASE("", "", ""),
-        POLICY_CASE("{\"agentgate\": 1, \"name\": \"\xff\xfe\"}", "", ""),
+        POLICY_CASE("{\"portcullis\": 1, \"name\": \"\xff\xfe\"}", "", ""),
         /* An interior NUL: the document is all `len` bytes, not the C string. */
-        POLICY_CASE("{\"agentgate\": 1, \"name\": \"p\"}\0 trailing", "", ""),
+        POLICY_CASE("{\"portcullis\": 1, \"name\": \"p\"}\0 trailing", "", ""),
     };
 #undef POLICY_CASE
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t len = cases[i].len;
-        ag_engine *engine = SENTINEL;
-        ag_error *err = NULL;
-        ag_status status = ag_engine_new((const uint8_t *)cases[i].policy, len, NULL, &engine, &err);
-        CHECK(status == AG_ERR_POLICY, "policy %zu: %s", i, ag_status_name(status));
+        portcullis_engine *engine = SENTINEL;
+        portcullis_error *err = NULL;
+        portcullis_status status = portcullis_engine_new((const uint8_t *)cases[i].policy, len, NULL, &engine, &err);
+        CHECK(status == PORTCULLIS_ERR_POLICY, "policy %zu: %s", i, portcullis_status_name(status));
         CHECK(engine == NULL, "policy %zu: out_engine is NULL", i);
-        CHECK(ag_error_status(err) == AG_ERR_POLICY, "policy %zu: error status", i);
-        CHECK(strcmp(ag_error_path(err), cases[i].path) == 0, "policy %zu: path \"%s\", expected \"%s\"",
-              i, ag_error_path(err), cases[i].path);
-        CHECK(strstr(ag_error_message(err), cases[i].contains) != NULL && ag_error_message(err)[0] != '\0',
-              "policy %zu: message \"%s\" should contain \"%s\"", i, ag_error_message(err),
+        CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_POLICY, "policy %zu: error status", i);
+        CHECK(strcmp(portcullis_error_path(err), cases[i].path) == 0, "policy %zu: path \"%s\", expected \"%s\"",
+              i, portcullis_error_path(err), cases[i].path);
+        CHECK(strstr(portcullis_error_message(err), cases[i].contains) != NULL && portcullis_error_message(err)[0] != '\0',
+              "policy %zu: message \"%s\" should contain \"%s\"", i, portcullis_error_message(err),
               cases[i].contains);
-        ag_error_free(err);
+        portcullis_error_free(err);
     }
     /* out_error may be NULL: the status alone is reported, nothing leaks. */
-    ag_engine *engine = SENTINEL;
-    CHECK_STATUS(ag_engine_new(BYTES("{\"agentgate\": 2}"), NULL, &engine, NULL), AG_ERR_POLICY);
+    portcullis_engine *engine = SENTINEL;
+    CHECK_STATUS(portcullis_engine_new(BYTES("{\"portcullis\": 2}"), NULL, &engine, NULL), PORTCULLIS_ERR_POLICY);
     CHECK(engine == NULL, "out_engine is NULL");
 }
 
 static void test_clock(void) {
-    ag_engine *engine = manual_engine(POLICY);
+    portcullis_engine *engine = manual_engine(POLICY);
     int64_t now = 0;
-    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK_STATUS(portcullis_engine_now(engine, &now), PORTCULLIS_OK);
     CHECK(now == START_MS, "manual clock starts at its start: %lld", (long long)now);
-    CHECK_STATUS(ag_engine_set_time(engine, START_MS + 5000), AG_OK);
-    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK_STATUS(portcullis_engine_set_time(engine, START_MS + 5000), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_now(engine, &now), PORTCULLIS_OK);
     CHECK(now == START_MS + 5000, "set_time moves the clock: %lld", (long long)now);
-    CHECK_STATUS(ag_engine_set_time(engine, START_MS - 1000), AG_OK);
-    CHECK_STATUS(ag_engine_now(engine, &now), AG_OK);
+    CHECK_STATUS(portcullis_engine_set_time(engine, START_MS - 1000), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_now(engine, &now), PORTCULLIS_OK);
     CHECK(now == START_MS - 1000, "the clock may move back: %lld", (long long)now);
 
-    CHECK_STATUS(ag_engine_set_time(NULL, 0), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_set_time(NULL, 0), PORTCULLIS_ERR_NULL_POINTER);
     now = 77;
-    CHECK_STATUS(ag_engine_now(NULL, &now), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_now(NULL, &now), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(now == 77, "nothing written");
-    CHECK_STATUS(ag_engine_now(engine, NULL), AG_ERR_NULL_POINTER);
-    ag_engine_free(engine);
+    CHECK_STATUS(portcullis_engine_now(engine, NULL), PORTCULLIS_ERR_NULL_POINTER);
+    portcullis_engine_free(engine);
 
-    ag_engine *system = NULL;
-    CHECK_STATUS(ag_engine_new(BYTES(POLICY), NULL, &system, NULL), AG_OK);
+    portcullis_engine *system = NULL;
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY), NULL, &system, NULL), PORTCULLIS_OK);
     int64_t before = 0, after = 0;
-    CHECK_STATUS(ag_engine_now(system, &before), AG_OK);
-    CHECK_STATUS(ag_engine_set_time(system, 0), AG_ERR_CLOCK);
-    CHECK_STATUS(ag_engine_now(system, &after), AG_OK);
+    CHECK_STATUS(portcullis_engine_now(system, &before), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_set_time(system, 0), PORTCULLIS_ERR_CLOCK);
+    CHECK_STATUS(portcullis_engine_now(system, &after), PORTCULLIS_OK);
     CHECK(after >= before && after > 1000000000000, "the system clock was not changed: %lld",
           (long long)after);
-    ag_engine_free(system);
+    portcullis_engine_free(system);
 }
 
-static int decision_is_pattern(const ag_decision *d, unsigned char pattern) {
+static int decision_is_pattern(const portcullis_decision *d, unsigned char pattern) {
     const unsigned char *bytes = (const unsigned char *)d;
     for (size_t i = 0; i < sizeof *d; i++) {
         if (bytes[i] != pattern) {
@@ -250,41 +250,41 @@ static int decision_is_pattern(const ag_decision *d, unsigned char pattern) {
 }
 
 static void test_evaluate_misuse(void) {
-    ag_engine *engine = manual_engine(POLICY);
-    ag_decision d;
+    portcullis_engine *engine = manual_engine(POLICY);
+    portcullis_decision d;
     memset(&d, 0xAB, sizeof d);
-    CHECK_STATUS(ag_engine_evaluate(NULL, BYTES(READ), &d), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_evaluate(engine, NULL, 0, &d), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_evaluate(NULL, BYTES(READ), &d), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, NULL, 0, &d), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(decision_is_pattern(&d, 0xAB), "nothing written");
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), NULL), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), NULL), PORTCULLIS_ERR_NULL_POINTER);
 
-    ag_buffer *json = SENTINEL;
-    CHECK_STATUS(ag_engine_evaluate_json(NULL, BYTES(READ), &json), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_evaluate_json(engine, NULL, 0, &json), AG_ERR_NULL_POINTER);
+    portcullis_buffer *json = SENTINEL;
+    CHECK_STATUS(portcullis_engine_evaluate_json(NULL, BYTES(READ), &json), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_evaluate_json(engine, NULL, 0, &json), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(json == SENTINEL, "nothing written");
-    CHECK_STATUS(ag_engine_evaluate_json(engine, BYTES(READ), NULL), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_evaluate_json(engine, BYTES(READ), NULL), PORTCULLIS_ERR_NULL_POINTER);
 
     /* An impossible length: refused, and the struct call still writes a fail-closed deny. */
     memset(&d, 0xAB, sizeof d);
-    CHECK_STATUS(ag_engine_evaluate(engine, (const uint8_t *)READ, SIZE_MAX, &d),
-                 AG_ERR_INVALID_ARGUMENT);
-    CHECK(d.effect == AG_EFFECT_DENY && d.code == AG_CODE_ENGINE_ERROR && d.allowed == 0 &&
+    CHECK_STATUS(portcullis_engine_evaluate(engine, (const uint8_t *)READ, SIZE_MAX, &d),
+                 PORTCULLIS_ERR_INVALID_ARGUMENT);
+    CHECK(d.effect == PORTCULLIS_EFFECT_DENY && d.code == PORTCULLIS_CODE_ENGINE_ERROR && d.allowed == 0 &&
               d.has_rule == 0 && d.rule == NULL,
           "fail-closed decision: effect %u code %u", d.effect, d.code);
     json = SENTINEL;
-    CHECK_STATUS(ag_engine_evaluate_json(engine, (const uint8_t *)READ, SIZE_MAX, &json),
-                 AG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(portcullis_engine_evaluate_json(engine, (const uint8_t *)READ, SIZE_MAX, &json),
+                 PORTCULLIS_ERR_INVALID_ARGUMENT);
     CHECK(json == NULL, "out_json is NULL after a failure");
 
     /* The engine is unaffected: a valid action is decided as usual. */
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_ALLOW && d.code == AG_CODE_RULE && d.allowed == 1, "allow");
-    ag_engine_free(engine);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_ALLOW && d.code == PORTCULLIS_CODE_RULE && d.allowed == 1, "allow");
+    portcullis_engine_free(engine);
 }
 
 static void test_invalid_actions(void) {
 #define ACTION(literal, reason_part) {literal, sizeof(literal) - 1, reason_part}
-    ag_engine *engine = manual_engine(POLICY);
+    portcullis_engine *engine = manual_engine(POLICY);
     struct {
         const char *bytes;
         size_t len;
@@ -305,10 +305,10 @@ static void test_invalid_actions(void) {
 #undef ACTION
     for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) {
         const uint8_t *bytes = (const uint8_t *)actions[i].bytes;
-        ag_decision d;
+        portcullis_decision d;
         memset(&d, 0xAB, sizeof d);
-        CHECK_STATUS(ag_engine_evaluate(engine, bytes, actions[i].len, &d), AG_OK);
-        CHECK(d.effect == AG_EFFECT_DENY && d.code == AG_CODE_INVALID_ACTION && d.allowed == 0 &&
+        CHECK_STATUS(portcullis_engine_evaluate(engine, bytes, actions[i].len, &d), PORTCULLIS_OK);
+        CHECK(d.effect == PORTCULLIS_EFFECT_DENY && d.code == PORTCULLIS_CODE_INVALID_ACTION && d.allowed == 0 &&
                   d.has_rule == 0 && d.rule == NULL && d.rule_len == 0 && d.matched_count == 0,
               "action %zu: struct decision effect %u code %u", i, d.effect, d.code);
 
@@ -324,58 +324,58 @@ static void test_invalid_actions(void) {
         }
         free(json);
     }
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 static void test_update_policy(void) {
-    ag_engine *engine = manual_engine(POLICY);
-    ag_error *err = SENTINEL;
-    CHECK_STATUS(ag_engine_update_policy(NULL, BYTES(POLICY_V2), &err), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_update_policy(engine, NULL, 0, &err), AG_ERR_NULL_POINTER);
+    portcullis_engine *engine = manual_engine(POLICY);
+    portcullis_error *err = SENTINEL;
+    CHECK_STATUS(portcullis_engine_update_policy(NULL, BYTES(POLICY_V2), &err), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_update_policy(engine, NULL, 0, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(err == SENTINEL, "nothing written");
 
     /* The rule pointer of a decision made under the first policy. */
-    ag_decision before;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &before), AG_OK);
+    portcullis_decision before;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &before), PORTCULLIS_OK);
     CHECK(before.has_rule == 1 && before.rule_len == strlen("allow-read") &&
               memcmp(before.rule, "allow-read", before.rule_len) == 0,
           "rule allow-read");
 
     /* A rejected update keeps the current policy. */
     err = NULL;
-    CHECK_STATUS(ag_engine_update_policy(engine, BYTES("{\"agentgate\": 1, \"name\": \"p\", \"extra\": 1}"),
+    CHECK_STATUS(portcullis_engine_update_policy(engine, BYTES("{\"portcullis\": 1, \"name\": \"p\", \"extra\": 1}"),
                                          &err),
-                 AG_ERR_POLICY);
-    CHECK(ag_error_status(err) == AG_ERR_POLICY, "error status");
-    CHECK_STR(ag_error_path(err), "");
-    CHECK(strstr(ag_error_message(err), "extra") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
-    CHECK_STATUS(ag_engine_update_policy(engine, BYTES("{"), NULL), AG_ERR_POLICY);
-    ag_decision d;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_ALLOW && d.rule == before.rule, "old policy still in force");
+                 PORTCULLIS_ERR_POLICY);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_POLICY, "error status");
+    CHECK_STR(portcullis_error_path(err), "");
+    CHECK(strstr(portcullis_error_message(err), "extra") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
+    CHECK_STATUS(portcullis_engine_update_policy(engine, BYTES("{"), NULL), PORTCULLIS_ERR_POLICY);
+    portcullis_decision d;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_ALLOW && d.rule == before.rule, "old policy still in force");
 
     /* A successful update: out_error is cleared, the new snapshot decides... */
     err = SENTINEL;
-    CHECK_STATUS(ag_engine_update_policy(engine, BYTES(POLICY_V2), &err), AG_OK);
+    CHECK_STATUS(portcullis_engine_update_policy(engine, BYTES(POLICY_V2), &err), PORTCULLIS_OK);
     CHECK(err == NULL, "out_error is NULL after success");
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_DENY && d.code == AG_CODE_DEFAULT && d.has_rule == 0, "new policy");
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_DENY && d.code == PORTCULLIS_CODE_DEFAULT && d.has_rule == 0, "new policy");
 
     /* ...and the old snapshot's rule id is still readable (the engine interns it). */
     CHECK(memcmp(before.rule, "allow-read", before.rule_len) == 0, "rule pointer survives the swap");
 
     /* A decision from the new policy reuses the interned id when the rule comes back. */
-    CHECK_STATUS(ag_engine_update_policy(engine, BYTES(POLICY), NULL), AG_OK);
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
+    CHECK_STATUS(portcullis_engine_update_policy(engine, BYTES(POLICY), NULL), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
     CHECK(d.has_rule == 1 && d.rule_len == before.rule_len &&
               memcmp(d.rule, "allow-read", d.rule_len) == 0,
           "rule allow-read again");
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 /* Reads the action hash of an action from its JSON decision. */
-static int action_hash_of(const ag_engine *engine, const char *action, char out[72]) {
+static int action_hash_of(const portcullis_engine *engine, const char *action, char out[72]) {
     char *json = evaluate_json_text(engine, (const uint8_t *)action, strlen(action));
     const char *at = json ? strstr(json, "\"action_hash\":\"") : NULL;
     int ok = at != NULL && strlen(at) > 15 + 71;
@@ -388,78 +388,78 @@ static int action_hash_of(const ag_engine *engine, const char *action, char out[
 }
 
 static void test_approve_action(void) {
-    ag_engine *engine = manual_engine(POLICY);
-    ag_buffer *hash = SENTINEL;
-    ag_error *err = SENTINEL;
-    CHECK_STATUS(ag_engine_approve_action(NULL, BYTES(PAY), 1000, 1, &hash, &err), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_approve_action(engine, NULL, 0, 1000, 1, &hash, &err), AG_ERR_NULL_POINTER);
+    portcullis_engine *engine = manual_engine(POLICY);
+    portcullis_buffer *hash = SENTINEL;
+    portcullis_error *err = SENTINEL;
+    CHECK_STATUS(portcullis_engine_approve_action(NULL, BYTES(PAY), 1000, 1, &hash, &err), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, NULL, 0, 1000, 1, &hash, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(hash == SENTINEL && err == SENTINEL, "nothing written");
 
     /* ttl 0 and uses 0 are invalid arguments. */
-    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 0, 1, &hash, &err), AG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, BYTES(PAY), 0, 1, &hash, &err), PORTCULLIS_ERR_INVALID_ARGUMENT);
     CHECK(hash == NULL, "out_hash is NULL after a failure");
-    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
-    CHECK(strstr(ag_error_message(err), "ttl") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_ARGUMENT, "error status");
+    CHECK(strstr(portcullis_error_message(err), "ttl") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
     err = NULL;
-    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 1000, 0, &hash, &err), AG_ERR_INVALID_ARGUMENT);
-    CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "error status");
-    CHECK(strstr(ag_error_message(err), "uses") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, BYTES(PAY), 1000, 0, &hash, &err), PORTCULLIS_ERR_INVALID_ARGUMENT);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_ARGUMENT, "error status");
+    CHECK(strstr(portcullis_error_message(err), "uses") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
 
     /* An invalid action. */
     err = NULL;
     hash = SENTINEL;
-    CHECK_STATUS(ag_engine_approve_action(engine, BYTES("{\"agent\": {\"id\": \"a1\"}}"), 1000, 1, &hash, &err),
-                 AG_ERR_INVALID_ACTION);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, BYTES("{\"agent\": {\"id\": \"a1\"}}"), 1000, 1, &hash, &err),
+                 PORTCULLIS_ERR_INVALID_ACTION);
     CHECK(hash == NULL, "out_hash is NULL after a failure");
-    CHECK(ag_error_status(err) == AG_ERR_INVALID_ACTION, "error status");
-    CHECK(strstr(ag_error_message(err), "tool") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
-    CHECK_STATUS(ag_engine_approve_action(engine, BYTES("\xff"), 1000, 1, NULL, NULL), AG_ERR_INVALID_ACTION);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_ACTION, "error status");
+    CHECK(strstr(portcullis_error_message(err), "tool") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, BYTES("\xff"), 1000, 1, NULL, NULL), PORTCULLIS_ERR_INVALID_ACTION);
 
     /* Pending until approved; the returned hash is the decision's action_hash. */
-    ag_decision d;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_REQUIRE_APPROVAL && d.code == AG_CODE_APPROVAL_REQUIRED && d.allowed == 0,
+    portcullis_decision d;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(PAY), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_REQUIRE_APPROVAL && d.code == PORTCULLIS_CODE_APPROVAL_REQUIRED && d.allowed == 0,
           "require_approval before the grant");
     char expected_hash[72] = "";
     CHECK(action_hash_of(engine, PAY, expected_hash), "decision has an action_hash");
     err = SENTINEL;
     hash = NULL;
-    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 60000, 1, &hash, &err), AG_OK);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, BYTES(PAY), 60000, 1, &hash, &err), PORTCULLIS_OK);
     CHECK(err == NULL, "out_error is NULL after success");
-    CHECK(ag_buffer_len(hash) == 71 && memcmp(ag_buffer_data(hash), expected_hash, 71) == 0,
-          "hash %.*s, expected %s", (int)ag_buffer_len(hash), (const char *)ag_buffer_data(hash),
+    CHECK(portcullis_buffer_len(hash) == 71 && memcmp(portcullis_buffer_data(hash), expected_hash, 71) == 0,
+          "hash %.*s, expected %s", (int)portcullis_buffer_len(hash), (const char *)portcullis_buffer_data(hash),
           expected_hash);
-    ag_buffer_free(hash);
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_ALLOW && d.code == AG_CODE_APPROVED && d.allowed == 1 &&
+    portcullis_buffer_free(hash);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(PAY), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_ALLOW && d.code == PORTCULLIS_CODE_APPROVED && d.allowed == 1 &&
               d.rule_len == 7 && memcmp(d.rule, "big-pay", 7) == 0,
           "approved once: effect %u code %u", d.effect, d.code);
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_REQUIRE_APPROVAL, "the single use is spent");
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(PAY), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_REQUIRE_APPROVAL, "the single use is spent");
 
     /* out_hash and out_error may both be NULL. */
-    CHECK_STATUS(ag_engine_approve_action(engine, BYTES(PAY), 60000, 1, NULL, NULL), AG_OK);
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
-    CHECK(d.code == AG_CODE_APPROVED, "approved without asking for the hash");
-    ag_engine_free(engine);
+    CHECK_STATUS(portcullis_engine_approve_action(engine, BYTES(PAY), 60000, 1, NULL, NULL), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(PAY), &d), PORTCULLIS_OK);
+    CHECK(d.code == PORTCULLIS_CODE_APPROVED, "approved without asking for the hash");
+    portcullis_engine_free(engine);
 }
 
 static void test_approve_hash(void) {
-    ag_engine *engine = manual_engine(POLICY);
-    ag_error *err = SENTINEL;
-    CHECK_STATUS(ag_engine_approve_hash(NULL, BYTES(GOOD_HASH), 1000, 1, &err), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_approve_hash(engine, NULL, 0, 1000, 1, &err), AG_ERR_NULL_POINTER);
+    portcullis_engine *engine = manual_engine(POLICY);
+    portcullis_error *err = SENTINEL;
+    CHECK_STATUS(portcullis_engine_approve_hash(NULL, BYTES(GOOD_HASH), 1000, 1, &err), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_approve_hash(engine, NULL, 0, 1000, 1, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(err == SENTINEL, "nothing written");
 
     /* Not UTF-8. */
     err = NULL;
-    CHECK_STATUS(ag_engine_approve_hash(engine, BYTES("sha256:\xff\xfe"), 1000, 1, &err), AG_ERR_INVALID_UTF8);
-    CHECK(ag_error_status(err) == AG_ERR_INVALID_UTF8, "error status");
-    CHECK(strstr(ag_error_message(err), "UTF-8") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
+    CHECK_STATUS(portcullis_engine_approve_hash(engine, BYTES("sha256:\xff\xfe"), 1000, 1, &err), PORTCULLIS_ERR_INVALID_UTF8);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_UTF8, "error status");
+    CHECK(strstr(portcullis_error_message(err), "UTF-8") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
 
     /* UTF-8 but not "sha256:" + 64 lowercase hex digits. */
     const char *bad[] = {
@@ -475,42 +475,42 @@ static void test_approve_hash(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err = NULL;
-        ag_status status = ag_engine_approve_hash(engine, (const uint8_t *)bad[i], strlen(bad[i]), 1000, 1, &err);
-        CHECK(status == AG_ERR_INVALID_ARGUMENT, "hash \"%s\": %s", bad[i], ag_status_name(status));
-        CHECK(ag_error_status(err) == AG_ERR_INVALID_ARGUMENT, "hash \"%s\": error status", bad[i]);
-        ag_error_free(err);
+        portcullis_status status = portcullis_engine_approve_hash(engine, (const uint8_t *)bad[i], strlen(bad[i]), 1000, 1, &err);
+        CHECK(status == PORTCULLIS_ERR_INVALID_ARGUMENT, "hash \"%s\": %s", bad[i], portcullis_status_name(status));
+        CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_INVALID_ARGUMENT, "hash \"%s\": error status", bad[i]);
+        portcullis_error_free(err);
     }
-    CHECK_STATUS(ag_engine_approve_hash(engine, BYTES(GOOD_HASH), 0, 1, NULL), AG_ERR_INVALID_ARGUMENT);
-    CHECK_STATUS(ag_engine_approve_hash(engine, BYTES(GOOD_HASH), 1000, 0, NULL), AG_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(portcullis_engine_approve_hash(engine, BYTES(GOOD_HASH), 0, 1, NULL), PORTCULLIS_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(portcullis_engine_approve_hash(engine, BYTES(GOOD_HASH), 1000, 0, NULL), PORTCULLIS_ERR_INVALID_ARGUMENT);
 
     /* The hash from a decision approves that action, until the ttl runs out. */
     char hash[72] = "";
     CHECK(action_hash_of(engine, PAY, hash), "decision has an action_hash");
     err = SENTINEL;
-    CHECK_STATUS(ag_engine_approve_hash(engine, (const uint8_t *)hash, strlen(hash), 1000, 5, &err), AG_OK);
+    CHECK_STATUS(portcullis_engine_approve_hash(engine, (const uint8_t *)hash, strlen(hash), 1000, 5, &err), PORTCULLIS_OK);
     CHECK(err == NULL, "out_error is NULL after success");
-    ag_decision d;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
-    CHECK(d.code == AG_CODE_APPROVED, "approved by hash: code %u", d.code);
-    CHECK_STATUS(ag_engine_set_time(engine, START_MS + 1000), AG_OK);
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(PAY), &d), AG_OK);
-    CHECK(d.code == AG_CODE_APPROVAL_REQUIRED, "expired at t + ttl: code %u", d.code);
-    ag_engine_free(engine);
+    portcullis_decision d;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(PAY), &d), PORTCULLIS_OK);
+    CHECK(d.code == PORTCULLIS_CODE_APPROVED, "approved by hash: code %u", d.code);
+    CHECK_STATUS(portcullis_engine_set_time(engine, START_MS + 1000), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(PAY), &d), PORTCULLIS_OK);
+    CHECK(d.code == PORTCULLIS_CODE_APPROVAL_REQUIRED, "expired at t + ttl: code %u", d.code);
+    portcullis_engine_free(engine);
 }
 
 static void test_audit_options(void) {
-    ag_audit_options audit;
+    portcullis_audit_options audit;
     memset(&audit, 0xAB, sizeof audit);
-    ag_audit_options_default(&audit);
-    CHECK(audit.size == sizeof(ag_audit_options), "size %u", audit.size);
-    CHECK(audit.sink == AG_AUDIT_NONE, "sink %u", audit.sink);
+    portcullis_audit_options_default(&audit);
+    CHECK(audit.size == sizeof(portcullis_audit_options), "size %u", audit.size);
+    CHECK(audit.sink == PORTCULLIS_AUDIT_NONE, "sink %u", audit.sink);
     CHECK(audit.path == NULL, "path");
     CHECK(audit.max_bytes == 0, "max_bytes");
     CHECK(audit.flush_interval_ms == 200, "flush_interval_ms %llu", (unsigned long long)audit.flush_interval_ms);
     CHECK(audit.queue_capacity == 65536, "queue_capacity %llu", (unsigned long long)audit.queue_capacity);
-    CHECK(audit.overflow == AG_OVERFLOW_BLOCK, "overflow %u", audit.overflow);
+    CHECK(audit.overflow == PORTCULLIS_OVERFLOW_BLOCK, "overflow %u", audit.overflow);
     CHECK(audit.fsync == 0, "fsync %u", audit.fsync);
-    ag_audit_options_default(NULL); /* documented as a no-op */
+    portcullis_audit_options_default(NULL); /* documented as a no-op */
 
     /* Each bad field: the status, an error naming the field, and no engine. */
     struct {
@@ -518,168 +518,168 @@ static void test_audit_options(void) {
         uint8_t fsync;
         uint64_t queue_capacity;
         const char *path;
-        ag_status status;
+        portcullis_status status;
         const char *contains;
     } cases[] = {
-        {sizeof(ag_audit_options) - 8, AG_AUDIT_MEMORY, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_OPTIONS_SIZE, "audit.size"},
-        {0, AG_AUDIT_MEMORY, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_OPTIONS_SIZE, "audit.size"},
-        {sizeof(ag_audit_options), 3, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.sink"},
-        {sizeof(ag_audit_options), AG_AUDIT_MEMORY, 2, 0, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.overflow"},
-        {sizeof(ag_audit_options), AG_AUDIT_MEMORY, AG_OVERFLOW_DROP, 2, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.fsync"},
-        {sizeof(ag_audit_options), AG_AUDIT_MEMORY, AG_OVERFLOW_BLOCK, 0, UINT64_MAX, NULL, AG_ERR_INVALID_ARGUMENT,
+        {sizeof(portcullis_audit_options) - 8, PORTCULLIS_AUDIT_MEMORY, PORTCULLIS_OVERFLOW_BLOCK, 0, 0, NULL, PORTCULLIS_ERR_OPTIONS_SIZE, "audit.size"},
+        {0, PORTCULLIS_AUDIT_MEMORY, PORTCULLIS_OVERFLOW_BLOCK, 0, 0, NULL, PORTCULLIS_ERR_OPTIONS_SIZE, "audit.size"},
+        {sizeof(portcullis_audit_options), 3, PORTCULLIS_OVERFLOW_BLOCK, 0, 0, NULL, PORTCULLIS_ERR_INVALID_ARGUMENT, "audit.sink"},
+        {sizeof(portcullis_audit_options), PORTCULLIS_AUDIT_MEMORY, 2, 0, 0, NULL, PORTCULLIS_ERR_INVALID_ARGUMENT, "audit.overflow"},
+        {sizeof(portcullis_audit_options), PORTCULLIS_AUDIT_MEMORY, PORTCULLIS_OVERFLOW_DROP, 2, 0, NULL, PORTCULLIS_ERR_INVALID_ARGUMENT, "audit.fsync"},
+        {sizeof(portcullis_audit_options), PORTCULLIS_AUDIT_MEMORY, PORTCULLIS_OVERFLOW_BLOCK, 0, UINT64_MAX, NULL, PORTCULLIS_ERR_INVALID_ARGUMENT,
          "audit.queue_capacity"},
-        {sizeof(ag_audit_options), AG_AUDIT_FILE, AG_OVERFLOW_BLOCK, 0, 0, NULL, AG_ERR_INVALID_ARGUMENT, "audit.path"},
-        {sizeof(ag_audit_options), AG_AUDIT_FILE, AG_OVERFLOW_BLOCK, 0, 0, "", AG_ERR_INVALID_ARGUMENT, "audit.path"},
-        {sizeof(ag_audit_options), AG_AUDIT_FILE, AG_OVERFLOW_BLOCK, 0, 0, "/tmp/\xff\xfe.log", AG_ERR_INVALID_UTF8,
+        {sizeof(portcullis_audit_options), PORTCULLIS_AUDIT_FILE, PORTCULLIS_OVERFLOW_BLOCK, 0, 0, NULL, PORTCULLIS_ERR_INVALID_ARGUMENT, "audit.path"},
+        {sizeof(portcullis_audit_options), PORTCULLIS_AUDIT_FILE, PORTCULLIS_OVERFLOW_BLOCK, 0, 0, "", PORTCULLIS_ERR_INVALID_ARGUMENT, "audit.path"},
+        {sizeof(portcullis_audit_options), PORTCULLIS_AUDIT_FILE, PORTCULLIS_OVERFLOW_BLOCK, 0, 0, "/tmp/\xff\xfe.log", PORTCULLIS_ERR_INVALID_UTF8,
          "audit.path"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        ag_audit_options_default(&audit);
+        portcullis_audit_options_default(&audit);
         audit.size = cases[i].size;
         audit.sink = cases[i].sink;
         audit.overflow = cases[i].overflow;
         audit.fsync = cases[i].fsync;
         audit.queue_capacity = cases[i].queue_capacity;
         audit.path = cases[i].path;
-        ag_engine *engine = SENTINEL;
-        ag_error *err = NULL;
-        ag_status status = ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err);
-        CHECK(status == cases[i].status, "audit case %zu: %s, expected %s", i, ag_status_name(status),
-              ag_status_name(cases[i].status));
+        portcullis_engine *engine = SENTINEL;
+        portcullis_error *err = NULL;
+        portcullis_status status = portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err);
+        CHECK(status == cases[i].status, "audit case %zu: %s, expected %s", i, portcullis_status_name(status),
+              portcullis_status_name(cases[i].status));
         CHECK(engine == NULL, "audit case %zu: out_engine is NULL after a failure", i);
-        CHECK(ag_error_status(err) == cases[i].status, "audit case %zu: error status", i);
-        CHECK_STR(ag_error_path(err), "");
-        CHECK(strstr(ag_error_message(err), cases[i].contains) != NULL, "audit case %zu: message \"%s\"", i,
-              ag_error_message(err));
-        ag_error_free(err);
+        CHECK(portcullis_error_status(err) == cases[i].status, "audit case %zu: error status", i);
+        CHECK_STR(portcullis_error_path(err), "");
+        CHECK(strstr(portcullis_error_message(err), cases[i].contains) != NULL, "audit case %zu: message \"%s\"", i,
+              portcullis_error_message(err));
+        portcullis_error_free(err);
     }
 
     /* A larger size (a newer header with appended fields) is accepted. */
     struct {
-        ag_audit_options v1;
+        portcullis_audit_options v1;
         uint64_t appended_field;
     } newer;
-    ag_audit_options_default(&newer.v1);
+    portcullis_audit_options_default(&newer.v1);
     newer.v1.size = sizeof newer;
-    newer.v1.sink = AG_AUDIT_MEMORY;
+    newer.v1.sink = PORTCULLIS_AUDIT_MEMORY;
     newer.appended_field = 42;
-    ag_engine *engine = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY_V2), NULL, &newer.v1, &engine, NULL), AG_OK);
-    ag_engine_free(engine);
+    portcullis_engine *engine = NULL;
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY_V2), NULL, &newer.v1, &engine, NULL), PORTCULLIS_OK);
+    portcullis_engine_free(engine);
 
-    /* AG_AUDIT_NONE: an engine without a trail; draining gives nothing, flushing is a no-op. */
-    ag_audit_options_default(&audit);
+    /* PORTCULLIS_AUDIT_NONE: an engine without a trail; draining gives nothing, flushing is a no-op. */
+    portcullis_audit_options_default(&audit);
     engine = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_OK);
-    ag_decision d;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
-    CHECK(d.effect == AG_EFFECT_ALLOW, "an engine without a trail decides as usual");
-    ag_buffer *lines = NULL;
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), PORTCULLIS_OK);
+    portcullis_decision d;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK(d.effect == PORTCULLIS_EFFECT_ALLOW, "an engine without a trail decides as usual");
+    portcullis_buffer *lines = NULL;
     size_t count = 99;
-    CHECK_STATUS(ag_engine_drain_audit(engine, 10, &lines, &count), AG_OK);
-    CHECK(lines != NULL && ag_buffer_len(lines) == 0 && count == 0, "no records without a trail: %zu", count);
-    ag_buffer_free(lines);
-    CHECK_STATUS(ag_engine_flush_audit(engine, NULL), AG_OK);
-    ag_audit_stats stats = {7, 7};
-    CHECK_STATUS(ag_engine_audit_stats(engine, &stats), AG_OK);
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, 10, &lines, &count), PORTCULLIS_OK);
+    CHECK(lines != NULL && portcullis_buffer_len(lines) == 0 && count == 0, "no records without a trail: %zu", count);
+    portcullis_buffer_free(lines);
+    CHECK_STATUS(portcullis_engine_flush_audit(engine, NULL), PORTCULLIS_OK);
+    portcullis_audit_stats stats = {7, 7};
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, &stats), PORTCULLIS_OK);
     CHECK(stats.recorded == 0 && stats.dropped == 0, "no counts without a trail");
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 static void test_audit_misuse(void) {
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_MEMORY;
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_MEMORY;
 
-    /* NULL for each required pointer of ag_engine_new_audited: nothing written. */
-    ag_engine *engine = SENTINEL;
-    ag_error *err = SENTINEL;
-    CHECK_STATUS(ag_engine_new_audited(NULL, 0, NULL, &audit, &engine, &err), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, NULL, &engine, &err), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, NULL, &err), AG_ERR_NULL_POINTER);
+    /* NULL for each required pointer of portcullis_engine_new_audited: nothing written. */
+    portcullis_engine *engine = SENTINEL;
+    portcullis_error *err = SENTINEL;
+    CHECK_STATUS(portcullis_engine_new_audited(NULL, 0, NULL, &audit, &engine, &err), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, NULL, &engine, &err), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, NULL, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(engine == SENTINEL && err == SENTINEL, "nothing written");
 
     /* Bad engine options are still reported with an audit trail. */
-    ag_engine_options options;
-    ag_engine_options_default(&options);
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
     options.size = 8;
     err = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), &options, &audit, &engine, &err), AG_ERR_OPTIONS_SIZE);
-    CHECK(engine == NULL && strstr(ag_error_message(err), "options.size") != NULL, "message: %s",
-          ag_error_message(err));
-    ag_error_free(err);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), &options, &audit, &engine, &err), PORTCULLIS_ERR_OPTIONS_SIZE);
+    CHECK(engine == NULL && strstr(portcullis_error_message(err), "options.size") != NULL, "message: %s",
+          portcullis_error_message(err));
+    portcullis_error_free(err);
 
-    /* A bad policy is AG_ERR_POLICY with its path, as without a trail. */
+    /* A bad policy is PORTCULLIS_ERR_POLICY with its path, as without a trail. */
     err = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES("{\"agentgate\": 1, \"name\": \"p\", \"audit\": {\"include\": []}}"),
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES("{\"portcullis\": 1, \"name\": \"p\", \"audit\": {\"include\": []}}"),
                                        NULL, &audit, &engine, &err),
-                 AG_ERR_POLICY);
+                 PORTCULLIS_ERR_POLICY);
     CHECK(engine == NULL, "out_engine is NULL");
-    CHECK_STR(ag_error_path(err), "audit");
-    ag_error_free(err);
+    CHECK_STR(portcullis_error_path(err), "audit");
+    portcullis_error_free(err);
 
     engine = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_OK);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), PORTCULLIS_OK);
 
     /* drain, flush and stats with NULL pointers: nothing written. */
-    ag_buffer *lines = SENTINEL;
+    portcullis_buffer *lines = SENTINEL;
     size_t count = 77;
-    CHECK_STATUS(ag_engine_drain_audit(NULL, 10, &lines, &count), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_drain_audit(engine, 10, NULL, &count), AG_ERR_NULL_POINTER);
-    CHECK_STATUS(ag_engine_drain_audit(engine, 10, &lines, NULL), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_drain_audit(NULL, 10, &lines, &count), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, 10, NULL, &count), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, 10, &lines, NULL), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(lines == SENTINEL && count == 77, "nothing written");
     err = SENTINEL;
-    CHECK_STATUS(ag_engine_flush_audit(NULL, &err), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_flush_audit(NULL, &err), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(err == SENTINEL, "nothing written");
-    ag_audit_stats stats = {7, 7};
-    CHECK_STATUS(ag_engine_audit_stats(NULL, &stats), AG_ERR_NULL_POINTER);
+    portcullis_audit_stats stats = {7, 7};
+    CHECK_STATUS(portcullis_engine_audit_stats(NULL, &stats), PORTCULLIS_ERR_NULL_POINTER);
     CHECK(stats.recorded == 7 && stats.dropped == 7, "nothing written");
-    CHECK_STATUS(ag_engine_audit_stats(engine, NULL), AG_ERR_NULL_POINTER);
+    CHECK_STATUS(portcullis_engine_audit_stats(engine, NULL), PORTCULLIS_ERR_NULL_POINTER);
 
     /* max_records 0 is an invalid argument, and takes nothing. */
-    ag_decision d;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
-    CHECK_STATUS(ag_engine_drain_audit(engine, 0, &lines, &count), AG_ERR_INVALID_ARGUMENT);
+    portcullis_decision d;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, 0, &lines, &count), PORTCULLIS_ERR_INVALID_ARGUMENT);
     CHECK(lines == NULL && count == 0, "out_lines NULL and out_count 0 after a failure");
-    CHECK_STATUS(ag_engine_drain_audit(engine, 10, &lines, &count), AG_OK);
-    CHECK(count == 1 && ag_buffer_len(lines) > 0 && ag_buffer_data(lines)[ag_buffer_len(lines) - 1] == '\n',
+    CHECK_STATUS(portcullis_engine_drain_audit(engine, 10, &lines, &count), PORTCULLIS_OK);
+    CHECK(count == 1 && portcullis_buffer_len(lines) > 0 && portcullis_buffer_data(lines)[portcullis_buffer_len(lines) - 1] == '\n',
           "the record is still there: %zu", count);
-    ag_buffer_free(lines);
+    portcullis_buffer_free(lines);
 
     /* A memory trail has nothing to flush; success clears out_error. */
     err = SENTINEL;
-    CHECK_STATUS(ag_engine_flush_audit(engine, &err), AG_OK);
+    CHECK_STATUS(portcullis_engine_flush_audit(engine, &err), PORTCULLIS_OK);
     CHECK(err == NULL, "out_error is NULL after success");
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 static void test_audit_file_errors(void) {
-    char dir[] = "/tmp/agentgate-misuse-XXXXXX";
+    char dir[] = "/tmp/portcullis-misuse-XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     char path[256];
-    ag_audit_options audit;
-    ag_audit_options_default(&audit);
-    audit.sink = AG_AUDIT_FILE;
+    portcullis_audit_options audit;
+    portcullis_audit_options_default(&audit);
+    audit.sink = PORTCULLIS_AUDIT_FILE;
     audit.path = path;
 
     /* A directory that does not exist. */
     snprintf(path, sizeof path, "%s/missing/audit.log", dir);
-    ag_engine *engine = SENTINEL;
-    ag_error *err = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), AG_ERR_AUDIT);
+    portcullis_engine *engine = SENTINEL;
+    portcullis_error *err = NULL;
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), PORTCULLIS_ERR_AUDIT);
     CHECK(engine == NULL, "out_engine is NULL after a failure");
-    CHECK(ag_error_status(err) == AG_ERR_AUDIT, "error status");
-    CHECK_STR(ag_error_path(err), "");
-    CHECK(strstr(ag_error_message(err), path) != NULL, "message names the file: %s", ag_error_message(err));
-    ag_error_free(err);
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_ERR_AUDIT);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_AUDIT, "error status");
+    CHECK_STR(portcullis_error_path(err), "");
+    CHECK(strstr(portcullis_error_message(err), path) != NULL, "message names the file: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), PORTCULLIS_ERR_AUDIT);
 
     /* A directory where the file should be. */
     snprintf(path, sizeof path, "%s", dir);
     err = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), AG_ERR_AUDIT);
-    CHECK(ag_error_status(err) == AG_ERR_AUDIT, "error status");
-    ag_error_free(err);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), PORTCULLIS_ERR_AUDIT);
+    CHECK(portcullis_error_status(err) == PORTCULLIS_ERR_AUDIT, "error status");
+    portcullis_error_free(err);
 
     /* A file whose last line is not a record of a trail is not appended to. */
     snprintf(path, sizeof path, "%s/foreign.log", dir);
@@ -690,27 +690,27 @@ static void test_audit_file_errors(void) {
         fclose(f);
     }
     err = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), AG_ERR_AUDIT);
-    CHECK(strstr(ag_error_message(err), "foreign.log") != NULL, "message: %s", ag_error_message(err));
-    ag_error_free(err);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, &err), PORTCULLIS_ERR_AUDIT);
+    CHECK(strstr(portcullis_error_message(err), "foreign.log") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
     unlink(path);
 
     /* A bad policy never creates the trail file. */
     snprintf(path, sizeof path, "%s/audit.log", dir);
     err = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES("{\"agentgate\": 2}"), NULL, &audit, &engine, &err), AG_ERR_POLICY);
-    ag_error_free(err);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES("{\"portcullis\": 2}"), NULL, &audit, &engine, &err), PORTCULLIS_ERR_POLICY);
+    portcullis_error_free(err);
     struct stat st;
     CHECK(stat(path, &st) != 0, "no trail file after a bad policy");
 
     /* The path is only read during the call: the caller's buffer may change afterwards. */
     engine = NULL;
-    CHECK_STATUS(ag_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), AG_OK);
+    CHECK_STATUS(portcullis_engine_new_audited(BYTES(POLICY), NULL, &audit, &engine, NULL), PORTCULLIS_OK);
     memset(path, 'x', 16);
-    ag_decision d;
-    CHECK_STATUS(ag_engine_evaluate(engine, BYTES(READ), &d), AG_OK);
-    CHECK_STATUS(ag_engine_flush_audit(engine, NULL), AG_OK);
-    ag_engine_free(engine);
+    portcullis_decision d;
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK_STATUS(portcullis_engine_flush_audit(engine, NULL), PORTCULLIS_OK);
+    portcullis_engine_free(engine);
     snprintf(path, sizeof path, "%s/audit.log", dir);
     CHECK(stat(path, &st) == 0 && st.st_size > 0, "the trail was written where the path pointed at creation");
     unlink(path);
@@ -718,14 +718,14 @@ static void test_audit_file_errors(void) {
 }
 
 static void test_free_and_accessors_accept_null(void) {
-    ag_engine_free(NULL);
-    ag_buffer_free(NULL);
-    ag_error_free(NULL);
-    CHECK(ag_buffer_data(NULL) == NULL, "ag_buffer_data(NULL)");
-    CHECK(ag_buffer_len(NULL) == 0, "ag_buffer_len(NULL)");
-    CHECK(ag_error_status(NULL) == AG_ERR_NULL_POINTER, "ag_error_status(NULL)");
-    CHECK_STR(ag_error_path(NULL), "");
-    CHECK_STR(ag_error_message(NULL), "");
+    portcullis_engine_free(NULL);
+    portcullis_buffer_free(NULL);
+    portcullis_error_free(NULL);
+    CHECK(portcullis_buffer_data(NULL) == NULL, "portcullis_buffer_data(NULL)");
+    CHECK(portcullis_buffer_len(NULL) == 0, "portcullis_buffer_len(NULL)");
+    CHECK(portcullis_error_status(NULL) == PORTCULLIS_ERR_NULL_POINTER, "portcullis_error_status(NULL)");
+    CHECK_STR(portcullis_error_path(NULL), "");
+    CHECK_STR(portcullis_error_message(NULL), "");
 }
 
 int main(void) {

@@ -1,6 +1,6 @@
 /* RFC 3339 timestamps to Unix milliseconds, for the conformance clocks. */
-#ifndef AGENTGATE_TESTS_RFC3339_H
-#define AGENTGATE_TESTS_RFC3339_H
+#ifndef PORTCULLIS_TESTS_RFC3339_H
+#define PORTCULLIS_TESTS_RFC3339_H
 
 #include <stdint.h>
 

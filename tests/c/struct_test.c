@@ -1,5 +1,5 @@
 /*
- * The struct path (ag_engine_evaluate) against the JSON path (ag_engine_evaluate_json).
+ * The struct path (portcullis_engine_evaluate) against the JSON path (portcullis_engine_evaluate_json).
  *
  * Part 1 evaluates a table of actions on a stateless policy (no limits, no approvals) with
  * both calls on one engine and checks every field of the struct against the JSON decision
@@ -13,11 +13,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "agentgate.h"
+#include "portcullis.h"
 #include "check.h"
 
 static const char STATELESS[] =
-    "{\"agentgate\": 1, \"name\": \"stateless\", \"version\": \"7\", \"default\": \"deny\","
+    "{\"portcullis\": 1, \"name\": \"stateless\", \"version\": \"7\", \"default\": \"deny\","
     " \"require_known_agent\": false,"
     " \"agents\": [{\"id\": \"admin-*\", \"roles\": [\"admin\"]}],"
     " \"rules\": ["
@@ -41,24 +41,24 @@ typedef struct {
 
 static const expectation TABLE[] = {
     {"{\"tool\": \"fs.read\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"path\": \"/tmp/x\"}}",
-     AG_EFFECT_ALLOW, AG_CODE_RULE, "reads", 1, 1, 0},
+     PORTCULLIS_EFFECT_ALLOW, PORTCULLIS_CODE_RULE, "reads", 1, 1, 0},
     {"{\"tool\": \"fs.read\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"path\": \"/secrets/k\"}}",
-     AG_EFFECT_DENY, AG_CODE_RULE, "no-secrets", 2, 1, 0},
+     PORTCULLIS_EFFECT_DENY, PORTCULLIS_CODE_RULE, "no-secrets", 2, 1, 0},
     {"{\"tool\": \"search\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"limit\": 500}}",
-     AG_EFFECT_ALLOW, AG_CODE_RULE, "reads", 2, 0, 1},
+     PORTCULLIS_EFFECT_ALLOW, PORTCULLIS_CODE_RULE, "reads", 2, 0, 1},
     {"{\"tool\": \"search\", \"agent\": {\"id\": \"a1\"}, \"params\": {\"limit\": 5}}",
-     AG_EFFECT_ALLOW, AG_CODE_RULE, "reads", 2, 0, 0},
+     PORTCULLIS_EFFECT_ALLOW, PORTCULLIS_CODE_RULE, "reads", 2, 0, 0},
     {"{\"tool\": \"pay\", \"agent\": {\"id\": \"a1\"}}",
-     AG_EFFECT_REQUIRE_APPROVAL, AG_CODE_APPROVAL_REQUIRED, "pay-review", 1, 0, 0},
+     PORTCULLIS_EFFECT_REQUIRE_APPROVAL, PORTCULLIS_CODE_APPROVAL_REQUIRED, "pay-review", 1, 0, 0},
     {"{\"tool\": \"shell\", \"agent\": {\"id\": \"a1\"}}",
-     AG_EFFECT_DENY, AG_CODE_DEFAULT, NULL, 0, 0, 0},
+     PORTCULLIS_EFFECT_DENY, PORTCULLIS_CODE_DEFAULT, NULL, 0, 0, 0},
     {"{\"tool\": \"shell\", \"agent\": {\"id\": \"admin-1\"}}",
-     AG_EFFECT_ALLOW, AG_CODE_RULE, "admin-all", 1, 0, 0},
+     PORTCULLIS_EFFECT_ALLOW, PORTCULLIS_CODE_RULE, "admin-all", 1, 0, 0},
     {"{\"tool\": \"fs.write\", \"agent\": {\"id\": \"a1\"}}",
-     AG_EFFECT_DENY, AG_CODE_DEFAULT, NULL, 0, 1, 0},
+     PORTCULLIS_EFFECT_DENY, PORTCULLIS_CODE_DEFAULT, NULL, 0, 1, 0},
     {"{\"tool\": 5, \"agent\": {\"id\": \"a1\"}}",
-     AG_EFFECT_DENY, AG_CODE_INVALID_ACTION, NULL, 0, 0, 0},
-    {"not json", AG_EFFECT_DENY, AG_CODE_INVALID_ACTION, NULL, 0, 0, 0},
+     PORTCULLIS_EFFECT_DENY, PORTCULLIS_CODE_INVALID_ACTION, NULL, 0, 0, 0},
+    {"not json", PORTCULLIS_EFFECT_DENY, PORTCULLIS_CODE_INVALID_ACTION, NULL, 0, 0, 0},
 };
 
 static const char *const EFFECTS[] = {"allow", "deny", "require_approval"};
@@ -66,17 +66,17 @@ static const char *const CODES[] = {"rule", "default", "approved", "rate_limited
                                     "approval_required", "unknown_agent", "invalid_action",
                                     "engine_error"};
 
-static cJSON *evaluate_json(const ag_engine *engine, const char *action) {
-    ag_buffer *json = NULL;
-    CHECK_STATUS(ag_engine_evaluate_json(engine, (const uint8_t *)action, strlen(action), &json), AG_OK);
-    cJSON *decision = cJSON_ParseWithLength((const char *)ag_buffer_data(json), ag_buffer_len(json));
-    ag_buffer_free(json);
+static cJSON *evaluate_json(const portcullis_engine *engine, const char *action) {
+    portcullis_buffer *json = NULL;
+    CHECK_STATUS(portcullis_engine_evaluate_json(engine, (const uint8_t *)action, strlen(action), &json), PORTCULLIS_OK);
+    cJSON *decision = cJSON_ParseWithLength((const char *)portcullis_buffer_data(json), portcullis_buffer_len(json));
+    portcullis_buffer_free(json);
     CHECK(cJSON_IsObject(decision), "the JSON decision parses");
     return decision;
 }
 
 /* Checks that the struct says exactly what the JSON decision says. */
-static void check_same(const ag_decision *d, const cJSON *json, const char *label) {
+static void check_same(const portcullis_decision *d, const cJSON *json, const char *label) {
     const cJSON *effect = cJSON_GetObjectItemCaseSensitive(json, "effect");
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(json, "code");
     const cJSON *allowed = cJSON_GetObjectItemCaseSensitive(json, "allowed");
@@ -91,7 +91,7 @@ static void check_same(const ag_decision *d, const cJSON *json, const char *labe
     CHECK(d->code < 8 && cJSON_IsString(code) && strcmp(CODES[d->code], code->valuestring) == 0,
           "%s: code %u vs %s", label, d->code, cJSON_IsString(code) ? code->valuestring : "?");
     CHECK(cJSON_IsBool(allowed) && d->allowed == (cJSON_IsTrue(allowed) ? 1 : 0), "%s: allowed", label);
-    CHECK(d->allowed == (d->effect == AG_EFFECT_ALLOW), "%s: allowed iff allow", label);
+    CHECK(d->allowed == (d->effect == PORTCULLIS_EFFECT_ALLOW), "%s: allowed iff allow", label);
     if (cJSON_IsNull(rule)) {
         CHECK(d->has_rule == 0 && d->rule == NULL && d->rule_len == 0, "%s: no rule", label);
     } else {
@@ -116,21 +116,21 @@ static void check_same(const ag_decision *d, const cJSON *json, const char *labe
 }
 
 static void test_stateless_table(void) {
-    ag_engine *engine = NULL;
-    ag_error *err = NULL;
-    CHECK_STATUS(ag_engine_new((const uint8_t *)STATELESS, strlen(STATELESS), NULL, &engine, &err), AG_OK);
+    portcullis_engine *engine = NULL;
+    portcullis_error *err = NULL;
+    CHECK_STATUS(portcullis_engine_new((const uint8_t *)STATELESS, strlen(STATELESS), NULL, &engine, &err), PORTCULLIS_OK);
     if (engine == NULL) {
-        printf("policy: %s: %s\n", ag_error_path(err), ag_error_message(err));
-        ag_error_free(err);
+        printf("policy: %s: %s\n", portcullis_error_path(err), portcullis_error_message(err));
+        portcullis_error_free(err);
         return;
     }
     for (size_t i = 0; i < sizeof TABLE / sizeof *TABLE; i++) {
         const expectation *e = &TABLE[i];
         char label[32];
         snprintf(label, sizeof label, "action %zu", i);
-        ag_decision d;
+        portcullis_decision d;
         memset(&d, 0xAB, sizeof d);
-        CHECK_STATUS(ag_engine_evaluate(engine, (const uint8_t *)e->action, strlen(e->action), &d), AG_OK);
+        CHECK_STATUS(portcullis_engine_evaluate(engine, (const uint8_t *)e->action, strlen(e->action), &d), PORTCULLIS_OK);
         cJSON *json = evaluate_json(engine, e->action);
         check_same(&d, json, label);
 
@@ -149,33 +149,33 @@ static void test_stateless_table(void) {
         CHECK(d.params_modified == e->params_modified, "%s: params_modified %u", label, d.params_modified);
         cJSON_Delete(json);
     }
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
 }
 
 static const char STATEFUL[] =
-    "{\"agentgate\": 1, \"name\": \"stateful\", \"rules\": ["
+    "{\"portcullis\": 1, \"name\": \"stateful\", \"rules\": ["
     " {\"id\": \"search\", \"effect\": \"allow\", \"match\": {\"tool\": [\"search\"]}},"
     " {\"id\": \"search-2-per-10s\", \"effect\": \"rate_limit\", \"match\": {\"tool\": [\"search\"]},"
     "  \"limit\": {\"max\": 2, \"window\": \"10s\"}},"
     " {\"id\": \"pay-review\", \"effect\": \"require_approval\", \"match\": {\"tool\": [\"pay\"]}}]}";
 
-static ag_engine *manual_engine(const char *policy, int64_t start_ms) {
-    ag_engine_options options;
-    ag_engine_options_default(&options);
-    options.clock = AG_CLOCK_MANUAL;
+static portcullis_engine *manual_engine(const char *policy, int64_t start_ms) {
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
+    options.clock = PORTCULLIS_CLOCK_MANUAL;
     options.manual_start_ms = start_ms;
-    ag_engine *engine = NULL;
-    CHECK_STATUS(ag_engine_new((const uint8_t *)policy, strlen(policy), &options, &engine, NULL), AG_OK);
+    portcullis_engine *engine = NULL;
+    CHECK_STATUS(portcullis_engine_new((const uint8_t *)policy, strlen(policy), &options, &engine, NULL), PORTCULLIS_OK);
     return engine;
 }
 
 static void test_stateful_lockstep(void) {
     const int64_t start = INT64_C(1767225600000);
-    ag_engine *by_struct = manual_engine(STATEFUL, start);
-    ag_engine *by_json = manual_engine(STATEFUL, start);
+    portcullis_engine *by_struct = manual_engine(STATEFUL, start);
+    portcullis_engine *by_json = manual_engine(STATEFUL, start);
     if (by_struct == NULL || by_json == NULL) {
-        ag_engine_free(by_struct);
-        ag_engine_free(by_json);
+        portcullis_engine_free(by_struct);
+        portcullis_engine_free(by_json);
         return;
     }
     static const char SEARCH[] = "{\"tool\": \"search\", \"agent\": {\"id\": \"a1\"}}";
@@ -187,42 +187,42 @@ static void test_stateful_lockstep(void) {
         int64_t at_ms;
         uint32_t code;
     } steps[] = {
-        {SEARCH, 0, 0, AG_CODE_RULE},
-        {SEARCH, 0, 1000, AG_CODE_RULE},
-        {SEARCH, 0, 2000, AG_CODE_RATE_LIMITED},
-        {SEARCH, 0, 9999, AG_CODE_RATE_LIMITED},
-        {SEARCH, 0, 10000, AG_CODE_RULE},
-        {PAY, 0, 10000, AG_CODE_APPROVAL_REQUIRED},
+        {SEARCH, 0, 0, PORTCULLIS_CODE_RULE},
+        {SEARCH, 0, 1000, PORTCULLIS_CODE_RULE},
+        {SEARCH, 0, 2000, PORTCULLIS_CODE_RATE_LIMITED},
+        {SEARCH, 0, 9999, PORTCULLIS_CODE_RATE_LIMITED},
+        {SEARCH, 0, 10000, PORTCULLIS_CODE_RULE},
+        {PAY, 0, 10000, PORTCULLIS_CODE_APPROVAL_REQUIRED},
         {PAY, 1, 10000, 0},
-        {PAY, 0, 10500, AG_CODE_APPROVED},
-        {PAY, 0, 10600, AG_CODE_APPROVAL_REQUIRED},
+        {PAY, 0, 10500, PORTCULLIS_CODE_APPROVED},
+        {PAY, 0, 10600, PORTCULLIS_CODE_APPROVAL_REQUIRED},
     };
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
         char label[32];
         snprintf(label, sizeof label, "lockstep %zu", i);
-        CHECK_STATUS(ag_engine_set_time(by_struct, start + steps[i].at_ms), AG_OK);
-        CHECK_STATUS(ag_engine_set_time(by_json, start + steps[i].at_ms), AG_OK);
+        CHECK_STATUS(portcullis_engine_set_time(by_struct, start + steps[i].at_ms), PORTCULLIS_OK);
+        CHECK_STATUS(portcullis_engine_set_time(by_json, start + steps[i].at_ms), PORTCULLIS_OK);
         const uint8_t *action = (const uint8_t *)steps[i].action;
         size_t len = strlen(steps[i].action);
         if (steps[i].approve) {
-            CHECK_STATUS(ag_engine_approve_action(by_struct, action, len, 1000, 1, NULL, NULL), AG_OK);
-            CHECK_STATUS(ag_engine_approve_action(by_json, action, len, 1000, 1, NULL, NULL), AG_OK);
+            CHECK_STATUS(portcullis_engine_approve_action(by_struct, action, len, 1000, 1, NULL, NULL), PORTCULLIS_OK);
+            CHECK_STATUS(portcullis_engine_approve_action(by_json, action, len, 1000, 1, NULL, NULL), PORTCULLIS_OK);
             continue;
         }
-        ag_decision d;
-        CHECK_STATUS(ag_engine_evaluate(by_struct, action, len, &d), AG_OK);
+        portcullis_decision d;
+        CHECK_STATUS(portcullis_engine_evaluate(by_struct, action, len, &d), PORTCULLIS_OK);
         cJSON *json = evaluate_json(by_json, steps[i].action);
         check_same(&d, json, label);
         CHECK(d.code == steps[i].code, "%s: code %u, expected %u", label, d.code, steps[i].code);
-        if (steps[i].code == AG_CODE_RATE_LIMITED) {
+        if (steps[i].code == PORTCULLIS_CODE_RATE_LIMITED) {
             uint64_t expected = (uint64_t)(10000 - steps[i].at_ms);
             CHECK(d.has_retry_after == 1 && d.retry_after_ms == expected, "%s: retry_after_ms %llu, expected %llu",
                   label, (unsigned long long)d.retry_after_ms, (unsigned long long)expected);
         }
         cJSON_Delete(json);
     }
-    ag_engine_free(by_struct);
-    ag_engine_free(by_json);
+    portcullis_engine_free(by_struct);
+    portcullis_engine_free(by_json);
 }
 
 int main(void) {

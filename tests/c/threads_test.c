@@ -1,7 +1,7 @@
 /*
  * Concurrency: worker threads evaluate on one engine handle while another thread swaps the
  * policy between two versions. Every decision must be exactly one version's decision (never
- * a mix of the two snapshots), every call must return AG_OK, and the workers must see both
+ * a mix of the two snapshots), every call must return PORTCULLIS_OK, and the workers must see both
  * versions.
  */
 #include <pthread.h>
@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "agentgate.h"
+#include "portcullis.h"
 #include "check.h"
 
 #define WORKERS 3
@@ -21,33 +21,33 @@
 
 /* Version A allows with rule "a-allow" and has no shadow rule. */
 static const char POLICY_A[] =
-    "{\"agentgate\": 1, \"name\": \"pa\", \"version\": \"1\", \"default\": \"deny\", \"rules\": ["
+    "{\"portcullis\": 1, \"name\": \"pa\", \"version\": \"1\", \"default\": \"deny\", \"rules\": ["
     " {\"id\": \"a-allow\", \"effect\": \"allow\", \"match\": {\"tool\": [\"x\"]}}]}";
 /* Version B denies with rule "b-deny", reports shadow rule "b-watch" and defaults to allow. */
 static const char POLICY_B[] =
-    "{\"agentgate\": 1, \"name\": \"pb\", \"version\": \"2\", \"default\": \"allow\", \"rules\": ["
+    "{\"portcullis\": 1, \"name\": \"pb\", \"version\": \"2\", \"default\": \"allow\", \"rules\": ["
     " {\"id\": \"b-allow\", \"effect\": \"allow\", \"match\": {\"tool\": [\"x\"]}},"
     " {\"id\": \"b-deny\", \"effect\": \"deny\", \"match\": {\"tool\": [\"x\"]}},"
     " {\"id\": \"b-watch\", \"effect\": \"deny\", \"shadow\": true}]}";
 static const char ACTION[] = "{\"tool\": \"x\", \"agent\": {\"id\": \"a1\"}}";
 
 typedef struct {
-    ag_engine *engine;
+    portcullis_engine *engine;
     atomic_int *swapping_done;
     long seen_a, seen_b, evaluations;
 } worker_state;
 
-static int rule_is(const ag_decision *d, const char *id) {
+static int rule_is(const portcullis_decision *d, const char *id) {
     return d->has_rule == 1 && d->rule_len == strlen(id) && memcmp(d->rule, id, d->rule_len) == 0;
 }
 
 /* 'a' or 'b' when the struct decision is exactly one version's, 0 for anything else. */
-static char classify_struct(const ag_decision *d) {
-    if (d->effect == AG_EFFECT_ALLOW && d->code == AG_CODE_RULE && d->allowed == 1 &&
+static char classify_struct(const portcullis_decision *d) {
+    if (d->effect == PORTCULLIS_EFFECT_ALLOW && d->code == PORTCULLIS_CODE_RULE && d->allowed == 1 &&
         rule_is(d, "a-allow") && d->matched_count == 1 && d->shadow_count == 0) {
         return 'a';
     }
-    if (d->effect == AG_EFFECT_DENY && d->code == AG_CODE_RULE && d->allowed == 0 &&
+    if (d->effect == PORTCULLIS_EFFECT_DENY && d->code == PORTCULLIS_CODE_RULE && d->allowed == 0 &&
         rule_is(d, "b-deny") && d->matched_count == 2 && d->shadow_count == 1) {
         return 'b';
     }
@@ -85,22 +85,22 @@ static void *worker(void *arg) {
     while (!atomic_load(state->swapping_done) || state->evaluations < MIN_EVALUATIONS_PER_WORKER) {
         char version;
         if (state->evaluations % 2 == 0) {
-            ag_decision d;
-            ag_status status = ag_engine_evaluate(state->engine, action, len, &d);
-            version = status == AG_OK ? classify_struct(&d) : 0;
+            portcullis_decision d;
+            portcullis_status status = portcullis_engine_evaluate(state->engine, action, len, &d);
+            version = status == PORTCULLIS_OK ? classify_struct(&d) : 0;
             CHECK(version != 0, "struct decision is one version's: status %s effect %u code %u rule %.*s",
-                  ag_status_name(status), d.effect, d.code, (int)d.rule_len, d.rule ? (const char *)d.rule : "");
+                  portcullis_status_name(status), d.effect, d.code, (int)d.rule_len, d.rule ? (const char *)d.rule : "");
         } else {
-            ag_buffer *json = NULL;
-            ag_status status = ag_engine_evaluate_json(state->engine, action, len, &json);
-            cJSON *d = status == AG_OK ? cJSON_ParseWithLength((const char *)ag_buffer_data(json),
-                                                               ag_buffer_len(json))
+            portcullis_buffer *json = NULL;
+            portcullis_status status = portcullis_engine_evaluate_json(state->engine, action, len, &json);
+            cJSON *d = status == PORTCULLIS_OK ? cJSON_ParseWithLength((const char *)portcullis_buffer_data(json),
+                                                               portcullis_buffer_len(json))
                                        : NULL;
             version = d != NULL ? classify_json(d) : 0;
-            CHECK(version != 0, "JSON decision is one version's: status %s: %.*s", ag_status_name(status),
-                  (int)ag_buffer_len(json), json ? (const char *)ag_buffer_data(json) : "");
+            CHECK(version != 0, "JSON decision is one version's: status %s: %.*s", portcullis_status_name(status),
+                  (int)portcullis_buffer_len(json), json ? (const char *)portcullis_buffer_data(json) : "");
             cJSON_Delete(d);
-            ag_buffer_free(json);
+            portcullis_buffer_free(json);
         }
         state->seen_a += version == 'a';
         state->seen_b += version == 'b';
@@ -110,12 +110,12 @@ static void *worker(void *arg) {
 }
 
 int main(void) {
-    ag_engine_options options;
-    ag_engine_options_default(&options);
-    options.clock = AG_CLOCK_MANUAL;
+    portcullis_engine_options options;
+    portcullis_engine_options_default(&options);
+    options.clock = PORTCULLIS_CLOCK_MANUAL;
     options.manual_start_ms = INT64_C(1767225600000);
-    ag_engine *engine = NULL;
-    CHECK_STATUS(ag_engine_new((const uint8_t *)POLICY_A, sizeof POLICY_A - 1, &options, &engine, NULL), AG_OK);
+    portcullis_engine *engine = NULL;
+    CHECK_STATUS(portcullis_engine_new((const uint8_t *)POLICY_A, sizeof POLICY_A - 1, &options, &engine, NULL), PORTCULLIS_OK);
     if (engine == NULL) {
         return check_summary();
     }
@@ -132,13 +132,13 @@ int main(void) {
     int swap_failures = 0;
     for (int i = 0; i < SWAPS; i++) {
         const char *policy = i % 2 == 0 ? POLICY_B : POLICY_A;
-        ag_error *err = NULL;
-        ag_status status = ag_engine_update_policy(engine, (const uint8_t *)policy, strlen(policy), &err);
-        if (status != AG_OK) {
+        portcullis_error *err = NULL;
+        portcullis_status status = portcullis_engine_update_policy(engine, (const uint8_t *)policy, strlen(policy), &err);
+        if (status != PORTCULLIS_OK) {
             swap_failures++;
-            printf("swap %d: %s: %s\n", i, ag_status_name(status), ag_error_message(err));
+            printf("swap %d: %s: %s\n", i, portcullis_status_name(status), portcullis_error_message(err));
         }
-        ag_error_free(err);
+        portcullis_error_free(err);
         /* Let the workers run between swaps, so that both versions are evaluated often. */
         nanosleep(&(struct timespec){0, 100000}, NULL);
     }
@@ -156,6 +156,6 @@ int main(void) {
            seen_a, seen_b);
     CHECK(seen_a > 0 && seen_b > 0, "workers saw both versions (A %ld, B %ld)", seen_a, seen_b);
     CHECK(seen_a + seen_b == evaluations, "every decision was one version's");
-    ag_engine_free(engine);
+    portcullis_engine_free(engine);
     return check_summary();
 }

@@ -3,8 +3,8 @@
 //! parsed values and as JSON text. Each iteration evaluates the next action and moves the
 //! manual clock 10 ms (an atomic store, inside the measured time).
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
-use agentgate_bench::workload::{self, START_MS, STEP_MS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use portcullis_bench::workload::{self, START_MS, STEP_MS};
 use std::hint::black_box;
 use std::time::Duration;
 

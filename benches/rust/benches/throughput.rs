@@ -6,9 +6,9 @@
 //! write on every call would make the other thread's clock reads miss the cache, a cost the
 //! system clock does not have), continuing where the previous sample left it.
 #![allow(clippy::expect_used, clippy::indexing_slicing)]
-use agentgate::Engine;
-use agentgate_bench::workload::{self, Workload, STEP_MS};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use portcullis::Engine;
+use portcullis_bench::workload::{self, Workload, STEP_MS};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;

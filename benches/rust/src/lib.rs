@@ -1,4 +1,4 @@
-//! Benchmarks of agentgate on the reference workload (`benches/workload/`): shared pieces of
+//! Benchmarks of portcullis on the reference workload (`benches/workload/`): shared pieces of
 //! the criterion benches (`benches/*.rs`) and the percentile harness (`src/main.rs`).
 #![cfg_attr(
     test,

@@ -1,18 +1,18 @@
 //! The Rust percentile harness: times single evaluations of the reference workload and prints
 //! one `BENCH` line (and one `MIX` line) per case.
 //!
-//!     agentgate-bench [--n N] [--warmup W] [--cases CASE,CASE,...]
+//!     portcullis-bench [--n N] [--warmup W] [--cases CASE,CASE,...]
 //!
 //! Every case replays the 1,000 reference actions in order, again and again, on an engine with
 //! a manual clock that starts at `START_MS` and moves `STEP_MS` after each action (outside the
 //! timed region). `W` untimed evaluations come first (rate-limit windows reach their steady
 //! state), then `N` timed ones: one `Instant::now()` before and after each call. Exits 1 when
-//! a check fails (an evaluation failed, an audit record is missing, Cedar and agentgate
+//! a check fails (an evaluation failed, an audit record is missing, Cedar and portcullis
 //! disagree on the subset, a scale policy decides differently from the reference policy).
-use agentgate::{AuditOptions, AuditSink, Decision, Engine, FileSink};
-use agentgate_bench::peer::{describe, CedarPeer};
-use agentgate_bench::stats::{Mix, Summary};
-use agentgate_bench::workload::{self, Workload, START_MS, STEP_MS};
+use portcullis::{AuditOptions, AuditSink, Decision, Engine, FileSink};
+use portcullis_bench::peer::{describe, CedarPeer};
+use portcullis_bench::stats::{Mix, Summary};
+use portcullis_bench::workload::{self, Workload, START_MS, STEP_MS};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -200,7 +200,7 @@ impl Run {
     /// directory written by the engine's background thread. Draining and the final flush are
     /// not timed; enqueuing the record is.
     fn audit(&mut self, case: &str, w: &Workload, file: bool) -> Result<(), String> {
-        let dir = std::env::temp_dir().join(format!("agentgate-bench-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
         let sink = if file {
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             AuditSink::File(FileSink::new(dir.join("audit.jsonl")))
@@ -381,8 +381,8 @@ impl Run {
         Ok(())
     }
 
-    /// agentgate and Cedar on the shared subset: first both decide every action and must agree,
-    /// then each is timed on the same actions. agentgate: `evaluate_value` of the parsed
+    /// portcullis and Cedar on the shared subset: first both decide every action and must agree,
+    /// then each is timed on the same actions. portcullis: `evaluate_value` of the parsed
     /// action (full decision, action hash included) and `evaluate_value_verdict` (effect, code
     /// and rule, no hash). Cedar: `is_authorized` of a prebuilt request against a prebuilt
     /// entity store.
@@ -401,7 +401,7 @@ impl Run {
             if ours != peer.allowed(i) {
                 disagree += 1;
                 eprintln!(
-                    "subset: action {i} ({}): agentgate {} ({:?}), cedar {} ({:?})",
+                    "subset: action {i} ({}): portcullis {} ({:?}), cedar {} ({:?})",
                     describe(action),
                     if ours { "allow" } else { "deny" },
                     engine.evaluate_value(action).rule,
@@ -411,13 +411,13 @@ impl Run {
             }
         }
         emit(&format!(
-            "# subset: agentgate and Cedar agree on {} of {} actions ({allowed} allowed)",
+            "# subset: portcullis and Cedar agree on {} of {} actions ({allowed} allowed)",
             w.actions.len() - disagree,
             w.actions.len()
         ));
         if disagree > 0 {
             self.fail(format!(
-                "subset: agentgate and Cedar disagree on {disagree} actions"
+                "subset: portcullis and Cedar disagree on {disagree} actions"
             ));
         }
         let count = w.actions.len();
@@ -450,7 +450,7 @@ impl Run {
                         w.actions.get(i % count).unwrap_or(&serde_json::Value::Null),
                     )
                 },
-                |i, v: &agentgate::Verdict| {
+                |i, v: &portcullis::Verdict| {
                     if i >= warmup {
                         mix.add(v.effect, v.code);
                     }
@@ -503,7 +503,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("agentgate-bench: {e}");
+            eprintln!("portcullis-bench: {e}");
             return ExitCode::from(2);
         }
     };

@@ -58,7 +58,7 @@ fn glob_matches(pattern: &str, text: &str) -> bool {
 
 /// A JSON value as a Cedar value. Cedar has no floating-point type and no null: a float
 /// becomes its decimal text (no subset rule reads one) and a null field is left out, so
-/// `has` sees it as absent exactly as agentgate treats null as missing.
+/// `has` sees it as absent exactly as portcullis treats null as missing.
 fn to_cedar(value: &Value) -> Result<Option<RestrictedExpression>, String> {
     Ok(Some(match value {
         Value::Null => return Ok(None),
@@ -90,7 +90,7 @@ fn to_cedar(value: &Value) -> Result<Option<RestrictedExpression>, String> {
 }
 
 impl CedarPeer {
-    /// Builds the peer from the Cedar policy text, the agentgate subset policy (for its agent
+    /// Builds the peer from the Cedar policy text, the portcullis subset policy (for its agent
     /// registry and roles) and the actions.
     pub fn new(cedar_text: &str, subset_policy: &[u8], actions: &[Value]) -> Result<Self, String> {
         let policies =

@@ -1,5 +1,5 @@
 //! Percentiles and the common output lines every language's harness prints.
-use agentgate::{Code, Decision, Effect};
+use portcullis::{Code, Decision, Effect};
 
 /// Latency percentiles (nanoseconds) and throughput of one case.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -25,17 +25,17 @@ pub struct Workload {
     pub texts: Vec<Vec<u8>>,
 }
 
-/// The repository's `benches/` directory (compiled in; `AGENTGATE_BENCH_ROOT` overrides it).
+/// The repository's `benches/` directory (compiled in; `PORTCULLIS_BENCH_ROOT` overrides it).
 pub fn benches_dir() -> PathBuf {
-    match std::env::var_os("AGENTGATE_BENCH_ROOT") {
+    match std::env::var_os("PORTCULLIS_BENCH_ROOT") {
         Some(dir) => PathBuf::from(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
     }
 }
 
-/// Where generated scale policies are written (`AGENTGATE_BENCH_OUT`, default `target/bench`).
+/// Where generated scale policies are written (`PORTCULLIS_BENCH_OUT`, default `target/bench`).
 pub fn out_dir() -> PathBuf {
-    match std::env::var_os("AGENTGATE_BENCH_OUT") {
+    match std::env::var_os("PORTCULLIS_BENCH_OUT") {
         Some(dir) => PathBuf::from(dir),
         None => benches_dir().join("../target/bench"),
     }
@@ -129,14 +129,14 @@ pub fn with_version(policy: &[u8], version: &str) -> Result<Vec<u8>, String> {
 }
 
 /// An engine with the harnesses' manual clock, at [`START_MS`].
-pub fn engine(policy: &[u8]) -> Result<agentgate::Engine, String> {
-    agentgate::Engine::new(policy, options()).map_err(|e| format!("policy: {e}"))
+pub fn engine(policy: &[u8]) -> Result<portcullis::Engine, String> {
+    portcullis::Engine::new(policy, options()).map_err(|e| format!("policy: {e}"))
 }
 
 /// Engine options with the harnesses' manual clock.
-pub fn options() -> agentgate::EngineOptions {
-    agentgate::EngineOptions {
-        clock: agentgate::ClockMode::Manual { start_ms: START_MS },
-        ..agentgate::EngineOptions::default()
+pub fn options() -> portcullis::EngineOptions {
+    portcullis::EngineOptions {
+        clock: portcullis::ClockMode::Manual { start_ms: START_MS },
+        ..portcullis::EngineOptions::default()
     }
 }

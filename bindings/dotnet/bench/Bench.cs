@@ -5,7 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 
-namespace AgentGate.Bench
+namespace Portcullis.Bench
 {
     /// <summary>
     /// Timing harness: the latency of one Evaluate call through the .NET binding, as
@@ -22,8 +22,8 @@ namespace AgentGate.Bench
             if (args.Length > 0 && args[0] == "--percentile") return Percentile.Run(args);
             if (args.Length != 2)
             {
-                Console.Error.WriteLine("usage: AgentGate.Bench.exe POLICY.json ACTIONS.json");
-                Console.Error.WriteLine("       AgentGate.Bench.exe --percentile POLICY.json ACTIONS.json [options] (see Percentile.cs)");
+                Console.Error.WriteLine("usage: Portcullis.Bench.exe POLICY.json ACTIONS.json");
+                Console.Error.WriteLine("       Portcullis.Bench.exe --percentile POLICY.json ACTIONS.json [options] (see Percentile.cs)");
                 return 2;
             }
             string policy = File.ReadAllText(args[0]);

@@ -5,7 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 
-namespace AgentGate.Bench
+namespace Portcullis.Bench
 {
     /// <summary>
     /// The .NET percentile harness of the cross-language benchmark (benches/ and BENCHMARKS.md at
@@ -13,7 +13,7 @@ namespace AgentGate.Bench
     /// BENCH and MIX lines, one each per input mode.
     /// </summary>
     /// <remarks>
-    /// <c>AgentGate.Bench.exe --percentile POLICY.json ACTIONS.json [--workload NAME] [--n N]
+    /// <c>Portcullis.Bench.exe --percentile POLICY.json ACTIONS.json [--workload NAME] [--n N]
     /// [--warmup W] [--start-ms MS] [--step-ms MS]</c>. ACTIONS.json is one JSON array of actions.
     /// The engine has a manual clock that starts at --start-ms and moves --step-ms after each action
     /// (outside the timed region). W untimed calls, then N timed calls, replaying the actions in
@@ -57,7 +57,7 @@ namespace AgentGate.Bench
             Settings s = Parse(args);
             if (s == null)
             {
-                Console.Error.WriteLine("usage: AgentGate.Bench.exe --percentile POLICY.json ACTIONS.json [--workload NAME] " +
+                Console.Error.WriteLine("usage: Portcullis.Bench.exe --percentile POLICY.json ACTIONS.json [--workload NAME] " +
                                         "[--n N] [--warmup W] [--start-ms MS] [--step-ms MS]");
                 return 2;
             }

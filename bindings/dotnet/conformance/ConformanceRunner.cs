@@ -4,11 +4,11 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 
-namespace AgentGate.Conformance
+namespace Portcullis.Conformance
 {
     /// <summary>
-    /// Replays the conformance cases (tests/conformance, or AGENTGATE_CONFORMANCE_DIR,
-    /// recursively) through the public API of AgentGate.dll. Prints one line per failing case
+    /// Replays the conformance cases (tests/conformance, or PORTCULLIS_CONFORMANCE_DIR,
+    /// recursively) through the public API of Portcullis.dll. Prints one line per failing case
     /// and ends with "N passed, M failed"; exits non-zero when a case failed or none ran.
     /// </summary>
     internal static class ConformanceRunner
@@ -17,7 +17,7 @@ namespace AgentGate.Conformance
 
         private static int Main(string[] args)
         {
-            string dir = Environment.GetEnvironmentVariable("AGENTGATE_CONFORMANCE_DIR");
+            string dir = Environment.GetEnvironmentVariable("PORTCULLIS_CONFORMANCE_DIR");
             if (string.IsNullOrEmpty(dir)) dir = args.Length > 0 ? args[0] : "tests/conformance";
             if (!Directory.Exists(dir))
             {
@@ -126,7 +126,7 @@ namespace AgentGate.Conformance
                     {
                         throw new CaseException("step " + i + ": " + e.Message);
                     }
-                    catch (AgentGateException e)
+                    catch (PortcullisException e)
                     {
                         throw new CaseException("step " + i + ": unexpected " + e.GetType().Name + ": " + e.Message);
                     }
@@ -194,7 +194,7 @@ namespace AgentGate.Conformance
             {
                 engine.Approve(action, TimeSpan.FromTicks((long)ttl * TimeSpan.TicksPerMillisecond), (int)uses);
             }
-            catch (AgentGateException e)
+            catch (PortcullisException e)
             {
                 if (!step.ContainsKey("expect_error")) throw new CaseException("approve failed: " + e.GetType().Name + ": " + e.Message);
                 var expected = Get<JsonObject>(step, "expect_error", "step");

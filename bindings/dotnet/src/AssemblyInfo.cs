@@ -1,8 +1,8 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
 
-[assembly: AssemblyTitle("AgentGate")]
-[assembly: AssemblyDescription("Runtime policy engine for AI agent tool calls: .NET binding over the agentgate C ABI")]
+[assembly: AssemblyTitle("Portcullis")]
+[assembly: AssemblyDescription("Runtime policy engine for AI agent tool calls: .NET binding over the portcullis C ABI")]
 [assembly: AssemblyVersion("0.1.0.0")]
 // The unit tests read the live native handle count (NativeHandle.LiveCount).
-[assembly: InternalsVisibleTo("AgentGate.Tests")]
+[assembly: InternalsVisibleTo("Portcullis.Tests")]

@@ -1,6 +1,6 @@
 using System;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>Where an engine's audit records go.</summary>
     /// <remarks>The values are the C ABI's; 0 is not a sink, so an unset <see cref="AuditOptions.Sink"/> is an error.</remarks>
@@ -36,7 +36,7 @@ namespace AgentGate
     /// <c>policy</c>, <c>action_hash</c>, <c>eval_ns</c>, <c>prev</c> (the previous record's hash) and
     /// <c>hash</c>. Parameter values appear only for the paths the policy lists in
     /// <c>audit.include_params</c>; nothing else of the arguments or the context is written.
-    /// <c>agentgate-audit verify</c> checks a trail.
+    /// <c>portcullis audit verify</c> checks a trail.
     /// </remarks>
     public sealed class AuditOptions
     {

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Collections.ObjectModel;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>What happens to the action.</summary>
     public enum Effect
@@ -130,7 +130,7 @@ namespace AgentGate
         /// <summary>Allow, deny or require approval.</summary>
         public Effect Effect { get; private set; }
 
-        /// <summary>True only when <see cref="Effect"/> is <see cref="AgentGate.Effect.Allow"/>.</summary>
+        /// <summary>True only when <see cref="Effect"/> is <see cref="Portcullis.Effect.Allow"/>.</summary>
         public bool Allowed { get; private set; }
 
         /// <summary>Why: a rule, the default, an approval, a rate limit, a malformed action, ...</summary>
@@ -199,7 +199,7 @@ namespace AgentGate
         }
 
         /// <summary>Reads the decision JSON the engine wrote.</summary>
-        /// <exception cref="AgentGateException">The text is not a decision object (a binding and library mismatch).</exception>
+        /// <exception cref="PortcullisException">The text is not a decision object (a binding and library mismatch).</exception>
         internal static Decision FromJson(string json)
         {
             try
@@ -238,7 +238,7 @@ namespace AgentGate
             }
             catch (FormatException e)
             {
-                throw new AgentGateException("the native library returned a decision this binding cannot read (" + e.Message + "): " + json, e);
+                throw new PortcullisException("the native library returned a decision this binding cannot read (" + e.Message + "): " + json, e);
             }
         }
 

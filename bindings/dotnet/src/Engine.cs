@@ -1,13 +1,13 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.CompilerServices;
-using AgentGate.Native;
+using Portcullis.Native;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>
     /// A policy engine: decides whether an agent's action may run. Backed by the native
-    /// agentgate library; dispose it to release the native memory at once (a finalizer
+    /// portcullis library; dispose it to release the native memory at once (a finalizer
     /// releases a forgotten one).
     /// </summary>
     /// <remarks>
@@ -51,20 +51,20 @@ namespace AgentGate
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static unsafe Engine Create(byte[] policy, EngineOptions options, byte[] auditPath)
         {
-            var native = new AgEngineOptions();
-            NativeMethods.ag_engine_options_default(&native);
+            var native = new PortcullisEngineOptions();
+            NativeMethods.portcullis_engine_options_default(&native);
             if (options != null)
             {
                 if (options.ManualClockStart.HasValue)
                 {
-                    native.clock = NativeMethods.AG_CLOCK_MANUAL;
+                    native.clock = NativeMethods.PORTCULLIS_CLOCK_MANUAL;
                     native.manual_start_ms = options.ManualClockStart.Value.ToUnixTimeMilliseconds();
                 }
                 if (options.MaxKeysPerLimit > 0) native.max_keys_per_limit = (ulong)options.MaxKeysPerLimit;
             }
             AuditOptions audit = options != null ? options.Audit : null;
-            var nativeAudit = new AgAuditOptions();
-            NativeMethods.ag_audit_options_default(&nativeAudit);
+            var nativeAudit = new PortcullisAuditOptions();
+            NativeMethods.portcullis_audit_options_default(&nativeAudit);
             if (audit != null)
             {
                 nativeAudit.sink = (uint)audit.Sink;
@@ -90,16 +90,16 @@ namespace AgentGate
                     }
                     finally
                     {
-                        AgEngine* created = null;
-                        AgError* failure = null;
+                        PortcullisEngine* created = null;
+                        PortcullisError* failure = null;
                         status = audit == null
-                            ? NativeMethods.ag_engine_new(text, Length(policy), &native, &created, &failure)
-                            : NativeMethods.ag_engine_new_audited(text, Length(policy), &native, &nativeAudit, &created, &failure);
+                            ? NativeMethods.portcullis_engine_new(text, Length(policy), &native, &created, &failure)
+                            : NativeMethods.portcullis_engine_new_audited(text, Length(policy), &native, &nativeAudit, &created, &failure);
                         engine.Attach((IntPtr)created);
                         error.Attach((IntPtr)failure);
                     }
                 }
-                if (status != NativeMethods.AG_OK)
+                if (status != NativeMethods.PORTCULLIS_OK)
                 {
                     engine.Dispose();
                     throw ToException(status, error);
@@ -134,12 +134,12 @@ namespace AgentGate
                         }
                         finally
                         {
-                            AgError* failure = null;
-                            status = NativeMethods.ag_engine_update_policy(Native, text, Length(policy), &failure);
+                            PortcullisError* failure = null;
+                            status = NativeMethods.portcullis_engine_update_policy(Native, text, Length(policy), &failure);
                             error.Attach((IntPtr)failure);
                         }
                     }
-                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                    if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                 }
             }
             finally
@@ -156,7 +156,7 @@ namespace AgentGate
         /// </returns>
         /// <exception cref="ArgumentNullException"><paramref name="actionJson"/> is null.</exception>
         /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-        /// <exception cref="AgentGateException">The native engine failed during the call.</exception>
+        /// <exception cref="PortcullisException">The native engine failed during the call.</exception>
         public Decision Evaluate(string actionJson)
         {
             return Decision.FromJson(EvaluateJson(actionJson));
@@ -169,7 +169,7 @@ namespace AgentGate
         /// </returns>
         /// <exception cref="ArgumentNullException"><paramref name="call"/> is null.</exception>
         /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-        /// <exception cref="AgentGateException">The native engine failed during the call.</exception>
+        /// <exception cref="PortcullisException">The native engine failed during the call.</exception>
         public Decision Evaluate(ToolCall call)
         {
             if (call == null) throw new ArgumentNullException(nameof(call));
@@ -184,7 +184,7 @@ namespace AgentGate
         /// </summary>
         /// <exception cref="ArgumentNullException"><paramref name="actionJson"/> is null.</exception>
         /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-        /// <exception cref="AgentGateException">The native engine failed during the call.</exception>
+        /// <exception cref="PortcullisException">The native engine failed during the call.</exception>
         public unsafe string EvaluateJson(string actionJson)
         {
             if (actionJson == null) throw new ArgumentNullException(nameof(actionJson));
@@ -209,12 +209,12 @@ namespace AgentGate
                         }
                         finally
                         {
-                            AgBuffer* json = null;
-                            status = NativeMethods.ag_engine_evaluate_json(Native, text, (UIntPtr)(uint)length, &json);
+                            PortcullisBuffer* json = null;
+                            status = NativeMethods.portcullis_engine_evaluate_json(Native, text, (UIntPtr)(uint)length, &json);
                             buffer.Attach((IntPtr)json);
                         }
                     }
-                    if (status != NativeMethods.AG_OK || buffer.IsInvalid) throw Failed("evaluate", status);
+                    if (status != NativeMethods.PORTCULLIS_OK || buffer.IsInvalid) throw Failed("evaluate", status);
                     return buffer.Text;
                 }
             }
@@ -260,15 +260,15 @@ namespace AgentGate
                         }
                         finally
                         {
-                            AgBuffer* created = null;
-                            AgError* failure = null;
-                            status = NativeMethods.ag_engine_approve_action(
+                            PortcullisBuffer* created = null;
+                            PortcullisError* failure = null;
+                            status = NativeMethods.portcullis_engine_approve_action(
                                 Native, text, (UIntPtr)(uint)length, TtlMs(ttl), Uses(uses), &created, &failure);
                             hash.Attach((IntPtr)created);
                             error.Attach((IntPtr)failure);
                         }
                     }
-                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                    if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                     if (hash.IsInvalid) throw Failed("approve", status);
                     return hash.Text;
                 }
@@ -322,13 +322,13 @@ namespace AgentGate
                         }
                         finally
                         {
-                            AgError* failure = null;
-                            status = NativeMethods.ag_engine_approve_hash(
+                            PortcullisError* failure = null;
+                            status = NativeMethods.portcullis_engine_approve_hash(
                                 Native, text, (UIntPtr)(uint)length, TtlMs(ttl), Uses(uses), &failure);
                             error.Attach((IntPtr)failure);
                         }
                     }
-                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                    if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                 }
             }
             finally
@@ -345,12 +345,12 @@ namespace AgentGate
             bool added = AddRef();
             try
             {
-                int status = NativeMethods.ag_engine_set_time(Native, time.ToUnixTimeMilliseconds());
-                if (status == NativeMethods.AG_ERR_CLOCK)
+                int status = NativeMethods.portcullis_engine_set_time(Native, time.ToUnixTimeMilliseconds());
+                if (status == NativeMethods.PORTCULLIS_ERR_CLOCK)
                 {
                     throw new ClockException("this engine reads the system clock; create it with EngineOptions.ManualClockStart to set the time");
                 }
-                if (status != NativeMethods.AG_OK) throw Failed("set the time", status);
+                if (status != NativeMethods.PORTCULLIS_OK) throw Failed("set the time", status);
             }
             finally
             {
@@ -368,8 +368,8 @@ namespace AgentGate
                 try
                 {
                     long now;
-                    int status = NativeMethods.ag_engine_now(Native, &now);
-                    if (status != NativeMethods.AG_OK) throw Failed("read the clock", status);
+                    int status = NativeMethods.portcullis_engine_now(Native, &now);
+                    if (status != NativeMethods.PORTCULLIS_OK) throw Failed("read the clock", status);
                     return DateTimeOffset.FromUnixTimeMilliseconds(now);
                 }
                 finally
@@ -410,23 +410,23 @@ namespace AgentGate
                     }
                     finally
                     {
-                        AgBuffer* lines = null;
-                        status = NativeMethods.ag_engine_drain_audit(Native, (UIntPtr)(uint)max, &lines, &count);
+                        PortcullisBuffer* lines = null;
+                        status = NativeMethods.portcullis_engine_drain_audit(Native, (UIntPtr)(uint)max, &lines, &count);
                         buffer.Attach((IntPtr)lines);
                     }
-                    if (status != NativeMethods.AG_OK || buffer.IsInvalid) throw Failed("drain the audit trail", status);
+                    if (status != NativeMethods.PORTCULLIS_OK || buffer.IsInvalid) throw Failed("drain the audit trail", status);
                     string text = buffer.Text;
                     var records = new List<string>((int)count.ToUInt32());
                     for (int start = 0; start < text.Length;)
                     {
                         int end = text.IndexOf('\n', start);
-                        if (end < 0) throw new AgentGateException("agentgate returned an audit record without its newline");
+                        if (end < 0) throw new PortcullisException("portcullis returned an audit record without its newline");
                         records.Add(text.Substring(start, end - start));
                         start = end + 1;
                     }
                     if ((ulong)records.Count != count.ToUInt64())
                     {
-                        throw new AgentGateException("agentgate reported " + count + " audit records and sent " + records.Count);
+                        throw new PortcullisException("portcullis reported " + count + " audit records and sent " + records.Count);
                     }
                     return records.AsReadOnly();
                 }
@@ -458,11 +458,11 @@ namespace AgentGate
                     }
                     finally
                     {
-                        AgError* failure = null;
-                        status = NativeMethods.ag_engine_flush_audit(Native, &failure);
+                        PortcullisError* failure = null;
+                        status = NativeMethods.portcullis_engine_flush_audit(Native, &failure);
                         error.Attach((IntPtr)failure);
                     }
-                    if (status != NativeMethods.AG_OK) throw ToException(status, error);
+                    if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                 }
             }
             finally
@@ -483,9 +483,9 @@ namespace AgentGate
                 bool added = AddRef();
                 try
                 {
-                    AgAuditStats stats;
-                    int status = NativeMethods.ag_engine_audit_stats(Native, &stats);
-                    if (status != NativeMethods.AG_OK) throw Failed("read the audit counters", status);
+                    PortcullisAuditStats stats;
+                    int status = NativeMethods.portcullis_engine_audit_stats(Native, &stats);
+                    if (status != NativeMethods.PORTCULLIS_OK) throw Failed("read the audit counters", status);
                     return new AuditStats((long)stats.recorded, (long)stats.dropped);
                 }
                 finally
@@ -506,7 +506,7 @@ namespace AgentGate
             handle.Dispose();
         }
 
-        private unsafe AgEngine* Native => (AgEngine*)handle.DangerousGetHandle();
+        private unsafe PortcullisEngine* Native => (PortcullisEngine*)handle.DangerousGetHandle();
 
         /// <summary>Keeps the native engine alive for one call; throws once the engine is disposed.</summary>
         private bool AddRef()
@@ -535,7 +535,7 @@ namespace AgentGate
             Decision engineDecision = Decision.FromJson(EvaluateJson("null"));
             if (engineDecision.Code != DecisionCode.InvalidAction)
             {
-                throw new AgentGateException("the engine did not reject an action that is not an object: " + engineDecision.Json);
+                throw new PortcullisException("the engine did not reject an action that is not an object: " + engineDecision.Json);
             }
             return engineDecision.WithReason(problem);
         }
@@ -577,23 +577,23 @@ namespace AgentGate
             string message = error.IsInvalid ? StatusName(status) : error.Message;
             switch (status)
             {
-                case NativeMethods.AG_ERR_POLICY: return new PolicyException(path, message);
-                case NativeMethods.AG_ERR_INVALID_ARGUMENT: return new InvalidArgumentException(message);
-                case NativeMethods.AG_ERR_INVALID_ACTION: return new InvalidActionException(message);
-                case NativeMethods.AG_ERR_CLOCK: return new ClockException(message);
-                case NativeMethods.AG_ERR_AUDIT: return new AuditException(message);
-                default: return new AgentGateException(StatusName(status) + ": " + message);
+                case NativeMethods.PORTCULLIS_ERR_POLICY: return new PolicyException(path, message);
+                case NativeMethods.PORTCULLIS_ERR_INVALID_ARGUMENT: return new InvalidArgumentException(message);
+                case NativeMethods.PORTCULLIS_ERR_INVALID_ACTION: return new InvalidActionException(message);
+                case NativeMethods.PORTCULLIS_ERR_CLOCK: return new ClockException(message);
+                case NativeMethods.PORTCULLIS_ERR_AUDIT: return new AuditException(message);
+                default: return new PortcullisException(StatusName(status) + ": " + message);
             }
         }
 
-        private static AgentGateException Failed(string what, int status)
+        private static PortcullisException Failed(string what, int status)
         {
-            return new AgentGateException("agentgate failed to " + what + ": " + StatusName(status));
+            return new PortcullisException("portcullis failed to " + what + ": " + StatusName(status));
         }
 
         private static unsafe string StatusName(int status)
         {
-            return Utf8.FromNulTerminated((IntPtr)NativeMethods.ag_status_name(status));
+            return Utf8.FromNulTerminated((IntPtr)NativeMethods.portcullis_status_name(status));
         }
     }
 }

@@ -1,6 +1,6 @@
 using System;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>How an <see cref="Engine"/> is created.</summary>
     public sealed class EngineOptions

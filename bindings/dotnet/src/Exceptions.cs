@@ -1,30 +1,30 @@
 using System;
 
-namespace AgentGate
+namespace Portcullis
 {
-    /// <summary>The base of every error agentgate reports.</summary>
+    /// <summary>The base of every error portcullis reports.</summary>
     /// <remarks>
     /// Evaluation does not throw for bad action content: a malformed action is a
     /// <see cref="Decision"/> with effect <see cref="Effect.Deny"/> and code
     /// <see cref="DecisionCode.InvalidAction"/>. This exception (not a subclass) is thrown only
     /// when the native engine itself failed during a call.
     /// </remarks>
-    public class AgentGateException : Exception
+    public class PortcullisException : Exception
     {
         /// <summary>Creates the exception with a message.</summary>
-        public AgentGateException(string message) : base(message)
+        public PortcullisException(string message) : base(message)
         {
         }
 
         /// <summary>Creates the exception with a message and the error that caused it.</summary>
-        public AgentGateException(string message, Exception inner) : base(message, inner)
+        public PortcullisException(string message, Exception inner) : base(message, inner)
         {
         }
     }
 
     /// <summary>A policy document could not be loaded; <see cref="Path"/> says where.</summary>
     /// <remarks>An engine whose <see cref="Engine.UpdatePolicy"/> failed keeps its current policy.</remarks>
-    public class PolicyException : AgentGateException
+    public class PolicyException : PortcullisException
     {
         /// <summary>Creates the exception for the error at <paramref name="path"/>.</summary>
         public PolicyException(string path, string detail)
@@ -45,7 +45,7 @@ namespace AgentGate
     }
 
     /// <summary>An argument is out of range or malformed: a TTL under one millisecond, uses under 1, a malformed action hash.</summary>
-    public class InvalidArgumentException : AgentGateException
+    public class InvalidArgumentException : PortcullisException
     {
         /// <summary>Creates the exception with a message.</summary>
         public InvalidArgumentException(string message) : base(message)
@@ -54,7 +54,7 @@ namespace AgentGate
     }
 
     /// <summary>The action given to <see cref="Engine.Approve(string, TimeSpan, int)"/> is not a valid action.</summary>
-    public class InvalidActionException : AgentGateException
+    public class InvalidActionException : PortcullisException
     {
         /// <summary>Creates the exception with a message.</summary>
         public InvalidActionException(string message) : base(message)
@@ -63,7 +63,7 @@ namespace AgentGate
     }
 
     /// <summary><see cref="Engine.SetTime"/> was called on an engine that reads the system clock.</summary>
-    public class ClockException : AgentGateException
+    public class ClockException : PortcullisException
     {
         /// <summary>Creates the exception with a message.</summary>
         public ClockException(string message) : base(message)
@@ -75,7 +75,7 @@ namespace AgentGate
     /// The audit trail cannot be opened (<see cref="Engine.FromPolicy"/> with <see cref="EngineOptions.Audit"/>)
     /// or written (<see cref="Engine.FlushAudit"/>); the message names the file and the system's error.
     /// </summary>
-    public class AuditException : AgentGateException
+    public class AuditException : PortcullisException
     {
         /// <summary>Creates the exception with a message.</summary>
         public AuditException(string message) : base(message)
@@ -84,7 +84,7 @@ namespace AgentGate
     }
 
     /// <summary>The native library could not be loaded, or its ABI version does not match this assembly.</summary>
-    public class NativeLibraryException : AgentGateException
+    public class NativeLibraryException : PortcullisException
     {
         /// <summary>Creates the exception with a message.</summary>
         public NativeLibraryException(string message) : base(message)

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>
     /// Guards an agent framework's function calls (Semantic Kernel, AutoGen, a hand-written

@@ -2,7 +2,7 @@ using System;
 using System.Collections;
 using System.Collections.Generic;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>
     /// A JSON object: a string-keyed dictionary that enumerates in insertion order (document

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>How <see cref="JsonReader"/> represents JSON numbers.</summary>
     internal enum JsonNumbers

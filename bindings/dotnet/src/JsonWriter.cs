@@ -5,7 +5,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>
     /// A .NET value that has no JSON form: a non-finite number, a type the writer does not

@@ -3,18 +3,18 @@ using System.IO;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using AgentGate.Native;
+using Portcullis.Native;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>
-    /// Finds and checks the native library (<c>libagentgate_ffi.so</c>) once, before the first
+    /// Finds and checks the native library (<c>libportcullis.so</c>) once, before the first
     /// call into it.
     /// </summary>
     /// <remarks>
-    /// The P/Invoke name is <c>agentgate_ffi</c>, resolved by the runtime's usual rules (next to
+    /// The P/Invoke name is <c>portcullis</c>, resolved by the runtime's usual rules (next to
     /// the assembly, <c>runtimes/&lt;rid&gt;/native</c> of a NuGet package, the system library
-    /// path). The environment variable <c>AGENTGATE_NATIVE_LIB</c>, when set, names the library
+    /// path). The environment variable <c>PORTCULLIS_NATIVE_LIB</c>, when set, names the library
     /// file to use instead: on Mono through a global dllmap entry
     /// (<c>mono_dllmap_insert</c>), on .NET Core 3.0 and later through a
     /// <c>DllImportResolver</c>. The loaded library's ABI version must have the major version
@@ -27,9 +27,9 @@ namespace AgentGate
     internal static class NativeLoader
     {
         /// <summary>The environment variable that names the native library file to load.</summary>
-        internal const string OverrideVariable = "AGENTGATE_NATIVE_LIB";
+        internal const string OverrideVariable = "PORTCULLIS_NATIVE_LIB";
 
-        private const string LibraryName = "agentgate_ffi";
+        private const string LibraryName = "portcullis";
         private static readonly object Gate = new object();
         private static volatile bool loaded;
         private static Exception failure;
@@ -86,14 +86,14 @@ namespace AgentGate
             catch (DllNotFoundException e)
             {
                 throw new NativeLibraryException(
-                    "cannot load the agentgate native library (" + LibraryName + ", lib" + LibraryName + ".so on Linux): " +
-                    "put it next to AgentGate.dll or on the library search path, or set " + OverrideVariable +
+                    "cannot load the portcullis native library (" + LibraryName + ", lib" + LibraryName + ".so on Linux): " +
+                    "put it next to Portcullis.dll or on the library search path, or set " + OverrideVariable +
                     " to its full path (" + e.Message + ")", e);
             }
             catch (EntryPointNotFoundException e)
             {
                 throw new NativeLibraryException(
-                    "the loaded " + LibraryName + " library does not export ag_abi_version: it is not the agentgate C ABI (" + e.Message + ")", e);
+                    "the loaded " + LibraryName + " library does not export portcullis_abi_version: it is not the portcullis C ABI (" + e.Message + ")", e);
             }
             CheckAbi(abi);
             version = ReadVersion();
@@ -104,13 +104,13 @@ namespace AgentGate
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static uint ReadAbiVersion()
         {
-            return NativeMethods.ag_abi_version();
+            return NativeMethods.portcullis_abi_version();
         }
 
         [MethodImpl(MethodImplOptions.NoInlining)]
         private static unsafe string ReadVersion()
         {
-            return Utf8.FromNulTerminated((IntPtr)NativeMethods.ag_version());
+            return Utf8.FromNulTerminated((IntPtr)NativeMethods.portcullis_version());
         }
 
         /// <summary>Throws unless <paramref name="abi"/> is compatible with the ABI this binding was generated against.</summary>
@@ -118,12 +118,12 @@ namespace AgentGate
         {
             uint major = abi >> 16;
             uint minor = abi & 0xFFFF;
-            if (major != NativeMethods.AG_ABI_VERSION_MAJOR || minor < NativeMethods.AG_ABI_VERSION_MINOR)
+            if (major != NativeMethods.PORTCULLIS_ABI_VERSION_MAJOR || minor < NativeMethods.PORTCULLIS_ABI_VERSION_MINOR)
             {
                 throw new NativeLibraryException(
-                    "the agentgate native library has ABI version " + major + "." + minor +
-                    ", but this AgentGate.dll needs ABI " + NativeMethods.AG_ABI_VERSION_MAJOR + "." +
-                    NativeMethods.AG_ABI_VERSION_MINOR + " or a later 1.x: use the native library of the same release");
+                    "the portcullis native library has ABI version " + major + "." + minor +
+                    ", but this Portcullis.dll needs ABI " + NativeMethods.PORTCULLIS_ABI_VERSION_MAJOR + "." +
+                    NativeMethods.PORTCULLIS_ABI_VERSION_MINOR + " or a later " + NativeMethods.PORTCULLIS_ABI_VERSION_MAJOR + ".x: use the native library of the same release");
             }
         }
 
@@ -143,7 +143,7 @@ namespace AgentGate
             {
                 throw new NativeLibraryException(
                     OverrideVariable + " is set, but this runtime offers no way to redirect a DllImport " +
-                    "(needs Mono or .NET Core 3.0+): put the library next to AgentGate.dll instead");
+                    "(needs Mono or .NET Core 3.0+): put the library next to Portcullis.dll instead");
             }
         }
 
@@ -161,7 +161,7 @@ namespace AgentGate
             {
                 throw new NativeLibraryException(
                     OverrideVariable + " is set, but this Mono host does not export mono_dllmap_insert: " +
-                    "add a <dllmap dll=\"" + LibraryName + "\" target=\"" + fullPath + "\"/> entry to AgentGate.dll.config instead", e);
+                    "add a <dllmap dll=\"" + LibraryName + "\" target=\"" + fullPath + "\"/> entry to Portcullis.dll.config instead", e);
             }
         }
 

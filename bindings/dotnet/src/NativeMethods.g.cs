@@ -9,273 +9,272 @@ using System;
 using System.Runtime.InteropServices;
 
 
-namespace AgentGate.Native
+namespace Portcullis.Native
 {
     internal static unsafe partial class NativeMethods
     {
-        const string __DllName = "agentgate_ffi";
+        const string __DllName = "portcullis";
 
         /// <summary>
-        ///  `ag_audit_options.sink`: no audit trail (the engine behaves as one from `ag_engine_new`).
+        ///  `portcullis_audit_options.sink`: no audit trail (the engine behaves as one from `portcullis_engine_new`).
         /// </summary>
-        internal const uint AG_AUDIT_NONE = 0;
+        internal const uint PORTCULLIS_AUDIT_NONE = 0;
         /// <summary>
-        ///  `ag_audit_options.sink`: an append-only JSON-lines file at `path`, written by a background
+        ///  `portcullis_audit_options.sink`: an append-only JSON-lines file at `path`, written by a background
         ///  thread of the engine.
         /// </summary>
-        internal const uint AG_AUDIT_FILE = 1;
+        internal const uint PORTCULLIS_AUDIT_FILE = 1;
         /// <summary>
-        ///  `ag_audit_options.sink`: records wait in the engine's queue until the host takes them with
-        ///  `ag_engine_drain_audit`.
+        ///  `portcullis_audit_options.sink`: records wait in the engine's queue until the host takes them with
+        ///  `portcullis_engine_drain_audit`.
         /// </summary>
-        internal const uint AG_AUDIT_MEMORY = 2;
+        internal const uint PORTCULLIS_AUDIT_MEMORY = 2;
         /// <summary>
-        ///  `ag_audit_options.overflow`: when the queue is full, evaluation waits for room; no record
-        ///  is ever lost (the default). With `AG_AUDIT_MEMORY` the host must keep draining, or
+        ///  `portcullis_audit_options.overflow`: when the queue is full, evaluation waits for room; no record
+        ///  is ever lost (the default). With `PORTCULLIS_AUDIT_MEMORY` the host must keep draining, or
         ///  evaluations block once `queue_capacity` records wait.
         /// </summary>
-        internal const uint AG_OVERFLOW_BLOCK = 0;
+        internal const uint PORTCULLIS_OVERFLOW_BLOCK = 0;
         /// <summary>
-        ///  `ag_audit_options.overflow`: when the queue is full, evaluation never waits; the record is
+        ///  `portcullis_audit_options.overflow`: when the queue is full, evaluation never waits; the record is
         ///  dropped and counted, and the trail gets a `"dropped"` record with the count.
         /// </summary>
-        internal const uint AG_OVERFLOW_DROP = 1;
+        internal const uint PORTCULLIS_OVERFLOW_DROP = 1;
         /// <summary>
-        ///  `ag_decision.effect`: the action may run.
+        ///  `portcullis_decision.effect`: the action may run.
         /// </summary>
-        internal const uint AG_EFFECT_ALLOW = 0;
+        internal const uint PORTCULLIS_EFFECT_ALLOW = 0;
         /// <summary>
-        ///  `ag_decision.effect`: the action must not run.
+        ///  `portcullis_decision.effect`: the action must not run.
         /// </summary>
-        internal const uint AG_EFFECT_DENY = 1;
+        internal const uint PORTCULLIS_EFFECT_DENY = 1;
         /// <summary>
-        ///  `ag_decision.effect`: the action may run only once a person approves it
-        ///  (`ag_engine_approve_action` / `ag_engine_approve_hash`).
+        ///  `portcullis_decision.effect`: the action may run only once a person approves it
+        ///  (`portcullis_engine_approve_action` / `portcullis_engine_approve_hash`).
         /// </summary>
-        internal const uint AG_EFFECT_REQUIRE_APPROVAL = 2;
+        internal const uint PORTCULLIS_EFFECT_REQUIRE_APPROVAL = 2;
         /// <summary>
-        ///  `ag_decision.code`: a rule decided.
+        ///  `portcullis_decision.code`: a rule decided.
         /// </summary>
-        internal const uint AG_CODE_RULE = 0;
+        internal const uint PORTCULLIS_CODE_RULE = 0;
         /// <summary>
-        ///  `ag_decision.code`: no deciding rule fired; the policy's default applied.
+        ///  `portcullis_decision.code`: no deciding rule fired; the policy's default applied.
         /// </summary>
-        internal const uint AG_CODE_DEFAULT = 1;
+        internal const uint PORTCULLIS_CODE_DEFAULT = 1;
         /// <summary>
-        ///  `ag_decision.code`: a require_approval rule fired and a valid approval covered the action.
+        ///  `portcullis_decision.code`: a require_approval rule fired and a valid approval covered the action.
         /// </summary>
-        internal const uint AG_CODE_APPROVED = 2;
+        internal const uint PORTCULLIS_CODE_APPROVED = 2;
         /// <summary>
-        ///  `ag_decision.code`: a rate limit is exhausted (see `retry_after_ms`).
+        ///  `portcullis_decision.code`: a rate limit is exhausted (see `retry_after_ms`).
         /// </summary>
-        internal const uint AG_CODE_RATE_LIMITED = 3;
+        internal const uint PORTCULLIS_CODE_RATE_LIMITED = 3;
         /// <summary>
-        ///  `ag_decision.code`: a require_approval rule fired and no approval covers the action.
+        ///  `portcullis_decision.code`: a require_approval rule fired and no approval covers the action.
         /// </summary>
-        internal const uint AG_CODE_APPROVAL_REQUIRED = 4;
+        internal const uint PORTCULLIS_CODE_APPROVAL_REQUIRED = 4;
         /// <summary>
-        ///  `ag_decision.code`: the policy requires known agents and this one is not registered.
+        ///  `portcullis_decision.code`: the policy requires known agents and this one is not registered.
         /// </summary>
-        internal const uint AG_CODE_UNKNOWN_AGENT = 5;
+        internal const uint PORTCULLIS_CODE_UNKNOWN_AGENT = 5;
         /// <summary>
-        ///  `ag_decision.code`: the action is malformed (the JSON decision's `reason` says why).
+        ///  `portcullis_decision.code`: the action is malformed (the JSON decision's `reason` says why).
         /// </summary>
-        internal const uint AG_CODE_INVALID_ACTION = 6;
+        internal const uint PORTCULLIS_CODE_INVALID_ACTION = 6;
         /// <summary>
-        ///  `ag_decision.code`: the engine failed; the effect is deny.
+        ///  `portcullis_decision.code`: the engine failed; the effect is deny.
         /// </summary>
-        internal const uint AG_CODE_ENGINE_ERROR = 7;
+        internal const uint PORTCULLIS_CODE_ENGINE_ERROR = 7;
         /// <summary>
         ///  Major version of this C ABI. A library whose major version differs from the one a program
         ///  was compiled against is incompatible with it.
         /// </summary>
-        internal const uint AG_ABI_VERSION_MAJOR = 1;
+        internal const uint PORTCULLIS_ABI_VERSION_MAJOR = 2;
         /// <summary>
         ///  Minor version of this C ABI. Minor versions only add functions, constants, structs or
         ///  trailing fields of the size-versioned option structs; a program compiled against minor
         ///  version N runs on any library with the same major version and a minor version &gt;= N.
-        ///  Version 1.1 added the audit trail (`ag_engine_new_audited` and the `ag_audit_*` items).
+        ///  Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes).
         /// </summary>
-        internal const uint AG_ABI_VERSION_MINOR = 1;
+        internal const uint PORTCULLIS_ABI_VERSION_MINOR = 0;
         /// <summary>
-        ///  `ag_engine_options.clock`: the engine reads the system clock (the default).
+        ///  `portcullis_engine_options.clock`: the engine reads the system clock (the default).
         /// </summary>
-        internal const uint AG_CLOCK_SYSTEM = 0;
+        internal const uint PORTCULLIS_CLOCK_SYSTEM = 0;
         /// <summary>
-        ///  `ag_engine_options.clock`: the engine has a manual clock that starts at `manual_start_ms`
-        ///  and moves only through `ag_engine_set_time` (for tests and simulations).
+        ///  `portcullis_engine_options.clock`: the engine has a manual clock that starts at `manual_start_ms`
+        ///  and moves only through `portcullis_engine_set_time` (for tests and simulations).
         /// </summary>
-        internal const uint AG_CLOCK_MANUAL = 1;
+        internal const uint PORTCULLIS_CLOCK_MANUAL = 1;
         /// <summary>
         ///  The call succeeded and wrote its out-parameters.
         /// </summary>
-        internal const int AG_OK = 0;
+        internal const int PORTCULLIS_OK = 0;
         /// <summary>
         ///  A pointer parameter that must not be NULL was NULL. Nothing was written.
         /// </summary>
-        internal const int AG_ERR_NULL_POINTER = 1;
+        internal const int PORTCULLIS_ERR_NULL_POINTER = 1;
         /// <summary>
         ///  Text that must be UTF-8 (an action hash) was not.
         /// </summary>
-        internal const int AG_ERR_INVALID_UTF8 = 2;
+        internal const int PORTCULLIS_ERR_INVALID_UTF8 = 2;
         /// <summary>
-        ///  The policy document could not be loaded; the `ag_error` gives its path and message.
+        ///  The policy document could not be loaded; the `portcullis_error` gives its path and message.
         /// </summary>
-        internal const int AG_ERR_POLICY = 3;
+        internal const int PORTCULLIS_ERR_POLICY = 3;
         /// <summary>
         ///  An argument is out of range or malformed (ttl_ms 0, uses 0, a malformed hash, an unknown
         ///  clock kind, a length above PTRDIFF_MAX).
         /// </summary>
-        internal const int AG_ERR_INVALID_ARGUMENT = 4;
+        internal const int PORTCULLIS_ERR_INVALID_ARGUMENT = 4;
         /// <summary>
-        ///  The action given to `ag_engine_approve_action` is not a valid action. (Evaluation never
-        ///  returns this: it denies a bad action with code `AG_CODE_INVALID_ACTION` instead.)
+        ///  The action given to `portcullis_engine_approve_action` is not a valid action. (Evaluation never
+        ///  returns this: it denies a bad action with code `PORTCULLIS_CODE_INVALID_ACTION` instead.)
         /// </summary>
-        internal const int AG_ERR_INVALID_ACTION = 5;
+        internal const int PORTCULLIS_ERR_INVALID_ACTION = 5;
         /// <summary>
-        ///  `ag_engine_set_time` was called on an engine that reads the system clock.
+        ///  `portcullis_engine_set_time` was called on an engine that reads the system clock.
         /// </summary>
-        internal const int AG_ERR_CLOCK = 6;
+        internal const int PORTCULLIS_ERR_CLOCK = 6;
         /// <summary>
         ///  The library panicked during this call. The call had no effect beyond what the engine
         ///  documents as atomic; other calls are not affected.
         /// </summary>
-        internal const int AG_ERR_PANIC = 7;
+        internal const int PORTCULLIS_ERR_PANIC = 7;
         /// <summary>
-        ///  `ag_engine_options.size` or `ag_audit_options.size` is smaller than the struct's size in
+        ///  `portcullis_engine_options.size` or `portcullis_audit_options.size` is smaller than the struct's size in
         ///  the ABI version that introduced it.
         /// </summary>
-        internal const int AG_ERR_OPTIONS_SIZE = 8;
+        internal const int PORTCULLIS_ERR_OPTIONS_SIZE = 8;
         /// <summary>
-        ///  The audit trail cannot be opened or written (the `ag_error` message names the file and the
-        ///  operating system's error). Since ABI 1.1.
+        ///  The audit trail cannot be opened or written (the `portcullis_error` message names the file and the
+        ///  operating system's error).
         /// </summary>
-        internal const int AG_ERR_AUDIT = 9;
+        internal const int PORTCULLIS_ERR_AUDIT = 9;
 
 
 
 
         /// <summary>
-        ///  Fills `*out` with the default audit options: current `size`, `AG_AUDIT_NONE`, `path`
+        ///  Fills `*out` with the default audit options: current `size`, `PORTCULLIS_AUDIT_NONE`, `path`
         ///  NULL, `max_bytes` 0 (no rotation), `flush_interval_ms` 200, `queue_capacity` 65536,
-        ///  `AG_OVERFLOW_BLOCK`, `fsync` 0. Does nothing when `out` is NULL. Since ABI 1.1.
+        ///  `PORTCULLIS_OVERFLOW_BLOCK`, `fsync` 0. Does nothing when `out` is NULL.
         ///
         ///  Thread-safe.
         ///
         ///  # Safety
-        ///  `out` is NULL or valid for a write of one `ag_audit_options`.
+        ///  `out` is NULL or valid for a write of one `portcullis_audit_options`.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_audit_options_default", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern void ag_audit_options_default(AgAuditOptions* @out);
+        [DllImport(__DllName, EntryPoint = "portcullis_audit_options_default", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void portcullis_audit_options_default(PortcullisAuditOptions* @out);
 
         /// <summary>
-        ///  Creates an engine like `ag_engine_new` that also writes every decision to the audit trail
-        ///  `audit` describes. Since ABI 1.1.
+        ///  Creates an engine like `portcullis_engine_new` that also writes every decision to the audit trail
+        ///  `audit` describes.
         ///
-        ///  `options` may be NULL for the defaults; `audit` must not be NULL (use `ag_engine_new` for
-        ///  an engine without a trail). The policy is loaded first: a bad policy gives `AG_ERR_POLICY`
+        ///  `options` may be NULL for the defaults; `audit` must not be NULL (use `portcullis_engine_new` for
+        ///  an engine without a trail). The policy is loaded first: a bad policy gives `PORTCULLIS_ERR_POLICY`
         ///  and never creates or touches the trail. A trail file that cannot be opened (a missing
         ///  directory, no permission, a last record that is not a record of a trail) gives
-        ///  `AG_ERR_AUDIT`, with an `ag_error` whose path is "" and whose message names the file and the
-        ///  operating system's error. Bad audit options give `AG_ERR_OPTIONS_SIZE`,
-        ///  `AG_ERR_INVALID_ARGUMENT` or `AG_ERR_INVALID_UTF8`. On failure `*out_engine` is set to NULL;
-        ///  on `AG_ERR_NULL_POINTER` (`policy`, `audit` or `out_engine` NULL) nothing is written.
+        ///  `PORTCULLIS_ERR_AUDIT`, with a `portcullis_error` whose path is "" and whose message names the file and the
+        ///  operating system's error. Bad audit options give `PORTCULLIS_ERR_OPTIONS_SIZE`,
+        ///  `PORTCULLIS_ERR_INVALID_ARGUMENT` or `PORTCULLIS_ERR_INVALID_UTF8`. On failure `*out_engine` is set to NULL;
+        ///  on `PORTCULLIS_ERR_NULL_POINTER` (`policy`, `audit` or `out_engine` NULL) nothing is written.
         ///
         ///  `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
-        ///  `ag_error` the caller owns on failure.
+        ///  `portcullis_error` the caller owns on failure.
         ///
-        ///  With `AG_AUDIT_FILE`, the engine runs a writer thread until `ag_engine_free`, which writes
-        ///  the records still queued before it returns. With `AG_AUDIT_MEMORY`, records wait for
-        ///  `ag_engine_drain_audit`; those not drained when the engine is freed are lost.
+        ///  With `PORTCULLIS_AUDIT_FILE`, the engine runs a writer thread until `portcullis_engine_free`, which writes
+        ///  the records still queued before it returns. With `PORTCULLIS_AUDIT_MEMORY`, records wait for
+        ///  `portcullis_engine_drain_audit`; those not drained when the engine is freed are lost.
         ///
         ///  Thread-safe: it touches no shared state (two engines must not write the same file).
         ///
         ///  # Safety
         ///  `policy` is readable for `policy_len` bytes; `options` is NULL or a readable
-        ///  `ag_engine_options` whose `size` is set; `audit` is a readable `ag_audit_options` whose
+        ///  `portcullis_engine_options` whose `size` is set; `audit` is a readable `portcullis_audit_options` whose
         ///  `size` is set and whose `path` is NULL or a NUL-terminated string; `out_engine` and
         ///  `out_error` (if not NULL) are writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_new_audited", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_new_audited(byte* policy, System.UIntPtr policy_len, AgEngineOptions* options, AgAuditOptions* audit, AgEngine** out_engine, AgError** out_error);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_new_audited", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_new_audited(byte* policy, System.UIntPtr policy_len, PortcullisEngineOptions* options, PortcullisAuditOptions* audit, PortcullisEngine** out_engine, PortcullisError** out_error);
 
         /// <summary>
         ///  Takes up to `max_records` records from the in-memory trail of an engine created with
-        ///  `AG_AUDIT_MEMORY`, in chain order. Since ABI 1.1.
+        ///  `PORTCULLIS_AUDIT_MEMORY`, in chain order.
         ///
-        ///  On `AG_OK`, `*out_lines` is a new buffer the caller owns and must release with
-        ///  `ag_buffer_free`: the records as JSON lines, each ending in '\n' (empty when there is
+        ///  On `PORTCULLIS_OK`, `*out_lines` is a new buffer the caller owns and must release with
+        ///  `portcullis_buffer_free`: the records as JSON lines, each ending in '\n' (empty when there is
         ///  nothing to take), and `*out_count` is the number of lines. A record of how many decisions
-        ///  were dropped since the last call (`AG_OVERFLOW_DROP`) comes first and counts as one of the
+        ///  were dropped since the last call (`PORTCULLIS_OVERFLOW_DROP`) comes first and counts as one of the
         ///  `max_records`. Records taken are gone from the engine: each is handed out exactly once.
         ///  An engine with a file sink or without a trail always gives no records. `max_records` 0
-        ///  gives `AG_ERR_INVALID_ARGUMENT` (`*out_lines` NULL, `*out_count` 0). On
-        ///  `AG_ERR_NULL_POINTER` nothing is written.
+        ///  gives `PORTCULLIS_ERR_INVALID_ARGUMENT` (`*out_lines` NULL, `*out_count` 0). On
+        ///  `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`;
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`;
         ///  concurrent drains each get a part of the chain, in order, and no record twice.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `out_lines` and `out_count` are writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_drain_audit", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_drain_audit(AgEngine* engine, System.UIntPtr max_records, AgBuffer** out_lines, System.UIntPtr* out_count);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_drain_audit", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_drain_audit(PortcullisEngine* engine, System.UIntPtr max_records, PortcullisBuffer** out_lines, System.UIntPtr* out_count);
 
         /// <summary>
         ///  Waits until every decision made so far is written to the trail file and flushed to the
-        ///  operating system (and, with `fsync` 1, to the disk). Since ABI 1.1.
+        ///  operating system (and, with `fsync` 1, to the disk).
         ///
-        ///  A no-op returning `AG_OK` for an engine with a memory sink or without a trail. When the
-        ///  file cannot be written (now, or at an earlier batch), returns `AG_ERR_AUDIT`; the error's
+        ///  A no-op returning `PORTCULLIS_OK` for an engine with a memory sink or without a trail. When the
+        ///  file cannot be written (now, or at an earlier batch), returns `PORTCULLIS_ERR_AUDIT`; the error's
         ///  message names the file and the operating system's error. `out_error` may be NULL;
-        ///  otherwise it is set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  otherwise it is set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///  It blocks until the writer thread has written the records queued before the call.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `out_error` is NULL or writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_flush_audit", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_flush_audit(AgEngine* engine, AgError** out_error);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_flush_audit", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_flush_audit(PortcullisEngine* engine, PortcullisError** out_error);
 
         /// <summary>
-        ///  Writes the engine's audit counters to `*out` (both 0 for an engine without a trail). Since
-        ///  ABI 1.1.
+        ///  Writes the engine's audit counters to `*out` (both 0 for an engine without a trail).
         ///
         ///  `recorded + dropped` equals the number of decisions made once every record has been
-        ///  written (file sink: after `ag_engine_flush_audit`) or drained (memory sink). On
-        ///  `AG_ERR_NULL_POINTER` nothing is written.
+        ///  written (file sink: after `portcullis_engine_flush_audit`) or drained (memory sink). On
+        ///  `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `out` is writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_audit_stats", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_audit_stats(AgEngine* engine, AgAuditStats* @out);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_audit_stats", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_audit_stats(PortcullisEngine* engine, PortcullisAuditStats* @out);
 
         /// <summary>
         ///  Returns the first byte of the buffer (never NULL for a live buffer, even when empty), or
         ///  NULL when `buf` is NULL.
         ///
-        ///  Ownership: the bytes belong to `buf` and stay valid until `ag_buffer_free(buf)`.
+        ///  Ownership: the bytes belong to `buf` and stay valid until `portcullis_buffer_free(buf)`.
         ///  Thread-safe.
         ///
         ///  # Safety
-        ///  `buf` is NULL or an `ag_buffer` not yet freed.
+        ///  `buf` is NULL or a `portcullis_buffer` not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_buffer_data", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern byte* ag_buffer_data(AgBuffer* buf);
+        [DllImport(__DllName, EntryPoint = "portcullis_buffer_data", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern byte* portcullis_buffer_data(PortcullisBuffer* buf);
 
         /// <summary>
         ///  Returns the length of the buffer in bytes, or 0 when `buf` is NULL. Thread-safe.
         ///
         ///  # Safety
-        ///  `buf` is NULL or an `ag_buffer` not yet freed.
+        ///  `buf` is NULL or a `portcullis_buffer` not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_buffer_len", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern System.UIntPtr ag_buffer_len(AgBuffer* buf);
+        [DllImport(__DllName, EntryPoint = "portcullis_buffer_len", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern System.UIntPtr portcullis_buffer_len(PortcullisBuffer* buf);
 
         /// <summary>
         ///  Releases a buffer. NULL is accepted and ignored.
@@ -284,34 +283,34 @@ namespace AgentGate.Native
         ///  one.
         ///
         ///  # Safety
-        ///  `buf` is NULL or an `ag_buffer` returned by this library and not yet freed.
+        ///  `buf` is NULL or a `portcullis_buffer` returned by this library and not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_buffer_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern void ag_buffer_free(AgBuffer* buf);
+        [DllImport(__DllName, EntryPoint = "portcullis_buffer_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void portcullis_buffer_free(PortcullisBuffer* buf);
 
         /// <summary>
         ///  Creates an engine from a policy document (JSON text, `policy_len` bytes, not
         ///  NUL-terminated).
         ///
-        ///  `options` may be NULL for the defaults (system clock). On `AG_OK`, `*out_engine` is a new
-        ///  engine the caller owns and must release with `ag_engine_free`. On failure `*out_engine`
-        ///  is set to NULL: `AG_ERR_POLICY` when the document cannot be loaded (the error's path and
-        ///  message say where and why), `AG_ERR_OPTIONS_SIZE` or `AG_ERR_INVALID_ARGUMENT` for bad
+        ///  `options` may be NULL for the defaults (system clock). On `PORTCULLIS_OK`, `*out_engine` is a new
+        ///  engine the caller owns and must release with `portcullis_engine_free`. On failure `*out_engine`
+        ///  is set to NULL: `PORTCULLIS_ERR_POLICY` when the document cannot be loaded (the error's path and
+        ///  message say where and why), `PORTCULLIS_ERR_OPTIONS_SIZE` or `PORTCULLIS_ERR_INVALID_ARGUMENT` for bad
         ///  options.
         ///
         ///  `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
-        ///  `ag_error` the caller owns on failure. On `AG_ERR_NULL_POINTER` (`policy` or `out_engine`
+        ///  `portcullis_error` the caller owns on failure. On `PORTCULLIS_ERR_NULL_POINTER` (`policy` or `out_engine`
         ///  NULL) nothing is written.
         ///
         ///  Thread-safe: it touches no shared state.
         ///
         ///  # Safety
         ///  `policy` is readable for `policy_len` bytes; `options` is NULL or a readable
-        ///  `ag_engine_options` whose `size` is set; `out_engine` and `out_error` (if not NULL) are
+        ///  `portcullis_engine_options` whose `size` is set; `out_engine` and `out_error` (if not NULL) are
         ///  writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_new(byte* policy, System.UIntPtr policy_len, AgEngineOptions* options, AgEngine** out_engine, AgError** out_error);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_new", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_new(byte* policy, System.UIntPtr policy_len, PortcullisEngineOptions* options, PortcullisEngine** out_engine, PortcullisError** out_error);
 
         /// <summary>
         ///  Releases an engine with its policy, counters, approvals and interned rule ids. NULL is
@@ -325,72 +324,72 @@ namespace AgentGate.Native
         ///  none may follow. Rule pointers from its decisions become invalid.
         ///
         ///  # Safety
-        ///  `engine` is NULL or an engine returned by `ag_engine_new` or `ag_engine_new_audited` and
+        ///  `engine` is NULL or an engine returned by `portcullis_engine_new` or `portcullis_engine_new_audited` and
         ///  not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern void ag_engine_free(AgEngine* engine);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void portcullis_engine_free(PortcullisEngine* engine);
 
         /// <summary>
         ///  Replaces the engine's policy atomically with a new document (`policy_len` bytes of JSON).
         ///
         ///  Evaluations already running finish on the old policy; later ones see the new one; none
         ///  sees a mix. Rate-limit counters of unchanged limits and all approvals are kept. On
-        ///  `AG_ERR_POLICY` the current policy stays in place.
+        ///  `PORTCULLIS_ERR_POLICY` the current policy stays in place.
         ///
         ///  `out_error` may be NULL. Otherwise `*out_error` is set to NULL on success and to a new
-        ///  `ag_error` the caller owns on failure. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  `portcullis_error` the caller owns on failure. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `policy` is readable for `policy_len` bytes; `out_error` is
         ///  NULL or writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_update_policy", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_update_policy(AgEngine* engine, byte* policy, System.UIntPtr policy_len, AgError** out_error);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_update_policy", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_update_policy(PortcullisEngine* engine, byte* policy, System.UIntPtr policy_len, PortcullisError** out_error);
 
         /// <summary>
         ///  Decides an action (JSON text, `action_len` bytes, not NUL-terminated) and fills `*out`.
         ///
         ///  The hot path: it allocates nothing the caller must free, and neither builds the JSON form
         ///  nor collects the rule lists, reason texts and action hash that only the JSON form shows.
-        ///  A malformed action is not an error: the call returns `AG_OK` with a deny decision of code
-        ///  `AG_CODE_INVALID_ACTION` (`ag_engine_evaluate_json` says why). An allow consumes one unit
+        ///  A malformed action is not an error: the call returns `PORTCULLIS_OK` with a deny decision of code
+        ///  `PORTCULLIS_CODE_INVALID_ACTION` (`portcullis_engine_evaluate_json` says why). An allow consumes one unit
         ///  of each firing rate limit and one use of the approval that covered it, so evaluate each
         ///  action once.
         ///
-        ///  `out-&gt;rule` points into the engine and stays valid until `ag_engine_free`, also after
-        ///  policy updates. If the library panics, `*out` is a deny with code `AG_CODE_ENGINE_ERROR`
-        ///  and the status is `AG_ERR_PANIC`. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  `out-&gt;rule` points into the engine and stays valid until `portcullis_engine_free`, also after
+        ///  policy updates. If the library panics, `*out` is a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`
+        ///  and the status is `PORTCULLIS_ERR_PANIC`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `action` is readable for `action_len` bytes; `out` is
         ///  writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_evaluate", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_evaluate(AgEngine* engine, byte* action, System.UIntPtr action_len, AgDecision* @out);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_evaluate", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_evaluate(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, PortcullisDecision* @out);
 
         /// <summary>
-        ///  Decides an action like `ag_engine_evaluate` and returns the whole decision as a JSON
+        ///  Decides an action like `portcullis_engine_evaluate` and returns the whole decision as a JSON
         ///  object (the keys of the policy language's decision: effect, allowed, code, rule, reason,
         ///  matched, shadow, params, retry_after_ms, action_hash, policy, eval_ns).
         ///
-        ///  On `AG_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
-        ///  `ag_buffer_free`; on any other status but `AG_ERR_NULL_POINTER` it is set to NULL. A
-        ///  malformed action is `AG_OK` with a deny of code `invalid_action` whose reason says what
-        ///  is wrong. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  On `PORTCULLIS_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
+        ///  `portcullis_buffer_free`; on any other status but `PORTCULLIS_ERR_NULL_POINTER` it is set to NULL. A
+        ///  malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action` whose reason says what
+        ///  is wrong. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `action` is readable for `action_len` bytes; `out_json` is
         ///  writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_evaluate_json", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_evaluate_json(AgEngine* engine, byte* action, System.UIntPtr action_len, AgBuffer** out_json);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_evaluate_json", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_evaluate_json(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, PortcullisBuffer** out_json);
 
         /// <summary>
         ///  Grants an approval for exactly this action (JSON text, `action_len` bytes): valid for
@@ -398,80 +397,80 @@ namespace AgentGate.Native
         ///
         ///  The approval is bound to the action's hash (agent, kind, params, target, tool), so an
         ///  action that differs in any of those is not covered. `ttl_ms` 0 or `uses` 0 give
-        ///  `AG_ERR_INVALID_ARGUMENT`; a malformed action gives `AG_ERR_INVALID_ACTION`.
+        ///  `PORTCULLIS_ERR_INVALID_ARGUMENT`; a malformed action gives `PORTCULLIS_ERR_INVALID_ACTION`.
         ///
-        ///  `out_hash` may be NULL. Otherwise, on `AG_OK` `*out_hash` is a new buffer holding the
+        ///  `out_hash` may be NULL. Otherwise, on `PORTCULLIS_OK` `*out_hash` is a new buffer holding the
         ///  action hash ("sha256:" + 64 lowercase hex digits) that the caller owns and must release
-        ///  with `ag_buffer_free`, and on failure it is set to NULL. `out_error` may be NULL;
-        ///  otherwise it is set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  with `portcullis_buffer_free`, and on failure it is set to NULL. `out_error` may be NULL;
+        ///  otherwise it is set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `action` is readable for `action_len` bytes; `out_hash` and
         ///  `out_error` are NULL or writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_approve_action", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_approve_action(AgEngine* engine, byte* action, System.UIntPtr action_len, ulong ttl_ms, uint uses, AgBuffer** out_hash, AgError** out_error);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_approve_action", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_approve_action(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, ulong ttl_ms, uint uses, PortcullisBuffer** out_hash, PortcullisError** out_error);
 
         /// <summary>
         ///  Grants an approval for the action whose hash is given (`hash_len` bytes of
         ///  "sha256:" + 64 lowercase hex digits, as decisions report in `action_hash`), valid for
         ///  `ttl_ms` milliseconds of the engine's clock and for `uses` allowed evaluations.
         ///
-        ///  Bytes that are not UTF-8 give `AG_ERR_INVALID_UTF8`; any other malformed hash, `ttl_ms`
-        ///  0 or `uses` 0 give `AG_ERR_INVALID_ARGUMENT`. `out_error` may be NULL; otherwise it is
-        ///  set as for `ag_engine_new`. On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  Bytes that are not UTF-8 give `PORTCULLIS_ERR_INVALID_UTF8`; any other malformed hash, `ttl_ms`
+        ///  0 or `uses` 0 give `PORTCULLIS_ERR_INVALID_ARGUMENT`. `out_error` may be NULL; otherwise it is
+        ///  set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `hash` is readable for `hash_len` bytes; `out_error` is NULL
         ///  or writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_approve_hash", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_approve_hash(AgEngine* engine, byte* hash, System.UIntPtr hash_len, ulong ttl_ms, uint uses, AgError** out_error);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_approve_hash", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_approve_hash(PortcullisEngine* engine, byte* hash, System.UIntPtr hash_len, ulong ttl_ms, uint uses, PortcullisError** out_error);
 
         /// <summary>
         ///  Sets the engine's manual clock to `unix_ms` (milliseconds since the Unix epoch, UTC).
         ///  The clock may move backwards.
         ///
-        ///  Returns `AG_ERR_CLOCK` on an engine created with `AG_CLOCK_SYSTEM` (its clock is not
+        ///  Returns `PORTCULLIS_ERR_CLOCK` on an engine created with `PORTCULLIS_CLOCK_SYSTEM` (its clock is not
         ///  changed).
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_set_time", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_set_time(AgEngine* engine, long unix_ms);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_set_time", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_set_time(PortcullisEngine* engine, long unix_ms);
 
         /// <summary>
         ///  Writes the engine's current time (milliseconds since the Unix epoch, UTC) to
         ///  `*out_unix_ms`: the manual clock's time, or the system clock's.
         ///
-        ///  On `AG_ERR_NULL_POINTER` nothing is written.
+        ///  On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
-        ///  Thread-safe: may run concurrently with any call on the same engine but `ag_engine_free`.
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
         ///
         ///  # Safety
         ///  `engine` is a live engine; `out_unix_ms` is writable.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_now", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_engine_now(AgEngine* engine, long* out_unix_ms);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_now", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_now(PortcullisEngine* engine, long* out_unix_ms);
 
         /// <summary>
-        ///  Returns the status of the call that produced `err`, or `AG_ERR_NULL_POINTER` when `err` is
+        ///  Returns the status of the call that produced `err`, or `PORTCULLIS_ERR_NULL_POINTER` when `err` is
         ///  NULL.
         ///
         ///  Thread-safe.
         ///
         ///  # Safety
-        ///  `err` is NULL or an `ag_error` not yet freed.
+        ///  `err` is NULL or a `portcullis_error` not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_error_status", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern int ag_error_status(AgError* err);
+        [DllImport(__DllName, EntryPoint = "portcullis_error_status", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_error_status(PortcullisError* err);
 
         /// <summary>
         ///  Returns where the error is in the policy document, in dotted form with bracketed indexes
@@ -479,26 +478,26 @@ namespace AgentGate.Native
         ///  document. Returns "" when `err` is NULL.
         ///
         ///  Ownership: the NUL-terminated UTF-8 string belongs to `err` and stays valid until
-        ///  `ag_error_free(err)`. Thread-safe.
+        ///  `portcullis_error_free(err)`. Thread-safe.
         ///
         ///  # Safety
-        ///  `err` is NULL or an `ag_error` not yet freed.
+        ///  `err` is NULL or a `portcullis_error` not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_error_path", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern byte* ag_error_path(AgError* err);
+        [DllImport(__DllName, EntryPoint = "portcullis_error_path", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern byte* portcullis_error_path(PortcullisError* err);
 
         /// <summary>
         ///  Returns what went wrong, quoting the offending key or value. Returns "" when `err` is
         ///  NULL.
         ///
         ///  Ownership: the NUL-terminated UTF-8 string belongs to `err` and stays valid until
-        ///  `ag_error_free(err)`. Thread-safe.
+        ///  `portcullis_error_free(err)`. Thread-safe.
         ///
         ///  # Safety
-        ///  `err` is NULL or an `ag_error` not yet freed.
+        ///  `err` is NULL or a `portcullis_error` not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_error_message", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern byte* ag_error_message(AgError* err);
+        [DllImport(__DllName, EntryPoint = "portcullis_error_message", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern byte* portcullis_error_message(PortcullisError* err);
 
         /// <summary>
         ///  Releases an error and the strings it owns. NULL is accepted and ignored.
@@ -507,20 +506,20 @@ namespace AgentGate.Native
         ///  one.
         ///
         ///  # Safety
-        ///  `err` is NULL or an `ag_error` returned by this library and not yet freed.
+        ///  `err` is NULL or a `portcullis_error` returned by this library and not yet freed.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_error_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern void ag_error_free(AgError* err);
+        [DllImport(__DllName, EntryPoint = "portcullis_error_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void portcullis_error_free(PortcullisError* err);
 
         /// <summary>
-        ///  Returns the ABI version of the loaded library: `(AG_ABI_VERSION_MAJOR &lt;&lt; 16) |
-        ///  AG_ABI_VERSION_MINOR`.
+        ///  Returns the ABI version of the loaded library: `(PORTCULLIS_ABI_VERSION_MAJOR &lt;&lt; 16) |
+        ///  PORTCULLIS_ABI_VERSION_MINOR`.
         ///
         ///  Compare it with the macros of the header the program was compiled against before any
         ///  other call. Thread-safe; never fails.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_abi_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern uint ag_abi_version();
+        [DllImport(__DllName, EntryPoint = "portcullis_abi_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern uint portcullis_abi_version();
 
         /// <summary>
         ///  Returns the version of the library (the crate version, e.g. "0.1.0").
@@ -528,106 +527,106 @@ namespace AgentGate.Native
         ///  Ownership: the string is static and NUL-terminated; do not free it. Thread-safe; never
         ///  fails.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern byte* ag_version();
+        [DllImport(__DllName, EntryPoint = "portcullis_version", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern byte* portcullis_version();
 
         /// <summary>
-        ///  Fills `*out` with the default options: current `size`, `AG_CLOCK_SYSTEM`,
+        ///  Fills `*out` with the default options: current `size`, `PORTCULLIS_CLOCK_SYSTEM`,
         ///  `manual_start_ms` 0, `max_keys_per_limit` 100000. Does nothing when `out` is NULL.
         ///
         ///  Thread-safe.
         ///
         ///  # Safety
-        ///  `out` is NULL or valid for a write of one `ag_engine_options`.
+        ///  `out` is NULL or valid for a write of one `portcullis_engine_options`.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_engine_options_default", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern void ag_engine_options_default(AgEngineOptions* @out);
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_options_default", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void portcullis_engine_options_default(PortcullisEngineOptions* @out);
 
         /// <summary>
-        ///  Returns the name of a status code, e.g. "AG_ERR_POLICY", or "AG_UNKNOWN_STATUS" for a
+        ///  Returns the name of a status code, e.g. "PORTCULLIS_ERR_POLICY", or "PORTCULLIS_UNKNOWN_STATUS" for a
         ///  value this library does not define.
         ///
         ///  Ownership: the string is static and NUL-terminated; do not free it. Thread-safe; never
         ///  fails.
         /// </summary>
-        [DllImport(__DllName, EntryPoint = "ag_status_name", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
-        internal static extern byte* ag_status_name(int status);
+        [DllImport(__DllName, EntryPoint = "portcullis_status_name", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern byte* portcullis_status_name(int status);
 
 
     }
 
     /// <summary>
-    ///  How an engine from `ag_engine_new_audited` records its decisions. Fill it with
-    ///  `ag_audit_options_default` and change the fields you need.
+    ///  How an engine from `portcullis_engine_new_audited` records its decisions. Fill it with
+    ///  `portcullis_audit_options_default` and change the fields you need.
     ///
     ///  Every decision becomes one JSON line (keys in RFC 8785 order) with `seq` (1, 2, ... without
     ///  gaps), `type` (`"decision"`, or `"dropped"` / `"recovered"` for the trail's own events),
     ///  `time`, `agent`, `kind`, `tool`, `target`, `effect`, `code`, `rule`, `reason`, `policy`,
     ///  `action_hash`, `eval_ns`, `params` (only the policy's `audit.include_params` paths), `prev`
     ///  (the previous record's `hash`) and `hash` (SHA-256 of the record without `hash`): a
-    ///  tamper-evident chain that `agentgate-audit verify` checks.
+    ///  tamper-evident chain that `portcullis audit verify` checks.
     ///
-    ///  Versioned by size like `ag_engine_options`: `size` must be `sizeof(ag_audit_options)` as
+    ///  Versioned by size like `portcullis_engine_options`: `size` must be `sizeof(portcullis_audit_options)` as
     ///  the caller's header declares it; later minor versions only append fields.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgAuditOptions
+    internal unsafe partial struct PortcullisAuditOptions
     {
         /// <summary>
-        ///  `sizeof(ag_audit_options)`; smaller than the size in ABI 1.1 gives `AG_ERR_OPTIONS_SIZE`.
+        ///  `sizeof(portcullis_audit_options)`; smaller than the size in ABI 2.0 gives `PORTCULLIS_ERR_OPTIONS_SIZE`.
         /// </summary>
         public uint size;
         /// <summary>
-        ///  `AG_AUDIT_NONE`, `AG_AUDIT_FILE` or `AG_AUDIT_MEMORY`; anything else gives
-        ///  `AG_ERR_INVALID_ARGUMENT`.
+        ///  `PORTCULLIS_AUDIT_NONE`, `PORTCULLIS_AUDIT_FILE` or `PORTCULLIS_AUDIT_MEMORY`; anything else gives
+        ///  `PORTCULLIS_ERR_INVALID_ARGUMENT`.
         /// </summary>
         public uint sink;
         /// <summary>
-        ///  The trail file for `AG_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
+        ///  The trail file for `PORTCULLIS_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
         ///  and appended to (the chain continues from its last record). Read only during
-        ///  `ag_engine_new_audited`. NULL or "" gives `AG_ERR_INVALID_ARGUMENT`, bytes that are not
-        ///  UTF-8 `AG_ERR_INVALID_UTF8`. Ignored for the other sinks.
+        ///  `portcullis_engine_new_audited`. NULL or "" gives `PORTCULLIS_ERR_INVALID_ARGUMENT`, bytes that are not
+        ///  UTF-8 `PORTCULLIS_ERR_INVALID_UTF8`. Ignored for the other sinks.
         /// </summary>
         public byte* path;
         /// <summary>
-        ///  `AG_AUDIT_FILE`: once the file holds at least this many bytes it is renamed
+        ///  `PORTCULLIS_AUDIT_FILE`: once the file holds at least this many bytes it is renamed
         ///  `PATH.000001` (then `.000002`, ...) and a new file continues the chain; 0 never rotates.
         /// </summary>
         public ulong max_bytes;
         /// <summary>
-        ///  `AG_AUDIT_FILE`: written records reach the file at least this often, in milliseconds;
+        ///  `PORTCULLIS_AUDIT_FILE`: written records reach the file at least this often, in milliseconds;
         ///  0 means the default (200).
         /// </summary>
         public ulong flush_interval_ms;
         /// <summary>
         ///  Records the queue holds before `overflow` applies; 0 means the default (65536). At most
-        ///  1048576 (the queue is allocated up front); more gives `AG_ERR_INVALID_ARGUMENT`.
+        ///  1048576 (the queue is allocated up front); more gives `PORTCULLIS_ERR_INVALID_ARGUMENT`.
         /// </summary>
         public ulong queue_capacity;
         /// <summary>
-        ///  `AG_OVERFLOW_BLOCK` or `AG_OVERFLOW_DROP`; anything else gives `AG_ERR_INVALID_ARGUMENT`.
+        ///  `PORTCULLIS_OVERFLOW_BLOCK` or `PORTCULLIS_OVERFLOW_DROP`; anything else gives `PORTCULLIS_ERR_INVALID_ARGUMENT`.
         /// </summary>
         public uint overflow;
         /// <summary>
-        ///  `AG_AUDIT_FILE`: 1 to `fsync` the file after every batch written, 0 not to; anything
-        ///  else gives `AG_ERR_INVALID_ARGUMENT`.
+        ///  `PORTCULLIS_AUDIT_FILE`: 1 to `fsync` the file after every batch written, 0 not to; anything
+        ///  else gives `PORTCULLIS_ERR_INVALID_ARGUMENT`.
         /// </summary>
         public byte fsync;
     }
 
     /// <summary>
-    ///  Audit counters, filled by `ag_engine_audit_stats`.
+    ///  Audit counters, filled by `portcullis_engine_audit_stats`.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgAuditStats
+    internal unsafe partial struct PortcullisAuditStats
     {
         /// <summary>
-        ///  Decision records written to the file (`AG_AUDIT_FILE`) or handed out by
-        ///  `ag_engine_drain_audit` (`AG_AUDIT_MEMORY`).
+        ///  Decision records written to the file (`PORTCULLIS_AUDIT_FILE`) or handed out by
+        ///  `portcullis_engine_drain_audit` (`PORTCULLIS_AUDIT_MEMORY`).
         /// </summary>
         public ulong recorded;
         /// <summary>
-        ///  Decision records dropped because the queue was full (`AG_OVERFLOW_DROP`).
+        ///  Decision records dropped because the queue was full (`PORTCULLIS_OVERFLOW_DROP`).
         /// </summary>
         public ulong dropped;
     }
@@ -635,35 +634,35 @@ namespace AgentGate.Native
     /// <summary>
     ///  A byte string the library hands to the caller: UTF-8 text, not NUL-terminated.
     ///
-    ///  Opaque. A function that returns one through an `ag_buffer **` hands ownership to the
-    ///  caller, who releases it with `ag_buffer_free`. An `ag_buffer` is immutable: reading it
+    ///  Opaque. A function that returns one through a `portcullis_buffer **` hands ownership to the
+    ///  caller, who releases it with `portcullis_buffer_free`. A `portcullis_buffer` is immutable: reading it
     ///  from several threads at once is safe.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgBuffer
+    internal unsafe partial struct PortcullisBuffer
     {
     }
 
     /// <summary>
-    ///  A decision in a plain, blittable form, filled by `ag_engine_evaluate`.
+    ///  A decision in a plain, blittable form, filled by `portcullis_engine_evaluate`.
     ///
     ///  It owns nothing: there is nothing to free. `rule` points into the engine, not into the
     ///  struct. The reason, matched and shadow rule ids, rewritten params and action hash are in
-    ///  the JSON form (`ag_engine_evaluate_json`).
+    ///  the JSON form (`portcullis_engine_evaluate_json`).
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgDecision
+    internal unsafe partial struct PortcullisDecision
     {
         /// <summary>
-        ///  `AG_EFFECT_ALLOW`, `AG_EFFECT_DENY` or `AG_EFFECT_REQUIRE_APPROVAL`.
+        ///  `PORTCULLIS_EFFECT_ALLOW`, `PORTCULLIS_EFFECT_DENY` or `PORTCULLIS_EFFECT_REQUIRE_APPROVAL`.
         /// </summary>
         public uint effect;
         /// <summary>
-        ///  One of the `AG_CODE_*` values.
+        ///  One of the `PORTCULLIS_CODE_*` values.
         /// </summary>
         public uint code;
         /// <summary>
-        ///  1 iff `effect == AG_EFFECT_ALLOW`, else 0.
+        ///  1 iff `effect == PORTCULLIS_EFFECT_ALLOW`, else 0.
         /// </summary>
         public byte allowed;
         /// <summary>
@@ -675,7 +674,7 @@ namespace AgentGate.Native
         /// </summary>
         public byte has_retry_after;
         /// <summary>
-        ///  1 when an allow rule rewrote the params: fetch them with `ag_engine_evaluate_json`.
+        ///  1 when an allow rule rewrote the params: fetch them with `portcullis_engine_evaluate_json`.
         /// </summary>
         public byte params_modified;
         /// <summary>
@@ -688,7 +687,7 @@ namespace AgentGate.Native
         public uint shadow_count;
         /// <summary>
         ///  The deciding rule's id: UTF-8, not NUL-terminated, `rule_len` bytes. Owned by the
-        ///  engine and valid until `ag_engine_free`, also across policy updates.
+        ///  engine and valid until `portcullis_engine_free`, also across policy updates.
         /// </summary>
         public byte* rule;
         /// <summary>
@@ -709,50 +708,50 @@ namespace AgentGate.Native
     ///  A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
     ///  approval grants.
     ///
-    ///  Opaque. Created by `ag_engine_new` or `ag_engine_new_audited`, released by
-    ///  `ag_engine_free`. Every other function may be called on one handle from many threads at
+    ///  Opaque. Created by `portcullis_engine_new` or `portcullis_engine_new_audited`, released by
+    ///  `portcullis_engine_free`. Every other function may be called on one handle from many threads at
     ///  once.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgEngine
+    internal unsafe partial struct PortcullisEngine
     {
     }
 
     /// <summary>
     ///  Details of a failed call: its status, a path into the policy document (for
-    ///  `AG_ERR_POLICY`; "" otherwise) and a message a person can act on.
+    ///  `PORTCULLIS_ERR_POLICY`; "" otherwise) and a message a person can act on.
     ///
-    ///  Opaque. A function that returns one through an `ag_error **out_error` hands ownership to
-    ///  the caller, who releases it with `ag_error_free`. An `ag_error` is immutable: reading it
+    ///  Opaque. A function that returns one through a `portcullis_error **out_error` hands ownership to
+    ///  the caller, who releases it with `portcullis_error_free`. A `portcullis_error` is immutable: reading it
     ///  from several threads at once is safe.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgError
+    internal unsafe partial struct PortcullisError
     {
     }
 
     /// <summary>
-    ///  Options for `ag_engine_new`. Fill it with `ag_engine_options_default` and change the
+    ///  Options for `portcullis_engine_new`. Fill it with `portcullis_engine_options_default` and change the
     ///  fields you need.
     ///
-    ///  Versioned by size: `size` must be `sizeof(ag_engine_options)` as the caller's header
+    ///  Versioned by size: `size` must be `sizeof(portcullis_engine_options)` as the caller's header
     ///  declares it. Later minor versions only append fields, so a library accepts any size at
     ///  least as large as version 1's and reads the fields it knows.
     /// </summary>
     [StructLayout(LayoutKind.Sequential)]
-    internal unsafe partial struct AgEngineOptions
+    internal unsafe partial struct PortcullisEngineOptions
     {
         /// <summary>
-        ///  `sizeof(ag_engine_options)`; smaller than version 1's size gives `AG_ERR_OPTIONS_SIZE`.
+        ///  `sizeof(portcullis_engine_options)`; smaller than version 1's size gives `PORTCULLIS_ERR_OPTIONS_SIZE`.
         /// </summary>
         public uint size;
         /// <summary>
-        ///  `AG_CLOCK_SYSTEM` or `AG_CLOCK_MANUAL`; anything else gives `AG_ERR_INVALID_ARGUMENT`.
+        ///  `PORTCULLIS_CLOCK_SYSTEM` or `PORTCULLIS_CLOCK_MANUAL`; anything else gives `PORTCULLIS_ERR_INVALID_ARGUMENT`.
         /// </summary>
         public uint clock;
         /// <summary>
         ///  Start of the manual clock, in milliseconds since the Unix epoch (UTC). Ignored for
-        ///  `AG_CLOCK_SYSTEM`.
+        ///  `PORTCULLIS_CLOCK_SYSTEM`.
         /// </summary>
         public long manual_start_ms;
         /// <summary>

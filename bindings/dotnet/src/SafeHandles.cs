@@ -1,9 +1,9 @@
 using System;
 using System.Runtime.InteropServices;
 using System.Threading;
-using AgentGate.Native;
+using Portcullis.Native;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>
     /// Owns one native object and frees it exactly once: on <see cref="SafeHandle.Dispose()"/>,
@@ -47,39 +47,39 @@ namespace AgentGate
         protected abstract void Free(IntPtr pointer);
     }
 
-    /// <summary>An <c>ag_engine</c>.</summary>
+    /// <summary>An <c>portcullis_engine</c>.</summary>
     internal sealed class EngineHandle : NativeHandle
     {
         protected override unsafe void Free(IntPtr pointer)
         {
-            NativeMethods.ag_engine_free((AgEngine*)pointer);
+            NativeMethods.portcullis_engine_free((PortcullisEngine*)pointer);
         }
     }
 
-    /// <summary>An <c>ag_error</c>: its status, path and message.</summary>
+    /// <summary>An <c>portcullis_error</c>: its status, path and message.</summary>
     internal sealed class ErrorHandle : NativeHandle
     {
         protected override unsafe void Free(IntPtr pointer)
         {
-            NativeMethods.ag_error_free((AgError*)pointer);
+            NativeMethods.portcullis_error_free((PortcullisError*)pointer);
         }
 
         /// <summary>The status the error reports.</summary>
-        internal unsafe int Status => NativeMethods.ag_error_status((AgError*)handle);
+        internal unsafe int Status => NativeMethods.portcullis_error_status((PortcullisError*)handle);
 
         /// <summary>Where in the policy document the error is ("" when not about a document).</summary>
-        internal unsafe string Path => Utf8.FromNulTerminated((IntPtr)NativeMethods.ag_error_path((AgError*)handle));
+        internal unsafe string Path => Utf8.FromNulTerminated((IntPtr)NativeMethods.portcullis_error_path((PortcullisError*)handle));
 
         /// <summary>What went wrong.</summary>
-        internal unsafe string Message => Utf8.FromNulTerminated((IntPtr)NativeMethods.ag_error_message((AgError*)handle));
+        internal unsafe string Message => Utf8.FromNulTerminated((IntPtr)NativeMethods.portcullis_error_message((PortcullisError*)handle));
     }
 
-    /// <summary>An <c>ag_buffer</c> of UTF-8 text.</summary>
+    /// <summary>An <c>portcullis_buffer</c> of UTF-8 text.</summary>
     internal sealed class BufferHandle : NativeHandle
     {
         protected override unsafe void Free(IntPtr pointer)
         {
-            NativeMethods.ag_buffer_free((AgBuffer*)pointer);
+            NativeMethods.portcullis_buffer_free((PortcullisBuffer*)pointer);
         }
 
         /// <summary>The buffer's text.</summary>
@@ -87,9 +87,9 @@ namespace AgentGate
         {
             get
             {
-                byte* data = NativeMethods.ag_buffer_data((AgBuffer*)handle);
-                ulong length = NativeMethods.ag_buffer_len((AgBuffer*)handle).ToUInt64();
-                if (length > int.MaxValue) throw new AgentGateException("a native buffer of " + length + " bytes is too large");
+                byte* data = NativeMethods.portcullis_buffer_data((PortcullisBuffer*)handle);
+                ulong length = NativeMethods.portcullis_buffer_len((PortcullisBuffer*)handle).ToUInt64();
+                if (length > int.MaxValue) throw new PortcullisException("a native buffer of " + length + " bytes is too large");
                 return Utf8.Decode(data, (int)length);
             }
         }

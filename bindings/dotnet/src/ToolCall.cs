@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>What kind of action a <see cref="ToolCall"/> describes.</summary>
     public enum ActionKind

@@ -2,7 +2,7 @@ using System;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace AgentGate
+namespace Portcullis
 {
     /// <summary>UTF-8 conversions at the native boundary.</summary>
     internal static class Utf8

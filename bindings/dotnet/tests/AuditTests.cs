@@ -6,12 +6,12 @@ using System.Linq;
 using System.Text.RegularExpressions;
 using System.Threading;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>The audit trail: one chain, the verifier, rotation, drop counts, redaction, threads and errors.</summary>
     internal static class AuditTests
     {
-        private const string Policy = @"{'agentgate': 1, 'name': 'audited', 'version': '3',
+        private const string Policy = @"{'portcullis': 1, 'name': 'audited', 'version': '3',
           'audit': {'include_params': ['params.table']},
           'rules': [
             {'id': 'reads', 'effect': 'allow', 'match': {'tool': ['db.read']}},
@@ -96,20 +96,20 @@ namespace AgentGate.Tests
 
         private static string Verifier()
         {
-            string path = Environment.GetEnvironmentVariable("AGENTGATE_AUDIT_VERIFIER");
+            string path = Environment.GetEnvironmentVariable("PORTCULLIS_BIN");
             if (string.IsNullOrEmpty(path))
             {
                 string build = System.IO.Path.GetDirectoryName(typeof(AuditTests).Assembly.Location);
-                path = System.IO.Path.Combine(build, "..", "..", "..", "target", "release", "agentgate-audit");
+                path = System.IO.Path.Combine(build, "..", "..", "..", "target", "release", "portcullis");
             }
-            if (!File.Exists(path)) throw new AssertionException("the audit verifier is missing (run make tools, or set AGENTGATE_AUDIT_VERIFIER): " + path);
+            if (!File.Exists(path)) throw new AssertionException("the audit verifier is missing (run make tools, or set PORTCULLIS_BIN): " + path);
             return path;
         }
 
         /// <summary>Runs the verifier on the files; returns its exit code and output.</summary>
         private static int Verify(out string output, params string[] files)
         {
-            var info = new ProcessStartInfo(Verifier(), "verify " + string.Join(" ", files.Select(f => "\"" + f + "\"")))
+            var info = new ProcessStartInfo(Verifier(), "audit verify " + string.Join(" ", files.Select(f => "\"" + f + "\"")))
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
@@ -124,7 +124,7 @@ namespace AgentGate.Tests
 
         private static string TempDir()
         {
-            string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "agentgate-dotnet-audit-" + Guid.NewGuid().ToString("N"));
+            string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "portcullis-dotnet-audit-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(dir);
             return dir;
         }
@@ -349,13 +349,13 @@ namespace AgentGate.Tests
                 AuditException e = Assert.Throws<AuditException>(
                     () => NewAudited(new AuditOptions { Sink = AuditSink.File, Path = missing }), "an unopenable file");
                 Assert.Contains(missing, e.Message, "the message names the file");
-                Assert.True(e is AgentGateException, "AuditException is an AgentGateException");
+                Assert.True(e is PortcullisException, "AuditException is a PortcullisException");
                 Assert.Throws<AuditException>(() => NewAudited(new AuditOptions { Sink = AuditSink.File, Path = dir }), "a directory");
 
                 // A bad policy is a PolicyException and never creates the file.
                 string path = System.IO.Path.Combine(dir, "audit.log");
                 PolicyException p = Assert.Throws<PolicyException>(() => Engine.FromPolicy(
-                    EngineTests.J("{'agentgate': 1, 'name': 'p', 'audit': {'include': []}}"),
+                    EngineTests.J("{'portcullis': 1, 'name': 'p', 'audit': {'include': []}}"),
                     new EngineOptions { Audit = new AuditOptions { Sink = AuditSink.File, Path = path } }), "a bad policy");
                 Assert.Equal("audit", p.Path, "policy error path");
                 Assert.True(!File.Exists(path), "a bad policy created no trail file");

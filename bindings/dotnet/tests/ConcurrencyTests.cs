@@ -4,7 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>One engine shared by many threads.</summary>
     internal static class ConcurrencyTests
@@ -59,7 +59,7 @@ namespace AgentGate.Tests
         [Test]
         public static void Racing_threads_admit_exactly_the_rate_limit()
         {
-            string policy = EngineTests.J("{'agentgate': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
+            string policy = EngineTests.J("{'portcullis': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
                                           "{'id': 'shared', 'effect': 'rate_limit', 'limit': {'max': 500, 'window': '1h', 'per': []}}]}");
             using (var engine = Engine.FromPolicy(policy, new EngineOptions { ManualClockStart = EngineTests.Start }))
             {
@@ -83,8 +83,8 @@ namespace AgentGate.Tests
         [Test]
         public static void Policy_updates_during_evaluation_are_atomic()
         {
-            string v1 = EngineTests.J("{'agentgate': 1, 'name': 'v1', 'default': 'allow'}");
-            string v2 = EngineTests.J("{'agentgate': 1, 'name': 'v2', 'default': 'deny'}");
+            string v1 = EngineTests.J("{'portcullis': 1, 'name': 'v1', 'default': 'allow'}");
+            string v2 = EngineTests.J("{'portcullis': 1, 'name': 'v2', 'default': 'deny'}");
             using (var engine = Engine.FromPolicy(v1))
             {
                 int stop = 0;

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>The public Engine API: decisions, approvals, the clock, errors and disposal.</summary>
     internal static class EngineTests
@@ -16,7 +16,7 @@ namespace AgentGate.Tests
         }
 
         internal const string Policy = @"{
-          'agentgate': 1, 'name': 'unit', 'version': '2026-05-22.1', 'default': 'deny',
+          'portcullis': 1, 'name': 'unit', 'version': '2026-05-22.1', 'default': 'deny',
           'agents': [ { 'id': 'ops', 'roles': ['operator'] } ],
           'rules': [
             { 'id': 'search', 'effect': 'allow', 'match': { 'tool': ['search.*'] },
@@ -122,7 +122,7 @@ namespace AgentGate.Tests
                 Assert.Equal("watch-pay", d.Shadow[0].Rule, "shadow rule");
                 Assert.Equal(RuleEffect.Deny, d.Shadow[0].Effect, "shadow effect");
             }
-            string limits = J("{'agentgate': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
+            string limits = J("{'portcullis': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
                               "{'id': 'trial-limit', 'effect': 'rate_limit', 'shadow': true, 'limit': {'max': 1, 'window': '1m'}}]}");
             using (var engine = Engine.FromPolicy(limits))
             {
@@ -265,33 +265,33 @@ namespace AgentGate.Tests
         [Test]
         public static void The_system_clock_cannot_be_set()
         {
-            using (var engine = Engine.FromPolicy(J("{'agentgate': 1, 'name': 'p'}")))
+            using (var engine = Engine.FromPolicy(J("{'portcullis': 1, 'name': 'p'}")))
             {
                 DateTimeOffset now = engine.Now;
                 Assert.True(Math.Abs((now - DateTimeOffset.UtcNow).TotalSeconds) < 60, "Now reads the system clock, got " + now);
                 var e = Assert.Throws<ClockException>(() => engine.SetTime(Start), "SetTime");
-                Assert.True(e is AgentGateException, "ClockException is an AgentGateException");
+                Assert.True(e is PortcullisException, "ClockException is a PortcullisException");
             }
         }
 
         [Test]
         public static void Policy_errors_carry_path_and_detail()
         {
-            string bad = J("{'agentgate': 1, 'name': 'p', 'rules': [{'id': 'r', 'effect': 'deny', 'when': {'field': 'tool', 'equals': 'x'}}]}");
+            string bad = J("{'portcullis': 1, 'name': 'p', 'rules': [{'id': 'r', 'effect': 'deny', 'when': {'field': 'tool', 'equals': 'x'}}]}");
             var e = Assert.Throws<PolicyException>(() => Engine.FromPolicy(bad), "unknown operator");
             Assert.Equal("rules[0].when", e.Path, "path");
             Assert.Contains("equals", e.Detail, "detail");
             Assert.Equal(e.Path + ": " + e.Detail, e.Message, "message");
 
-            e = Assert.Throws<PolicyException>(() => Engine.FromPolicy("{\"agentgate\": 1,\n  \"name\": }"), "not JSON");
+            e = Assert.Throws<PolicyException>(() => Engine.FromPolicy("{\"portcullis\": 1,\n  \"name\": }"), "not JSON");
             Assert.Equal("", e.Path, "path of a syntax error");
             Assert.Contains("line 2", e.Detail, "a syntax error gives the line");
 
-            e = Assert.Throws<PolicyException>(() => Engine.FromPolicy(J("{'agentgate': 1, 'name': 'p', 'extra': 1}")), "unknown key");
+            e = Assert.Throws<PolicyException>(() => Engine.FromPolicy(J("{'portcullis': 1, 'name': 'p', 'extra': 1}")), "unknown key");
             Assert.Equal("", e.Path, "root path");
             Assert.Equal(e.Detail, e.Message, "no path prefix at the root");
 
-            e = Assert.Throws<PolicyException>(() => Engine.FromPolicy("{\"agentgate\": 1, \"name\": \"\ud800\"}"), "lone surrogate");
+            e = Assert.Throws<PolicyException>(() => Engine.FromPolicy("{\"portcullis\": 1, \"name\": \"\ud800\"}"), "lone surrogate");
             Assert.Contains("lone surrogate", e.Detail, "detail");
             Assert.Throws<PolicyException>(() => Engine.FromPolicy(""), "empty text");
             Assert.Throws<ArgumentNullException>(() => Engine.FromPolicy(null), "null");
@@ -303,13 +303,13 @@ namespace AgentGate.Tests
             using (var engine = NewEngine())
             {
                 string shell = J("{'tool': 'shell.exec', 'agent': {'id': 'a1'}}");
-                var e = Assert.Throws<PolicyException>(() => engine.UpdatePolicy(J("{'agentgate': 2, 'name': 'v2'}")), "bad update");
-                Assert.Equal("agentgate", e.Path, "path");
+                var e = Assert.Throws<PolicyException>(() => engine.UpdatePolicy(J("{'portcullis': 2, 'name': 'v2'}")), "bad update");
+                Assert.Equal("portcullis", e.Path, "path");
                 Decision d = engine.Evaluate(shell);
                 Assert.Equal("unit", d.PolicyName, "old policy still decides");
                 Assert.Equal("no-shell", d.Rule, "old rule");
 
-                engine.UpdatePolicy(J("{'agentgate': 1, 'name': 'v2', 'default': 'allow'}"));
+                engine.UpdatePolicy(J("{'portcullis': 1, 'name': 'v2', 'default': 'allow'}"));
                 d = engine.Evaluate(shell);
                 Assert.Equal("v2", d.PolicyName, "new policy");
                 Assert.Equal(null, d.PolicyVersion, "no version");
@@ -321,7 +321,7 @@ namespace AgentGate.Tests
         [Test]
         public static void Bad_action_content_is_a_deny_never_an_exception()
         {
-            using (var engine = Engine.FromPolicy(J("{'agentgate': 1, 'name': 'open', 'default': 'allow'}")))
+            using (var engine = Engine.FromPolicy(J("{'portcullis': 1, 'name': 'open', 'default': 'allow'}")))
             {
                 string deep = new string('[', 70) + new string(']', 70);
                 var raw = new Dictionary<string, string>
@@ -387,7 +387,7 @@ namespace AgentGate.Tests
         [Test]
         public static void Bad_tool_call_content_is_a_deny_never_an_exception()
         {
-            using (var engine = Engine.FromPolicy(J("{'agentgate': 1, 'name': 'open', 'default': 'allow'}")))
+            using (var engine = Engine.FromPolicy(J("{'portcullis': 1, 'name': 'open', 'default': 'allow'}")))
             {
                 object cycle = null;
                 var selfReferencing = new List<object>();
@@ -428,7 +428,7 @@ namespace AgentGate.Tests
             Assert.Throws<ObjectDisposedException>(() => engine.Evaluate(call), "Evaluate(ToolCall)");
             Assert.Throws<ObjectDisposedException>(() => engine.Evaluate("{}"), "Evaluate(string)");
             Assert.Throws<ObjectDisposedException>(() => engine.EvaluateJson("{}"), "EvaluateJson");
-            Assert.Throws<ObjectDisposedException>(() => engine.UpdatePolicy(J("{'agentgate': 1, 'name': 'p'}")), "UpdatePolicy");
+            Assert.Throws<ObjectDisposedException>(() => engine.UpdatePolicy(J("{'portcullis': 1, 'name': 'p'}")), "UpdatePolicy");
             Assert.Throws<ObjectDisposedException>(() => engine.Approve(call, TimeSpan.FromMinutes(1)), "Approve");
             Assert.Throws<ObjectDisposedException>(() => engine.ApproveHash("sha256:" + new string('a', 64), TimeSpan.FromMinutes(1)), "ApproveHash");
             Assert.Throws<ObjectDisposedException>(() => engine.SetTime(Start), "SetTime");
@@ -452,7 +452,7 @@ namespace AgentGate.Tests
         [Test]
         public static void Options_limit_the_keys_per_rate_limit()
         {
-            string policy = J("{'agentgate': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
+            string policy = J("{'portcullis': 1, 'name': 'p', 'default': 'allow', 'rules': [" +
                               "{'id': 'per-agent', 'effect': 'rate_limit', 'limit': {'max': 5, 'window': '1h', 'per': ['agent']}}]}");
             using (var engine = Engine.FromPolicy(policy, new EngineOptions { ManualClockStart = Start, MaxKeysPerLimit = 2 }))
             {
@@ -465,11 +465,11 @@ namespace AgentGate.Tests
         }
 
         [Test]
-        public static void Exceptions_derive_from_AgentGateException()
+        public static void Exceptions_derive_from_PortcullisException()
         {
             foreach (var type in new[] { typeof(PolicyException), typeof(InvalidArgumentException), typeof(InvalidActionException), typeof(ClockException), typeof(NativeLibraryException) })
             {
-                Assert.True(typeof(AgentGateException).IsAssignableFrom(type), type.Name + " derives from AgentGateException");
+                Assert.True(typeof(PortcullisException).IsAssignableFrom(type), type.Name + " derives from PortcullisException");
             }
         }
 

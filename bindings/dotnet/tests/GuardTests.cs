@@ -1,13 +1,13 @@
 using System;
 using System.Collections.Generic;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>FunctionCallGuard: the framework-neutral part of a Semantic Kernel (or similar) filter.</summary>
     internal static class GuardTests
     {
         private const string Policy = @"{
-          'agentgate': 1, 'name': 'guard', 'default': 'deny',
+          'portcullis': 1, 'name': 'guard', 'default': 'deny',
           'rules': [
             { 'id': 'search', 'effect': 'allow', 'match': { 'tool': ['web.search'] },
               'modify': { 'set': { 'params.safe': true }, 'remove': ['params.debug'], 'clamp': { 'params.count': { 'min': 1, 'max': 10 } } } },

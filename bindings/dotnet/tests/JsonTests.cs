@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Text;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>The JSON reader and writer used for actions and decisions.</summary>
     internal static class JsonTests

@@ -3,10 +3,10 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>
-    /// Finding the native library: next to the assembly, through AGENTGATE_NATIVE_LIB, and the
+    /// Finding the native library: next to the assembly, through PORTCULLIS_NATIVE_LIB, and the
     /// errors for a missing library or an incompatible ABI. Each case runs this test program
     /// in a child process (<c>--probe</c>), since a process loads the library only once.
     /// </summary>
@@ -19,7 +19,7 @@ namespace AgentGate.Tests
         {
             try
             {
-                using (var engine = Engine.FromPolicy("{\"agentgate\": 1, \"name\": \"probe\", \"default\": \"allow\"}"))
+                using (var engine = Engine.FromPolicy("{\"portcullis\": 1, \"name\": \"probe\", \"default\": \"allow\"}"))
                 {
                     Decision d = engine.Evaluate(new ToolCall("t", "a1"));
                     Console.WriteLine("ok " + Engine.NativeVersion + " " + d.Effect);
@@ -44,7 +44,7 @@ namespace AgentGate.Tests
 
         private static string RunProbe(string exeDir, string overridePath, string libraryPath = null)
         {
-            var start = new ProcessStartInfo("mono", "\"" + Path.Combine(exeDir, "AgentGate.Tests.exe") + "\" --probe")
+            var start = new ProcessStartInfo("mono", "\"" + Path.Combine(exeDir, "Portcullis.Tests.exe") + "\" --probe")
             {
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
@@ -53,8 +53,8 @@ namespace AgentGate.Tests
             };
             start.EnvironmentVariables.Remove("LD_LIBRARY_PATH");
             start.EnvironmentVariables.Remove("MONO_PATH");
-            start.EnvironmentVariables.Remove("AGENTGATE_NATIVE_LIB");
-            if (overridePath != null) start.EnvironmentVariables["AGENTGATE_NATIVE_LIB"] = overridePath;
+            start.EnvironmentVariables.Remove("PORTCULLIS_NATIVE_LIB");
+            if (overridePath != null) start.EnvironmentVariables["PORTCULLIS_NATIVE_LIB"] = overridePath;
             if (libraryPath != null) start.EnvironmentVariables["LD_LIBRARY_PATH"] = libraryPath;
             using (Process child = Process.Start(start))
             {
@@ -68,9 +68,9 @@ namespace AgentGate.Tests
         /// <summary>A directory with the managed assemblies only: no native library beside them.</summary>
         private static string BareCopy()
         {
-            string dir = Path.Combine(Path.GetTempPath(), "agentgate-loader-" + Guid.NewGuid().ToString("N"));
+            string dir = Path.Combine(Path.GetTempPath(), "portcullis-loader-" + Guid.NewGuid().ToString("N"));
             Directory.CreateDirectory(dir);
-            foreach (string name in new[] { "AgentGate.dll", "AgentGate.Tests.exe" })
+            foreach (string name in new[] { "Portcullis.dll", "Portcullis.Tests.exe" })
             {
                 File.Copy(Path.Combine(BuildDir, name), Path.Combine(dir, name));
             }
@@ -81,7 +81,7 @@ namespace AgentGate.Tests
         {
             get
             {
-                string path = Path.Combine(BuildDir, "libagentgate_ffi.so");
+                string path = Path.Combine(BuildDir, "libportcullis.so");
                 Assert.True(File.Exists(path), "the native library is next to the tests: " + path);
                 return path;
             }
@@ -103,7 +103,7 @@ namespace AgentGate.Tests
                 string hidden = Path.Combine(dir, "elsewhere", "custom-name.so");
                 Directory.CreateDirectory(Path.GetDirectoryName(hidden));
                 File.Copy(RealLibrary, hidden);
-                Assert.Contains("ok ", RunProbe(dir, hidden), "probe with AGENTGATE_NATIVE_LIB");
+                Assert.Contains("ok ", RunProbe(dir, hidden), "probe with PORTCULLIS_NATIVE_LIB");
                 string relative = Path.Combine("elsewhere", "custom-name.so");
                 Assert.Contains("ok ", RunProbe(dir, relative), "a relative override is taken from the working directory");
             }
@@ -121,7 +121,7 @@ namespace AgentGate.Tests
             {
                 string libDir = Path.Combine(dir, "lib");
                 Directory.CreateDirectory(libDir);
-                File.Copy(RealLibrary, Path.Combine(libDir, "libagentgate_ffi.so"));
+                File.Copy(RealLibrary, Path.Combine(libDir, "libportcullis.so"));
                 Assert.Contains("ok ", RunProbe(dir, null, libDir), "probe with LD_LIBRARY_PATH");
             }
             finally
@@ -137,8 +137,8 @@ namespace AgentGate.Tests
             try
             {
                 string output = RunProbe(dir, null);
-                Assert.Contains("error NativeLibraryException: cannot load the agentgate native library", output, "probe");
-                Assert.Contains("AGENTGATE_NATIVE_LIB", output, "the message names the override");
+                Assert.Contains("error NativeLibraryException: cannot load the portcullis native library", output, "probe");
+                Assert.Contains("PORTCULLIS_NATIVE_LIB", output, "the message names the override");
                 Assert.Contains("again NativeLibraryException", output, "the second attempt");
             }
             finally
@@ -150,27 +150,27 @@ namespace AgentGate.Tests
         [Test]
         public static void An_override_to_a_missing_file_gives_a_clear_error()
         {
-            string output = RunProbe(BuildDir, "/nonexistent/libagentgate_ffi.so");
-            Assert.Contains("error NativeLibraryException: AGENTGATE_NATIVE_LIB names /nonexistent/libagentgate_ffi.so, which does not exist", output, "probe");
+            string output = RunProbe(BuildDir, "/nonexistent/libportcullis.so");
+            Assert.Contains("error NativeLibraryException: PORTCULLIS_NATIVE_LIB names /nonexistent/libportcullis.so, which does not exist", output, "probe");
         }
 
         [Test]
         public static void An_incompatible_abi_is_refused_even_with_a_good_library_beside_the_assembly()
         {
-            string fake = Path.Combine(BuildDir, "fake-abi", "libagentgate_ffi.so");
-            Assert.True(File.Exists(fake), "the ABI 2.0 test library was built: " + fake);
+            string fake = Path.Combine(BuildDir, "fake-abi", "libportcullis.so");
+            Assert.True(File.Exists(fake), "the ABI 3.0 test library was built: " + fake);
             string output = RunProbe(BuildDir, fake);
-            Assert.Contains("error NativeLibraryException: the agentgate native library has ABI version 2.0, but this AgentGate.dll needs ABI 1.1", output, "probe");
+            Assert.Contains("error NativeLibraryException: the portcullis native library has ABI version 3.0, but this Portcullis.dll needs ABI 2.0", output, "probe");
         }
 
         [Test]
         public static void Abi_versions_are_compared_by_major_and_minimum_minor()
         {
-            NativeLoader.CheckAbi(0x10001);
-            NativeLoader.CheckAbi(0x10007);
-            // 1.1 added the audit trail, which this assembly calls.
-            Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x10000), "1.0 is older than 1.1");
-            Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x20000), "major 2");
+            NativeLoader.CheckAbi(0x20000);
+            NativeLoader.CheckAbi(0x20007);
+            // 1.x is the ABI before the rename: other symbol names.
+            Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x10001), "major 1");
+            Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x30000), "major 3");
             Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x00009), "major 0");
         }
     }

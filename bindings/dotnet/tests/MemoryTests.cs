@@ -5,7 +5,7 @@ using System.Linq;
 using System.Text;
 using System.Threading;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>Native memory is released: handle counts return to their baseline and RSS stays bounded.</summary>
     internal static class MemoryTests
@@ -45,7 +45,7 @@ namespace AgentGate.Tests
                              "{'id': 'l" + i + "', 'effect': 'rate_limit', 'match': {'tool': ['tool" + i + ".*']}, " +
                              "'limit': {'max': 10, 'window': '1m'}}");
             }
-            return EngineTests.J("{'agentgate': 1, 'name': 'big', 'default': 'allow', 'rules': [" + rules + "]}");
+            return EngineTests.J("{'portcullis': 1, 'name': 'big', 'default': 'allow', 'rules': [" + rules + "]}");
         }
 
         [Test]

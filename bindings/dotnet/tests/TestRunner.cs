@@ -4,7 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 
-namespace AgentGate.Tests
+namespace Portcullis.Tests
 {
     /// <summary>Marks a public static method as a unit test.</summary>
     [AttributeUsage(AttributeTargets.Method)]

@@ -1,4 +1,4 @@
-// Package langchaingo puts an agentgate Engine in front of langchaingo tools:
+// Package langchaingo puts a portcullis Engine in front of langchaingo tools:
 // every Call is evaluated before the wrapped tool runs.
 //
 // A langchaingo tool takes one string, so the action for a call is
@@ -15,8 +15,8 @@ import (
 
 	"github.com/tmc/langchaingo/tools"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
-	"github.com/agentgate/agentgate/bindings/go/internal/gate"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+	"github.com/portcullis/portcullis/bindings/go/internal/gate"
 )
 
 // Options says who is calling and how refusals are reported.
@@ -30,29 +30,29 @@ type Options struct {
 	// RefusalAsObservation makes a refused call return the refusal message
 	// as the tool's output with a nil error, so an agent loop goes on and the
 	// model can adapt. By default a refused call returns a
-	// *agentgate.DeniedError, which stops a langchaingo agent executor.
+	// *portcullis.DeniedError, which stops a langchaingo agent executor.
 	RefusalAsObservation bool
 	// OnDecision, when set, is called with every decision (for audit or
 	// metrics) before the tool runs or the refusal is returned.
-	OnDecision func(ctx context.Context, tool string, d agentgate.Decision)
+	OnDecision func(ctx context.Context, tool string, d portcullis.Decision)
 }
 
 // Tool is a langchaingo tool whose calls are checked by an Engine.
 type Tool struct {
 	inner  tools.Tool
-	engine *agentgate.Engine
+	engine *portcullis.Engine
 	opts   Options
 }
 
 var _ tools.Tool = (*Tool)(nil)
 
 // Wrap returns tool guarded by engine.
-func Wrap(engine *agentgate.Engine, tool tools.Tool, opts Options) *Tool {
+func Wrap(engine *portcullis.Engine, tool tools.Tool, opts Options) *Tool {
 	return &Tool{inner: tool, engine: engine, opts: opts}
 }
 
 // WrapAll guards every tool of a list, for an agent's tool set.
-func WrapAll(engine *agentgate.Engine, list []tools.Tool, opts Options) []tools.Tool {
+func WrapAll(engine *portcullis.Engine, list []tools.Tool, opts Options) []tools.Tool {
 	out := make([]tools.Tool, len(list))
 	for i, t := range list {
 		out[i] = Wrap(engine, t, opts)
@@ -70,7 +70,7 @@ func (t *Tool) Description() string { return t.inner.Description() }
 // allows it, with the input the policy may have rewritten.
 func (t *Tool) Call(ctx context.Context, input string) (string, error) {
 	name := t.inner.Name()
-	var d agentgate.Decision
+	var d portcullis.Decision
 	if args, err := gate.StringArgs("input", input); err != nil {
 		d = gate.Invalid(t.engine, err)
 	} else {
@@ -91,7 +91,7 @@ func (t *Tool) Call(ctx context.Context, input string) (string, error) {
 		if !ok {
 			// The tool takes one string: a rewrite into anything else
 			// cannot be carried out, so the call does not run.
-			err := fmt.Errorf("agentgate: the policy rewrote params.input of tool %q to %T; the tool takes a string",
+			err := fmt.Errorf("portcullis: the policy rewrote params.input of tool %q to %T; the tool takes a string",
 				name, d.Params["input"])
 			if t.opts.RefusalAsObservation {
 				return err.Error(), nil
@@ -103,8 +103,8 @@ func (t *Tool) Call(ctx context.Context, input string) (string, error) {
 	return t.inner.Call(ctx, input)
 }
 
-func (t *Tool) refuse(name string, d agentgate.Decision) (string, error) {
-	err := &agentgate.DeniedError{Tool: name, Decision: d}
+func (t *Tool) refuse(name string, d portcullis.Decision) (string, error) {
+	err := &portcullis.DeniedError{Tool: name, Decision: d}
 	if t.opts.RefusalAsObservation {
 		return err.Error(), nil
 	}

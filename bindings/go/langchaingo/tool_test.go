@@ -13,15 +13,15 @@ import (
 	"github.com/tmc/langchaingo/schema"
 	"github.com/tmc/langchaingo/tools"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
-	"github.com/agentgate/agentgate/bindings/go/langchaingo"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+	"github.com/portcullis/portcullis/bindings/go/langchaingo"
 )
 
 const policy = `{
-  "agentgate": 1, "name": "lc", "default": "deny",
+  "portcullis": 1, "name": "lc", "default": "deny",
   "rules": [
     {"id": "search-safe", "effect": "allow", "match": {"tool": ["search"]},
-     "modify": {"set": {"params.input": "agentgate policy engine"}}},
+     "modify": {"set": {"params.input": "portcullis policy engine"}}},
     {"id": "calc", "effect": "allow", "match": {"tool": ["calculator"], "agent": ["analyst-*"]}},
     {"id": "no-rm", "effect": "deny", "match": {"tool": ["shell"]},
      "when": {"field": "params.input", "contains": "rm "}, "reason": "no deleting files"},
@@ -51,9 +51,9 @@ func (r *recorder) calls() []string {
 	return append([]string(nil), r.got...)
 }
 
-func newEngine(t *testing.T) *agentgate.Engine {
+func newEngine(t *testing.T) *portcullis.Engine {
 	t.Helper()
-	e, err := agentgate.New([]byte(policy))
+	e, err := portcullis.New([]byte(policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,23 +78,23 @@ func run(t *testing.T, toolset []tools.Tool, tool, input string) (map[string]any
 func TestRewrittenInputReachesTheTool(t *testing.T) {
 	e := newEngine(t)
 	search := &recorder{name: "search"}
-	var decisions []agentgate.Decision
+	var decisions []portcullis.Decision
 	toolset := langchaingo.WrapAll(e, []tools.Tool{search}, langchaingo.Options{
 		Agent:      "analyst-1",
-		OnDecision: func(_ context.Context, _ string, d agentgate.Decision) { decisions = append(decisions, d) },
+		OnDecision: func(_ context.Context, _ string, d portcullis.Decision) { decisions = append(decisions, d) },
 	})
 	out, err := run(t, toolset, "search", "how to exfiltrate secrets")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := search.calls(); len(got) != 1 || got[0] != "agentgate policy engine" {
+	if got := search.calls(); len(got) != 1 || got[0] != "portcullis policy engine" {
 		t.Fatalf("tool inputs = %q, want the rewritten input", got)
 	}
 	if len(decisions) != 1 || !decisions[0].Allowed || decisions[0].Rule == nil || *decisions[0].Rule != "search-safe" {
 		t.Fatalf("decisions = %+v", decisions)
 	}
 	steps, _ := out["intermediateSteps"].([]schema.AgentStep)
-	if len(steps) != 1 || steps[0].Observation != "ran search with agentgate policy engine" {
+	if len(steps) != 1 || steps[0].Observation != "ran search with portcullis policy engine" {
 		t.Errorf("steps = %+v", steps)
 	}
 }
@@ -104,11 +104,11 @@ func TestDeniedCallNeverReachesTheTool(t *testing.T) {
 	shell := &recorder{name: "shell"}
 	toolset := langchaingo.WrapAll(e, []tools.Tool{shell}, langchaingo.Options{Agent: "analyst-1"})
 	_, err := run(t, toolset, "shell", "rm -rf /")
-	var denied *agentgate.DeniedError
+	var denied *portcullis.DeniedError
 	if !errors.As(err, &denied) {
-		t.Fatalf("error = %v, want a *agentgate.DeniedError", err)
+		t.Fatalf("error = %v, want a *portcullis.DeniedError", err)
 	}
-	if denied.Tool != "shell" || denied.Decision.Code != agentgate.CodeRule || *denied.Decision.Rule != "no-rm" ||
+	if denied.Tool != "shell" || denied.Decision.Code != portcullis.CodeRule || *denied.Decision.Rule != "no-rm" ||
 		!strings.Contains(err.Error(), "no deleting files") {
 		t.Errorf("denial = %v (%+v)", err, denied.Decision)
 	}
@@ -151,13 +151,13 @@ func TestBadInputAndMissingAgentAreDenied(t *testing.T) {
 	shell := &recorder{name: "shell"}
 	guarded := langchaingo.Wrap(e, shell, langchaingo.Options{Agent: "analyst-1"})
 	_, err := guarded.Call(context.Background(), "ls \xff")
-	var denied *agentgate.DeniedError
-	if !errors.As(err, &denied) || denied.Decision.Code != agentgate.CodeInvalidAction ||
+	var denied *portcullis.DeniedError
+	if !errors.As(err, &denied) || denied.Decision.Code != portcullis.CodeInvalidAction ||
 		!strings.Contains(denied.Decision.Reason, "UTF-8") {
 		t.Fatalf("invalid UTF-8 input: %v", err)
 	}
 	anonymous := langchaingo.Wrap(e, shell, langchaingo.Options{})
-	if _, err := anonymous.Call(context.Background(), "ls"); !errors.As(err, &denied) || denied.Decision.Code != agentgate.CodeInvalidAction {
+	if _, err := anonymous.Call(context.Background(), "ls"); !errors.As(err, &denied) || denied.Decision.Code != portcullis.CodeInvalidAction {
 		t.Fatalf("no agent id: %v", err)
 	}
 	if got := shell.calls(); len(got) != 0 {
@@ -169,7 +169,7 @@ func TestBadInputAndMissingAgentAreDenied(t *testing.T) {
 }
 
 func TestRewriteToNonStringIsRefused(t *testing.T) {
-	e, err := agentgate.New([]byte(`{"agentgate": 1, "name": "p", "rules": [
+	e, err := portcullis.New([]byte(`{"portcullis": 1, "name": "p", "rules": [
 		{"id": "r", "effect": "allow", "modify": {"set": {"params.input": 5}}}]}`))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-// Package mcpgo puts an agentgate Engine in front of the tools of a
+// Package mcpgo puts a portcullis Engine in front of the tools of a
 // github.com/mark3labs/mcp-go server, as a server.ToolHandlerMiddleware:
 //
 //	s := server.NewMCPServer("name", "1.0.0",
@@ -9,7 +9,7 @@
 // sent to the engine as the client wrote them. A call the policy does not
 // allow never reaches the tool handler: the client gets a tool result with
 // IsError set, the refusal as text, and the decision under the _meta key
-// "agentgate/decision". When an allow rule rewrites params, the handler gets
+// "portcullis/decision". When an allow rule rewrites params, the handler gets
 // the rewritten arguments (in Arguments and RawArguments alike).
 package mcpgo
 
@@ -20,12 +20,12 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
-	"github.com/agentgate/agentgate/bindings/go/internal/gate"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+	"github.com/portcullis/portcullis/bindings/go/internal/gate"
 )
 
 // MetaKey is the _meta key under which a refusal carries the decision.
-const MetaKey = "agentgate/decision"
+const MetaKey = "portcullis/decision"
 
 // Options says who is calling.
 type Options struct {
@@ -37,7 +37,7 @@ type Options struct {
 	Context func(ctx context.Context, req mcp.CallToolRequest) map[string]any
 	// OnDecision, when set, is called with every decision (for audit or
 	// metrics) before the tool runs or the refusal is returned.
-	OnDecision func(ctx context.Context, req mcp.CallToolRequest, d agentgate.Decision)
+	OnDecision func(ctx context.Context, req mcp.CallToolRequest, d portcullis.Decision)
 }
 
 // ClientName is the default Options.Agent: the client's name from its
@@ -51,7 +51,7 @@ func ClientName(ctx context.Context, _ mcp.CallToolRequest) string {
 
 // Middleware returns tool handler middleware that checks every call with
 // engine before the handler runs.
-func Middleware(engine *agentgate.Engine, opts Options) server.ToolHandlerMiddleware {
+func Middleware(engine *portcullis.Engine, opts Options) server.ToolHandlerMiddleware {
 	if opts.Agent == nil {
 		opts.Agent = ClientName
 	}
@@ -73,7 +73,7 @@ func Middleware(engine *agentgate.Engine, opts Options) server.ToolHandlerMiddle
 	}
 }
 
-func evaluate(ctx context.Context, engine *agentgate.Engine, opts Options, req mcp.CallToolRequest) agentgate.Decision {
+func evaluate(ctx context.Context, engine *portcullis.Engine, opts Options, req mcp.CallToolRequest) portcullis.Decision {
 	var hostContext map[string]any
 	if opts.Context != nil {
 		hostContext = opts.Context(ctx, req)
@@ -89,7 +89,7 @@ func evaluate(ctx context.Context, engine *agentgate.Engine, opts Options, req m
 			break
 		}
 		// Arguments set in process: the binding's strict encoder sends them.
-		return engine.Evaluate(agentgate.Action{Tool: req.Params.Name, Agent: agentgate.Agent{ID: agent},
+		return engine.Evaluate(portcullis.Action{Tool: req.Params.Name, Agent: portcullis.Agent{ID: agent},
 			Params: args, Context: hostContext})
 	default:
 		if len(req.Params.RawArguments) > 0 {
@@ -106,8 +106,8 @@ func evaluate(ctx context.Context, engine *agentgate.Engine, opts Options, req m
 }
 
 // Refusal is the tool result sent in place of a refused call.
-func Refusal(tool string, d agentgate.Decision) *mcp.CallToolResult {
-	res := mcp.NewToolResultError((&agentgate.DeniedError{Tool: tool, Decision: d}).Error())
+func Refusal(tool string, d portcullis.Decision) *mcp.CallToolResult {
+	res := mcp.NewToolResultError((&portcullis.DeniedError{Tool: tool, Decision: d}).Error())
 	res.Meta = mcp.NewMetaFromMap(map[string]any{MetaKey: d})
 	return res
 }

@@ -12,12 +12,12 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
-	"github.com/agentgate/agentgate/bindings/go/mcpgo"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+	"github.com/portcullis/portcullis/bindings/go/mcpgo"
 )
 
 const policy = `{
-  "agentgate": 1, "name": "mcp", "default": "deny",
+  "portcullis": 1, "name": "mcp", "default": "deny",
   "agents": [{"id": "agent-*", "roles": ["worker"]}],
   "rules": [
     {"id": "search", "effect": "allow", "match": {"tool": ["search"], "role": ["worker"]},
@@ -56,7 +56,7 @@ func (r *recorder) get(tool string) []map[string]any {
 
 // connect runs a real server and an in-process client, the server's tool
 // handlers guarded by the middleware.
-func connect(t *testing.T, engine *agentgate.Engine, clientName string, opts mcpgo.Options) (*client.Client, *recorder) {
+func connect(t *testing.T, engine *portcullis.Engine, clientName string, opts mcpgo.Options) (*client.Client, *recorder) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -85,9 +85,9 @@ func connect(t *testing.T, engine *agentgate.Engine, clientName string, opts mcp
 	return c, rec
 }
 
-func newEngine(t *testing.T) *agentgate.Engine {
+func newEngine(t *testing.T) *portcullis.Engine {
 	t.Helper()
-	e, err := agentgate.New([]byte(policy))
+	e, err := portcullis.New([]byte(policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func text(res *mcp.CallToolResult) string {
 	return strings.Join(parts, "\n")
 }
 
-func decisionOf(t *testing.T, res *mcp.CallToolResult) agentgate.Decision {
+func decisionOf(t *testing.T, res *mcp.CallToolResult) portcullis.Decision {
 	t.Helper()
 	if res.Meta == nil {
 		t.Fatal("refusal has no _meta")
@@ -126,7 +126,7 @@ func decisionOf(t *testing.T, res *mcp.CallToolResult) agentgate.Decision {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d agentgate.Decision
+	var d portcullis.Decision
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatalf("decision in _meta: %v (%s)", err, raw)
 	}
@@ -162,14 +162,14 @@ func TestDeniedCallNeverReachesTool(t *testing.T) {
 	if !res.IsError || !strings.Contains(text(res), `call to tool "shell" denied (rule, rule no-rm): no deleting files`) {
 		t.Fatalf("result: error=%t %q", res.IsError, text(res))
 	}
-	if d := decisionOf(t, res); d.Effect != agentgate.EffectDeny || d.Rule == nil || *d.Rule != "no-rm" {
+	if d := decisionOf(t, res); d.Effect != portcullis.EffectDeny || d.Rule == nil || *d.Rule != "no-rm" {
 		t.Errorf("decision in _meta = %+v", d)
 	}
 	if got := rec.get("shell"); len(got) != 0 {
 		t.Fatalf("denied tool ran with %+v", got)
 	}
 	// Arguments that are not an object make an invalid action.
-	if res := call(t, c, "shell", []any{"rm", "-rf"}); !res.IsError || decisionOf(t, res).Code != agentgate.CodeInvalidAction {
+	if res := call(t, c, "shell", []any{"rm", "-rf"}); !res.IsError || decisionOf(t, res).Code != portcullis.CodeInvalidAction {
 		t.Fatalf("array arguments: error=%t %q", res.IsError, text(res))
 	}
 	if res := call(t, c, "shell", map[string]any{"cmd": "ls"}); res.IsError {
@@ -205,7 +205,7 @@ func TestApprovalFlow(t *testing.T) {
 	c, rec := connect(t, engine, "agent-7", mcpgo.Options{})
 	res := call(t, c, "pay", map[string]any{"amount": 20})
 	d := decisionOf(t, res)
-	if !res.IsError || d.Code != agentgate.CodeApprovalRequired || d.ActionHash == nil {
+	if !res.IsError || d.Code != portcullis.CodeApprovalRequired || d.ActionHash == nil {
 		t.Fatalf("first call: error=%t %q", res.IsError, text(res))
 	}
 	if err := engine.ApproveHash(*d.ActionHash, time.Minute, 1); err != nil {

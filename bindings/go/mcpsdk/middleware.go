@@ -1,4 +1,4 @@
-// Package mcpsdk puts an agentgate Engine in front of the tools of a server
+// Package mcpsdk puts a portcullis Engine in front of the tools of a server
 // built with the official MCP Go SDK (github.com/modelcontextprotocol/go-sdk).
 //
 // Middleware returns receiving middleware that evaluates every tools/call
@@ -10,7 +10,7 @@
 // "params": <the call's arguments, as sent>}. A call the policy does not
 // allow never reaches the tool: the client gets a tool result with IsError
 // set, the refusal as text, and the decision under the _meta key
-// "agentgate/decision". When an allow rule rewrites params, the tool gets
+// "portcullis/decision". When an allow rule rewrites params, the tool gets
 // the rewritten arguments (and the SDK validates them against the tool's
 // input schema as usual).
 package mcpsdk
@@ -21,12 +21,12 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
-	"github.com/agentgate/agentgate/bindings/go/internal/gate"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+	"github.com/portcullis/portcullis/bindings/go/internal/gate"
 )
 
 // MetaKey is the _meta key under which a refusal carries the decision.
-const MetaKey = "agentgate/decision"
+const MetaKey = "portcullis/decision"
 
 const methodCallTool = "tools/call"
 
@@ -40,7 +40,7 @@ type Options struct {
 	Context func(ctx context.Context, req *mcp.CallToolRequest) map[string]any
 	// OnDecision, when set, is called with every decision (for audit or
 	// metrics) before the tool runs or the refusal is returned.
-	OnDecision func(ctx context.Context, req *mcp.CallToolRequest, d agentgate.Decision)
+	OnDecision func(ctx context.Context, req *mcp.CallToolRequest, d portcullis.Decision)
 }
 
 // ClientName is the default Options.Agent: the client's name from its
@@ -54,7 +54,7 @@ func ClientName(_ context.Context, req *mcp.CallToolRequest) string {
 
 // Middleware returns receiving middleware that checks every tools/call
 // request with engine. Other methods pass through unchanged.
-func Middleware(engine *agentgate.Engine, opts Options) mcp.Middleware {
+func Middleware(engine *portcullis.Engine, opts Options) mcp.Middleware {
 	if opts.Agent == nil {
 		opts.Agent = ClientName
 	}
@@ -66,7 +66,7 @@ func Middleware(engine *agentgate.Engine, opts Options) mcp.Middleware {
 			call, ok := req.(*mcp.CallToolRequest)
 			if !ok || call.Params == nil {
 				// Fail closed on a request shape this middleware does not know.
-				return nil, fmt.Errorf("agentgate: unexpected %s request %T", method, req)
+				return nil, fmt.Errorf("portcullis: unexpected %s request %T", method, req)
 			}
 			c := gate.Call{Tool: call.Params.Name, Agent: opts.Agent(ctx, call), Args: call.Params.Arguments}
 			if opts.Context != nil {
@@ -88,8 +88,8 @@ func Middleware(engine *agentgate.Engine, opts Options) mcp.Middleware {
 }
 
 // Refusal is the tool result sent in place of a refused call.
-func Refusal(tool string, d agentgate.Decision) *mcp.CallToolResult {
-	err := &agentgate.DeniedError{Tool: tool, Decision: d}
+func Refusal(tool string, d portcullis.Decision) *mcp.CallToolResult {
+	err := &portcullis.DeniedError{Tool: tool, Decision: d}
 	return &mcp.CallToolResult{
 		Meta:    mcp.Meta{MetaKey: d},
 		Content: []mcp.Content{&mcp.TextContent{Text: err.Error()}},

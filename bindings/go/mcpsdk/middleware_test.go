@@ -10,12 +10,12 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
-	"github.com/agentgate/agentgate/bindings/go/mcpsdk"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+	"github.com/portcullis/portcullis/bindings/go/mcpsdk"
 )
 
 const policy = `{
-  "agentgate": 1, "name": "mcp", "default": "deny",
+  "portcullis": 1, "name": "mcp", "default": "deny",
   "agents": [{"id": "agent-*", "roles": ["worker"]}],
   "rules": [
     {"id": "search", "effect": "allow", "match": {"tool": ["search"], "role": ["worker"]},
@@ -68,7 +68,7 @@ func handler[In any](r *recorder, tool string) mcp.ToolHandlerFor[In, any] {
 
 // connect runs a real server and client over in-memory transports, the
 // server guarded by the middleware.
-func connect(t *testing.T, engine *agentgate.Engine, clientName string, opts mcpsdk.Options) (*mcp.ClientSession, *recorder) {
+func connect(t *testing.T, engine *portcullis.Engine, clientName string, opts mcpsdk.Options) (*mcp.ClientSession, *recorder) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -96,9 +96,9 @@ func connect(t *testing.T, engine *agentgate.Engine, clientName string, opts mcp
 	return session, rec
 }
 
-func newEngine(t *testing.T) *agentgate.Engine {
+func newEngine(t *testing.T) *portcullis.Engine {
 	t.Helper()
-	e, err := agentgate.New([]byte(policy))
+	e, err := portcullis.New([]byte(policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,13 +126,13 @@ func text(res *mcp.CallToolResult) string {
 }
 
 // decisionOf reads the decision a refusal carries in _meta.
-func decisionOf(t *testing.T, res *mcp.CallToolResult) agentgate.Decision {
+func decisionOf(t *testing.T, res *mcp.CallToolResult) portcullis.Decision {
 	t.Helper()
 	raw, err := json.Marshal(res.Meta[mcpsdk.MetaKey])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d agentgate.Decision
+	var d portcullis.Decision
 	if err := json.Unmarshal(raw, &d); err != nil {
 		t.Fatalf("decision in _meta: %v (%s)", err, raw)
 	}
@@ -158,7 +158,7 @@ func TestDeniedCallNeverReachesTool(t *testing.T) {
 	if !res.IsError || !strings.Contains(text(res), `call to tool "shell" denied (rule, rule no-rm): no deleting files`) {
 		t.Fatalf("result: error=%t %q", res.IsError, text(res))
 	}
-	if d := decisionOf(t, res); d.Effect != agentgate.EffectDeny || d.Rule == nil || *d.Rule != "no-rm" {
+	if d := decisionOf(t, res); d.Effect != portcullis.EffectDeny || d.Rule == nil || *d.Rule != "no-rm" {
 		t.Errorf("decision in _meta = %+v", d)
 	}
 	if got := rec.get("shell"); len(got) != 0 {
@@ -187,11 +187,11 @@ func TestAgentIdentity(t *testing.T) {
 	}
 
 	// A host-supplied identity replaces the client's name.
-	var seen []agentgate.Decision
+	var seen []portcullis.Decision
 	session, rec = connect(t, engine, "intruder", mcpsdk.Options{
 		Agent:      func(context.Context, *mcp.CallToolRequest) string { return "agent-host-verified" },
 		Context:    func(context.Context, *mcp.CallToolRequest) map[string]any { return map[string]any{"tenant": "acme"} },
-		OnDecision: func(_ context.Context, _ *mcp.CallToolRequest, d agentgate.Decision) { seen = append(seen, d) },
+		OnDecision: func(_ context.Context, _ *mcp.CallToolRequest, d portcullis.Decision) { seen = append(seen, d) },
 	})
 	if res := call(t, session, "search", map[string]any{"q": "x"}); res.IsError {
 		t.Fatalf("verified agent refused: %q", text(res))
@@ -206,7 +206,7 @@ func TestApprovalFlow(t *testing.T) {
 	session, rec := connect(t, engine, "agent-7", mcpsdk.Options{})
 	res := call(t, session, "pay", map[string]any{"amount": 20})
 	d := decisionOf(t, res)
-	if !res.IsError || d.Code != agentgate.CodeApprovalRequired || d.ActionHash == nil ||
+	if !res.IsError || d.Code != portcullis.CodeApprovalRequired || d.ActionHash == nil ||
 		!strings.Contains(text(res), "needs approval") || !strings.Contains(text(res), *d.ActionHash) {
 		t.Fatalf("first call: error=%t %q %+v", res.IsError, text(res), d)
 	}
@@ -244,7 +244,7 @@ func TestClosedEngineRefusesEverything(t *testing.T) {
 	session, rec := connect(t, engine, "agent-7", mcpsdk.Options{})
 	engine.Close()
 	res := call(t, session, "shell", map[string]any{"cmd": "ls"})
-	if !res.IsError || decisionOf(t, res).Code != agentgate.CodeEngineError || len(rec.get("shell")) != 0 {
+	if !res.IsError || decisionOf(t, res).Code != portcullis.CodeEngineError || len(rec.get("shell")) != 0 {
 		t.Fatalf("closed engine: error=%t %q", res.IsError, text(res))
 	}
 }

@@ -3,7 +3,7 @@
 //
 //   node bench/bench.mjs [POLICY.json [ACTION.json]] [--iterations N]
 
-import { Engine } from 'agentgate';
+import { Engine } from 'portcullis';
 
 import { compare, printComparison, workload } from './workload.mjs';
 

@@ -69,4 +69,4 @@ function rows(title, engine) {
 
 const create = (text) => native.NativeEngine.create(text, false, 0, 0);
 rows('100-rule policy', create(policyText));
-rows('empty policy (default allow)', create('{"agentgate": 1, "name": "empty", "default": "allow"}'));
+rows('empty policy (default allow)', create('{"portcullis": 1, "name": "empty", "default": "allow"}'));

@@ -14,7 +14,7 @@
 
 import { readFileSync } from 'node:fs';
 
-import { Engine } from 'agentgate';
+import { Engine } from 'portcullis';
 
 function parseArgs(argv) {
   const args = { workload: 'ref', n: 200_000, warmup: 10_000, startMs: 1_772_463_600_000, stepMs: 10, paths: [] };

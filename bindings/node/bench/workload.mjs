@@ -29,7 +29,7 @@ export function generatedPolicy() {
         rules.push({ id: `tmp-${i}`, effect: 'deny', match: { agent: ['agent-*'] }, when: { field: 'params.path', matches: `^/tmp/x${i}/` } });
     }
   }
-  return { agentgate: 1, name: 'bench-100', version: '1', default: 'deny', rules };
+  return { portcullis: 1, name: 'bench-100', version: '1', default: 'deny', rules };
 }
 
 /** A typical call: a few params, one nested object, some context. */

@@ -1,11 +1,11 @@
-// Builds the package: the Node-API module (cargo, release profile) into dist/agentgate.node,
+// Builds the package: the Node-API module (cargo, release profile) into dist/portcullis.node,
 // the TypeScript sources into dist/cjs (CommonJS) and the adapters into dist/esm (.mjs),
 // and the ESM entry point that re-exports the CommonJS engine (one copy of every class, so
 // `instanceof` works whichever way the package was loaded).
 //
 // Usage: node scripts/build.mjs [--debug | --ts-only] [--quiet]   (CARGO overrides the cargo executable)
 //   --debug    the native module in the dev profile (faster to compile, slower to run)
-//   --ts-only  keep dist/agentgate.node and rebuild only the JavaScript
+//   --ts-only  keep dist/portcullis.node and rebuild only the JavaScript
 //   --quiet    no cargo progress lines (errors still print)
 
 import { spawnSync } from 'node:child_process';
@@ -31,7 +31,7 @@ function run(command, args, options = {}) {
 }
 
 function buildNative() {
-  const args = ['build', '-p', 'agentgate-node', '--message-format=json-render-diagnostics'];
+  const args = ['build', '-p', 'portcullis-node', '--message-format=json-render-diagnostics'];
   if (!debug) args.push('--release');
   if (quiet) args.push('--quiet');
   const result = run(process.env.CARGO ?? 'cargo', args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
@@ -39,20 +39,20 @@ function buildNative() {
   for (const line of result.stdout.toString().split('\n')) {
     if (!line.startsWith('{')) continue;
     const message = JSON.parse(line);
-    if (message.reason === 'compiler-artifact' && message.target?.name === 'agentgate_node') {
+    if (message.reason === 'compiler-artifact' && message.target?.name === 'portcullis_node') {
       library = message.filenames.find((file) => /\.(so|dylib|dll)$/.test(file));
     }
   }
   if (!library) {
-    console.error('build: cargo did not report the agentgate_node library');
+    console.error('build: cargo did not report the portcullis_node library');
     process.exit(1);
   }
-  copyFileSync(library, join(dist, 'agentgate.node'));
+  copyFileSync(library, join(dist, 'portcullis.node'));
 }
 
 // The ES modules are named .mjs rather than marked by a nested package.json: a nested
 // package.json would end the package scope, and with it the adapters' self-reference to
-// 'agentgate'.
+// 'portcullis'.
 function renameToModules(folder) {
   for (const file of readdirSync(folder)) {
     const renamed = file.replace(/\.d\.ts$/, '.d.mts').replace(/\.js$/, '.mjs');

@@ -1,5 +1,5 @@
 import { EncodeError, MAX_ACTION_BYTES, encodeJson, wellFormed } from './encode';
-import { AgentGateError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
+import { PortcullisError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
 import { native, type NativeAuditOptions, type NativeCreateError, type NativeEngine, type NativeEngineError } from './native';
 import type { Action, AuditRecord, Decision, Policy } from './types';
 
@@ -283,7 +283,7 @@ function isCreateError(value: NativeEngine | NativeCreateError): value is Native
   return !(value instanceof native.NativeEngine);
 }
 
-function createError(error: NativeCreateError): AgentGateError {
+function createError(error: NativeCreateError): PortcullisError {
   switch (error.kind) {
     case 'policy':
       return new PolicyError(error.path, error.message);
@@ -294,7 +294,7 @@ function createError(error: NativeCreateError): AgentGateError {
   }
 }
 
-function engineError(error: NativeEngineError): AgentGateError {
+function engineError(error: NativeEngineError): PortcullisError {
   switch (error.kind) {
     case 'system_clock':
       return new ClockError(error.message);
@@ -305,7 +305,7 @@ function engineError(error: NativeEngineError): AgentGateError {
     case 'audit':
       return new AuditError(error.message);
     default:
-      return new AgentGateError(error.message);
+      return new PortcullisError(error.message);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Decision } from './types';
 
 /** The base class of every error this package throws. */
-export class AgentGateError extends Error {
+export class PortcullisError extends Error {
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
@@ -12,7 +12,7 @@ export class AgentGateError extends Error {
  * A policy document that does not load. `path` names the offending value in the spec's dotted
  * form (`rules[3].when.all[1].matches`; `""` for the document root); `message` says what is wrong.
  */
-export class PolicyError extends AgentGateError {
+export class PolicyError extends PortcullisError {
   readonly path: string;
 
   constructor(path: string, message: string) {
@@ -22,20 +22,20 @@ export class PolicyError extends AgentGateError {
 }
 
 /** An argument the engine cannot accept (a bad option, TTL, use count, time or hash). */
-export class InvalidArgumentError extends AgentGateError {}
+export class InvalidArgumentError extends PortcullisError {}
 
 /** An action passed to `approve` that is not a valid action. */
-export class InvalidActionError extends AgentGateError {}
+export class InvalidActionError extends PortcullisError {}
 
 /** `setTime` on an engine that reads the system clock. */
-export class ClockError extends AgentGateError {}
+export class ClockError extends PortcullisError {}
 
 /**
  * The audit trail cannot be opened (`Engine.fromPolicy`: a missing directory, no permission, a
  * file whose last line is not a trail record) or written (`flushAudit`). The message names the
  * file and the operating system's error.
  */
-export class AuditError extends AgentGateError {}
+export class AuditError extends PortcullisError {}
 
 /**
  * The sentence an agent or a log gets for a decision that is not allow:
@@ -48,7 +48,7 @@ export function refusalMessage(decision: Decision): string {
 }
 
 /** Thrown by `guard` when the decision is not allow; carries the decision. */
-export class DeniedError extends AgentGateError {
+export class DeniedError extends PortcullisError {
   readonly decision: Decision;
 
   constructor(decision: Decision) {

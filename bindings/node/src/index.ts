@@ -1,8 +1,8 @@
 /**
- * agentgate: a deterministic, fail-closed policy engine for AI agent tool calls.
+ * portcullis: a deterministic, fail-closed policy engine for AI agent tool calls.
  *
  * ```ts
- * import { Engine } from 'agentgate';
+ * import { Engine } from 'portcullis';
  * const engine = Engine.fromPolicy(policy);
  * const decision = engine.evaluate({ tool: 'database.write', agent: { id: 'agent-001' }, params });
  * if (!decision.allowed) throw new Error(decision.reason);
@@ -19,7 +19,7 @@ export {
   type MemoryAuditOptions,
 } from './engine';
 export {
-  AgentGateError,
+  PortcullisError,
   ApprovalRequiredError,
   AuditError,
   ClockError,

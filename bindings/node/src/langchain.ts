@@ -6,7 +6,7 @@
  */
 
 import { ToolMessage, createMiddleware, type ToolCallRequest } from 'langchain';
-import { refusalMessage, type Engine } from 'agentgate';
+import { refusalMessage, type Engine } from 'portcullis';
 
 /** How the middleware builds actions from LangChain tool calls. */
 export interface LangChainOptions {
@@ -14,14 +14,14 @@ export interface LangChainOptions {
   agentId: string | ((request: ToolCallRequest) => string);
   /** Host metadata for the action's `context`. */
   context?: (request: ToolCallRequest) => Record<string, unknown>;
-  /** The middleware's name (default `AgentGate`); names must be unique within an agent. */
+  /** The middleware's name (default `Portcullis`); names must be unique within an agent. */
   name?: string;
 }
 
 /** Creates the middleware; pass it in `createAgent({ middleware: [...] })`. */
-export function agentgateMiddleware(engine: Engine, options: LangChainOptions) {
+export function portcullisMiddleware(engine: Engine, options: LangChainOptions) {
   return createMiddleware({
-    name: options.name ?? 'AgentGate',
+    name: options.name ?? 'Portcullis',
     wrapToolCall: async (request, handler) => {
       const { toolCall } = request;
       const agentId = typeof options.agentId === 'function' ? options.agentId(request) : options.agentId;
@@ -35,7 +35,7 @@ export function agentgateMiddleware(engine: Engine, options: LangChainOptions) {
           tool_call_id: toolCall.id ?? '',
           name: toolCall.name,
           status: 'error',
-          metadata: { agentgate: decision },
+          metadata: { portcullis: decision },
         });
       }
       // Run the tool on exactly what was decided on: the rewritten params, or a copy of the evaluated ones.

@@ -3,7 +3,7 @@
  *
  * - `guardCallToolHandler(engine, options, handler)` wraps a server's `tools/call` handler: a call
  *   that is not allowed returns an error result (`isError: true`, the decision's reason as text,
- *   the decision under `_meta["agentgate/decision"]`) without reaching the handler; an allowed
+ *   the decision under `_meta["portcullis/decision"]`) without reaching the handler; an allowed
  *   call reaches it with the params the engine decided on (rewritten ones when a `modify` rule
  *   changed them).
  * - `createProxyServer(engine, upstream, options)` is an MCP server that lists the tools of an
@@ -22,7 +22,7 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { refusalMessage, type Decision, type Engine } from 'agentgate';
+import { refusalMessage, type Decision, type Engine } from 'portcullis';
 
 /** The extra argument MCP servers pass to request handlers. */
 export type HandlerExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -39,7 +39,7 @@ export interface McpOptions {
 }
 
 /** The `_meta` key under which refused calls carry the decision. */
-export const DECISION_META_KEY = 'agentgate/decision';
+export const DECISION_META_KEY = 'portcullis/decision';
 
 /** The error result returned instead of calling the tool. */
 export function refusedResult(decision: Decision): CallToolResult {
@@ -67,7 +67,7 @@ export function guardCallToolHandler(engine: Engine, options: McpOptions, handle
 
 /** Options of the policy-enforcing proxy server. */
 export interface ProxyOptions extends McpOptions {
-  /** How the proxy introduces itself (default `{ name: "agentgate-proxy", version: "0.1.0" }`). */
+  /** How the proxy introduces itself (default `{ name: "portcullis-proxy", version: "0.1.0" }`). */
   serverInfo?: Implementation;
 }
 
@@ -77,7 +77,7 @@ export interface ProxyOptions extends McpOptions {
  * transport with `await server.connect(transport)`.
  */
 export function createProxyServer(engine: Engine, upstream: Client, options: ProxyOptions): Server {
-  const server = new Server(options.serverInfo ?? { name: 'agentgate-proxy', version: '0.1.0' }, {
+  const server = new Server(options.serverInfo ?? { name: 'portcullis-proxy', version: '0.1.0' }, {
     capabilities: { tools: {} },
   });
   server.setRequestHandler(ListToolsRequestSchema, (request, extra) =>

@@ -61,8 +61,8 @@ export interface NativeModule {
   };
 }
 
-/** The file the build writes next to the compiled JavaScript (`dist/agentgate.node`). */
-export const NATIVE_PATH = path.join(__dirname, '..', 'agentgate.node');
+/** The file the build writes next to the compiled JavaScript (`dist/portcullis.node`). */
+export const NATIVE_PATH = path.join(__dirname, '..', 'portcullis.node');
 
 function load(): NativeModule {
   try {
@@ -70,7 +70,7 @@ function load(): NativeModule {
     return require(NATIVE_PATH) as NativeModule;
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    throw new Error(`agentgate: cannot load the native module ${NATIVE_PATH} (run \`npm run build\`): ${detail}`);
+    throw new Error(`portcullis: cannot load the native module ${NATIVE_PATH} (run \`npm run build\`): ${detail}`);
   }
 }
 

@@ -21,7 +21,7 @@ import {
   type ToolOptions,
   type ToolOutputSchema,
 } from '@openai/agents';
-import { ApprovalRequiredError, DeniedError, refusalMessage, type Action, type Decision, type Engine } from 'agentgate';
+import { ApprovalRequiredError, DeniedError, refusalMessage, type Action, type Decision, type Engine } from 'portcullis';
 
 /** How the adapter builds actions from the SDK's tool calls. */
 export interface OpenAIAgentsOptions<TContext = unknown> {
@@ -73,7 +73,7 @@ export function toolInputGuardrail<TContext = unknown>(
 ): ToolInputGuardrailDefinition<TContext> {
   return {
     type: 'tool_input',
-    name: options.name ?? 'agentgate',
+    name: options.name ?? 'portcullis',
     run: async ({ context, toolCall }) => {
       const action = buildAction(options, context, toolCall.name, parseArguments(toolCall.arguments));
       const decision = engine.evaluateWithJson(action).decision;
@@ -121,7 +121,7 @@ export function guardTool<
 
   const guardrail: ToolInputGuardrailDefinition<TContext> = {
     type: 'tool_input',
-    name: 'agentgate',
+    name: 'portcullis',
     run: async ({ context, toolCall }) => {
       let entry = recall(context, toolCall.callId);
       if (entry === undefined) {

@@ -1,5 +1,5 @@
 /**
- * Types of the agentgate policy language, version 1: the policy document, the action a host asks
+ * Types of the portcullis policy language, version 1: the policy document, the action a host asks
  * about, and the decision it gets back. Keys are spelled exactly as in the JSON documents, so a
  * policy written in TypeScript, loaded from a file or logged as a decision reads the same.
  */
@@ -247,7 +247,7 @@ export interface AgentEntry {
 /** A policy document (POLICY.md §2). */
 export interface Policy {
   /** The format version. */
-  agentgate: 1;
+  portcullis: 1;
   /** `[A-Za-z0-9._-]{1,128}` */
   name: string;
   /** Free text of at most 128 characters, echoed in decisions. */

@@ -1,6 +1,6 @@
 // The audit trail through the Node binding: memory and file sinks, the hash chain, dropped
 // records, redaction, the options and their errors. File trails are checked with the project's
-// verifier, `agentgate-audit verify` ($AGENTGATE_AUDIT_BIN, default target/release/agentgate-audit,
+// verifier, `portcullis audit verify` ($PORTCULLIS_BIN, default target/release/portcullis,
 // built by `make test-node` when missing).
 
 import assert from 'node:assert/strict';
@@ -11,15 +11,15 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { AgentGateError, AuditError, Engine, InvalidArgumentError, PolicyError } from 'agentgate';
+import { PortcullisError, AuditError, Engine, InvalidArgumentError, PolicyError } from 'portcullis';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const VERIFIER = process.env.AGENTGATE_AUDIT_BIN ?? join(ROOT, 'target', 'release', 'agentgate-audit');
+const VERIFIER = process.env.PORTCULLIS_BIN ?? join(ROOT, 'target', 'release', 'portcullis');
 const GENESIS = `sha256:${'0'.repeat(64)}`;
 const T0 = Date.parse('2026-05-22T12:00:00Z');
 
 const policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'audited',
   version: '3',
   audit: { include_params: ['params.table', 'params.nested.id'] },
@@ -30,7 +30,7 @@ const policy = {
 };
 const read = (n) => ({ tool: 'db.read', agent: { id: `agent-${n}` }, params: { table: 'users', row: n } });
 
-const scratch = mkdtempSync(join(tmpdir(), 'agentgate-node-audit-'));
+const scratch = mkdtempSync(join(tmpdir(), 'portcullis-node-audit-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 let files = 0;
 const trailPath = () => join(scratch, `trail-${++files}.jsonl`);
@@ -40,8 +40,8 @@ const fileEngine = (path, audit = {}) => Engine.fromPolicy(policy, { clock: 'man
 
 /** Runs the verifier on `paths` (oldest first); its exit status and report line. */
 function verify(...paths) {
-  assert.ok(existsSync(VERIFIER), `${VERIFIER} is missing: build it with \`cargo build --release -p agentgate-cli\``);
-  const result = spawnSync(VERIFIER, ['verify', ...paths], { encoding: 'utf8' });
+  assert.ok(existsSync(VERIFIER), `${VERIFIER} is missing: build it with \`cargo build --release -p portcullis-cli\``);
+  const result = spawnSync(VERIFIER, ['audit', 'verify', ...paths], { encoding: 'utf8' });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
@@ -247,7 +247,7 @@ describe('file sink', () => {
   test('records still buffered reach the file when the process exits', () => {
     const path = trailPath();
     const child = `
-      const { Engine } = require('agentgate');
+      const { Engine } = require('portcullis');
       const engine = Engine.fromPolicy(${JSON.stringify(policy)}, { audit: { sink: 'file', path: ${JSON.stringify(path)}, flushIntervalMs: 3600000 } });
       for (let n = 0; n < 12; n++) engine.evaluate({ tool: 'db.read', agent: { id: 'a' } });
       process.exit(0);`;
@@ -261,7 +261,7 @@ describe('file sink', () => {
     const missing = join(scratch, 'no', 'such', 'dir', 'trail.jsonl');
     assert.throws(() => fileEngine(missing), (error) => {
       assert.ok(error instanceof AuditError);
-      assert.ok(error instanceof AgentGateError);
+      assert.ok(error instanceof PortcullisError);
       assert.equal(error.name, 'AuditError');
       assert.match(error.message, /^audit trail: cannot open audit file .*no\/such\/dir\/trail\.jsonl: No such file or directory/);
       return true;
@@ -270,7 +270,7 @@ describe('file sink', () => {
     writeFileSync(notATrail, 'hello\n');
     assert.throws(() => fileEngine(notATrail), (error) => error instanceof AuditError && /not valid JSON/.test(error.message));
     const untouched = trailPath();
-    assert.throws(() => Engine.fromPolicy({ agentgate: 2, name: 'x' }, { audit: { sink: 'file', path: untouched } }), PolicyError);
+    assert.throws(() => Engine.fromPolicy({ portcullis: 2, name: 'x' }, { audit: { sink: 'file', path: untouched } }), PolicyError);
     assert.equal(existsSync(untouched), false);
   });
 

@@ -1,4 +1,4 @@
-// Replays the conformance suite (tests/conformance/, or $AGENTGATE_CONFORMANCE_DIR, recursively)
+// Replays the conformance suite (tests/conformance/, or $PORTCULLIS_CONFORMANCE_DIR, recursively)
 // through the public API: `eval` sends the action as a JavaScript object, `eval_raw` as text.
 // Prints one line per failing case (file, case index, step index) and `N passed, M failed`.
 //
@@ -11,10 +11,10 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 
-import { Engine, PolicyError } from 'agentgate';
+import { Engine, PolicyError } from 'portcullis';
 
 const DEFAULT_DIR = fileURLToPath(new URL('../../../tests/conformance', import.meta.url));
-const dir = process.env.AGENTGATE_CONFORMANCE_DIR || DEFAULT_DIR;
+const dir = process.env.PORTCULLIS_CONFORMANCE_DIR || DEFAULT_DIR;
 const DEFAULT_CLOCK = '2026-01-01T00:00:00Z';
 const EXPECT_KEYS = new Set([
   'effect', 'allowed', 'code', 'rule', 'reason', 'reason_contains', 'matched', 'shadow', 'params',

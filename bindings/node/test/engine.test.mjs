@@ -5,18 +5,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import {
-  AgentGateError,
+  PortcullisError,
   ClockError,
   Engine,
   InvalidActionError,
   InvalidArgumentError,
   PolicyError,
-} from 'agentgate';
+} from 'portcullis';
 
 const T0 = Date.parse('2026-05-22T12:00:00Z');
 
 const policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'api-test',
   version: '7',
   default: 'deny',
@@ -49,7 +49,7 @@ describe('Engine.fromPolicy', () => {
       () => Engine.fromPolicy(bad),
       (error) => {
         assert.ok(error instanceof PolicyError);
-        assert.ok(error instanceof AgentGateError);
+        assert.ok(error instanceof PortcullisError);
         assert.ok(error instanceof Error);
         assert.equal(error.name, 'PolicyError');
         assert.equal(error.path, 'rules[1].when');
@@ -60,7 +60,7 @@ describe('Engine.fromPolicy', () => {
   });
 
   test('text that is not JSON is a PolicyError at the root with line and column', () => {
-    assert.throws(() => Engine.fromPolicy('{"agentgate": 1,\n  "name": }'), (error) => {
+    assert.throws(() => Engine.fromPolicy('{"portcullis": 1,\n  "name": }'), (error) => {
       assert.ok(error instanceof PolicyError);
       assert.equal(error.path, '');
       assert.match(error.message, /line 2/);
@@ -182,7 +182,7 @@ describe('approve', () => {
     assert.equal(engine.evaluate(big).code, 'approved');
   });
 
-  test('bad arguments throw AgentGateError subclasses with clear messages', () => {
+  test('bad arguments throw PortcullisError subclasses with clear messages', () => {
     const engine = manual();
     const cases = [
       [() => engine.approve(big, { ttlMs: 0 }), InvalidArgumentError, /ttlMs must be a positive integer/],
@@ -197,7 +197,7 @@ describe('approve', () => {
       [() => engine.approve('{"tool": ', { ttlMs: 10 }), InvalidActionError, /JSON/],
     ];
     for (const [call, type, message] of cases) {
-      assert.throws(call, (error) => error instanceof type && error instanceof AgentGateError && message.test(error.message), String(call));
+      assert.throws(call, (error) => error instanceof type && error instanceof PortcullisError && message.test(error.message), String(call));
     }
   });
 });
@@ -216,7 +216,7 @@ describe('clock', () => {
     const before = Date.now();
     const now = engine.now();
     assert.ok(now >= before - 1000 && now <= Date.now() + 1000);
-    assert.throws(() => engine.setTime(0), (error) => error instanceof ClockError && error instanceof AgentGateError);
+    assert.throws(() => engine.setTime(0), (error) => error instanceof ClockError && error instanceof PortcullisError);
   });
 
   test('setTime takes integer milliseconds only', () => {
@@ -231,9 +231,9 @@ describe('clock', () => {
 describe('updatePolicy', () => {
   test('swaps the policy; a bad one throws and leaves the old one in place', () => {
     const engine = manual();
-    assert.throws(() => engine.updatePolicy({ agentgate: 2, name: 'x' }), (error) => error instanceof PolicyError && error.path === 'agentgate');
+    assert.throws(() => engine.updatePolicy({ portcullis: 2, name: 'x' }), (error) => error instanceof PolicyError && error.path === 'portcullis');
     assert.equal(engine.evaluate(act('file.read', {})).policy.name, 'api-test');
-    engine.updatePolicy(JSON.stringify({ agentgate: 1, name: 'open', default: 'allow' }));
+    engine.updatePolicy(JSON.stringify({ portcullis: 1, name: 'open', default: 'allow' }));
     const decision = engine.evaluate(act('anything', {}));
     assert.equal(decision.effect, 'allow');
     assert.deepEqual(decision.policy, { name: 'open', version: null });

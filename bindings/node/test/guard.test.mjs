@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { ApprovalRequiredError, DeniedError, Engine, guard } from 'agentgate';
+import { ApprovalRequiredError, DeniedError, Engine, guard } from 'portcullis';
 
 const engine = Engine.fromPolicy({
-  agentgate: 1,
+  portcullis: 1,
   name: 'guard-test',
   rules: [
     { id: 'write', effect: 'allow', match: { tool: ['db.write'] }, modify: { set: { 'params.audited': true }, remove: ['params.debug'] } },

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 
-import { Engine } from 'agentgate';
+import { Engine } from 'portcullis';
 
 const policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'hostile',
   default: 'allow',
   rules: [

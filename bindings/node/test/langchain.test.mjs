@@ -7,11 +7,11 @@ import { describe, test } from 'node:test';
 import { AIMessage, ToolMessage, createAgent, fakeModel, tool } from 'langchain';
 import { z } from 'zod';
 
-import { Engine } from 'agentgate';
-import { agentgateMiddleware } from 'agentgate/langchain';
+import { Engine } from 'portcullis';
+import { portcullisMiddleware } from 'portcullis/langchain';
 
 const policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'langchain-test',
   default: 'deny',
   rules: [
@@ -35,7 +35,7 @@ function setup(middlewareOptions = { agentId: 'researcher-1' }) {
     description: 'Search',
     schema: z.object({ q: z.string(), limit: z.number(), safe: z.boolean().optional() }),
   });
-  return { engine, calls, tools: [readFile, search], middleware: agentgateMiddleware(engine, middlewareOptions) };
+  return { engine, calls, tools: [readFile, search], middleware: portcullisMiddleware(engine, middlewareOptions) };
 }
 
 async function runAgent({ tools, middleware }, toolCalls) {
@@ -45,7 +45,7 @@ async function runAgent({ tools, middleware }, toolCalls) {
   return result.messages.filter((message) => ToolMessage.isInstance(message));
 }
 
-describe('agentgateMiddleware', () => {
+describe('portcullisMiddleware', () => {
   test('a denied call never reaches the tool; the agent gets an error ToolMessage with the reason', async () => {
     const setupResult = setup();
     const [message] = await runAgent(setupResult, [{ name: 'read_file', args: { path: '/srv/data/../../etc/passwd' }, id: 'call-1' }]);
@@ -53,7 +53,7 @@ describe('agentgateMiddleware', () => {
     assert.equal(message.tool_call_id, 'call-1');
     assert.equal(message.status, 'error');
     assert.equal(message.content, 'Denied by policy: reads stay in /srv/data');
-    assert.equal(message.metadata.agentgate.rule, 'outside');
+    assert.equal(message.metadata.portcullis.rule, 'outside');
   });
 
   test('an allowed call runs with the arguments as sent', async () => {

@@ -11,11 +11,11 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
-import { Engine } from 'agentgate';
-import { DECISION_META_KEY, createProxyServer, guardCallToolHandler } from 'agentgate/mcp';
+import { Engine } from 'portcullis';
+import { DECISION_META_KEY, createProxyServer, guardCallToolHandler } from 'portcullis/mcp';
 
 const policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'mcp-test',
   default: 'deny',
   rules: [

@@ -11,7 +11,7 @@ const { encodeJson } = require('../dist/cjs/encode.js');
 
 const engine = native.NativeEngine.create(
   JSON.stringify({
-    agentgate: 1,
+    portcullis: 1,
     name: 'variants',
     version: '3',
     rules: [

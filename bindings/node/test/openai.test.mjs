@@ -8,13 +8,13 @@ import { Agent, run, setTracingDisabled, tool } from '@openai/agents';
 import { ScriptedModel, assistantMessage, functionCall } from '@openai/agents/testing';
 import { z } from 'zod';
 
-import { Engine } from 'agentgate';
-import { guardTool, toolInputGuardrail } from 'agentgate/openai';
+import { Engine } from 'portcullis';
+import { guardTool, toolInputGuardrail } from 'portcullis/openai';
 
 setTracingDisabled(true);
 
 const policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'openai-test',
   default: 'deny',
   rules: [

@@ -1,6 +1,6 @@
-//! Writes the C header of agentgate-ffi.
+//! Writes the C header of portcullis-ffi.
 //!
-//! Usage: `agentgate-gen-header [OUTPUT]`. Without OUTPUT it writes `include/agentgate.h` at
+//! Usage: `portcullis-gen-header [OUTPUT]`. Without OUTPUT it writes `include/portcullis.h` at
 //! the workspace root. The header is generated from `ffi/src` with the settings in
 //! `ffi/cbindgen.toml`; `make check-header` writes to a temporary file and compares.
 use std::path::{Path, PathBuf};
@@ -10,12 +10,12 @@ fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let output = match std::env::args_os().nth(1) {
         Some(path) => PathBuf::from(path),
-        None => root.join("include/agentgate.h"),
+        None => root.join("include/portcullis.h"),
     };
     match generate(&root.join("ffi"), &output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("agentgate-gen-header: {message}");
+            eprintln!("portcullis-gen-header: {message}");
             ExitCode::FAILURE
         }
     }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 // Call is one tool call as a middleware sees it.
@@ -59,7 +59,7 @@ func ActionJSON(c Call) ([]byte, error) {
 
 // Evaluate decides c. A call that cannot even be put into an action is
 // denied with code invalid_action by the engine, with the cause as reason.
-func Evaluate(e *agentgate.Engine, c Call) agentgate.Decision {
+func Evaluate(e *portcullis.Engine, c Call) portcullis.Decision {
 	action, err := ActionJSON(c)
 	if err != nil {
 		return Invalid(e, err)
@@ -68,9 +68,9 @@ func Evaluate(e *agentgate.Engine, c Call) agentgate.Decision {
 }
 
 // Invalid returns the engine's invalid_action decision with cause as reason.
-func Invalid(e *agentgate.Engine, cause error) agentgate.Decision {
+func Invalid(e *portcullis.Engine, cause error) portcullis.Decision {
 	d := e.EvaluateJSON([]byte("null"))
-	if d.Code == agentgate.CodeInvalidAction {
+	if d.Code == portcullis.CodeInvalidAction {
 		d.Reason = "invalid action: " + cause.Error()
 	}
 	return d

@@ -2,8 +2,8 @@
 //! options and raises its own errors; this module still refuses anything it cannot map rather
 //! than guessing.
 
-use agentgate::{AuditOptions, AuditSink, AuditStats, FileSink, Overflow};
 use napi_derive::napi;
+use portcullis::{AuditOptions, AuditSink, AuditStats, FileSink, Overflow};
 
 /// The largest queue accepted: the core allocates the queue's slots up front.
 pub const MAX_QUEUE_CAPACITY: u32 = 1 << 20;

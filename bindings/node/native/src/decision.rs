@@ -1,9 +1,9 @@
 //! Decisions as JavaScript objects: the measured alternative to `JSON.parse` of the decision
 //! text (see README.md).
 
-use agentgate::Decision;
 use napi::bindgen_prelude::Object;
 use napi::Env;
+use portcullis::Decision;
 
 /// Builds the POLICY.md §8 object for `decision`, keys as in the spec.
 pub fn to_object<'env>(env: &'env Env, decision: &Decision) -> napi::Result<Object<'env>> {

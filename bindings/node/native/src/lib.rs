@@ -1,4 +1,4 @@
-//! Node-API module behind the `agentgate` npm package.
+//! Node-API module behind the `portcullis` npm package.
 //!
 //! The JavaScript layer (`bindings/node/src`) owns the public API: it turns user values into
 //! JSON text, validates arguments and maps errors to `Error` subclasses. This module only moves
@@ -11,11 +11,11 @@ mod audit;
 mod decision;
 mod walk;
 
-use agentgate::{ClockMode, CreateError, Engine, EngineError, EngineOptions, PolicyError};
 use audit::{NativeAuditOptions, NativeAuditStats};
 use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::Env;
 use napi_derive::napi;
+use portcullis::{ClockMode, CreateError, Engine, EngineError, EngineOptions, PolicyError};
 
 /// A policy load error, as a value (`path` in the spec's dotted form, `message` as the core wrote it).
 #[napi(object)]

@@ -1,9 +1,9 @@
 // The same declarations from a CommonJS module.
-import agentgate = require('agentgate');
-import openai = require('agentgate/openai');
+import portcullis = require('portcullis');
+import openai = require('portcullis/openai');
 
-const engine = agentgate.Engine.fromPolicy({ agentgate: 1, name: 'cjs' });
-const decision: agentgate.Decision = engine.evaluate({ tool: 't', agent: { id: 'a' } });
+const engine = portcullis.Engine.fromPolicy({ portcullis: 1, name: 'cjs' });
+const decision: portcullis.Decision = engine.evaluate({ tool: 't', agent: { id: 'a' } });
 const guardrail = openai.toolInputGuardrail(engine, { agentId: 'a' });
 // @ts-expect-error: reason is a string
 const reason: number = decision.reason;

@@ -12,13 +12,13 @@ import {
   type Decision,
   type Policy,
   type Rule,
-} from 'agentgate';
-import { guardTool, toolInputGuardrail } from 'agentgate/openai';
-import { agentgateMiddleware } from 'agentgate/langchain';
-import { guardCallToolHandler } from 'agentgate/mcp';
+} from 'portcullis';
+import { guardTool, toolInputGuardrail } from 'portcullis/openai';
+import { portcullisMiddleware } from 'portcullis/langchain';
+import { guardCallToolHandler } from 'portcullis/mcp';
 
 const policy: Policy = {
-  agentgate: 1,
+  portcullis: 1,
   name: 'typed',
   default: 'deny',
   combining: 'first_match',
@@ -53,7 +53,7 @@ const noLimit: Rule = { id: 'r', effect: 'rate_limit' };
 // @ts-expect-error: modify only goes with allow
 const denyModify: Rule = { id: 'r', effect: 'deny', modify: { remove: ['params.x'] } };
 // @ts-expect-error: the format version is 1
-const version2: Policy = { agentgate: 2, name: 'x' };
+const version2: Policy = { portcullis: 2, name: 'x' };
 
 const engine = Engine.fromPolicy(policy, { clock: 'manual', startMs: 0 });
 const action: Action = { tool: 'search.web', agent: { id: 'agent-1' }, params: { q: 'x' }, context: { tenant: 'acme' } };
@@ -72,7 +72,7 @@ const result: string = search({ q: 'x' }, 2);
 // @ts-expect-error: the wrapper keeps fn's parameter types
 search({ q: 1 }, 2);
 
-const fileTrail: AuditOptions = { sink: 'file', path: '/var/log/agentgate.jsonl', maxBytes: 1 << 26, flushIntervalMs: 50, fsync: true, overflow: 'block' };
+const fileTrail: AuditOptions = { sink: 'file', path: '/var/log/portcullis.jsonl', maxBytes: 1 << 26, flushIntervalMs: 50, fsync: true, overflow: 'block' };
 const audited = Engine.fromPolicy(policy, { audit: { sink: 'memory', queueCapacity: 1024 } });
 const records: AuditRecord[] = audited.drainAudit(100);
 for (const record of records) {
@@ -105,4 +105,4 @@ try {
 
 export { fileTrail, stats, noPath, blockingMemory, memoryRotation, droppedEffect };
 export { conditions, twoOperators, unknownOperator, wrongOperand, wrongRoot, noLimit, denyModify, version2, effect, rule, result };
-export { guardTool, toolInputGuardrail, agentgateMiddleware, guardCallToolHandler };
+export { guardTool, toolInputGuardrail, portcullisMiddleware, guardCallToolHandler };

@@ -1,16 +1,16 @@
-// Command agentgate-bench is the Go percentile harness of the cross-language
+// Command portcullis-bench is the Go percentile harness of the cross-language
 // benchmark (benches/ and BENCHMARKS.md at the repository root): it times
 // single Evaluate calls on the reference workload and prints the common BENCH
 // and MIX lines, one each per input mode.
 //
-//	agentgate-bench [-workload NAME] [-n N] [-warmup W] [-start-ms MS] [-step-ms MS] POLICY.json ACTIONS.json
+//	portcullis-bench [-workload NAME] [-n N] [-warmup W] [-start-ms MS] [-step-ms MS] POLICY.json ACTIONS.json
 //
 // ACTIONS.json is one JSON array of actions. The engine has a manual clock
 // that starts at -start-ms and moves -step-ms after each action (outside the
 // timed region). W untimed calls, then N timed calls, replaying the actions in
 // order, each mode on a fresh engine:
 //
-//	NAME-struct  Evaluate(agentgate.Action), decoded from the file before timing
+//	NAME-struct  Evaluate(portcullis.Action), decoded from the file before timing
 //	NAME-json    EvaluateJSON of the action's compact JSON text
 //
 // It exits 1 when an evaluation fails (invalid_action or engine_error).
@@ -25,24 +25,24 @@ import (
 	"slices"
 	"time"
 
-	agentgate "github.com/agentgate/agentgate/bindings/go"
+	portcullis "github.com/portcullis/portcullis/bindings/go"
 )
 
 type mix struct {
 	allow, deny, rateLimited, approval, unknownAgent, failed int
 }
 
-func (m *mix) add(d agentgate.Decision) {
+func (m *mix) add(d portcullis.Decision) {
 	switch {
-	case d.Code == agentgate.CodeInvalidAction || d.Code == agentgate.CodeEngineError:
+	case d.Code == portcullis.CodeInvalidAction || d.Code == portcullis.CodeEngineError:
 		m.failed++
-	case d.Code == agentgate.CodeRateLimited:
+	case d.Code == portcullis.CodeRateLimited:
 		m.rateLimited++
-	case d.Code == agentgate.CodeUnknownAgent:
+	case d.Code == portcullis.CodeUnknownAgent:
 		m.unknownAgent++
-	case d.Effect == agentgate.EffectRequireApproval:
+	case d.Effect == portcullis.EffectRequireApproval:
 		m.approval++
-	case d.Effect == agentgate.EffectAllow:
+	case d.Effect == portcullis.EffectAllow:
 		m.allow++
 	default:
 		m.deny++
@@ -62,8 +62,8 @@ type config struct {
 	startMs, stepMs int64
 }
 
-func run(cfg config, policy []byte, mode string, evaluate func(e *agentgate.Engine, i int) agentgate.Decision) (int, error) {
-	e, err := agentgate.New(policy, agentgate.WithManualClock(time.UnixMilli(cfg.startMs)))
+func run(cfg config, policy []byte, mode string, evaluate func(e *portcullis.Engine, i int) portcullis.Decision) (int, error) {
+	e, err := portcullis.New(policy, portcullis.WithManualClock(time.UnixMilli(cfg.startMs)))
 	if err != nil {
 		return 0, err
 	}
@@ -106,12 +106,12 @@ func main() {
 	flag.Int64Var(&cfg.stepMs, "step-ms", 10, "clock step after each action, ms")
 	flag.Parse()
 	if flag.NArg() != 2 || cfg.n < 1 || cfg.warmup < 0 {
-		fmt.Fprintln(os.Stderr, "usage: agentgate-bench [flags] POLICY.json ACTIONS.json")
+		fmt.Fprintln(os.Stderr, "usage: portcullis-bench [flags] POLICY.json ACTIONS.json")
 		flag.PrintDefaults()
 		os.Exit(2)
 	}
 	if err := bench(cfg, flag.Arg(0), flag.Arg(1)); err != nil {
-		fmt.Fprintln(os.Stderr, "agentgate-bench:", err)
+		fmt.Fprintln(os.Stderr, "portcullis-bench:", err)
 		os.Exit(1)
 	}
 }
@@ -132,7 +132,7 @@ func bench(cfg config, policyPath, actionsPath string) error {
 	if len(raw) == 0 {
 		return fmt.Errorf("%s: no actions", actionsPath)
 	}
-	actions := make([]agentgate.Action, len(raw))
+	actions := make([]portcullis.Action, len(raw))
 	texts := make([][]byte, len(raw))
 	for i, r := range raw {
 		dec := json.NewDecoder(bytes.NewReader(r))
@@ -146,13 +146,13 @@ func bench(cfg config, policyPath, actionsPath string) error {
 		}
 		texts[i] = compact.Bytes()
 	}
-	failedStruct, err := run(cfg, policy, "struct", func(e *agentgate.Engine, i int) agentgate.Decision {
+	failedStruct, err := run(cfg, policy, "struct", func(e *portcullis.Engine, i int) portcullis.Decision {
 		return e.Evaluate(actions[i%len(actions)])
 	})
 	if err != nil {
 		return err
 	}
-	failedJSON, err := run(cfg, policy, "json", func(e *agentgate.Engine, i int) agentgate.Decision {
+	failedJSON, err := run(cfg, policy, "json", func(e *portcullis.Engine, i int) portcullis.Decision {
 		return e.EvaluateJSON(texts[i%len(texts)])
 	})
 	if err != nil {
