@@ -98,3 +98,20 @@ test-bench:
 	$(CARGO) test -q -p portcullis-bench
 	$(BENCH_TEE) $(ROOT)/target/debug/portcullis-bench --n 2000 --warmup 1000 --cases $(call bench_join,$(BENCH_SMOKE_CASES)) \
 	  | tee $(BENCH_RESULTS)/smoke.txt | python3 $(ROOT)/benches/table.py --require $(call bench_join,$(addprefix rust:,$(BENCH_SMOKE_CASES))) >/dev/null
+
+# Instructions per decision under callgrind (deterministic, unlike timings), compared with
+# benches/instructions-baseline.json: fails when a mode costs more than 10% over it. Also prints
+# heap allocations per decision. `make instructions-record` re-records the baseline (commit it
+# with the change that explains it).
+.PHONY: test-instructions instructions-record instructions-build
+TEST_TARGETS += test-instructions
+INSTRUCTIONS_BIN := $(ROOT)/target/release/portcullis-instructions
+
+instructions-build: c-deps
+	$(CARGO) build -q --release -p portcullis-instructions
+
+test-instructions: instructions-build
+	python3 $(ROOT)/benches/instructions.py $(INSTRUCTIONS_BIN)
+
+instructions-record: instructions-build
+	python3 $(ROOT)/benches/instructions.py $(INSTRUCTIONS_BIN) --record
