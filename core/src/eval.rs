@@ -1,13 +1,13 @@
 //! Evaluation of one valid action against a snapshot (§5 of the spec).
 use crate::action::ActionView;
 use crate::approvals::Approvals;
-use crate::compile::{Rule, RuleEffect, Snapshot};
 use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
 use crate::limits::Held;
+use crate::policy::{Rule, RuleEffect, Snapshot};
 use std::sync::{Arc, LazyLock};
 
 static REASON_DEFAULT_DENY: LazyLock<Arc<str>> =
@@ -17,7 +17,7 @@ static REASON_DEFAULT_ALLOW: LazyLock<Arc<str>> =
 static REASON_LIMIT_LOCK: LazyLock<Arc<str>> =
     LazyLock::new(|| Arc::from("the engine could not read its rate-limit or approval state"));
 
-impl crate::compile::Matcher {
+impl crate::policy::Matcher {
     fn matches(&self, action: &ActionView<'_>, roles: &Roles) -> bool {
         let any = |globs: &Option<Vec<crate::glob::Glob>>, text: &str| {
             globs
@@ -178,7 +178,7 @@ pub(crate) fn decide<'s>(
         fields: FieldCache::new(),
     };
     let buckets = snap.buckets(action.tool, action.agent);
-    let lists = |pick: fn(&crate::compile::Bucket) -> &[u32]| -> Vec<&[u32]> {
+    let lists = |pick: fn(&crate::policy::Bucket) -> &[u32]| -> Vec<&[u32]> {
         buckets.iter().map(|b| pick(b)).collect()
     };
     let rule = |i: u32| snap.rules.get(i as usize);

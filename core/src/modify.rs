@@ -1,8 +1,8 @@
 //! `modify`: parameter rewrites applied by allow rules.
-use crate::compile::{check_keys, child, err, index};
 use crate::error::PolicyError;
 use crate::field::FieldPath;
 use crate::json::{num, quote, show};
+use crate::policy::reader::{child, err, index, Reader};
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
@@ -31,24 +31,27 @@ fn params_keys(text: &str) -> Result<Vec<String>, String> {
 
 impl Modify {
     /// Compiles the `modify` object at `path`.
-    pub(crate) fn compile(v: &Value, path: &str) -> Result<Modify, PolicyError> {
+    /// Map entries are checked in document order; `set` is applied in key order.
+    pub(crate) fn compile(v: &Value, path: &str, rd: &Reader) -> Result<Modify, PolicyError> {
         let obj = v.as_object().ok_or_else(|| {
             err(
                 path,
                 format!("\"modify\" takes an object, found {}", show(v)),
             )
         })?;
-        check_keys(obj, path, &["set", "remove", "clamp"], &[])?;
+        rd.check_keys(obj, path, &["set", "remove", "clamp"], &[])?;
         let mut out = Modify::default();
         if let Some(set) = obj.get("set") {
             let p = child(path, "set");
             let map = set
                 .as_object()
                 .ok_or_else(|| err(&p, format!("\"set\" takes an object, found {}", show(set))))?;
-            for (k, value) in map {
-                out.set
-                    .push((params_keys(k).map_err(|m| err(&p, m))?, value.clone()));
+            let mut set = Vec::with_capacity(map.len());
+            for (k, value) in rd.entries(map, &p) {
+                set.push((k, params_keys(k).map_err(|m| err(&p, m))?, value.clone()));
             }
+            set.sort_by(|a, b| a.0.cmp(b.0));
+            out.set = set.into_iter().map(|(_, keys, v)| (keys, v)).collect();
         }
         if let Some(remove) = obj.get("remove") {
             let p = child(path, "remove");
@@ -74,7 +77,7 @@ impl Modify {
                     format!("\"clamp\" takes an object, found {}", show(clamp)),
                 )
             })?;
-            for (k, bounds) in map {
+            for (k, bounds) in rd.entries(map, &p) {
                 let keys = params_keys(k).map_err(|m| err(&p, m))?;
                 let bp = child(&p, k);
                 let b = bounds.as_object().ok_or_else(|| {
@@ -86,7 +89,7 @@ impl Modify {
                         ),
                     )
                 })?;
-                check_keys(b, &bp, &["max", "min"], &[])?;
+                rd.check_keys(b, &bp, &["max", "min"], &[])?;
                 if b.is_empty() {
                     return Err(err(
                         &bp,
@@ -205,6 +208,7 @@ mod tests {
             &json!({"set": {"params.a.b": 1, "params.s": "x"}, "remove": ["params.debug", "params.nope.x"],
                     "clamp": {"params.limit": {"max": 50, "min": 1}, "params.low": {"min": 5}, "params.s": {"max": 1}}}),
             "m",
+            &Reader::default(),
         )
         .unwrap();
         let mut p = json!({"a": 3, "debug": true, "limit": 500, "low": 1});
@@ -215,27 +219,31 @@ mod tests {
     #[test]
     fn bad_modify_paths_and_bounds() {
         assert_eq!(
-            Modify::compile(&json!({"set": {"context.x": 1}}), "m")
+            Modify::compile(&json!({"set": {"context.x": 1}}), "m", &Reader::default())
                 .unwrap_err()
                 .path,
             "m.set"
         );
         assert_eq!(
-            Modify::compile(&json!({"remove": ["params"]}), "m")
+            Modify::compile(&json!({"remove": ["params"]}), "m", &Reader::default())
                 .unwrap_err()
                 .path,
             "m.remove[0]"
         );
         assert_eq!(
-            Modify::compile(&json!({"clamp": {"params.x": {}}}), "m")
+            Modify::compile(&json!({"clamp": {"params.x": {}}}), "m", &Reader::default())
                 .unwrap_err()
                 .path,
             "m.clamp.params.x"
         );
         assert_eq!(
-            Modify::compile(&json!({"clamp": {"params.x": {"min": 2, "max": 1}}}), "m")
-                .unwrap_err()
-                .path,
+            Modify::compile(
+                &json!({"clamp": {"params.x": {"min": 2, "max": 1}}}),
+                "m",
+                &Reader::default()
+            )
+            .unwrap_err()
+            .path,
             "m.clamp.params.x"
         );
     }
