@@ -9,6 +9,7 @@ use crate::json::{json_eq, num, quote, show};
 use crate::path::{normalize, DirPattern};
 use crate::policy::reader::{child, err, index, non_empty_array, Reader};
 use crate::time::{parse_hhmm, TimeWindow, Zone, DAYS};
+use crate::value::clone_deep;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -330,7 +331,7 @@ fn compile_op(op: &str, v: &Value, path: &str, rd: &mut Reader) -> Result<Op, Po
         if v.is_null() {
             Err(err(path, format!("\"{op}\" takes any JSON value but null")))
         } else {
-            Ok(v.clone())
+            Ok(clone_deep(v))
         }
     };
     let number = || -> Result<f64, PolicyError> {
@@ -359,7 +360,7 @@ fn compile_op(op: &str, v: &Value, path: &str, rd: &mut Reader) -> Result<Op, Po
                 format!("\"{op}\" lists may not hold null"),
             ));
         }
-        Ok(ValueSet::new(items.clone()))
+        Ok(ValueSet::new(items.iter().map(clone_deep).collect()))
     };
     Ok(match op {
         "exists" => match v {

@@ -217,16 +217,7 @@ pub(crate) fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 
-/// A short, quoted rendering of any JSON value for error messages.
-pub(crate) fn show(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 80 {
-        let cut: String = s.chars().take(77).collect();
-        format!("{cut}...")
-    } else {
-        s
-    }
-}
+pub(crate) use crate::value::show;
 
 /// The number as a double (integers beyond ±2^53 lose precision, as the spec says).
 pub(crate) fn num(n: &Number) -> f64 {

@@ -47,6 +47,7 @@ mod modify;
 mod path;
 mod policy;
 mod time;
+mod value;
 
 pub use audit::{
     verify_files, AuditOptions, AuditSink, AuditStats, FileSink, Overflow, VerifyFailure,

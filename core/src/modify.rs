@@ -3,6 +3,7 @@ use crate::error::PolicyError;
 use crate::field::FieldPath;
 use crate::json::{num, quote, show};
 use crate::policy::reader::{child, err, index, Reader};
+use crate::value::clone_deep;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
@@ -48,7 +49,11 @@ impl Modify {
                 .ok_or_else(|| err(&p, format!("\"set\" takes an object, found {}", show(set))))?;
             let mut set = Vec::with_capacity(map.len());
             for (k, value) in rd.entries(map, &p) {
-                set.push((k, params_keys(k).map_err(|m| err(&p, m))?, value.clone()));
+                set.push((
+                    k,
+                    params_keys(k).map_err(|m| err(&p, m))?,
+                    clone_deep(value),
+                ));
             }
             set.sort_by(|a, b| a.0.cmp(b.0));
             out.set = set.into_iter().map(|(_, keys, v)| (keys, v)).collect();
@@ -143,7 +148,7 @@ impl Modify {
     /// Applies the rewrites to `params` (an object).
     pub(crate) fn apply(&self, params: &mut Value) {
         for (keys, value) in &self.set {
-            set_path(params, keys, value.clone());
+            set_path(params, keys, clone_deep(value));
         }
         for keys in &self.remove {
             if let Some((last, parents)) = keys.split_last() {
