@@ -6,7 +6,7 @@ use crate::audit::{Audit, AuditOptions, AuditStats, Subject};
 use crate::clock::Clock;
 use crate::decision::{Code, Decision, Effect, PolicyInfo, Verdict};
 use crate::error::{CreateError, EngineError, PolicyError};
-use crate::eval::decide;
+use crate::eval::{decide, Detail};
 use crate::policy::{load, Interner, Snapshot};
 use arc_swap::ArcSwap;
 use serde_json::Value;
@@ -183,7 +183,14 @@ impl Engine {
         match ActionView::from_value(action) {
             Ok(view) => {
                 let snap = self.snapshot.load();
-                decide(&snap, &self.approvals, &view, self.clock.now_ms(), false).verdict()
+                decide(
+                    &snap,
+                    &self.approvals,
+                    &view,
+                    self.clock.now_ms(),
+                    Detail::Counts,
+                )
+                .verdict()
             }
             Err(_) => Verdict::denied(Code::InvalidAction),
         }
@@ -285,8 +292,14 @@ impl Engine {
         match ActionView::from_value(action) {
             Ok(view) => {
                 let snap = self.snapshot.load();
-                let d = decide(&snap, &self.approvals, &view, self.clock.now_ms(), true)
-                    .into_decision(&snap);
+                let d = decide(
+                    &snap,
+                    &self.approvals,
+                    &view,
+                    self.clock.now_ms(),
+                    Detail::Full,
+                )
+                .into_decision(&snap);
                 let subject = self.audit.as_ref().map(|_| Subject {
                     agent: view.agent.to_owned(),
                     kind: view.kind.as_str(),
