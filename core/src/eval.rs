@@ -285,7 +285,10 @@ impl<'s> Pass<'s, '_> {
         for (r, _) in &limits {
             match r.state.as_ref().and_then(|s| s.lock()) {
                 Some(h) => held.push(h),
-                None => return Err(engine_error(o)),
+                None => {
+                    engine_error(o);
+                    return Err(());
+                }
             }
         }
         let mut exhausted: Option<(&Rule, u64)> = None;
