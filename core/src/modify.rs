@@ -21,6 +21,55 @@ pub(crate) struct Modify {
     clamp: Vec<Clamp>,
 }
 
+/// `modify.clamp`: each path's bounds, in document order.
+fn compile_clamp(clamp: &Value, p: &str, rd: &Reader) -> Result<Vec<Clamp>, PolicyError> {
+    let mut out = Vec::new();
+    let map = clamp.as_object().ok_or_else(|| {
+        err(
+            p,
+            format!("\"clamp\" takes an object, found {}", show(clamp)),
+        )
+    })?;
+    for (k, bounds) in rd.entries(map, p) {
+        let keys = params_keys(k).map_err(|m| err(p, m))?;
+        let bp = child(p, k);
+        let b = bounds.as_object().ok_or_else(|| {
+            err(
+                &bp,
+                format!(
+                    "bounds must be an object {{\"min\", \"max\"}}, found {}",
+                    show(bounds)
+                ),
+            )
+        })?;
+        rd.check_keys(b, &bp, &["max", "min"], &[])?;
+        if b.is_empty() {
+            return Err(err(
+                &bp,
+                "missing required key \"min\" or \"max\": a clamp needs at least one bound",
+            ));
+        }
+        let bound = |name: &str| -> Result<Option<Value>, PolicyError> {
+            match b.get(name) {
+                None => Ok(None),
+                Some(n @ Value::Number(_)) => Ok(Some(n.clone())),
+                Some(other) => Err(err(
+                    &child(&bp, name),
+                    format!("\"{name}\" takes a number, found {}", show(other)),
+                )),
+            }
+        };
+        let (max, min) = (bound("max")?, bound("min")?);
+        if let (Some(Value::Number(lo)), Some(Value::Number(hi))) = (&min, &max) {
+            if num(lo) > num(hi) {
+                return Err(err(&bp, format!("min {lo} is greater than max {hi}")));
+            }
+        }
+        out.push(Clamp { keys, min, max });
+    }
+    Ok(out)
+}
+
 fn params_keys(text: &str) -> Result<Vec<String>, String> {
     FieldPath::params_keys(text).ok_or_else(|| {
         format!(
@@ -75,50 +124,7 @@ impl Modify {
             }
         }
         if let Some(clamp) = obj.get("clamp") {
-            let p = child(path, "clamp");
-            let map = clamp.as_object().ok_or_else(|| {
-                err(
-                    &p,
-                    format!("\"clamp\" takes an object, found {}", show(clamp)),
-                )
-            })?;
-            for (k, bounds) in rd.entries(map, &p) {
-                let keys = params_keys(k).map_err(|m| err(&p, m))?;
-                let bp = child(&p, k);
-                let b = bounds.as_object().ok_or_else(|| {
-                    err(
-                        &bp,
-                        format!(
-                            "bounds must be an object {{\"min\", \"max\"}}, found {}",
-                            show(bounds)
-                        ),
-                    )
-                })?;
-                rd.check_keys(b, &bp, &["max", "min"], &[])?;
-                if b.is_empty() {
-                    return Err(err(
-                        &bp,
-                        "missing required key \"min\" or \"max\": a clamp needs at least one bound",
-                    ));
-                }
-                let bound = |name: &str| -> Result<Option<Value>, PolicyError> {
-                    match b.get(name) {
-                        None => Ok(None),
-                        Some(n @ Value::Number(_)) => Ok(Some(n.clone())),
-                        Some(other) => Err(err(
-                            &child(&bp, name),
-                            format!("\"{name}\" takes a number, found {}", show(other)),
-                        )),
-                    }
-                };
-                let (max, min) = (bound("max")?, bound("min")?);
-                if let (Some(Value::Number(lo)), Some(Value::Number(hi))) = (&min, &max) {
-                    if num(lo) > num(hi) {
-                        return Err(err(&bp, format!("min {lo} is greater than max {hi}")));
-                    }
-                }
-                out.clamp.push(Clamp { keys, min, max });
-            }
+            out.clamp = compile_clamp(clamp, &child(path, "clamp"), rd)?;
         }
         Ok(out)
     }
