@@ -1,14 +1,15 @@
 //! Conditions (`when` / `unless`): compilation with load-error paths, and three-valued
 //! evaluation (true, false, unknown).
 use crate::action::ActionView;
-use crate::compile::{check_keys, child, doc_keys, err, index, non_empty_array};
 use crate::error::PolicyError;
 use crate::field::{FieldCache, FieldPath};
 use crate::glob::Glob;
 use crate::host::{host_of, HostPattern};
 use crate::json::{json_eq, num, quote, show};
 use crate::path::{normalize, DirPattern};
+use crate::policy::reader::{child, err, index, non_empty_array, Reader};
 use crate::time::{parse_hhmm, TimeWindow, Zone, DAYS};
+use crate::value::clone_deep;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -238,7 +239,12 @@ fn eval_leaf(v: Option<&Value>, op: &Op, ctx: &Ctx<'_>) -> Tri {
 }
 
 /// Compiles the condition `v` found at `path`, at nesting `level` (1 for `when`/`unless`).
-pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, PolicyError> {
+pub(crate) fn compile(
+    v: &Value,
+    path: &str,
+    level: usize,
+    rd: &mut Reader,
+) -> Result<Cond, PolicyError> {
     if level > MAX_CONDITION_DEPTH {
         return Err(err(
             path,
@@ -251,11 +257,12 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
             format!("a condition must be an object, found {}", show(v)),
         )
     })?;
-    let node = doc_keys(obj, path)
+    let node = rd
+        .keys(obj, path)
         .into_iter()
         .find(|k| matches!(k.as_str(), "all" | "any" | "not" | "time"));
     if let Some(node) = node {
-        check_keys(obj, path, &[node.as_str()], &[])?;
+        rd.check_keys(obj, path, &[node.as_str()], &[])?;
         let p = child(path, node);
         let inner = obj.get(node.as_str()).unwrap_or(&Value::Null);
         return match node.as_str() {
@@ -263,7 +270,7 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
                 let items = non_empty_array(inner, &p)?;
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
-                    out.push(compile(item, &index(&p, i), level + 1)?);
+                    out.push(compile(item, &index(&p, i), level + 1, rd)?);
                 }
                 Ok(if node == "all" {
                     Cond::All(out)
@@ -271,11 +278,11 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
                     Cond::Any(out)
                 })
             }
-            "not" => Ok(Cond::Not(Box::new(compile(inner, &p, level + 1)?))),
-            _ => compile_time(inner, &p).map(Cond::Time),
+            "not" => Ok(Cond::Not(Box::new(compile(inner, &p, level + 1, rd)?))),
+            _ => compile_time(inner, &p, rd).map(Cond::Time),
         };
     }
-    check_keys(obj, path, &OPS, &["field"])?;
+    rd.check_keys(obj, path, &OPS, &["field"])?;
     let ops: Vec<&str> = OPS
         .iter()
         .copied()
@@ -301,7 +308,7 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
     let mut compiled = Vec::with_capacity(ops.len());
     for op in &ops {
         let operand = obj.get(*op).unwrap_or(&Value::Null);
-        compiled.push(compile_op(op, operand, &child(path, op))?);
+        compiled.push(compile_op(op, operand, &child(path, op), rd)?);
     }
     if let Some(second) = ops.get(1) {
         return Err(err(
@@ -319,12 +326,12 @@ pub(crate) fn compile(v: &Value, path: &str, level: usize) -> Result<Cond, Polic
     Ok(Cond::Leaf(field, op))
 }
 
-fn compile_op(op: &str, v: &Value, path: &str) -> Result<Op, PolicyError> {
+fn compile_op(op: &str, v: &Value, path: &str, rd: &mut Reader) -> Result<Op, PolicyError> {
     let not_null = |v: &Value| -> Result<Value, PolicyError> {
         if v.is_null() {
             Err(err(path, format!("\"{op}\" takes any JSON value but null")))
         } else {
-            Ok(v.clone())
+            Ok(clone_deep(v))
         }
     };
     let number = || -> Result<f64, PolicyError> {
@@ -353,7 +360,7 @@ fn compile_op(op: &str, v: &Value, path: &str) -> Result<Op, PolicyError> {
                 format!("\"{op}\" lists may not hold null"),
             ));
         }
-        Ok(ValueSet::new(items.clone()))
+        Ok(ValueSet::new(items.iter().map(clone_deep).collect()))
     };
     Ok(match op {
         "exists" => match v {
@@ -385,7 +392,7 @@ fn compile_op(op: &str, v: &Value, path: &str) -> Result<Op, PolicyError> {
                     format!("regex is {chars} characters long; the limit is {MAX_REGEX_CHARS}"),
                 ));
             }
-            let re = crate::compile::cached_regex(&pattern, || {
+            let re = rd.regex(&pattern, || {
                 RegexBuilder::new(&pattern)
                     .size_limit(REGEX_SIZE_LIMIT)
                     .build()
@@ -463,11 +470,11 @@ fn each_string<T>(
     Ok(out)
 }
 
-fn compile_time(v: &Value, path: &str) -> Result<TimeWindow, PolicyError> {
+fn compile_time(v: &Value, path: &str, rd: &Reader) -> Result<TimeWindow, PolicyError> {
     let obj = v
         .as_object()
         .ok_or_else(|| err(path, format!("\"time\" takes an object, found {}", show(v))))?;
-    check_keys(obj, path, &["between", "days", "tz"], &["between"])?;
+    rd.check_keys(obj, path, &["between", "days", "tz"], &["between"])?;
     let between_path = child(path, "between");
     let between = obj.get("between").unwrap_or(&Value::Null);
     let pair = match between.as_array() {

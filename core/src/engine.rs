@@ -4,12 +4,13 @@ use crate::action::{check_action_value, parse_action_json, ActionView};
 use crate::approvals::Approvals;
 use crate::audit::{Audit, AuditOptions, AuditStats, Subject};
 use crate::clock::Clock;
-use crate::compile::{load, Interner, Snapshot};
 use crate::decision::{Code, Decision, Effect, PolicyInfo, Verdict};
 use crate::error::{CreateError, EngineError, PolicyError};
-use crate::eval::decide;
+use crate::eval::{decide, Detail};
+use crate::policy::{load, Interner, Snapshot};
 use arc_swap::ArcSwap;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -150,29 +151,38 @@ impl Engine {
     /// hosts that act on the effect and fetch details rarely. The decision is the same as
     /// [`Engine::evaluate_json`]'s (and consumes limits and approvals the same way).
     pub fn evaluate_json_verdict(&self, action_json: &[u8]) -> Verdict {
-        if self.audit.is_some() {
-            // Audit records need the full decision.
-            return Verdict::from(&self.evaluate_json(action_json));
-        }
-        let start = Instant::now();
-        let mut v = catch_unwind(AssertUnwindSafe(|| match parse_action_json(action_json) {
-            Ok(value) => self.verdict_value(&value),
-            Err(_) => Verdict::denied(Code::InvalidAction),
-        }))
-        .unwrap_or_else(|_| Verdict::denied(Code::EngineError));
-        v.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        v
+        self.verdict(
+            || parse_action_json(action_json).ok().map(Cow::Owned),
+            || self.evaluate_json(action_json),
+        )
     }
 
     /// [`Engine::evaluate_json_verdict`] for an action given as a JSON value.
     pub fn evaluate_value_verdict(&self, action: &Value) -> Verdict {
+        self.verdict(
+            || {
+                check_action_value(action)
+                    .ok()
+                    .map(|()| Cow::Borrowed(action))
+            },
+            || self.evaluate_value(action),
+        )
+    }
+
+    /// The verdict entry points' one body: `read` gives the checked action (`None`: invalid);
+    /// with an audit trail, `audited` decides in full, since records need the whole decision.
+    fn verdict<'v>(
+        &self,
+        read: impl FnOnce() -> Option<Cow<'v, Value>>,
+        audited: impl FnOnce() -> Decision,
+    ) -> Verdict {
         if self.audit.is_some() {
-            return Verdict::from(&self.evaluate_value(action));
+            return Verdict::from(&audited());
         }
         let start = Instant::now();
-        let mut v = catch_unwind(AssertUnwindSafe(|| match check_action_value(action) {
-            Ok(()) => self.verdict_value(action),
-            Err(_) => Verdict::denied(Code::InvalidAction),
+        let mut v = catch_unwind(AssertUnwindSafe(|| match read() {
+            Some(value) => self.verdict_value(&value),
+            None => Verdict::denied(Code::InvalidAction),
         }))
         .unwrap_or_else(|_| Verdict::denied(Code::EngineError));
         v.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -183,7 +193,14 @@ impl Engine {
         match ActionView::from_value(action) {
             Ok(view) => {
                 let snap = self.snapshot.load();
-                decide(&snap, &self.approvals, &view, self.clock.now_ms(), false).verdict()
+                decide(
+                    &snap,
+                    &self.approvals,
+                    &view,
+                    self.clock.now_ms(),
+                    Detail::Counts,
+                )
+                .verdict()
             }
             Err(_) => Verdict::denied(Code::InvalidAction),
         }
@@ -285,8 +302,14 @@ impl Engine {
         match ActionView::from_value(action) {
             Ok(view) => {
                 let snap = self.snapshot.load();
-                let d = decide(&snap, &self.approvals, &view, self.clock.now_ms(), true)
-                    .into_decision(&snap);
+                let d = decide(
+                    &snap,
+                    &self.approvals,
+                    &view,
+                    self.clock.now_ms(),
+                    Detail::Full,
+                )
+                .into_decision(&snap);
                 let subject = self.audit.as_ref().map(|_| Subject {
                     agent: view.agent.to_owned(),
                     kind: view.kind.as_str(),

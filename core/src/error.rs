@@ -8,18 +8,27 @@ use std::fmt;
 /// that holds them (`""` is the document root). `message` quotes the offending key or value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PolicyError {
-    /// Where the error is, in dotted form (`""` for the document root).
-    pub path: String,
-    /// What is wrong, quoting the offending key or value.
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
 impl PolicyError {
-    pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error at `path` (dotted form) saying `message`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
         PolicyError {
             path: path.into(),
             message: message.into(),
         }
+    }
+
+    /// Where the error is, in dotted form (`""` for the document root).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong, quoting the offending key or value.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 

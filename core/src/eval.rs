@@ -1,13 +1,13 @@
 //! Evaluation of one valid action against a snapshot (§5 of the spec).
 use crate::action::ActionView;
 use crate::approvals::Approvals;
-use crate::compile::{Rule, RuleEffect, Snapshot};
 use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
 use crate::limits::Held;
+use crate::policy::{Bucket, Rule, RuleEffect, Snapshot};
 use std::sync::{Arc, LazyLock};
 
 static REASON_DEFAULT_DENY: LazyLock<Arc<str>> =
@@ -17,7 +17,7 @@ static REASON_DEFAULT_ALLOW: LazyLock<Arc<str>> =
 static REASON_LIMIT_LOCK: LazyLock<Arc<str>> =
     LazyLock::new(|| Arc::from("the engine could not read its rate-limit or approval state"));
 
-impl crate::compile::Matcher {
+impl crate::policy::Matcher {
     fn matches(&self, action: &ActionView<'_>, roles: &Roles) -> bool {
         let any = |globs: &Option<Vec<crate::glob::Glob>>, text: &str| {
             globs
@@ -115,6 +115,23 @@ pub(crate) struct Outcome<'s> {
 }
 
 impl Outcome<'_> {
+    /// A default-deny outcome, carrying `action_hash` if given.
+    fn new(action_hash: Option<String>) -> Self {
+        Outcome {
+            effect: Effect::Deny,
+            code: Code::Default,
+            rule: None,
+            reason: None,
+            matched: Vec::new(),
+            matched_count: 0,
+            shadow: Vec::new(),
+            shadow_count: 0,
+            params: None,
+            retry_after_ms: None,
+            action_hash,
+        }
+    }
+
     /// The full decision (`eval_ns` left 0 for the caller).
     pub(crate) fn into_decision(self, snap: &Snapshot) -> Decision {
         let reason = match (self.reason, self.rule, self.code) {
@@ -161,88 +178,77 @@ impl Outcome<'_> {
     }
 }
 
-/// Decides a valid action. With `full`, the outcome lists every matched and shadow rule and
-/// carries the action hash; without, it counts them and hashes only to look up approvals.
-pub(crate) fn decide<'s>(
-    snap: &'s Snapshot,
-    approvals: &Approvals,
-    action: &ActionView<'_>,
-    now: i64,
-    full: bool,
-) -> Outcome<'s> {
-    let roles = snap.registry.resolve(action.agent);
-    let ctx = Ctx {
-        action,
-        roles: &roles.value,
-        now_ms: now,
-        fields: FieldCache::new(),
-    };
-    let buckets = snap.buckets(action.tool, action.agent);
-    let lists = |pick: fn(&crate::compile::Bucket) -> &[u32]| -> Vec<&[u32]> {
-        buckets.iter().map(|b| pick(b)).collect()
-    };
-    let rule = |i: u32| snap.rules.get(i as usize);
-    let doc_order = |i: u32| i;
+/// How much an evaluation reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// Every matched and shadow rule, and the action hash: for a [`Decision`].
+    Full,
+    /// Counts only; the hash only to look up approvals: for a [`Verdict`].
+    Counts,
+}
 
-    let mut o = Outcome {
-        effect: Effect::Deny,
-        code: Code::Default,
-        rule: None,
-        reason: None,
-        matched: Vec::new(),
-        matched_count: 0,
-        shadow: Vec::new(),
-        shadow_count: 0,
-        params: None,
-        retry_after_ms: None,
-        action_hash: full.then(|| action.hash()),
-    };
-    for r in merged(lists(|b| &b.shadow), doc_order).filter_map(rule) {
-        if fires(r, &ctx, &roles) {
+/// One evaluation in progress: the action, what its rules can read, and the candidate rules.
+struct Pass<'s, 'c> {
+    snap: &'s Snapshot,
+    ctx: &'c Ctx<'c>,
+    roles: &'c Roles,
+    buckets: Vec<&'s Bucket>,
+    detail: Detail,
+}
+
+impl<'s> Pass<'s, '_> {
+    /// The firing rules of one list kind, in `key` order.
+    fn firing<K: Ord + 's>(
+        &self,
+        pick: fn(&Bucket) -> &[u32],
+        key: impl Fn(u32) -> K + 's,
+    ) -> Box<dyn Iterator<Item = &'s Rule> + '_> {
+        let lists = self.buckets.iter().map(|b| pick(b)).collect();
+        Box::new(
+            merged(lists, key)
+                .filter_map(|i| self.snap.rules.get(i as usize))
+                .filter(|r| fires(r, self.ctx, self.roles)),
+        )
+    }
+
+    fn matched(&self, o: &mut Outcome<'s>, r: &'s Rule) {
+        o.matched_count += 1;
+        if self.detail == Detail::Full {
+            o.matched.push(r);
+        }
+    }
+
+    /// Step 1: shadow rules, reported whatever the outcome.
+    fn shadow(&self, o: &mut Outcome<'s>) {
+        for r in self.firing(|b| &b.shadow, |i| i) {
             o.shadow_count += 1;
-            if full {
+            if self.detail == Detail::Full {
                 o.shadow.push(r);
             }
         }
     }
-    let matched = |o: &mut Outcome<'s>, r: &'s Rule| {
-        o.matched_count += 1;
-        if full {
-            o.matched.push(r);
-        }
-    };
 
-    if snap.require_known_agent && !roles.known {
-        o.code = Code::UnknownAgent;
-        o.reason = Some(Arc::from(format!(
-            "agent {} matches no entry of the policy's agent registry",
-            crate::json::quote(action.agent)
-        )));
-        return o;
-    }
-
-    // Which rule decides, and which allow rules' `modify` apply if the outcome is allow.
-    let mut deciding: Option<&Rule> = None;
-    let mut modifiers: Vec<&Rule> = Vec::new();
-    let decide_list = merged(lists(|b| &b.decide), |i| snap.order_key(i));
-    if snap.first_match {
-        if let Some(r) = decide_list
-            .filter_map(rule)
-            .find(|r| fires(r, &ctx, &roles))
-        {
-            matched(&mut o, r);
-            deciding = Some(r);
-            if r.effect == RuleEffect::Allow {
-                modifiers.push(r);
+    /// Step 2: the deciding rule, and the allow rules whose `modify` applies if the outcome is
+    /// allow.
+    fn deciding(&self, o: &mut Outcome<'s>) -> (Option<&'s Rule>, Vec<&'s Rule>) {
+        let snap = self.snap;
+        let mut candidates = self.firing(|b| &b.decide, move |i| snap.order_key(i));
+        let mut modifiers = Vec::new();
+        if snap.first_match {
+            let first = candidates.next();
+            drop(candidates);
+            if let Some(r) = first {
+                self.matched(o, r);
+                if r.effect == RuleEffect::Allow {
+                    modifiers.push(r);
+                }
             }
+            return (first, modifiers);
         }
-    } else {
         let (mut deny, mut approval, mut allow) = (None, None, None);
-        for r in decide_list
-            .filter_map(rule)
-            .filter(|r| fires(r, &ctx, &roles))
-        {
-            matched(&mut o, r);
+        let all: Vec<&'s Rule> = candidates.collect();
+        for r in all {
+            self.matched(o, r);
             match r.effect {
                 RuleEffect::Deny => deny = deny.or(Some(r)),
                 RuleEffect::RequireApproval => approval = approval.or(Some(r)),
@@ -252,56 +258,27 @@ pub(crate) fn decide<'s>(
                 }
             }
         }
-        deciding = deny.or(approval).or(allow);
+        (deny.or(approval).or(allow), modifiers)
     }
 
-    let mut approvals_held = None;
-    let mut grant = None;
-    o.rule = deciding;
-    match deciding {
-        Some(r) if r.effect == RuleEffect::Deny => {
-            o.code = Code::Rule;
-            return o;
+    /// Step 4: the rate limits that fire. `Err(())` when the outcome is final (limited, or
+    /// the counters could not be read).
+    fn limits(&self, o: &mut Outcome<'s>, now: i64) -> Result<(), ()> {
+        let action = self.ctx.action;
+        let limits: Vec<(&'s Rule, String)> = self
+            .firing(|b| &b.limits, |i| i)
+            .filter_map(|r| {
+                r.limit
+                    .as_ref()
+                    .map(|spec| (r, spec.key(action, &self.roles.names, &self.roles.value)))
+            })
+            .collect();
+        for (r, _) in &limits {
+            self.matched(o, r);
         }
-        Some(r) if r.effect == RuleEffect::RequireApproval => {
-            let Some(held) = approvals.lock() else {
-                o.rule = None;
-                o.code = Code::EngineError;
-                return o;
-            };
-            let hash = o.action_hash.get_or_insert_with(|| action.hash());
-            match held.find(hash, now) {
-                None => {
-                    o.effect = Effect::RequireApproval;
-                    o.code = Code::ApprovalRequired;
-                    return o;
-                }
-                Some(which) => {
-                    o.code = Code::Approved;
-                    grant = Some(which);
-                    approvals_held = Some(held);
-                }
-            }
+        if limits.is_empty() {
+            return Ok(());
         }
-        Some(_) => o.code = Code::Rule,
-        None if snap.default_allow => {}
-        None => return o,
-    }
-
-    // The outcome would be allow: check the rate limits that fire.
-    let limits: Vec<(&Rule, String)> = merged(lists(|b| &b.limits), doc_order)
-        .filter_map(rule)
-        .filter(|r| fires(r, &ctx, &roles))
-        .filter_map(|r| {
-            r.limit
-                .as_ref()
-                .map(|spec| (r, spec.key(action, &roles.names, &roles.value)))
-        })
-        .collect();
-    for (r, _) in &limits {
-        matched(&mut o, r);
-    }
-    if !limits.is_empty() {
         // Lock every firing limit (in document order, so concurrent callers never deadlock),
         // check them all, and admit in all of them only if none is exhausted.
         let mut held: Vec<Held<'_>> = Vec::with_capacity(limits.len());
@@ -309,9 +286,8 @@ pub(crate) fn decide<'s>(
             match r.state.as_ref().and_then(|s| s.lock()) {
                 Some(h) => held.push(h),
                 None => {
-                    o.rule = None;
-                    o.code = Code::EngineError;
-                    return o;
+                    engine_error(o);
+                    return Err(());
                 }
             }
         }
@@ -329,29 +305,122 @@ pub(crate) fn decide<'s>(
             o.code = Code::RateLimited;
             o.rule = Some(r);
             o.retry_after_ms = Some(retry);
-            return o;
+            return Err(());
         }
         for ((r, key), h) in limits.into_iter().zip(held.iter_mut()) {
             if let Some(spec) = &r.limit {
                 h.admit(key, now, spec);
             }
         }
+        Ok(())
     }
-    if let (Some(mut held), Some(which), Some(hash)) = (approvals_held, grant, &o.action_hash) {
+}
+
+/// The outcome when the engine cannot read its own state: deny, code `engine_error`.
+fn engine_error(o: &mut Outcome<'_>) {
+    o.rule = None;
+    o.code = Code::EngineError;
+}
+
+/// Decides a valid action: shadow rules, the deciding rule, approval, rate limits, modify.
+/// `detail` says whether the outcome lists rules and carries the action hash.
+pub(crate) fn decide<'s>(
+    snap: &'s Snapshot,
+    approvals: &Approvals,
+    action: &ActionView<'_>,
+    now: i64,
+    detail: Detail,
+) -> Outcome<'s> {
+    let roles = snap.registry.resolve(action.agent);
+    let ctx = Ctx {
+        action,
+        roles: &roles.value,
+        now_ms: now,
+        fields: FieldCache::new(),
+    };
+    let pass = Pass {
+        snap,
+        ctx: &ctx,
+        roles: &roles,
+        buckets: snap.buckets(action.tool, action.agent),
+        detail,
+    };
+    let mut o = Outcome::new((detail == Detail::Full).then(|| action.hash()));
+    pass.shadow(&mut o);
+    if snap.require_known_agent && !roles.known {
+        o.code = Code::UnknownAgent;
+        o.reason = Some(Arc::from(format!(
+            "agent {} matches no entry of the policy's agent registry",
+            crate::json::quote(action.agent)
+        )));
+        return o;
+    }
+    let (deciding, modifiers) = pass.deciding(&mut o);
+    o.rule = deciding;
+    let mut grant = None;
+    match deciding {
+        Some(r) if r.effect == RuleEffect::Deny => {
+            o.code = Code::Rule;
+            return o;
+        }
+        Some(r) if r.effect == RuleEffect::RequireApproval => {
+            match approval(&mut o, approvals, action, now) {
+                Some(found) => grant = Some(found),
+                None => return o,
+            }
+        }
+        Some(_) => o.code = Code::Rule,
+        None if snap.default_allow => {}
+        None => return o,
+    }
+    if pass.limits(&mut o, now).is_err() {
+        return o;
+    }
+    if let (Some((mut held, which)), Some(hash)) = (grant, &o.action_hash) {
         held.consume(hash, which);
     }
-
     o.effect = Effect::Allow;
-    let mods: Vec<&crate::modify::Modify> =
-        modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
-    if mods.iter().any(|m| m.may_change(action.params)) {
-        let mut params = action.params.clone();
-        for m in mods {
-            m.apply(&mut params);
+    o.params = modified_params(&modifiers, action);
+    o
+}
+
+/// Step 3: a grant for a `require_approval` outcome, held locked until the limits admit the
+/// action. `None` when the outcome is final (approval required, or the grants could not be
+/// read).
+fn approval<'g>(
+    o: &mut Outcome<'_>,
+    approvals: &'g Approvals,
+    action: &ActionView<'_>,
+    now: i64,
+) -> Option<(crate::approvals::HeldApprovals<'g>, usize)> {
+    let Some(held) = approvals.lock() else {
+        engine_error(o);
+        return None;
+    };
+    let hash = o.action_hash.get_or_insert_with(|| action.hash());
+    match held.find(hash, now) {
+        None => {
+            o.effect = Effect::RequireApproval;
+            o.code = Code::ApprovalRequired;
+            None
         }
-        if !json_eq(&params, action.params) {
-            o.params = Some(params);
+        Some(which) => {
+            o.code = Code::Approved;
+            Some((held, which))
         }
     }
-    o
+}
+
+/// Step 5: the action's params after every applicable `modify`, when they differ.
+fn modified_params(modifiers: &[&Rule], action: &ActionView<'_>) -> Option<serde_json::Value> {
+    let mods: Vec<&crate::modify::Modify> =
+        modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
+    if !mods.iter().any(|m| m.may_change(action.params)) {
+        return None;
+    }
+    let mut params = action.params.clone();
+    for m in mods {
+        m.apply(&mut params);
+    }
+    (!json_eq(&params, action.params)).then_some(params)
 }

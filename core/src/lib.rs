@@ -31,7 +31,6 @@ mod action;
 mod approvals;
 mod audit;
 mod clock;
-mod compile;
 mod condition;
 mod decision;
 mod engine;
@@ -46,7 +45,9 @@ mod json;
 mod limits;
 mod modify;
 mod path;
+mod policy;
 mod time;
+mod value;
 
 pub use audit::{
     verify_files, AuditOptions, AuditSink, AuditStats, FileSink, Overflow, VerifyFailure,
@@ -63,9 +64,11 @@ pub mod limits_info {
     /// Deepest nesting accepted in an action (the action object is level 1).
     pub const MAX_ACTION_DEPTH: usize = crate::action::MAX_ACTION_DEPTH;
     /// Largest policy document accepted, in bytes.
-    pub const MAX_POLICY_BYTES: usize = crate::compile::MAX_POLICY_BYTES;
+    pub const MAX_POLICY_BYTES: usize = crate::policy::MAX_POLICY_BYTES;
     /// Most rules a policy may hold.
-    pub const MAX_RULES: usize = crate::compile::MAX_RULES;
+    pub const MAX_RULES: usize = crate::policy::MAX_RULES;
+    /// Deepest nesting accepted in a policy document (the document object is level 1).
+    pub const MAX_POLICY_DEPTH: usize = crate::policy::MAX_POLICY_DEPTH;
 }
 
 /// The `prev` value of the first record of an audit trail.

@@ -1,8 +1,9 @@
 //! `modify`: parameter rewrites applied by allow rules.
-use crate::compile::{check_keys, child, err, index};
 use crate::error::PolicyError;
 use crate::field::FieldPath;
 use crate::json::{num, quote, show};
+use crate::policy::reader::{child, err, index, Reader};
+use crate::value::clone_deep;
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone)]
@@ -20,6 +21,55 @@ pub(crate) struct Modify {
     clamp: Vec<Clamp>,
 }
 
+/// `modify.clamp`: each path's bounds, in document order.
+fn compile_clamp(clamp: &Value, p: &str, rd: &Reader) -> Result<Vec<Clamp>, PolicyError> {
+    let mut out = Vec::new();
+    let map = clamp.as_object().ok_or_else(|| {
+        err(
+            p,
+            format!("\"clamp\" takes an object, found {}", show(clamp)),
+        )
+    })?;
+    for (k, bounds) in rd.entries(map, p) {
+        let keys = params_keys(k).map_err(|m| err(p, m))?;
+        let bp = child(p, k);
+        let b = bounds.as_object().ok_or_else(|| {
+            err(
+                &bp,
+                format!(
+                    "bounds must be an object {{\"min\", \"max\"}}, found {}",
+                    show(bounds)
+                ),
+            )
+        })?;
+        rd.check_keys(b, &bp, &["max", "min"], &[])?;
+        if b.is_empty() {
+            return Err(err(
+                &bp,
+                "missing required key \"min\" or \"max\": a clamp needs at least one bound",
+            ));
+        }
+        let bound = |name: &str| -> Result<Option<Value>, PolicyError> {
+            match b.get(name) {
+                None => Ok(None),
+                Some(n @ Value::Number(_)) => Ok(Some(n.clone())),
+                Some(other) => Err(err(
+                    &child(&bp, name),
+                    format!("\"{name}\" takes a number, found {}", show(other)),
+                )),
+            }
+        };
+        let (max, min) = (bound("max")?, bound("min")?);
+        if let (Some(Value::Number(lo)), Some(Value::Number(hi))) = (&min, &max) {
+            if num(lo) > num(hi) {
+                return Err(err(&bp, format!("min {lo} is greater than max {hi}")));
+            }
+        }
+        out.push(Clamp { keys, min, max });
+    }
+    Ok(out)
+}
+
 fn params_keys(text: &str) -> Result<Vec<String>, String> {
     FieldPath::params_keys(text).ok_or_else(|| {
         format!(
@@ -31,24 +81,31 @@ fn params_keys(text: &str) -> Result<Vec<String>, String> {
 
 impl Modify {
     /// Compiles the `modify` object at `path`.
-    pub(crate) fn compile(v: &Value, path: &str) -> Result<Modify, PolicyError> {
+    /// Map entries are checked in document order; `set` is applied in key order.
+    pub(crate) fn compile(v: &Value, path: &str, rd: &Reader) -> Result<Modify, PolicyError> {
         let obj = v.as_object().ok_or_else(|| {
             err(
                 path,
                 format!("\"modify\" takes an object, found {}", show(v)),
             )
         })?;
-        check_keys(obj, path, &["set", "remove", "clamp"], &[])?;
+        rd.check_keys(obj, path, &["set", "remove", "clamp"], &[])?;
         let mut out = Modify::default();
         if let Some(set) = obj.get("set") {
             let p = child(path, "set");
             let map = set
                 .as_object()
                 .ok_or_else(|| err(&p, format!("\"set\" takes an object, found {}", show(set))))?;
-            for (k, value) in map {
-                out.set
-                    .push((params_keys(k).map_err(|m| err(&p, m))?, value.clone()));
+            let mut set = Vec::with_capacity(map.len());
+            for (k, value) in rd.entries(map, &p) {
+                set.push((
+                    k,
+                    params_keys(k).map_err(|m| err(&p, m))?,
+                    clone_deep(value),
+                ));
             }
+            set.sort_by(|a, b| a.0.cmp(b.0));
+            out.set = set.into_iter().map(|(_, keys, v)| (keys, v)).collect();
         }
         if let Some(remove) = obj.get("remove") {
             let p = child(path, "remove");
@@ -67,50 +124,7 @@ impl Modify {
             }
         }
         if let Some(clamp) = obj.get("clamp") {
-            let p = child(path, "clamp");
-            let map = clamp.as_object().ok_or_else(|| {
-                err(
-                    &p,
-                    format!("\"clamp\" takes an object, found {}", show(clamp)),
-                )
-            })?;
-            for (k, bounds) in map {
-                let keys = params_keys(k).map_err(|m| err(&p, m))?;
-                let bp = child(&p, k);
-                let b = bounds.as_object().ok_or_else(|| {
-                    err(
-                        &bp,
-                        format!(
-                            "bounds must be an object {{\"min\", \"max\"}}, found {}",
-                            show(bounds)
-                        ),
-                    )
-                })?;
-                check_keys(b, &bp, &["max", "min"], &[])?;
-                if b.is_empty() {
-                    return Err(err(
-                        &bp,
-                        "missing required key \"min\" or \"max\": a clamp needs at least one bound",
-                    ));
-                }
-                let bound = |name: &str| -> Result<Option<Value>, PolicyError> {
-                    match b.get(name) {
-                        None => Ok(None),
-                        Some(n @ Value::Number(_)) => Ok(Some(n.clone())),
-                        Some(other) => Err(err(
-                            &child(&bp, name),
-                            format!("\"{name}\" takes a number, found {}", show(other)),
-                        )),
-                    }
-                };
-                let (max, min) = (bound("max")?, bound("min")?);
-                if let (Some(Value::Number(lo)), Some(Value::Number(hi))) = (&min, &max) {
-                    if num(lo) > num(hi) {
-                        return Err(err(&bp, format!("min {lo} is greater than max {hi}")));
-                    }
-                }
-                out.clamp.push(Clamp { keys, min, max });
-            }
+            out.clamp = compile_clamp(clamp, &child(path, "clamp"), rd)?;
         }
         Ok(out)
     }
@@ -140,7 +154,7 @@ impl Modify {
     /// Applies the rewrites to `params` (an object).
     pub(crate) fn apply(&self, params: &mut Value) {
         for (keys, value) in &self.set {
-            set_path(params, keys, value.clone());
+            set_path(params, keys, clone_deep(value));
         }
         for keys in &self.remove {
             if let Some((last, parents)) = keys.split_last() {
@@ -205,6 +219,7 @@ mod tests {
             &json!({"set": {"params.a.b": 1, "params.s": "x"}, "remove": ["params.debug", "params.nope.x"],
                     "clamp": {"params.limit": {"max": 50, "min": 1}, "params.low": {"min": 5}, "params.s": {"max": 1}}}),
             "m",
+            &Reader::default(),
         )
         .unwrap();
         let mut p = json!({"a": 3, "debug": true, "limit": 500, "low": 1});
@@ -215,27 +230,31 @@ mod tests {
     #[test]
     fn bad_modify_paths_and_bounds() {
         assert_eq!(
-            Modify::compile(&json!({"set": {"context.x": 1}}), "m")
+            Modify::compile(&json!({"set": {"context.x": 1}}), "m", &Reader::default())
                 .unwrap_err()
                 .path,
             "m.set"
         );
         assert_eq!(
-            Modify::compile(&json!({"remove": ["params"]}), "m")
+            Modify::compile(&json!({"remove": ["params"]}), "m", &Reader::default())
                 .unwrap_err()
                 .path,
             "m.remove[0]"
         );
         assert_eq!(
-            Modify::compile(&json!({"clamp": {"params.x": {}}}), "m")
+            Modify::compile(&json!({"clamp": {"params.x": {}}}), "m", &Reader::default())
                 .unwrap_err()
                 .path,
             "m.clamp.params.x"
         );
         assert_eq!(
-            Modify::compile(&json!({"clamp": {"params.x": {"min": 2, "max": 1}}}), "m")
-                .unwrap_err()
-                .path,
+            Modify::compile(
+                &json!({"clamp": {"params.x": {"min": 2, "max": 1}}}),
+                "m",
+                &Reader::default()
+            )
+            .unwrap_err()
+            .path,
             "m.clamp.params.x"
         );
     }

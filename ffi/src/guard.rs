@@ -46,8 +46,8 @@ impl From<PolicyError> for Failure {
     fn from(err: PolicyError) -> Self {
         Failure {
             status: PORTCULLIS_ERR_POLICY,
-            path: err.path,
-            message: err.message,
+            path: err.path().to_owned(),
+            message: err.message().to_owned(),
         }
     }
 }
@@ -166,20 +166,20 @@ mod tests {
             failure.message,
             "audit trail: cannot open audit file /x/a.log: No such file or directory"
         );
-        let failure = Failure::from(CreateError::Policy(PolicyError {
-            path: "audit.include_params[0]".into(),
-            message: "bad".into(),
-        }));
+        let failure = Failure::from(CreateError::Policy(PolicyError::new(
+            "audit.include_params[0]",
+            "bad",
+        )));
         assert_eq!(failure.status, PORTCULLIS_ERR_POLICY);
         assert_eq!(failure.path, "audit.include_params[0]");
     }
 
     #[test]
     fn policy_errors_keep_path_and_message() {
-        let failure = Failure::from(PolicyError {
-            path: "rules[0].when".into(),
-            message: "unknown operator \"equals\"".into(),
-        });
+        let failure = Failure::from(PolicyError::new(
+            "rules[0].when",
+            "unknown operator \"equals\"",
+        ));
         assert_eq!(failure.status, PORTCULLIS_ERR_POLICY);
         assert_eq!(failure.path, "rules[0].when");
         assert_eq!(failure.message, "unknown operator \"equals\"");

@@ -11,9 +11,10 @@
  * unchanged; both go through portcullis_engine_evaluate_json, so each action is evaluated exactly
  * once (rate limits and approval uses are consumed once). What is sent (actions, policies,
  * raw strings) is taken from the case file's own text (json_text.h), so numbers keep their
- * spelling and strings may hold U+0000; cJSON reads everything else. Expected strings that
- * contain U+0000 are compared only up to it (a cJSON limit), and a file cJSON cannot parse
- * (a lone surrogate escape, say) fails as a whole.
+ * spelling and strings may hold U+0000. Expected decision values are compared with the
+ * decision on the texts too (json_text_equal: keys with U+0000, numbers as doubles, any
+ * depth); cJSON reads the case structure. A file cJSON cannot parse (a lone surrogate escape,
+ * say) fails as a whole.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -219,7 +220,8 @@ static int check_key(const char *key, const cJSON *expected, const cJSON *actual
 }
 
 /* Compares a decision with a partial `expect` object (CONFORMANCE.md). */
-static int check_decision(const cJSON *expect, const cJSON *decision, int step, failure *f) {
+static int check_decision(const cJSON *expect, const cJSON *decision, json_span expect_span,
+                          json_span decision_span, int step, failure *f) {
     if (!cJSON_IsObject(expect)) {
         return fail(f, step, "expect is not an object");
     }
@@ -246,6 +248,14 @@ static int check_decision(const cJSON *expect, const cJSON *decision, int step, 
                                cJSON_GetObjectItemCaseSensitive(policy, part->string), step, f)) {
                     return 0;
                 }
+            }
+        } else if (expect_span.start != NULL && decision_span.start != NULL) {
+            /* Compared on the texts: keys may hold U+0000 and values may nest deeply. */
+            json_span w = json_text_member(expect_span, key), g = json_text_member(decision_span, key);
+            if (!json_text_equal(w, g)) {
+                int wl = w.start ? (int)(w.end - w.start) : 4, gl = g.start ? (int)(g.end - g.start) : 4;
+                return fail(f, step, "%s: expected %.*s, got %.*s", key, wl, w.start ? w.start : "null",
+                            gl, g.start ? g.start : "null");
             }
         } else if (!check_key(key, want, cJSON_GetObjectItemCaseSensitive(decision, key), step,
                               f)) {
@@ -322,8 +332,8 @@ static int whole_number(const cJSON *value, double min, double max, double *out)
     return 1;
 }
 
-static int step_eval(portcullis_engine *engine, const cJSON *step, const cJSON *action, json_span span,
-                     int raw, int index, failure *f) {
+static int step_eval(portcullis_engine *engine, const cJSON *step, json_span step_span, const cJSON *action,
+                     json_span span, int raw, int index, failure *f) {
     size_t len = 0;
     char *text = payload(action, span, raw, &len);
     if (text == NULL) {
@@ -335,15 +345,19 @@ static int step_eval(portcullis_engine *engine, const cJSON *step, const cJSON *
     if (status != PORTCULLIS_OK) {
         return fail(f, index, "portcullis_engine_evaluate_json returned %s", portcullis_status_name(status));
     }
-    cJSON *decision = cJSON_ParseWithLength((const char *)portcullis_buffer_data(json), portcullis_buffer_len(json));
-    portcullis_buffer_free(json);
+    const char *decision_text = (const char *)portcullis_buffer_data(json);
+    size_t decision_len = portcullis_buffer_len(json);
+    cJSON *decision = cJSON_ParseWithLength(decision_text, decision_len);
     if (!cJSON_IsObject(decision)) {
         cJSON_Delete(decision);
+        portcullis_buffer_free(json);
         return fail(f, index, "the decision is not a JSON object");
     }
     const cJSON *expect = cJSON_GetObjectItemCaseSensitive(step, "expect");
-    int ok = expect == NULL || check_decision(expect, decision, index, f);
+    int ok = expect == NULL || check_decision(expect, decision, json_text_member(step_span, "expect"),
+                                              json_text_root(decision_text, decision_len), index, f);
     cJSON_Delete(decision);
+    portcullis_buffer_free(json);
     return ok;
 }
 
@@ -413,7 +427,7 @@ static int step_approve(portcullis_engine *engine, const cJSON *step, const cJSO
             memcpy(copy, portcullis_buffer_data(hash), len);
             copy[len] = '\0';
             cJSON_AddStringToObject(result, "action_hash", copy);
-            ok = check_decision(expect, result, index, f);
+            ok = check_decision(expect, result, (json_span){NULL, NULL}, (json_span){NULL, NULL}, index, f);
         }
         cJSON_Delete(result);
         free(copy);
@@ -492,7 +506,7 @@ static int run_step(portcullis_engine *engine, const cJSON *step, json_span step
         return fail(f, index, "expect_error on an %s step (evaluation never fails)", name);
     }
     if (strcmp(name, "eval") == 0 || strcmp(name, "eval_raw") == 0) {
-        return step_eval(engine, step, kind, span, strcmp(name, "eval_raw") == 0, index, f);
+        return step_eval(engine, step, step_span, kind, span, strcmp(name, "eval_raw") == 0, index, f);
     }
     if (strcmp(name, "update_policy") == 0 || strcmp(name, "update_policy_raw") == 0) {
         return step_update(engine, step, kind, span, strcmp(name, "update_policy_raw") == 0, index, f);

@@ -243,3 +243,100 @@ char *json_text_string(json_span value, size_t *out_len) {
     *out_len = n;
     return out;
 }
+
+/* The member at `index` of the object at `object`: its value span, and its key's span
+ * (quotes included) in *key. NOT_FOUND past the last member. */
+static json_span member_at(json_span object, size_t index, json_span *key) {
+    const char *p = object.start, *end = object.end;
+    if (p == NULL || *p != '{') {
+        return NOT_FOUND;
+    }
+    p = skip_space(p + 1, end);
+    for (size_t i = 0; p < end && *p == '"'; i++) {
+        const char *after_key = skip_string(p, end);
+        if (after_key == NULL) return NOT_FOUND;
+        *key = (json_span){p, after_key};
+        p = skip_space(after_key, end);
+        if (p >= end || *p != ':') return NOT_FOUND;
+        p = skip_space(p + 1, end);
+        const char *value_end = skip_value(p, end, 1);
+        if (value_end == NULL) return NOT_FOUND;
+        if (i == index) {
+            return (json_span){p, value_end};
+        }
+        p = skip_space(value_end, end);
+        if (p >= end || *p != ',') return NOT_FOUND;
+        p = skip_space(p + 1, end);
+    }
+    return NOT_FOUND;
+}
+
+/* 1 when both spans are strings with the same decoded bytes. */
+static int same_string(json_span a, json_span b) {
+    size_t la = 0, lb = 0;
+    char *sa = json_text_string(a, &la), *sb = json_text_string(b, &lb);
+    int same = sa != NULL && sb != NULL && la == lb && memcmp(sa, sb, la) == 0;
+    free(sa);
+    free(sb);
+    return same;
+}
+
+/* A number token as a double (strtod rounds to nearest); 0 when it is not a number. */
+static int number_of(json_span v, double *out) {
+    size_t len = (size_t)(v.end - v.start);
+    char buf[400];
+    if (len == 0 || len >= sizeof buf) return 0;
+    memcpy(buf, v.start, len);
+    buf[len] = '\0';
+    char *stop = NULL;
+    *out = strtod(buf, &stop);
+    return stop == buf + len;
+}
+
+static int equal_at(json_span a, json_span b, int depth);
+
+static int equal_objects(json_span a, json_span b, int depth) {
+    size_t na = 0, nb = 0;
+    json_span key;
+    while (member_at(a, na, &key).start != NULL) na++;
+    while (member_at(b, nb, &key).start != NULL) nb++;
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++) {
+        json_span ka, kb;
+        json_span va = member_at(a, i, &ka), vb = NOT_FOUND;
+        for (size_t j = 0; j < nb && vb.start == NULL; j++) {
+            json_span candidate = member_at(b, j, &kb);
+            if (same_string(ka, kb)) vb = candidate;
+        }
+        if (vb.start == NULL || !equal_at(va, vb, depth + 1)) return 0;
+    }
+    return 1;
+}
+
+static int equal_arrays(json_span a, json_span b, int depth) {
+    for (size_t i = 0;; i++) {
+        json_span x = json_text_element(a, i), y = json_text_element(b, i);
+        if (x.start == NULL || y.start == NULL) return x.start == NULL && y.start == NULL;
+        if (!equal_at(x, y, depth + 1)) return 0;
+    }
+}
+
+static int is_null(json_span v) {
+    return v.start == NULL || ((size_t)(v.end - v.start) == 4 && memcmp(v.start, "null", 4) == 0);
+}
+
+static int equal_at(json_span a, json_span b, int depth) {
+    if (depth > MAX_DEPTH) return 0;
+    if (is_null(a) || is_null(b)) return is_null(a) && is_null(b);
+    char ta = *a.start, tb = *b.start;
+    if (ta == '{' || tb == '{') return ta == tb && equal_objects(a, b, depth);
+    if (ta == '[' || tb == '[') return ta == tb && equal_arrays(a, b, depth);
+    if (ta == '"' || tb == '"') return ta == tb && same_string(a, b);
+    double x, y;
+    if (number_of(a, &x) && number_of(b, &y)) return x == y;
+    return a.end - a.start == b.end - b.start && memcmp(a.start, b.start, (size_t)(a.end - a.start)) == 0;
+}
+
+int json_text_equal(json_span a, json_span b) {
+    return equal_at(a, b, 0);
+}

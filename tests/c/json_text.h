@@ -36,4 +36,9 @@ char *json_text_compact(json_span value, size_t *out_len);
  * is not a well-formed string. The caller frees it; *out_len is its length. */
 char *json_text_string(json_span value, size_t *out_len);
 
+/* 1 when the two values are equal as conformance cases compare them: numbers as doubles,
+ * strings and object keys by their decoded bytes (U+0000 included), object members in any
+ * order, any nesting depth up to 10,000. A NULL span (a missing member) equals `null`. */
+int json_text_equal(json_span a, json_span b);
+
 #endif

@@ -27,8 +27,8 @@ pub struct NativePolicyError {
 impl From<PolicyError> for NativePolicyError {
     fn from(error: PolicyError) -> Self {
         NativePolicyError {
-            path: error.path,
-            message: error.message,
+            path: error.path().to_owned(),
+            message: error.message().to_owned(),
         }
     }
 }

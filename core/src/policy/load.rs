@@ -1,0 +1,328 @@
+//! The loader: one step per section of the document (header, agents, roles, rules, audit),
+//! then the checks across sections, then the compiled snapshot with carried-over counters.
+use super::index::build_index;
+use super::parse::{parse_policy, ParseError};
+use super::reader::{
+    array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
+};
+use super::roles::{close_roles, read_roles, Inherits};
+use super::rules::{assign_field_slots, compile_rule, CompiledRule};
+use super::{Bucket, Interner, NameIndex, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
+use crate::decision::PolicyInfo;
+use crate::error::PolicyError;
+use crate::glob::Glob;
+use crate::identity::Registry;
+use crate::json::{quote, show};
+use crate::limits::LimitState;
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+const ROOT_KEYS: [&str; 10] = [
+    "portcullis",
+    "name",
+    "version",
+    "default",
+    "combining",
+    "require_known_agent",
+    "agents",
+    "roles",
+    "rules",
+    "audit",
+];
+
+/// The top-level settings.
+struct Header {
+    info: PolicyInfo,
+    default_allow: bool,
+    first_match: bool,
+    require_known_agent: bool,
+}
+
+/// One `agents` entry: the id glob and the roles it grants directly.
+type AgentEntry = (Glob, Vec<String>);
+
+/// Loads and compiles a policy document. Counters of `prev`'s limits carry over where a
+/// rule's id, max, window and per set are unchanged.
+pub(crate) fn load(
+    bytes: &[u8],
+    prev: Option<&Snapshot>,
+    interner: &Interner,
+    max_keys: usize,
+) -> Result<Snapshot, PolicyError> {
+    let (doc, order) = parse(bytes)?;
+    let mut rd = Reader::new(order, interner.regexes());
+    let root = doc.as_object().ok_or_else(|| {
+        err(
+            "",
+            format!("the policy must be a JSON object, found {}", show(&doc)),
+        )
+    })?;
+    rd.check_keys(root, "", &ROOT_KEYS, &["portcullis", "name"])?;
+    let header = read_header(root)?;
+    let agents = match root.get("agents") {
+        Some(v) => read_agents(v, &rd)?,
+        None => Vec::new(),
+    };
+    let inherits = match root.get("roles") {
+        Some(v) => read_roles(v, &rd)?,
+        None => Vec::new(),
+    };
+    let rules = match root.get("rules") {
+        Some(v) => read_rules(v, &mut rd, interner)?,
+        None => Vec::new(),
+    };
+    let audit_params = match root.get("audit") {
+        Some(v) => read_audit(v, &rd)?,
+        None => Vec::new(),
+    };
+    let closure = close_roles(&inherits)?;
+    check_rule_roles(&rules, &agents, &inherits)?;
+    let registry = Registry::new(
+        agents
+            .into_iter()
+            .map(|(glob, roles)| (glob, with_ancestors(roles, &closure)))
+            .collect(),
+    );
+    let (rules, limit_states) = carry_over(rules, prev, max_keys);
+    let mut snapshot = Snapshot {
+        info: header.info,
+        default_allow: header.default_allow,
+        first_match: header.first_match,
+        require_known_agent: header.require_known_agent,
+        registry,
+        rules,
+        by_tool: NameIndex::default(),
+        by_agent: NameIndex::default(),
+        unindexed: Bucket::default(),
+        audit_params,
+        limit_states,
+    };
+    build_index(&mut snapshot);
+    assign_field_slots(&mut snapshot.rules);
+    interner.keep_regexes(rd.into_regexes());
+    Ok(snapshot)
+}
+
+/// The size check and the parse.
+fn parse(bytes: &[u8]) -> Result<(Value, super::reader::KeyOrder), PolicyError> {
+    if bytes.len() > MAX_POLICY_BYTES {
+        return Err(err(
+            "",
+            format!(
+                "the policy is {} bytes; the limit is {MAX_POLICY_BYTES} bytes (16 MiB)",
+                bytes.len()
+            ),
+        ));
+    }
+    parse_policy(bytes).map_err(|e| match e {
+        ParseError::Duplicate { path, key } => err(&path, format!("duplicate key {}", quote(&key))),
+        ParseError::TooDeep { .. } => err("", e.to_string()),
+        ParseError::Syntax { .. } => err("", format!("the policy is not valid JSON: {e}")),
+    })
+}
+
+/// `portcullis`, `name`, `version`, `default`, `combining`, `require_known_agent`.
+fn read_header(root: &Map<String, Value>) -> Result<Header, PolicyError> {
+    let version_value = root.get("portcullis").unwrap_or(&Value::Null);
+    if version_value.as_f64() != Some(1.0) {
+        return Err(err(
+            "portcullis",
+            format!(
+                "unsupported format version {}; this engine reads version 1",
+                show(version_value)
+            ),
+        ));
+    }
+    let name = string(root.get("name").unwrap_or(&Value::Null), "name")?;
+    if !is_name(name, false) {
+        return Err(err(
+            "name",
+            format!(
+                "invalid name {}: use 1 to 128 of A-Z a-z 0-9 . _ -",
+                quote(name)
+            ),
+        ));
+    }
+    let version = match root.get("version") {
+        None => None,
+        Some(v) => {
+            let s = string(v, "version")?;
+            if s.chars().count() > MAX_NAME {
+                return Err(err(
+                    "version",
+                    format!("the version is longer than {MAX_NAME} characters"),
+                ));
+            }
+            Some(Arc::<str>::from(s))
+        }
+    };
+    let setting = |key: &str, allowed: &[&str]| -> Result<bool, PolicyError> {
+        match root.get(key) {
+            None => Ok(false),
+            Some(v) => Ok(one_of(v, key, allowed)? == allowed.get(1).copied().unwrap_or("")),
+        }
+    };
+    let default_allow = setting("default", &["deny", "allow"])?;
+    let first_match = setting("combining", &["deny_overrides", "first_match"])?;
+    let require_known_agent = match root.get("require_known_agent") {
+        None => false,
+        Some(v) => boolean(v, "require_known_agent")?,
+    };
+    Ok(Header {
+        info: PolicyInfo {
+            name: Arc::from(name),
+            version,
+        },
+        default_allow,
+        first_match,
+        require_known_agent,
+    })
+}
+
+/// The `agents` registry entries, in order.
+fn read_agents(v: &Value, rd: &Reader) -> Result<Vec<AgentEntry>, PolicyError> {
+    let mut out = Vec::new();
+    for (i, entry) in array(v, "agents")?.iter().enumerate() {
+        let p = index("agents", i);
+        let obj = object(entry, &p)?;
+        rd.check_keys(obj, &p, &["id", "roles"], &["id"])?;
+        let idp = child(&p, "id");
+        let id = string(obj.get("id").unwrap_or(&Value::Null), &idp)?;
+        if id.is_empty() {
+            return Err(err(&idp, "the agent id must not be empty"));
+        }
+        let glob = Glob::new(id).map_err(|e| err(&idp, e.0))?;
+        let mut roles = Vec::new();
+        if let Some(r) = obj.get("roles") {
+            let rp = child(&p, "roles");
+            for (j, role) in array(r, &rp)?.iter().enumerate() {
+                roles.push(role_name(role, &index(&rp, j))?);
+            }
+        }
+        out.push((glob, roles));
+    }
+    Ok(out)
+}
+
+/// Every rule, enabled or not (ids and errors count disabled rules too).
+fn read_rules(
+    v: &Value,
+    rd: &mut Reader,
+    interner: &Interner,
+) -> Result<Vec<CompiledRule>, PolicyError> {
+    let list = array(v, "rules")?;
+    if list.len() > MAX_RULES {
+        return Err(err(
+            "rules",
+            format!(
+                "the policy has {} rules; at most {MAX_RULES} are allowed",
+                list.len()
+            ),
+        ));
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(list.len());
+    for (i, rule) in list.iter().enumerate() {
+        out.push(compile_rule(rule, i, rd, interner, &mut seen)?);
+    }
+    Ok(out)
+}
+
+/// `audit.include_params`: each path and its keys below `params`.
+fn read_audit(v: &Value, rd: &Reader) -> Result<Vec<(String, Vec<String>)>, PolicyError> {
+    let obj = object(v, "audit")?;
+    rd.check_keys(obj, "audit", &["include_params"], &[])?;
+    let mut out = Vec::new();
+    if let Some(list) = obj.get("include_params") {
+        let p = "audit.include_params";
+        for (j, item) in array(list, p)?.iter().enumerate() {
+            let ip = index(p, j);
+            let s = string(item, &ip)?;
+            let keys = crate::field::FieldPath::params_keys(s).ok_or_else(|| {
+                err(
+                    &ip,
+                    format!("{} must be a path starting with \"params.\"", quote(s)),
+                )
+            })?;
+            out.push((s.to_owned(), keys));
+        }
+    }
+    Ok(out)
+}
+
+/// A role a rule's `match.role` names must be granted by an agent entry or named in `roles`.
+fn check_rule_roles(
+    rules: &[CompiledRule],
+    agents: &[AgentEntry],
+    inherits: &Inherits,
+) -> Result<(), PolicyError> {
+    let mut defined: HashSet<&str> = HashSet::new();
+    for (_, roles) in agents {
+        defined.extend(roles.iter().map(String::as_str));
+    }
+    for (role, parents) in inherits {
+        defined.insert(role);
+        defined.extend(parents.iter().map(String::as_str));
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        if let Some((j, role)) = rule
+            .roles
+            .iter()
+            .enumerate()
+            .find(|(_, r)| !defined.contains(r.as_str()))
+        {
+            return Err(err(
+                &format!("rules[{i}].match.role[{j}]"),
+                format!(
+                    "undefined role {}: no agent entry grants it and no role defines it",
+                    quote(role)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The roles an agent entry grants, with their ancestors.
+fn with_ancestors(
+    roles: Vec<String>,
+    closure: &HashMap<String, BTreeSet<String>>,
+) -> BTreeSet<Arc<str>> {
+    let mut set: BTreeSet<Arc<str>> = BTreeSet::new();
+    for r in roles {
+        if let Some(up) = closure.get(&r) {
+            set.extend(up.iter().map(|u| Arc::from(u.as_str())));
+        }
+        set.insert(Arc::from(r));
+    }
+    set
+}
+
+/// The enabled rules, with counters: the previous snapshot's where a limit is unchanged.
+fn carry_over(
+    rules: Vec<CompiledRule>,
+    prev: Option<&Snapshot>,
+    max_keys: usize,
+) -> (Vec<super::Rule>, HashMap<String, Arc<LimitState>>) {
+    let mut limit_states = HashMap::new();
+    let mut out = Vec::with_capacity(rules.len());
+    for CompiledRule {
+        mut rule, enabled, ..
+    } in rules
+    {
+        if !enabled {
+            continue;
+        }
+        if let (Some(spec), false) = (&rule.limit, rule.shadow) {
+            let sig = spec.signature(&rule.id);
+            let state = prev
+                .and_then(|p| p.limit_states.get(&sig).cloned())
+                .unwrap_or_else(|| Arc::new(LimitState::new(max_keys)));
+            limit_states.insert(sig, state.clone());
+            rule.state = Some(state);
+        }
+        out.push(rule);
+    }
+    (out, limit_states)
+}
