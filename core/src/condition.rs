@@ -178,7 +178,7 @@ impl Cond {
                 Tri::False => Tri::True,
                 Tri::Unknown => Tri::Unknown,
             },
-            Cond::Time(w) => w.contains(ctx.now_ms).into(),
+            Cond::Time(w) => w.contains(ctx.now_ms).map_or(Tri::Unknown, Tri::from),
             Cond::Leaf(field, op) => {
                 eval_leaf(ctx.fields.get(field, ctx.action, ctx.roles), op, ctx)
             }
