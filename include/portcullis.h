@@ -491,7 +491,9 @@ portcullis_status portcullis_engine_update_policy(const struct portcullis_engine
  *
  * `out->rule` points into the engine and stays valid until `portcullis_engine_free`, also after
  * policy updates. If the library panics, `*out` is a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`
- * and the status is `PORTCULLIS_ERR_PANIC`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
+ * and the status is `PORTCULLIS_ERR_PANIC`. Every failure writes a deny with code
+ * `PORTCULLIS_CODE_ENGINE_ERROR` into `*out` (a NULL `engine` or `action` included, so a reused
+ * struct never keeps an earlier allow); only a NULL `out` leaves nothing written.
  *
  * Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
  *
@@ -510,9 +512,9 @@ portcullis_status portcullis_engine_evaluate(const struct portcullis_engine *eng
  * matched, shadow, params, retry_after_ms, action_hash, policy, eval_ns).
  *
  * On `PORTCULLIS_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
- * `portcullis_buffer_free`; on any other status but `PORTCULLIS_ERR_NULL_POINTER` it is set to NULL. A
- * malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action` whose reason says what
- * is wrong. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
+ * `portcullis_buffer_free`; on any other status it is set to NULL (a NULL `engine` or `action`
+ * included; only a NULL `out_json` leaves nothing written). A malformed action is
+ * `PORTCULLIS_OK` with a deny of code `invalid_action` whose reason says what is wrong.
  *
  * Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
  *

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -158,12 +159,68 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		return appendList(b, v, depth, appendStringValue)
 	default:
+		if err := checkFaithful(reflect.ValueOf(v), depth); err != nil {
+			return b, err
+		}
 		raw, err := marshalOther(v)
 		if err != nil {
 			return b, &encodeError{msg: fmt.Sprintf("%T cannot be encoded as JSON: %v", v, err)}
 		}
 		return appendRaw(b, raw, depth)
 	}
+}
+
+// checkFaithful refuses, before encoding/json sees it, any value that
+// encoding/json would change: a byte slice or array (it becomes base64, so a
+// "contains" deny on its text would never fire) and a string or map key that
+// is not valid UTF-8 (it becomes U+FFFD). It walks what encoding/json walks:
+// pointers, interfaces, slices, arrays, maps and exported struct fields.
+func checkFaithful(v reflect.Value, depth int) error {
+	if depth > maxDepth+1 {
+		return tooDeep()
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return checkFaithful(v.Elem(), depth)
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			return &encodeError{msg: fmt.Sprintf("%s is not valid UTF-8", v.Type())}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return &encodeError{msg: fmt.Sprintf("%s would be sent as base64: convert it to a string", v.Type())}
+		}
+		for i := 0; i < v.Len(); i++ {
+			if err := checkFaithful(v.Index(i), depth+1); err != nil {
+				return under("["+strconv.Itoa(i)+"]", err)
+			}
+		}
+	case reflect.Map:
+		it := v.MapRange()
+		for it.Next() {
+			if err := checkFaithful(it.Key(), depth+1); err != nil {
+				return err
+			}
+			if err := checkFaithful(it.Value(), depth+1); err != nil {
+				return under(fmt.Sprint(it.Key()), err)
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if (!f.IsExported() && !f.Anonymous) || f.Tag.Get("json") == "-" {
+				continue
+			}
+			if err := checkFaithful(v.Field(i), depth+1); err != nil {
+				return under(f.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // marshalOther encodes a value of any other type with encoding/json. A

@@ -74,10 +74,13 @@ fn run(args: &[String]) -> Result<(), String> {
                 Some(file) if file != "-" => Box::new(std::io::Cursor::new(read(file)?)),
                 _ => Box::new(std::io::BufReader::new(std::io::stdin())),
             };
-            for line in input.lines() {
+            // Lines are bytes: one that is not UTF-8 is denied (invalid_action) like any
+            // other bad action, and the next line is still evaluated.
+            for line in input.split(b'\n') {
                 let line = line.map_err(|e| e.to_string())?;
-                if !line.trim().is_empty() {
-                    w(&mut out, &engine.evaluate_json(line.as_bytes()).to_json())?;
+                let line = line.strip_suffix(b"\r").unwrap_or(&line);
+                if !line.trim_ascii().is_empty() {
+                    w(&mut out, &engine.evaluate_json(line).to_json())?;
                 }
             }
             Ok(())

@@ -112,8 +112,9 @@ pub(crate) enum Op {
     Prefix(String),
     Suffix(String),
     Contains(Value),
-    /// The regex, and a literal every match must start with (a cheap first check).
-    Matches(Regex, String),
+    /// The regex. Anchored patterns need no literal pre-check of our own: the regex crate
+    /// only tries position 0 for them (see docs/security-notes.md).
+    Matches(Regex),
     Glob(Vec<Glob>),
     PathWithin(Vec<DirPattern>),
     HostIn(Vec<HostPattern>),
@@ -178,7 +179,7 @@ impl Cond {
                 Tri::False => Tri::True,
                 Tri::Unknown => Tri::Unknown,
             },
-            Cond::Time(w) => w.contains(ctx.now_ms).into(),
+            Cond::Time(w) => w.contains(ctx.now_ms).map_or(Tri::Unknown, Tri::from),
             Cond::Leaf(field, op) => {
                 eval_leaf(ctx.fields.get(field, ctx.action, ctx.roles), op, ctx)
             }
@@ -220,9 +221,7 @@ fn eval_leaf(v: Option<&Value>, op: &Op, ctx: &Ctx<'_>) -> Tri {
             (Some(Value::Array(items)), x) => items.iter().any(|e| json_eq(e, x)).into(),
             _ => Tri::Unknown,
         },
-        Op::Matches(re, head) => {
-            string(&|s| (s.starts_with(head.as_str()) && re.is_match(s)).into())
-        }
+        Op::Matches(re) => string(&|s| re.is_match(s).into()),
         Op::Glob(globs) => string(&|s| globs.iter().any(|g| g.matches(s)).into()),
         Op::PathWithin(dirs) => string(&|s| match normalize(s) {
             Some(segs) => dirs
@@ -398,7 +397,7 @@ fn compile_op(op: &str, v: &Value, path: &str, rd: &mut Reader) -> Result<Op, Po
                     .build()
                     .map_err(|e| err(path, format!("invalid regex {}: {e}", quote(&pattern))))
             })?;
-            Op::Matches(re, anchored_prefix(&pattern))
+            Op::Matches(re)
         }
         "glob" => Op::Glob(match v {
             Value::String(s) => vec![Glob::new(s).map_err(|e| err(path, e.0))?],
@@ -417,39 +416,6 @@ fn compile_op(op: &str, v: &Value, path: &str, rd: &mut Reader) -> Result<Op, Po
         "host_in" => Op::HostIn(each_string(v, path, HostPattern::new)?),
         other => return Err(err(path, format!("unknown operator {}", quote(other)))),
     })
-}
-
-/// For a regex anchored with `^` and without alternation or flags, the literal text every
-/// match starts with (possibly empty). Conservative: it stops at the first character that is
-/// not plainly literal, and drops a literal that a quantifier could repeat or remove.
-fn anchored_prefix(pattern: &str) -> String {
-    let Some(rest) = pattern.strip_prefix('^') else {
-        return String::new();
-    };
-    if pattern.contains('|') || pattern.contains("(?") {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut chars = rest.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        let literal = if c.is_ascii_alphanumeric() || "/-_ :=,@'\"<>~%!#&;".contains(c) {
-            chars.next();
-            c
-        } else if c == '\\' {
-            chars.next();
-            match chars.next() {
-                Some(e) if e.is_ascii_punctuation() => e,
-                _ => return String::new(),
-            }
-        } else {
-            break;
-        };
-        if matches!(chars.peek(), Some('?' | '*' | '{' | '+')) {
-            break;
-        }
-        out.push(literal);
-    }
-    out
 }
 
 /// Compiles each string of a non-empty array with `f`; errors name the element.
@@ -546,24 +512,4 @@ fn compile_time(v: &Value, path: &str, rd: &Reader) -> Result<TimeWindow, Policy
         days,
         zone,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::anchored_prefix;
-
-    #[test]
-    fn anchored_prefixes_are_conservative() {
-        assert_eq!(anchored_prefix("^/tmp/x1/"), "/tmp/x1/");
-        assert_eq!(anchored_prefix("^abc?"), "ab");
-        assert_eq!(anchored_prefix("^ab*c"), "a");
-        assert_eq!(anchored_prefix("^a\\.b"), "a.b");
-        assert_eq!(anchored_prefix("^a\\db"), "");
-        assert_eq!(anchored_prefix("^abc|^x"), "");
-        assert_eq!(anchored_prefix("^(?i)abc"), "");
-        assert_eq!(anchored_prefix("abc"), "");
-        assert_eq!(anchored_prefix("^a[bc]"), "a");
-        assert_eq!(anchored_prefix("^a.c"), "a");
-        assert_eq!(anchored_prefix("^ab{2}"), "a");
-    }
 }

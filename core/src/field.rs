@@ -153,9 +153,11 @@ impl FieldPath {
 
     /// A text that is equal for two paths exactly when they address the same field.
     pub(crate) fn canonical(&self) -> String {
+        // Each key is prefixed with its length, so no key text (NUL, dots, digits included)
+        // can make two different step lists read the same.
         let mut out = format!("{:?}", self.root);
         for step in &self.steps {
-            out.push('\u{0}');
+            out.push_str(&format!("/{}:", step.key.len()));
             out.push_str(&step.key);
         }
         out
@@ -238,5 +240,14 @@ mod tests {
         assert!(FieldPath::parse("params..x").is_err());
         assert!(FieldPath::parse("tool.x").is_err());
         assert!(FieldPath::parse("/params/~2").is_err());
+    }
+
+    #[test]
+    fn canonical_keys_never_collide() {
+        let c = |p: &str| FieldPath::parse(p).unwrap().canonical();
+        assert_ne!(c("/params/a\u{0}b"), c("params.a.b"));
+        assert_ne!(c("/params/a\u{0}1:b"), c("params.a.b"));
+        assert_ne!(c("/params/a/1:b"), c("/params/a\u{0}1:b"));
+        assert_eq!(c("/params/a/b"), c("params.a.b"));
     }
 }

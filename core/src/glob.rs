@@ -1,7 +1,9 @@
 //! Globs: `*` matches any run of characters (including `.` and `/`), `?` exactly one Unicode
 //! scalar value, `\` escapes the next character; everything else is literal and
-//! case-sensitive. Matching is linear in the text for each star-free segment, with no
-//! backtracking blow-up.
+//! case-sensitive. Matching is linear in the text: the first and last segments are compared
+//! in place, each middle segment is placed leftmost (which is optimal, so nothing is retried)
+//! by a substring search (Two-Way for literal segments, bit-parallel Shift-And for segments
+//! with `?`), and the middle searches cover disjoint parts of the text.
 
 /// A compiled glob.
 #[derive(Debug, Clone)]
@@ -26,6 +28,122 @@ enum Atom {
 pub(crate) struct General {
     /// Segments between stars; `segments.len() == stars + 1`.
     segments: Vec<Vec<Atom>>,
+    /// A searcher for each segment but the first and the last.
+    middle: Vec<Search>,
+}
+
+/// How a middle segment is found: a plain substring search, or Shift-And for `?`.
+#[derive(Debug, Clone)]
+enum Search {
+    Literal(String),
+    ShiftAnd(ShiftAnd),
+}
+
+/// Bit-parallel matcher of a segment with `?` atoms: bit `j` of the state is set when the
+/// text read so far ends with the segment's first `j + 1` atoms. One pass over the text,
+/// `len / 64 + 1` words of work per character.
+#[derive(Debug, Clone)]
+struct ShiftAnd {
+    /// The bits of `?` atoms (they accept any character).
+    any: Vec<u64>,
+    /// For each character of the segment: the bits of its atoms, plus `any`.
+    chars: std::collections::HashMap<char, Vec<u64>>,
+    /// The last atom's word and bit.
+    last_word: usize,
+    last_bit: u64,
+}
+
+impl ShiftAnd {
+    fn new(seg: &[Atom]) -> ShiftAnd {
+        let words = seg.len() / 64 + 1;
+        let mut any = vec![0u64; words];
+        let bit = |j: usize| (j / 64, 1u64 << (j % 64));
+        for (j, atom) in seg.iter().enumerate() {
+            if *atom == Atom::Any {
+                let (w, b) = bit(j);
+                if let Some(word) = any.get_mut(w) {
+                    *word |= b;
+                }
+            }
+        }
+        let mut chars = std::collections::HashMap::new();
+        for (j, atom) in seg.iter().enumerate() {
+            if let Atom::Char(c) = atom {
+                let mask = chars.entry(*c).or_insert_with(|| any.clone());
+                let (w, b) = bit(j);
+                if let Some(word) = mask.get_mut(w) {
+                    *word |= b;
+                }
+            }
+        }
+        let (last_word, last_bit) = bit(seg.len().saturating_sub(1));
+        ShiftAnd {
+            any,
+            chars,
+            last_word,
+            last_bit,
+        }
+    }
+
+    /// The end offset of the leftmost occurrence in `text` at or after `from`.
+    fn find_end(&self, text: &str, from: usize) -> Option<usize> {
+        let mut state = vec![0u64; self.any.len()];
+        for (i, c) in text.get(from..)?.char_indices() {
+            let mask = self.chars.get(&c).unwrap_or(&self.any);
+            let mut carry = 1u64;
+            for (word, m) in state.iter_mut().zip(mask) {
+                let next_carry = *word >> 63;
+                *word = ((*word << 1) | carry) & m;
+                carry = next_carry;
+            }
+            if state
+                .get(self.last_word)
+                .is_some_and(|w| w & self.last_bit != 0)
+            {
+                return Some(from + i + c.len_utf8());
+            }
+        }
+        None
+    }
+}
+
+impl Search {
+    fn new(seg: &[Atom]) -> Search {
+        let literal: Option<String> = seg
+            .iter()
+            .map(|a| match a {
+                Atom::Char(c) => Some(*c),
+                Atom::Any => None,
+            })
+            .collect();
+        match literal {
+            Some(s) => Search::Literal(s),
+            None => Search::ShiftAnd(ShiftAnd::new(seg)),
+        }
+    }
+
+    fn find_end(&self, text: &str, from: usize) -> Option<usize> {
+        match self {
+            Search::Literal(s) => text
+                .get(from..)?
+                .find(s.as_str())
+                .map(|i| from + i + s.len()),
+            Search::ShiftAnd(m) => m.find_end(text, from),
+        }
+    }
+}
+
+impl General {
+    fn new(segments: Vec<Vec<Atom>>) -> General {
+        let inner = segments.len().saturating_sub(2);
+        let middle = segments
+            .iter()
+            .skip(1)
+            .take(inner)
+            .map(|s| Search::new(s))
+            .collect();
+        General { segments, middle }
+    }
 }
 
 /// Why a glob does not compile.
@@ -69,7 +187,7 @@ impl Glob {
         Ok(match segments.as_slice() {
             [only] => match literal(only) {
                 Some(s) => Glob::Exact(s),
-                None => Glob::General(General { segments }),
+                None => Glob::General(General::new(segments)),
             },
             [first, last] if last.is_empty() && literal(first).is_some() => {
                 Glob::Prefix(literal(first).unwrap_or_default())
@@ -77,7 +195,7 @@ impl Glob {
             [first, last] if first.is_empty() && literal(last).is_some() => {
                 Glob::Suffix(literal(last).unwrap_or_default())
             }
-            _ => Glob::General(General { segments }),
+            _ => Glob::General(General::new(segments)),
         })
     }
 
@@ -155,20 +273,8 @@ impl General {
             return false;
         };
         // Leftmost placement of each middle segment is optimal: no backtracking needed.
-        for seg in segs.iter().skip(1).take(segs.len().saturating_sub(2)) {
-            let mut found = None;
-            let mut p = pos;
-            while p <= middle_text.len() {
-                if let Some(end) = match_at(seg, middle_text, p) {
-                    found = Some(end);
-                    break;
-                }
-                match middle_text.get(p..).and_then(|r| r.chars().next()) {
-                    Some(c) => p += c.len_utf8(),
-                    None => break,
-                }
-            }
-            match found {
+        for search in &self.middle {
+            match search.find_end(middle_text, pos) {
                 Some(end) => pos = end,
                 None => return false,
             }
@@ -218,5 +324,22 @@ mod tests {
         let text = "a".repeat(5000);
         let pat = format!("{}b", "*a".repeat(40));
         assert!(!m(&pat, &text));
+    }
+
+    #[test]
+    fn middle_segments_with_wildcards() {
+        assert!(m("x*a?c*y", "x-abc-y"));
+        assert!(m("x*a?c*y", "xaaacy"));
+        assert!(!m("x*a?c*y", "xacy"));
+        assert!(m("*?é?*", "aéb"));
+        assert!(!m("*?é?*", "éb"));
+        assert!(m("*a?a*b?*z", "aaaab_z"));
+        let long: String = "ab?".repeat(50);
+        let text = format!("q{}q", "abX".repeat(50));
+        assert!(m(&format!("*{long}*"), &text));
+        assert!(!m(&format!("*{long}*"), &text.replace("abX", "acX")));
+        // Leftmost placement: the second segment may start right after the first.
+        assert!(m("*ab*ba*", "abba"));
+        assert!(!m("*ab*ba*", "aba"));
     }
 }

@@ -305,45 +305,16 @@ pub(crate) fn write_jcs_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// A double as ECMAScript's `Number.prototype.toString` writes it (RFC 8785 §3.2.2.3).
+/// A double as ECMAScript's `Number.prototype.toString` writes it (RFC 8785 §3.2.2.3):
+/// the shortest digits that round-trip and, between two equally short candidates, the one
+/// closest to the double, then the even one (which Rust's `{:e}` does not promise).
 pub(crate) fn write_es_number(f: f64, out: &mut String) {
     if f == 0.0 || !f.is_finite() {
         // -0 prints as 0; non-finite numbers cannot occur in parsed JSON.
         out.push('0');
         return;
     }
-    if f < 0.0 {
-        out.push('-');
-    }
-    // `{:e}` gives the shortest digits that round-trip, as ECMAScript requires.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let k = digits.len() as i32;
-    let n = exp + 1;
-    if k <= n && n <= 21 {
-        out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        let (int, frac) = digits.split_at(n as usize);
-        out.push_str(int);
-        out.push('.');
-        out.push_str(frac);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(&digits);
-    } else {
-        let (first, rest) = digits.split_at(1);
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
-        let e = n - 1;
-        let _ = write!(out, "e{}{}", if e > 0 { "+" } else { "-" }, e.abs());
-    }
+    out.push_str(ryu_js::Buffer::new().format_finite(f));
 }
 
 /// An upper bound of the size of `v`'s compact JSON text (every string byte counted as a
@@ -438,12 +409,82 @@ mod tests {
             (5e-324, "5e-324"),
             (0.1, "0.1"),
             (333333333.3333333, "333333333.3333333"),
+            // Two shortest candidates: ECMAScript takes the one nearest the double.
+            (0.06250381469726562, "0.06250381469726562"),
+            (76260835620.76562, "76260835620.76562"),
         ];
         for (f, want) in cases {
             let mut s = String::new();
             write_es_number(f, &mut s);
             assert_eq!(s, want, "{f}");
         }
+    }
+
+    /// Compares `write_es_number` with Node's `Number.prototype.toString` (an independent
+    /// ECMAScript implementation) on random doubles: half random bit patterns, half sparse
+    /// mantissas, where ties between two shortest digit strings occur. The count is
+    /// `PORTCULLIS_JCS_SAMPLES` (default 20000). Skipped when `node` is not installed.
+    #[test]
+    fn es_numbers_match_node_on_random_doubles() {
+        use std::io::Write as _;
+        use std::process::{Command, Stdio};
+        let count: usize = std::env::var("PORTCULLIS_JCS_SAMPLES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20_000);
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut values = Vec::with_capacity(count);
+        while values.len() < count {
+            let r = next();
+            let bits = if values.len() % 2 == 0 {
+                r
+            } else {
+                let mantissa = (next() & ((1 << (r % 24)) - 1)) << (28 + (r >> 8) % 24);
+                let exponent = 1023 - 60 + (r >> 16) % 120;
+                (r & (1 << 63)) | (exponent << 52) | (mantissa & ((1 << 52) - 1))
+            };
+            let f = f64::from_bits(bits);
+            if f.is_finite() {
+                values.push(f);
+            }
+        }
+        let script = "const l=require('fs').readFileSync(0,'utf8').trim().split('\\n');\
+            const b=new Float64Array(1),u=new BigUint64Array(b.buffer),o=[];\
+            for(const x of l){u[0]=BigInt('0x'+x);o.push(String(b[0]));}\
+            process.stdout.write(o.join('\\n')+'\\n');";
+        let Ok(mut child) = Command::new("node")
+            .args(["-e", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("node is not installed: skipping the ECMAScript comparison");
+            return;
+        };
+        let input: String = values
+            .iter()
+            .map(|f| format!("{:x}\n", f.to_bits()))
+            .collect();
+        let mut stdin = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
+        assert!(output.status.success());
+        let text = String::from_utf8(output.stdout).unwrap();
+        let mut seen = 0;
+        for (f, want) in values.iter().zip(text.lines()) {
+            let mut got = String::new();
+            write_es_number(*f, &mut got);
+            assert_eq!(got, want, "{:#x}", f.to_bits());
+            seen += 1;
+        }
+        assert_eq!(seen, count);
     }
 
     #[test]

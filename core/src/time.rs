@@ -31,20 +31,25 @@ impl Zone {
             .map(Zone::Iana)
     }
 
-    /// Minute of the day (0..1440) and weekday (0 = Monday) at `unix_ms` in this zone.
-    fn local(&self, unix_ms: i64) -> (u32, u32) {
-        let utc = DateTime::<Utc>::from_timestamp_millis(unix_ms).unwrap_or_default();
+    /// Minute of the day (0..1440) and weekday (0 = Monday) at `unix_ms` in this zone;
+    /// `None` when the calendar cannot represent that instant (chrono covers about
+    /// ±262,000 years; a day of margin keeps every zone offset inside that range).
+    fn local(&self, unix_ms: i64) -> Option<(u32, u32)> {
+        const DAY_MS: i64 = 86_400_000;
+        DateTime::<Utc>::from_timestamp_millis(unix_ms.checked_sub(DAY_MS)?)?;
+        DateTime::<Utc>::from_timestamp_millis(unix_ms.checked_add(DAY_MS)?)?;
+        let utc = DateTime::<Utc>::from_timestamp_millis(unix_ms)?;
         fn parts<T: TimeZone>(d: DateTime<T>) -> (u32, u32) {
             (
                 d.hour() * 60 + d.minute(),
                 d.weekday().num_days_from_monday(),
             )
         }
-        match self {
+        Some(match self {
             Zone::Utc => parts(utc),
             Zone::Fixed(off) => parts(utc.with_timezone(off)),
             Zone::Iana(tz) => parts(utc.with_timezone(tz)),
-        }
+        })
     }
 }
 
@@ -79,15 +84,16 @@ pub(crate) struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// True when `unix_ms` falls in the window.
-    pub(crate) fn contains(&self, unix_ms: i64) -> bool {
-        let (minute, day) = self.zone.local(unix_ms);
+    /// Whether `unix_ms` falls in the window; `None` (unknown) when the clock reads an
+    /// instant outside the calendar's range.
+    pub(crate) fn contains(&self, unix_ms: i64) -> Option<bool> {
+        let (minute, day) = self.zone.local(unix_ms)?;
         let day_ok = |d: u32| self.days & (1 << d) != 0;
-        if self.start < self.end {
+        Some(if self.start < self.end {
             self.start <= minute && minute < self.end && day_ok(day)
         } else {
             (minute >= self.start && day_ok(day)) || (minute < self.end && day_ok((day + 6) % 7))
-        }
+        })
     }
 }
 
@@ -121,6 +127,33 @@ mod tests {
             .timestamp_millis()
     }
 
+    impl TimeWindow {
+        fn c(&self, unix_ms: i64) -> bool {
+            self.contains(unix_ms).unwrap()
+        }
+    }
+
+    #[test]
+    fn clocks_beyond_the_calendar_are_unknown() {
+        for zone in ["UTC", "+23:59", "-23:59", "Pacific/Kiritimati"] {
+            let w = TimeWindow {
+                start: 0,
+                end: 60,
+                days: 0x7f,
+                zone: Zone::parse(zone).unwrap(),
+            };
+            for t in [
+                i64::MAX,
+                i64::MIN,
+                9_000_000_000_000_000,
+                -9_000_000_000_000_000,
+            ] {
+                assert_eq!(w.contains(t), None, "{zone} {t}");
+            }
+            assert!(w.contains(0).is_some(), "{zone}");
+        }
+    }
+
     #[test]
     fn windows_wrap_and_follow_dst() {
         let w = TimeWindow {
@@ -129,21 +162,21 @@ mod tests {
             days: 0x7f,
             zone: Zone::parse("America/New_York").unwrap(),
         };
-        assert!(w.contains(ms("2026-05-22T21:30:00Z")));
-        assert!(!w.contains(ms("2026-05-22T14:00:00Z")));
-        assert!(!w.contains(ms("2026-05-23T13:00:00Z"))); // 09:00 EDT: end is exclusive
-        assert!(w.contains(ms("2026-05-23T12:59:00Z")));
-        assert!(w.contains(ms("2026-01-10T13:30:00Z"))); // 08:30 EST
-                                                         // fri 22:00 - 06:00 covers saturday 03:00 but not friday 03:00.
+        assert!(w.c(ms("2026-05-22T21:30:00Z")));
+        assert!(!w.c(ms("2026-05-22T14:00:00Z")));
+        assert!(!w.c(ms("2026-05-23T13:00:00Z"))); // 09:00 EDT: end is exclusive
+        assert!(w.c(ms("2026-05-23T12:59:00Z")));
+        assert!(w.c(ms("2026-01-10T13:30:00Z"))); // 08:30 EST
+                                                  // fri 22:00 - 06:00 covers saturday 03:00 but not friday 03:00.
         let fri = TimeWindow {
             start: 22 * 60,
             end: 6 * 60,
             days: 1 << 4,
             zone: Zone::Utc,
         };
-        assert!(fri.contains(ms("2026-05-23T03:00:00Z")));
-        assert!(!fri.contains(ms("2026-05-22T03:00:00Z")));
-        assert!(fri.contains(ms("2026-05-22T22:00:00Z")));
+        assert!(fri.c(ms("2026-05-23T03:00:00Z")));
+        assert!(!fri.c(ms("2026-05-22T03:00:00Z")));
+        assert!(fri.c(ms("2026-05-22T22:00:00Z")));
     }
 
     #[test]

@@ -199,7 +199,9 @@ pub unsafe extern "C" fn portcullis_engine_update_policy(
 ///
 /// `out->rule` points into the engine and stays valid until `portcullis_engine_free`, also after
 /// policy updates. If the library panics, `*out` is a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`
-/// and the status is `PORTCULLIS_ERR_PANIC`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
+/// and the status is `PORTCULLIS_ERR_PANIC`. Every failure writes a deny with code
+/// `PORTCULLIS_CODE_ENGINE_ERROR` into `*out` (a NULL `engine` or `action` included, so a reused
+/// struct never keeps an earlier allow); only a NULL `out` leaves nothing written.
 ///
 /// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
@@ -213,7 +215,13 @@ pub unsafe extern "C" fn portcullis_engine_evaluate(
     action_len: usize,
     out: *mut PortcullisDecision,
 ) -> PortcullisStatus {
-    if engine.is_null() || action.is_null() || out.is_null() {
+    if out.is_null() {
+        return PORTCULLIS_ERR_NULL_POINTER;
+    }
+    if engine.is_null() || action.is_null() {
+        // A reused struct must never keep an earlier allow: fail closed.
+        // SAFETY: `out` is non-NULL and writable (caller's guarantee).
+        unsafe { out.write(PortcullisDecision::engine_failure()) };
         return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
@@ -249,9 +257,9 @@ fn decision_or_deny(
 /// matched, shadow, params, retry_after_ms, action_hash, policy, eval_ns).
 ///
 /// On `PORTCULLIS_OK`, `*out_json` is a new UTF-8 buffer the caller owns and must release with
-/// `portcullis_buffer_free`; on any other status but `PORTCULLIS_ERR_NULL_POINTER` it is set to NULL. A
-/// malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action` whose reason says what
-/// is wrong. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
+/// `portcullis_buffer_free`; on any other status it is set to NULL (a NULL `engine` or `action`
+/// included; only a NULL `out_json` leaves nothing written). A malformed action is
+/// `PORTCULLIS_OK` with a deny of code `invalid_action` whose reason says what is wrong.
 ///
 /// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
 ///
@@ -265,7 +273,12 @@ pub unsafe extern "C" fn portcullis_engine_evaluate_json(
     action_len: usize,
     out_json: *mut *mut PortcullisBuffer,
 ) -> PortcullisStatus {
-    if engine.is_null() || action.is_null() || out_json.is_null() {
+    if out_json.is_null() {
+        return PORTCULLIS_ERR_NULL_POINTER;
+    }
+    if engine.is_null() || action.is_null() {
+        // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
+        unsafe { out_json.write(ptr::null_mut()) };
         return PORTCULLIS_ERR_NULL_POINTER;
     }
     // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).

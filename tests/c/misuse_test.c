@@ -221,6 +221,30 @@ static void test_clock(void) {
     CHECK_STATUS(portcullis_engine_now(engine, &now), PORTCULLIS_OK);
     CHECK(now == START_MS - 1000, "the clock may move back: %lld", (long long)now);
 
+    /* A clock beyond the calendar's range reads a time window as unknown, not as 1970:
+       an allow inside 00:00-01:00 does not fire, a deny inside it does (fail closed). */
+    static const char WINDOWS[] =
+        "{\"portcullis\": 1, \"name\": \"w\", \"rules\": ["
+        "{\"id\": \"night-deny\", \"effect\": \"deny\", \"match\": {\"tool\": [\"d\"]},"
+        " \"when\": {\"time\": {\"between\": [\"00:00\", \"01:00\"]}}},"
+        "{\"id\": \"night-allow\", \"effect\": \"allow\","
+        " \"when\": {\"time\": {\"between\": [\"00:00\", \"01:00\"]}}}]}";
+    static const char ACT_A[] = "{\"tool\": \"a\", \"agent\": {\"id\": \"a1\"}}";
+    static const char ACT_D[] = "{\"tool\": \"d\", \"agent\": {\"id\": \"a1\"}}";
+    portcullis_engine *windows = manual_engine(WINDOWS);
+    const int64_t far[] = {INT64_MAX, INT64_MIN, INT64_C(9000000000000000000)};
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        portcullis_decision d;
+        CHECK_STATUS(portcullis_engine_set_time(windows, far[i]), PORTCULLIS_OK);
+        CHECK_STATUS(portcullis_engine_evaluate(windows, BYTES(ACT_A), &d), PORTCULLIS_OK);
+        CHECK(d.allowed == 0 && d.code == PORTCULLIS_CODE_DEFAULT, "far clock %lld: allow window unknown, code %u",
+              (long long)far[i], d.code);
+        CHECK_STATUS(portcullis_engine_evaluate(windows, BYTES(ACT_D), &d), PORTCULLIS_OK);
+        CHECK(d.allowed == 0 && d.code == PORTCULLIS_CODE_RULE, "far clock %lld: deny window applies, code %u",
+              (long long)far[i], d.code);
+    }
+    portcullis_engine_free(windows);
+
     CHECK_STATUS(portcullis_engine_set_time(NULL, 0), PORTCULLIS_ERR_NULL_POINTER);
     now = 77;
     CHECK_STATUS(portcullis_engine_now(NULL, &now), PORTCULLIS_ERR_NULL_POINTER);
@@ -252,16 +276,30 @@ static int decision_is_pattern(const portcullis_decision *d, unsigned char patte
 static void test_evaluate_misuse(void) {
     portcullis_engine *engine = manual_engine(POLICY);
     portcullis_decision d;
-    memset(&d, 0xAB, sizeof d);
+    /* A NULL engine or action still writes a fail-closed deny: a struct reused from an
+       earlier allow must not stay allow. */
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
+    CHECK(d.allowed == 1, "allow before the misuse");
     CHECK_STATUS(portcullis_engine_evaluate(NULL, BYTES(READ), &d), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK(d.effect == PORTCULLIS_EFFECT_DENY && d.code == PORTCULLIS_CODE_ENGINE_ERROR && d.allowed == 0 &&
+              d.has_rule == 0 && d.rule == NULL,
+          "NULL engine: deny written, effect %u code %u allowed %u", d.effect, d.code, d.allowed);
+    CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), &d), PORTCULLIS_OK);
     CHECK_STATUS(portcullis_engine_evaluate(engine, NULL, 0, &d), PORTCULLIS_ERR_NULL_POINTER);
-    CHECK(decision_is_pattern(&d, 0xAB), "nothing written");
+    CHECK(d.effect == PORTCULLIS_EFFECT_DENY && d.code == PORTCULLIS_CODE_ENGINE_ERROR && d.allowed == 0,
+          "NULL action: deny written, effect %u code %u allowed %u", d.effect, d.code, d.allowed);
+    memset(&d, 0xAB, sizeof d);
+    CHECK_STATUS(portcullis_engine_evaluate(NULL, NULL, 0, &d), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK(d.allowed == 0 && d.effect == PORTCULLIS_EFFECT_DENY, "NULL engine and action: deny written");
+    CHECK(!decision_is_pattern(&d, 0xAB), "written");
     CHECK_STATUS(portcullis_engine_evaluate(engine, BYTES(READ), NULL), PORTCULLIS_ERR_NULL_POINTER);
 
     portcullis_buffer *json = SENTINEL;
     CHECK_STATUS(portcullis_engine_evaluate_json(NULL, BYTES(READ), &json), PORTCULLIS_ERR_NULL_POINTER);
+    CHECK(json == NULL, "out_json is NULL after a NULL engine");
+    json = SENTINEL;
     CHECK_STATUS(portcullis_engine_evaluate_json(engine, NULL, 0, &json), PORTCULLIS_ERR_NULL_POINTER);
-    CHECK(json == SENTINEL, "nothing written");
+    CHECK(json == NULL, "out_json is NULL after a NULL action");
     CHECK_STATUS(portcullis_engine_evaluate_json(engine, BYTES(READ), NULL), PORTCULLIS_ERR_NULL_POINTER);
 
     /* An impossible length: refused, and the struct call still writes a fail-closed deny. */

@@ -45,12 +45,23 @@ namespace Portcullis
     {
         private readonly StringBuilder output;
         private readonly int maxDepth;
+        private readonly int maxChars;
         private readonly List<string> path = new List<string>();
 
-        private JsonWriter(StringBuilder output, int maxDepth)
+        private JsonWriter(StringBuilder output, int maxDepth, int maxChars)
         {
             this.output = output;
             this.maxDepth = maxDepth;
+            this.maxChars = maxChars;
+        }
+
+        /// <summary>Stops an endless or oversized enumeration: every UTF-16 unit is at least one UTF-8 byte.</summary>
+        private void CheckLength()
+        {
+            if (output.Length > maxChars)
+            {
+                throw Unrepresentable("the action is larger than " + maxChars.ToString(CultureInfo.InvariantCulture) + " bytes (an endless enumeration?)");
+            }
         }
 
         /// <summary>Writes <paramref name="value"/> as compact JSON.</summary>
@@ -58,10 +69,11 @@ namespace Portcullis
         /// <param name="maxDepth">Containers nested deeper than this (the outermost is level 1) are rejected.</param>
         /// <param name="rootName">How the value is named in error paths (e.g. <c>params</c>); "" for none.</param>
         /// <exception cref="UnrepresentableValueException">The value has no JSON form.</exception>
-        internal static string Write(object value, int maxDepth = JsonReader.MaxDepth, string rootName = "")
+        /// <param name="maxChars">Output longer than this is rejected (bounds endless enumerables).</param>
+        internal static string Write(object value, int maxDepth = JsonReader.MaxDepth, string rootName = "", int maxChars = int.MaxValue)
         {
             var builder = new StringBuilder();
-            var writer = new JsonWriter(builder, maxDepth);
+            var writer = new JsonWriter(builder, maxDepth, maxChars);
             if (rootName.Length > 0) writer.path.Add(rootName);
             writer.WriteValue(value, 1);
             return builder.ToString();
@@ -303,6 +315,7 @@ namespace Portcullis
             bool first = true;
             foreach (var pair in pairs)
             {
+                CheckLength();
                 if (pair.Key == null) throw Unrepresentable("a dictionary key is null");
                 if (!first) output.Append(',');
                 first = false;
@@ -321,6 +334,7 @@ namespace Portcullis
             bool first = true;
             foreach (DictionaryEntry entry in dictionary)
             {
+                CheckLength();
                 var key = entry.Key as string;
                 if (key == null) throw Unrepresentable("a dictionary key of type " + entry.Key.GetType().FullName + " is not a string");
                 if (!first) output.Append(',');
@@ -340,6 +354,7 @@ namespace Portcullis
             int i = 0;
             foreach (object item in sequence)
             {
+                CheckLength();
                 if (i > 0) output.Append(',');
                 path.Add("[" + i.ToString(CultureInfo.InvariantCulture) + "]");
                 WriteValue(item, depth + 1);
@@ -347,6 +362,7 @@ namespace Portcullis
                 i++;
             }
             output.Append(']');
+            CheckLength();
         }
     }
 }

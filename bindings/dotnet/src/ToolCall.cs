@@ -35,6 +35,9 @@ namespace Portcullis
         /// <summary>The deepest nesting an action may have (the action object is level 1).</summary>
         internal const int MaxDepth = 64;
 
+        /// <summary>The engine's action size limit (1 MiB); a longer encoding is denied before it is built.</summary>
+        internal const int MaxActionBytes = 1 << 20;
+
         /// <summary>Creates a tool call.</summary>
         /// <param name="tool">The tool (message channel, resource) name, e.g. <c>database.write</c>.</param>
         /// <param name="agentId">The acting agent's id.</param>
@@ -96,7 +99,7 @@ namespace Portcullis
             }
             try
             {
-                json = JsonWriter.Write(action, MaxDepth);
+                json = JsonWriter.Write(action, MaxDepth, "", MaxActionBytes);
                 problem = null;
                 return true;
             }
@@ -104,6 +107,13 @@ namespace Portcullis
             {
                 json = null;
                 problem = e.Path + " cannot be sent to the engine: " + e.Problem;
+                return false;
+            }
+            catch (Exception e) when (!(e is OutOfMemoryException) && !(e is StackOverflowException))
+            {
+                // An argument's enumerator, getter or ToString threw: the call is denied, never thrown.
+                json = null;
+                problem = "an argument could not be read: " + e.GetType().FullName + ": " + e.Message;
                 return false;
             }
         }
