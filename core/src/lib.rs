@@ -34,6 +34,7 @@ mod clock;
 mod compile;
 mod condition;
 mod decision;
+mod digest;
 mod engine;
 mod error;
 mod eval;
@@ -49,8 +50,8 @@ mod path;
 mod time;
 
 pub use audit::{
-    verify_files, AuditOptions, AuditSink, AuditStats, FileSink, Overflow, VerifyFailure,
-    VerifyReport,
+    trail_files, verify_files, AuditOptions, AuditSink, AuditStats, Checkpoint, CheckpointError,
+    FileSink, Overflow, VerifyFailure, VerifyReport,
 };
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
@@ -66,6 +67,8 @@ pub mod limits_info {
     pub const MAX_POLICY_BYTES: usize = crate::compile::MAX_POLICY_BYTES;
     /// Most rules a policy may hold.
     pub const MAX_RULES: usize = crate::compile::MAX_RULES;
+    /// Largest audit queue accepted, in records (the queue is allocated up front).
+    pub const MAX_QUEUE_CAPACITY: usize = crate::audit::MAX_QUEUE_CAPACITY;
 }
 
 /// The `prev` value of the first record of an audit trail.
