@@ -49,7 +49,7 @@ fn keyed(key: &[u8], seq: u64, hash: &str) -> Result<Hmac<Sha256>, CheckpointErr
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |b: u8| {

@@ -208,7 +208,11 @@ impl Audit {
 
     /// Stops the writer after it has written what it can, and says what it could not write:
     /// `Ok` when every accepted record reached the trail.
-    fn close(&mut self) -> Result<(), String> {
+    pub(crate) fn close(mut self) -> Result<(), String> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), String> {
         // Closing the queue lets the writer drain what is left, flush and stop.
         self.tx = None;
         let Backend::File {
@@ -241,7 +245,7 @@ impl Audit {
 
 impl Drop for Audit {
     fn drop(&mut self) {
-        if let Err(e) = self.close() {
+        if let Err(e) = self.stop() {
             // The engine is going away and cannot return an error: say it where an operator
             // sees it. Hosts that need the count call `flush_audit` before dropping.
             eprintln!("portcullis: {e}");
