@@ -589,7 +589,7 @@ namespace Portcullis.Native
         ///  The trail file for `PORTCULLIS_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
         ///  (mode 0600) and appended to (the chain continues from its last record, or from the
         ///  newest rotated file's). A symbolic link is refused, and the engine holds an exclusive
-        ///  lock on `PATH.lock`: a second engine on the same trail gets `PORTCULLIS_ERR_AUDIT`. Read only during
+        ///  lock on the file: a second engine on the same trail gets `PORTCULLIS_ERR_AUDIT`. Read only during
         ///  `portcullis_engine_new_audited`. NULL or "" gives `PORTCULLIS_ERR_INVALID_ARGUMENT`, bytes that are not
         ///  UTF-8 `PORTCULLIS_ERR_INVALID_UTF8`. Ignored for the other sinks.
         /// </summary>

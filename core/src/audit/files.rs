@@ -34,32 +34,39 @@ fn explain_symlink(path: &Path, e: io::Error) -> io::Error {
     }
 }
 
-/// The lock file next to a trail: `PATH.lock`. Locking it (not the trail itself) keeps the
-/// lock across rotation, which renames the trail.
-pub(super) fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
-/// Takes the exclusive lock of the trail at `path`, held as long as the returned file is
-/// open; another engine (in this process or another) holding it gives an error.
-pub(super) fn lock(path: &Path, mode: u32) -> Result<File, String> {
-    let lock = lock_path(path);
-    let shown = lock.display();
-    if std::fs::symlink_metadata(&lock).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(format!("lock file {shown} is a symbolic link; refused"));
+/// Takes the exclusive lock (`flock`) of the trail file `file` at `path`, held as long as
+/// `file` is open; another engine (in this process or another) holding it gives an error.
+/// Only regular files are locked (a device such as `/dev/null` is shared by design).
+pub(super) fn lock(file: &File, path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    let regular = file
+        .metadata()
+        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .is_file();
+    if !regular {
+        return Ok(());
     }
-    let file =
-        open_append(&lock, mode).map_err(|e| format!("cannot open lock file {shown}: {e}"))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(()),
         Err(std::fs::TryLockError::WouldBlock) => Err(format!(
-            "audit file {} is in use by another engine (its lock {shown} is held)",
-            path.display()
+            "audit file {shown} is in use by another engine (it is locked)"
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {shown}: {e}")),
     }
+}
+
+/// Creates the new current file after a rotation (`O_EXCL`: if another process created it in
+/// the meantime, that is an error, not a file to share) and locks it.
+pub(super) fn create_locked(path: &Path, mode: u32) -> Result<File, String> {
+    let shown = path.display();
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create_new(true);
+    restrict(&mut options, mode);
+    let file = options.open(path).map_err(|e| {
+        format!("cannot create audit file {shown} after rotation (another engine?): {e}")
+    })?;
+    lock(&file, path)?;
+    Ok(file)
 }
 
 const CHUNK: u64 = 64 * 1024;

@@ -47,8 +47,8 @@ pub enum AuditSink {
 pub struct FileSink {
     /// The trail file; rotated files are renamed `PATH.000001`, `PATH.000002`, ... (always
     /// one more than the highest number present, so numbers are never reused). The engine
-    /// holds an exclusive lock on `PATH.lock` while it runs. A symbolic link at `PATH` or
-    /// `PATH.lock` is refused.
+    /// holds an exclusive lock on the current file while it runs. A symbolic link at `PATH`
+    /// is refused.
     pub path: PathBuf,
     /// Rotate once the file holds at least this many bytes (0: never rotate).
     pub max_bytes: u64,

@@ -26,9 +26,10 @@ const MAX_BATCH_BYTES: usize = 4 << 20;
 
 pub(super) struct FileWriter {
     sink: FileSink,
+    /// The current trail file, locked (the lock goes with the file descriptor).
     file: File,
-    /// Held for the writer's lifetime: the trail's exclusive lock.
-    _lock: File,
+    /// Set when a rotation left no current file to write: nothing more is written.
+    broken: Option<String>,
     /// Bytes of complete records in the file.
     size: u64,
     /// A failed write may have left part of a batch past `size`: cut it before writing.
@@ -82,9 +83,9 @@ impl FileWriter {
     /// empty); an incomplete last line (a crash mid-write) is cut off and the cut recorded.
     pub(super) fn open(sink: FileSink) -> Result<FileWriter, String> {
         let shown = sink.path.display().to_string();
-        let lock = files::lock(&sink.path, sink.mode)?;
         let file = open_append(&sink.path, sink.mode)
             .map_err(|e| format!("cannot open audit file {shown}: {e}"))?;
+        files::lock(&file, &sink.path)?;
         let len = file
             .metadata()
             .map_err(|e| format!("cannot read {shown}: {e}"))?
@@ -92,7 +93,7 @@ impl FileWriter {
         let mut writer = FileWriter {
             sink,
             file,
-            _lock: lock,
+            broken: None,
             size: len,
             dirty_tail: false,
             chain: Chain::default(),
@@ -212,6 +213,9 @@ impl FileWriter {
         if self.pending.is_empty() {
             return Ok(());
         }
+        if let Some(broken) = &self.broken {
+            return Err(broken.clone());
+        }
         let shown = self.sink.path.display().to_string();
         if self.dirty_tail {
             self.file
@@ -256,9 +260,18 @@ impl FileWriter {
             .map_err(|e| format!("cannot fsync {shown}: {e}"))?;
         let next = next_rotation(&path).map_err(|e| format!("cannot rotate {shown}: {e}"))?;
         std::fs::rename(&path, &next).map_err(|e| format!("cannot rotate {shown}: {e}"))?;
-        self.file = open_append(&path, self.sink.mode)
-            .map_err(|e| format!("cannot open audit file {shown}: {e}"))?;
-        self.size = 0;
-        Ok(())
+        // The open file is now the rotated one: without a new current file, writing on would
+        // put records into a file another engine may continue from, so the writer stops.
+        match files::create_locked(&path, self.sink.mode) {
+            Ok(file) => {
+                self.file = file;
+                self.size = 0;
+                Ok(())
+            }
+            Err(e) => {
+                self.broken = Some(e.clone());
+                Err(e)
+            }
+        }
     }
 }

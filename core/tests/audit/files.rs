@@ -192,7 +192,6 @@ fn trail_files_are_created_owner_only_or_with_the_configured_mode() {
     engine.close().unwrap();
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(&dir.join("trail.jsonl.000001")), 0o600);
-    assert_eq!(mode(&dir.join("trail.jsonl.lock")), 0o600);
     let shared = dir.join("shared.jsonl");
     let engine = file_engine(&shared, |a| {
         if let AuditSink::File(f) = &mut a.sink {
