@@ -189,11 +189,38 @@ impl Audit {
             return Err(f);
         }
         let (ack_tx, ack_rx) = mpsc::sync_channel(1);
-        tx.send(Msg::Flush(ack_tx))
-            .map_err(|_| "the audit writer has stopped".to_owned())?;
-        ack_rx
-            .recv()
-            .map_err(|_| "the audit writer has stopped".to_owned())?
+        let mut request = Msg::Flush(ack_tx);
+        // A full queue waits for room, unless the trail cannot be written.
+        loop {
+            match tx.try_send(request) {
+                Ok(()) => break,
+                Err(TrySendError::Full(back)) => {
+                    if let Some(f) = shared.failure() {
+                        return Err(f);
+                    }
+                    request = back;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err("the audit writer has stopped".to_owned())
+                }
+            }
+        }
+        // A write that starts failing after the request was queued must not leave the caller
+        // waiting for the disk: look at the failure while waiting.
+        loop {
+            match ack_rx.recv_timeout(std::time::Duration::from_millis(20)) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some(f) = shared.failure() {
+                        return Err(f);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err("the audit writer has stopped".to_owned())
+                }
+            }
+        }
     }
 
     pub(crate) fn stats(&self) -> AuditStats {
