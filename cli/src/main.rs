@@ -83,7 +83,8 @@ fn run(args: &[String]) -> Result<(), String> {
                     w(&mut out, &engine.evaluate_json(line).to_json())?;
                 }
             }
-            Ok(())
+            // Fails when audit records could not be written (a full disk).
+            engine.close().map_err(|e| e.to_string())
         }
         [cmd, policy, actions] if cmd == "demo" => {
             let engine = load(policy)?;

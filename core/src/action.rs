@@ -1,7 +1,6 @@
 //! The action: strict reading, validation, defaults, and the canonical action hash.
 use crate::json::{self, StrictError};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 
 /// Largest action accepted, in UTF-8 bytes of its JSON text.
@@ -241,20 +240,14 @@ impl<'a> ActionView<'a> {
         text.push_str(",\"tool\":");
         json::write_jcs_string(self.tool, &mut text);
         text.push('}');
-        let digest = Sha256::digest(text.as_bytes());
-        let mut out = String::with_capacity(71);
-        out.push_str("sha256:");
-        for b in digest {
-            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-            out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-        }
-        out
+        crate::digest::sha256_tag(text.as_bytes())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn view_err(text: &str) -> String {
         let v = parse_action_json(text.as_bytes()).unwrap();

@@ -12,10 +12,15 @@ impl Clock {
     /// Unix time in milliseconds.
     pub(crate) fn now_ms(&self) -> i64 {
         match self {
-            Clock::System => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            Clock::System => system_now_ms(),
             Clock::Manual(t) => t.load(Ordering::SeqCst),
         }
     }
+}
+
+/// The system clock in unix milliseconds (0 before 1970).
+pub(crate) fn system_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

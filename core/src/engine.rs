@@ -337,6 +337,15 @@ impl Engine {
             .map_or(Ok(()), |a| a.flush().map_err(EngineError::Audit))
     }
 
+    /// Closes the engine. With a file trail, waits until the writer has written every
+    /// accepted record, and fails with how many could not be written (a full disk). Dropping
+    /// the engine does the same but can only report the loss on stderr.
+    pub fn close(mut self) -> Result<(), EngineError> {
+        self.audit
+            .take()
+            .map_or(Ok(()), |a| a.close().map_err(EngineError::Audit))
+    }
+
     /// Audit counters (all zero without an audit trail).
     pub fn audit_stats(&self) -> AuditStats {
         self.audit

@@ -33,6 +33,7 @@ mod audit;
 mod clock;
 mod condition;
 mod decision;
+mod digest;
 mod engine;
 mod error;
 mod eval;
@@ -50,8 +51,8 @@ mod time;
 mod value;
 
 pub use audit::{
-    verify_files, AuditOptions, AuditSink, AuditStats, FileSink, Overflow, VerifyFailure,
-    VerifyReport,
+    trail_files, verify_files, AuditOptions, AuditSink, AuditStats, Checkpoint, CheckpointError,
+    FileSink, Overflow, VerifyFailure, VerifyReport,
 };
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
@@ -69,6 +70,8 @@ pub mod limits_info {
     pub const MAX_RULES: usize = crate::policy::MAX_RULES;
     /// Deepest nesting accepted in a policy document (the document object is level 1).
     pub const MAX_POLICY_DEPTH: usize = crate::policy::MAX_POLICY_DEPTH;
+    /// Largest audit queue accepted, in records (the queue is allocated up front).
+    pub const MAX_QUEUE_CAPACITY: usize = crate::audit::MAX_QUEUE_CAPACITY;
 }
 
 /// The `prev` value of the first record of an audit trail.

@@ -34,7 +34,7 @@ pub const PORTCULLIS_OVERFLOW_BLOCK: u32 = 0;
 pub const PORTCULLIS_OVERFLOW_DROP: u32 = 1;
 
 /// The largest `queue_capacity` accepted: the queue's slots are allocated up front.
-const MAX_QUEUE_CAPACITY: u64 = 1 << 20;
+const MAX_QUEUE_CAPACITY: u64 = portcullis::limits_info::MAX_QUEUE_CAPACITY as u64;
 
 /// How an engine from `portcullis_engine_new_audited` records its decisions. Fill it with
 /// `portcullis_audit_options_default` and change the fields you need.
@@ -57,12 +57,15 @@ pub struct PortcullisAuditOptions {
     /// `PORTCULLIS_ERR_INVALID_ARGUMENT`.
     pub sink: u32,
     /// The trail file for `PORTCULLIS_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
-    /// and appended to (the chain continues from its last record). Read only during
+    /// (mode 0600) and appended to (the chain continues from its last record, or from the
+    /// newest rotated file's). A symbolic link is refused, and the engine holds an exclusive
+    /// lock on the file: a second engine on the same trail gets `PORTCULLIS_ERR_AUDIT`. Read only during
     /// `portcullis_engine_new_audited`. NULL or "" gives `PORTCULLIS_ERR_INVALID_ARGUMENT`, bytes that are not
     /// UTF-8 `PORTCULLIS_ERR_INVALID_UTF8`. Ignored for the other sinks.
     pub path: *const c_char,
     /// `PORTCULLIS_AUDIT_FILE`: once the file holds at least this many bytes it is renamed
-    /// `PATH.000001` (then `.000002`, ...) and a new file continues the chain; 0 never rotates.
+    /// `PATH.000001` (then `.000002`, ...: one more than the highest number present) and a new
+    /// file continues the chain; 0 never rotates.
     pub max_bytes: u64,
     /// `PORTCULLIS_AUDIT_FILE`: written records reach the file at least this often, in milliseconds;
     /// 0 means the default (200).
@@ -337,9 +340,11 @@ pub unsafe extern "C" fn portcullis_engine_drain_audit(
 /// Waits until every decision made so far is written to the trail file and flushed to the
 /// operating system (and, with `fsync` 1, to the disk).
 ///
-/// A no-op returning `PORTCULLIS_OK` for an engine with a memory sink or without a trail. When the
-/// file cannot be written (now, or at an earlier batch), returns `PORTCULLIS_ERR_AUDIT`; the error's
-/// message names the file and the operating system's error. `out_error` may be NULL;
+/// A no-op returning `PORTCULLIS_OK` for an engine with a memory sink or without a trail. While the
+/// file cannot be written (a full disk), returns `PORTCULLIS_ERR_AUDIT` at once; the error's
+/// message says how many records are not written yet and names the file and the operating
+/// system's error. The records are kept and retried, never dropped; with
+/// `PORTCULLIS_OVERFLOW_BLOCK`, evaluations wait once the queue is full. `out_error` may be NULL;
 /// otherwise it is set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
 ///
 /// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.

@@ -120,8 +120,10 @@ pub(crate) unsafe fn create_engine(
 /// accepted and ignored.
 ///
 /// An engine with a file audit trail first writes the records still queued and stops its
-/// writer thread, so this call waits for that I/O. Records of a memory trail not yet drained
-/// are lost.
+/// writer thread, so this call waits for that I/O. If the file still cannot be written (a
+/// full disk), the records it could not write are reported on stderr with their count: call
+/// `portcullis_engine_flush_audit` first to get that failure as an error. Records of a memory
+/// trail not yet drained are lost.
 ///
 /// Not thread-safe with respect to `engine`: every other call on it must have returned, and
 /// none may follow. Rule pointers from its decisions become invalid.

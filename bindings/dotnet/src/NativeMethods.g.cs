@@ -225,9 +225,11 @@ namespace Portcullis.Native
         ///  Waits until every decision made so far is written to the trail file and flushed to the
         ///  operating system (and, with `fsync` 1, to the disk).
         ///
-        ///  A no-op returning `PORTCULLIS_OK` for an engine with a memory sink or without a trail. When the
-        ///  file cannot be written (now, or at an earlier batch), returns `PORTCULLIS_ERR_AUDIT`; the error's
-        ///  message names the file and the operating system's error. `out_error` may be NULL;
+        ///  A no-op returning `PORTCULLIS_OK` for an engine with a memory sink or without a trail. While the
+        ///  file cannot be written (a full disk), returns `PORTCULLIS_ERR_AUDIT` at once; the error's
+        ///  message says how many records are not written yet and names the file and the operating
+        ///  system's error. The records are kept and retried, never dropped; with
+        ///  `PORTCULLIS_OVERFLOW_BLOCK`, evaluations wait once the queue is full. `out_error` may be NULL;
         ///  otherwise it is set as for `portcullis_engine_new`. On `PORTCULLIS_ERR_NULL_POINTER` nothing is written.
         ///
         ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
@@ -317,8 +319,10 @@ namespace Portcullis.Native
         ///  accepted and ignored.
         ///
         ///  An engine with a file audit trail first writes the records still queued and stops its
-        ///  writer thread, so this call waits for that I/O. Records of a memory trail not yet drained
-        ///  are lost.
+        ///  writer thread, so this call waits for that I/O. If the file still cannot be written (a
+        ///  full disk), the records it could not write are reported on stderr with their count: call
+        ///  `portcullis_engine_flush_audit` first to get that failure as an error. Records of a memory
+        ///  trail not yet drained are lost.
         ///
         ///  Not thread-safe with respect to `engine`: every other call on it must have returned, and
         ///  none may follow. Rule pointers from its decisions become invalid.
@@ -585,14 +589,17 @@ namespace Portcullis.Native
         public uint sink;
         /// <summary>
         ///  The trail file for `PORTCULLIS_AUDIT_FILE`: a NUL-terminated UTF-8 path, created when missing
-        ///  and appended to (the chain continues from its last record). Read only during
+        ///  (mode 0600) and appended to (the chain continues from its last record, or from the
+        ///  newest rotated file's). A symbolic link is refused, and the engine holds an exclusive
+        ///  lock on the file: a second engine on the same trail gets `PORTCULLIS_ERR_AUDIT`. Read only during
         ///  `portcullis_engine_new_audited`. NULL or "" gives `PORTCULLIS_ERR_INVALID_ARGUMENT`, bytes that are not
         ///  UTF-8 `PORTCULLIS_ERR_INVALID_UTF8`. Ignored for the other sinks.
         /// </summary>
         public byte* path;
         /// <summary>
         ///  `PORTCULLIS_AUDIT_FILE`: once the file holds at least this many bytes it is renamed
-        ///  `PATH.000001` (then `.000002`, ...) and a new file continues the chain; 0 never rotates.
+        ///  `PATH.000001` (then `.000002`, ...: one more than the highest number present) and a new
+        ///  file continues the chain; 0 never rotates.
         /// </summary>
         public ulong max_bytes;
         /// <summary>

@@ -78,7 +78,6 @@ export interface ApproveOptions {
 const OPTION_KEYS = new Set(['clock', 'startMs', 'maxKeysPerLimit', 'audit']);
 const AUDIT_KEYS = new Set(['sink', 'path', 'maxBytes', 'flushIntervalMs', 'fsync', 'overflow', 'queueCapacity']);
 const FILE_ONLY_KEYS = ['path', 'maxBytes', 'flushIntervalMs', 'fsync'] as const;
-const MAX_QUEUE_CAPACITY = 1 << 20;
 const APPROVE_KEYS = new Set(['ttlMs', 'uses']);
 const CONSTRUCTION = Symbol('Engine construction');
 const MAX_U32 = 0xffff_ffff;
@@ -360,8 +359,8 @@ function readAuditOptions(options: unknown): NativeAuditOptions {
   if (overflow !== undefined && overflow !== 'block' && overflow !== 'drop') {
     throw new InvalidArgumentError(`audit.overflow must be 'block' or 'drop', got ${describe(overflow)}`);
   }
-  if (queueCapacity !== undefined && !isIntegerIn(queueCapacity, 1, MAX_QUEUE_CAPACITY)) {
-    throw new InvalidArgumentError(`audit.queueCapacity must be an integer from 1 to ${MAX_QUEUE_CAPACITY}, got ${describe(queueCapacity)}`);
+  if (queueCapacity !== undefined && !isIntegerIn(queueCapacity, 1, native.MAX_QUEUE_CAPACITY)) {
+    throw new InvalidArgumentError(`audit.queueCapacity must be an integer from 1 to ${native.MAX_QUEUE_CAPACITY}, got ${describe(queueCapacity)}`);
   }
   const audit: NativeAuditOptions = { sink, overflow: (overflow as 'block' | 'drop' | undefined) ?? (sink === 'memory' ? 'drop' : 'block') };
   if (queueCapacity !== undefined) audit.queueCapacity = queueCapacity as number;

@@ -49,6 +49,8 @@ export interface NativeEngine {
 }
 
 export interface NativeModule {
+  /** The core's largest audit queue, in records. */
+  MAX_QUEUE_CAPACITY: number;
   NativeEngine: {
     new (): never;
     create(

@@ -5,8 +5,10 @@
 use napi_derive::napi;
 use portcullis::{AuditOptions, AuditSink, AuditStats, FileSink, Overflow};
 
-/// The largest queue accepted: the core allocates the queue's slots up front.
-pub const MAX_QUEUE_CAPACITY: u32 = 1 << 20;
+/// The largest queue accepted: the core allocates the queue's slots up front. Exported to
+/// JavaScript, so the TypeScript layer validates against the core's own limit.
+#[napi]
+pub const MAX_QUEUE_CAPACITY: u32 = portcullis::limits_info::MAX_QUEUE_CAPACITY as u32;
 
 /// `Engine.fromPolicy`'s `audit` option, validated by the JavaScript layer. `sink` is `file` or
 /// `memory`; `overflow` is `block` or `drop`; absent numbers keep the core's defaults.
