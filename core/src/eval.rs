@@ -1,13 +1,12 @@
 //! Evaluation of one valid action against a snapshot (§5 of the spec).
 use crate::action::ActionView;
-use crate::approvals::Approvals;
 use crate::compile::{Rule, RuleEffect, Snapshot};
 use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
-use crate::limits::Held;
+use crate::state::{LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 use std::sync::{Arc, LazyLock};
 
 static REASON_DEFAULT_DENY: LazyLock<Arc<str>> =
@@ -97,6 +96,19 @@ fn merged<'a, K: Ord>(
     })
 }
 
+/// A firing limit rule's part of the state step.
+fn limit_check<'r>(r: &'r Rule, action: &ActionView<'_>, roles: &Roles) -> Option<LimitCheck<'r>> {
+    let spec = r.limit.as_ref()?;
+    let local = r.state.as_deref();
+    Some(LimitCheck {
+        limit: local.map_or_else(|| spec.id(&r.id), |s| s.id(&r.id, spec)),
+        key: spec.key(action, &roles.names, &roles.value),
+        max: spec.max,
+        window_ms: spec.window_ms,
+        local,
+    })
+}
+
 /// What `decide` found, borrowing rules from the snapshot; turned into a [`Decision`] (full
 /// detail) or a [`Verdict`] (the hot path: no lists, no texts, the hash only when needed).
 pub(crate) struct Outcome<'s> {
@@ -165,7 +177,7 @@ impl Outcome<'_> {
 /// carries the action hash; without, it counts them and hashes only to look up approvals.
 pub(crate) fn decide<'s>(
     snap: &'s Snapshot,
-    approvals: &Approvals,
+    state: &dyn StateBackend,
     action: &ActionView<'_>,
     now: i64,
     full: bool,
@@ -255,90 +267,75 @@ pub(crate) fn decide<'s>(
         deciding = deny.or(approval).or(allow);
     }
 
-    let mut approvals_held = None;
-    let mut grant = None;
     o.rule = deciding;
+    let mut needs_grant = false;
     match deciding {
         Some(r) if r.effect == RuleEffect::Deny => {
             o.code = Code::Rule;
             return o;
         }
         Some(r) if r.effect == RuleEffect::RequireApproval => {
-            let Some(held) = approvals.lock() else {
-                o.rule = None;
-                o.code = Code::EngineError;
-                return o;
-            };
-            let hash = o.action_hash.get_or_insert_with(|| action.hash());
-            match held.find(hash, now) {
-                None => {
-                    o.effect = Effect::RequireApproval;
-                    o.code = Code::ApprovalRequired;
-                    return o;
-                }
-                Some(which) => {
-                    o.code = Code::Approved;
-                    grant = Some(which);
-                    approvals_held = Some(held);
-                }
-            }
+            o.action_hash.get_or_insert_with(|| action.hash());
+            needs_grant = true;
         }
         Some(_) => o.code = Code::Rule,
         None if snap.default_allow => {}
         None => return o,
     }
 
-    // The outcome would be allow: check the rate limits that fire.
-    let limits: Vec<(&Rule, String)> = merged(lists(|b| &b.limits), doc_order)
-        .filter_map(rule)
-        .filter(|r| fires(r, &ctx, &roles))
-        .filter_map(|r| {
-            r.limit
-                .as_ref()
-                .map(|spec| (r, spec.key(action, &roles.names, &roles.value)))
-        })
-        .collect();
-    for (r, _) in &limits {
-        matched(&mut o, r);
-    }
-    if !limits.is_empty() {
-        // Lock every firing limit (in document order, so concurrent callers never deadlock),
-        // check them all, and admit in all of them only if none is exhausted.
-        let mut held: Vec<Held<'_>> = Vec::with_capacity(limits.len());
-        for (r, _) in &limits {
-            match r.state.as_ref().and_then(|s| s.lock()) {
-                Some(h) => held.push(h),
-                None => {
-                    o.rule = None;
-                    o.code = Code::EngineError;
-                    return o;
-                }
+    // The outcome would be allow (given a grant where one is needed): the firing rate limits,
+    // then one state step that finds the grant, checks and admits (§5.4, §5.5, §11.3).
+    let (limit_rules, checks): (Vec<&Rule>, Vec<LimitCheck<'_>>) =
+        merged(lists(|b| &b.limits), doc_order)
+            .filter_map(rule)
+            .filter(|r| fires(r, &ctx, &roles))
+            .filter_map(|r| Some((r, limit_check(r, action, &roles)?)))
+            .unzip();
+    if needs_grant || !checks.is_empty() {
+        let request = StateRequest {
+            now_ms: now,
+            grant: if needs_grant {
+                o.action_hash.as_deref()
+            } else {
+                None
+            },
+            limits: &checks,
+        };
+        let answer = state.decide(&request);
+        if !matches!(answer, Ok(StateOutcome::NoGrant)) {
+            for r in &limit_rules {
+                matched(&mut o, r);
             }
         }
-        let mut exhausted: Option<(&Rule, u64)> = None;
-        for ((r, key), h) in limits.iter().zip(held.iter_mut()) {
-            let Some(spec) = &r.limit else { continue };
-            if let Err(retry) = h.check(key, now, spec) {
-                exhausted = match exhausted {
-                    None => Some((r, retry)),
-                    Some((first, longest)) => Some((first, longest.max(retry))),
-                };
+        match answer {
+            Ok(StateOutcome::Admitted) if needs_grant => o.code = Code::Approved,
+            Ok(StateOutcome::Admitted) => {}
+            Ok(StateOutcome::NoGrant) => {
+                o.effect = Effect::RequireApproval;
+                o.code = Code::ApprovalRequired;
+                return o;
+            }
+            Ok(StateOutcome::Exhausted {
+                first,
+                retry_after_ms,
+            }) => {
+                o.code = Code::RateLimited;
+                o.rule = limit_rules.get(first).copied();
+                o.retry_after_ms = Some(retry_after_ms);
+                return o;
+            }
+            Err(StateError::Unavailable(why)) => {
+                o.rule = None;
+                o.code = Code::Unavailable;
+                o.reason = Some(Arc::from(why));
+                return o;
+            }
+            Err(StateError::Failed(_)) => {
+                o.rule = None;
+                o.code = Code::EngineError;
+                return o;
             }
         }
-        if let Some((r, retry)) = exhausted {
-            o.code = Code::RateLimited;
-            o.rule = Some(r);
-            o.retry_after_ms = Some(retry);
-            return o;
-        }
-        for ((r, key), h) in limits.into_iter().zip(held.iter_mut()) {
-            if let Some(spec) = &r.limit {
-                h.admit(key, now, spec);
-            }
-        }
-    }
-    if let (Some(mut held), Some(which), Some(hash)) = (approvals_held, grant, &o.action_hash) {
-        held.consume(hash, which);
     }
 
     o.effect = Effect::Allow;

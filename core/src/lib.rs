@@ -46,6 +46,7 @@ mod json;
 mod limits;
 mod modify;
 mod path;
+mod state;
 mod time;
 
 pub use audit::{
@@ -55,6 +56,7 @@ pub use audit::{
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
 pub use error::{CreateError, EngineError, PolicyError};
+pub use state::{Digest, LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 
 /// Limits the engine enforces on its inputs.
 pub mod limits_info {
