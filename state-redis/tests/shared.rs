@@ -60,7 +60,10 @@ fn a_grant_of_five_uses_is_consumed_five_times_across_processes() {
     let server = Server::start(&[]);
     let url = server.url();
     let approver = engine(&url);
-    assert_eq!(approver.evaluate_json(PAY.as_bytes()).code, Code::ApprovalRequired);
+    assert_eq!(
+        approver.evaluate_json(PAY.as_bytes()).code,
+        Code::ApprovalRequired
+    );
     approver
         .approve_action_json(PAY.as_bytes(), 3_600_000, 5)
         .unwrap();

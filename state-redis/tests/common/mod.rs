@@ -132,7 +132,11 @@ impl Cluster {
         args.extend(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)));
         args.push("--cluster-yes".into());
         let out = Command::new("redis-cli").args(&args).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         // Wait until every node reports the cluster as ok.
         let until = Instant::now() + Duration::from_secs(20);
         while Instant::now() < until {
