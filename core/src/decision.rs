@@ -47,6 +47,8 @@ pub enum Code {
     InvalidAction = 6,
     /// The engine failed; the effect is deny.
     EngineError = 7,
+    /// The shared state (or a remote engine) did not answer in time; the effect is deny.
+    Unavailable = 8,
 }
 
 impl Code {
@@ -61,6 +63,7 @@ impl Code {
             Code::UnknownAgent => "unknown_agent",
             Code::InvalidAction => "invalid_action",
             Code::EngineError => "engine_error",
+            Code::Unavailable => "unavailable",
         }
     }
 }

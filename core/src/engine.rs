@@ -1,13 +1,13 @@
 //! The engine: a compiled policy snapshot behind an atomic pointer, plus the shared state
 //! (clock, rate-limit counters, approval grants) that outlives policy updates.
 use crate::action::{check_action_value, parse_action_json, ActionView};
-use crate::approvals::Approvals;
 use crate::audit::{Audit, AuditOptions, AuditStats, Subject};
 use crate::clock::Clock;
 use crate::decision::{Code, Decision, Effect, PolicyInfo, Verdict};
 use crate::error::{CreateError, EngineError, PolicyError};
 use crate::eval::{decide, Detail};
 use crate::policy::{load, Interner, Snapshot};
+use crate::state::{InProcess, StateBackend};
 use arc_swap::ArcSwap;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -30,12 +30,16 @@ pub enum ClockMode {
 }
 
 /// Options fixed when an engine is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct EngineOptions {
     /// The clock time windows, rate limits and approvals read.
     pub clock: ClockMode,
     /// Most keys each rate-limit rule keeps (default 100,000); see the spec, §5.4.
     pub max_keys_per_limit: usize,
+    /// Where rate-limit admissions and approval grants live: `None` (the default) keeps them
+    /// in this engine; a shared backend lets several engines count and approve together
+    /// (see the spec, §11.3).
+    pub state: Option<Arc<dyn StateBackend>>,
 }
 
 impl Default for EngineOptions {
@@ -43,9 +47,24 @@ impl Default for EngineOptions {
         EngineOptions {
             clock: ClockMode::System,
             max_keys_per_limit: 100_000,
+            state: None,
         }
     }
 }
+
+impl PartialEq for EngineOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.clock == other.clock
+            && self.max_keys_per_limit == other.max_keys_per_limit
+            && match (&self.state, &other.state) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for EngineOptions {}
 
 /// A policy engine. `Send + Sync`: share one engine between threads; every method takes
 /// `&self`, evaluation reads the current snapshot without locking, and policy updates swap it
@@ -54,7 +73,7 @@ impl Default for EngineOptions {
 pub struct Engine {
     snapshot: ArcSwap<Snapshot>,
     clock: Clock,
-    approvals: Approvals,
+    state: Arc<dyn StateBackend>,
     interner: Interner,
     max_keys: usize,
     /// Serializes updates so that counters carry over from the snapshot being replaced.
@@ -106,7 +125,9 @@ impl Engine {
                 ClockMode::System => Clock::System,
                 ClockMode::Manual { start_ms } => Clock::Manual(start_ms.into()),
             },
-            approvals: Approvals::default(),
+            state: options
+                .state
+                .unwrap_or_else(|| Arc::new(InProcess::default())),
             interner,
             max_keys,
             updating: Mutex::new(()),
@@ -195,7 +216,7 @@ impl Engine {
                 let snap = self.snapshot.load();
                 decide(
                     &snap,
-                    &self.approvals,
+                    self.state.as_ref(),
                     &view,
                     self.clock.now_ms(),
                     Detail::Counts,
@@ -271,9 +292,9 @@ impl Engine {
                 crate::json::quote(hash)
             )));
         }
-        self.approvals
+        self.state
             .grant(hash, self.clock.now_ms(), ttl_ms, uses)
-            .ok_or_else(|| EngineError::InvalidArgument("the approval table is unavailable".into()))
+            .map_err(|e| EngineError::Unavailable(format!("the approval was not stored: {e}")))
     }
 
     /// Sets a manual clock to `unix_ms`.
@@ -304,7 +325,7 @@ impl Engine {
                 let snap = self.snapshot.load();
                 let d = decide(
                     &snap,
-                    &self.approvals,
+                    self.state.as_ref(),
                     &view,
                     self.clock.now_ms(),
                     Detail::Full,

@@ -58,6 +58,9 @@ pub enum EngineError {
     /// The audit trail cannot be written.
     #[error("audit trail: {0}")]
     Audit(String),
+    /// The shared state did not store the grant (unreachable, or no answer in time).
+    #[error("shared state: {0}")]
+    Unavailable(String),
 }
 
 /// An engine that cannot be created: a bad policy, or an audit trail that cannot be opened.

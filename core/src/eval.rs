@@ -1,13 +1,12 @@
 //! Evaluation of one valid action against a snapshot (§5 of the spec).
 use crate::action::ActionView;
-use crate::approvals::Approvals;
 use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
-use crate::limits::Held;
 use crate::policy::{Bucket, Rule, RuleEffect, Snapshot};
+use crate::state::{LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 use std::sync::{Arc, LazyLock};
 
 static REASON_DEFAULT_DENY: LazyLock<Arc<str>> =
@@ -261,58 +260,72 @@ impl<'s> Pass<'s, '_> {
         (deny.or(approval).or(allow), modifiers)
     }
 
-    /// Step 4: the rate limits that fire. `Err(())` when the outcome is final (limited, or
-    /// the counters could not be read).
-    fn limits(&self, o: &mut Outcome<'s>, now: i64) -> Result<(), ()> {
+    /// Step 4: the rate limits that fire and the grant a `require_approval` outcome needs, in
+    /// one step of the state backend that finds the grant, checks the limits and admits
+    /// (§5.4, §5.5, §11.3). `Err(())` when the outcome is final (approval required, limited,
+    /// or the state could not be read).
+    fn state_step(
+        &self,
+        o: &mut Outcome<'s>,
+        state: &dyn StateBackend,
+        now: i64,
+        needs_grant: bool,
+    ) -> Result<(), ()> {
         let action = self.ctx.action;
-        let limits: Vec<(&'s Rule, String)> = self
+        let (limit_rules, checks): (Vec<&'s Rule>, Vec<LimitCheck<'s>>) = self
             .firing(|b| &b.limits, |i| i)
-            .filter_map(|r| {
-                r.limit
-                    .as_ref()
-                    .map(|spec| (r, spec.key(action, &self.roles.names, &self.roles.value)))
-            })
-            .collect();
-        for (r, _) in &limits {
-            self.matched(o, r);
-        }
-        if limits.is_empty() {
+            .filter_map(|r| Some((r, limit_check(r, action, self.roles)?)))
+            .unzip();
+        if !needs_grant && checks.is_empty() {
             return Ok(());
         }
-        // Lock every firing limit (in document order, so concurrent callers never deadlock),
-        // check them all, and admit in all of them only if none is exhausted.
-        let mut held: Vec<Held<'_>> = Vec::with_capacity(limits.len());
-        for (r, _) in &limits {
-            match r.state.as_ref().and_then(|s| s.lock()) {
-                Some(h) => held.push(h),
-                None => {
-                    engine_error(o);
-                    return Err(());
+        let request = StateRequest {
+            now_ms: now,
+            grant: if needs_grant {
+                o.action_hash.as_deref()
+            } else {
+                None
+            },
+            limits: &checks,
+        };
+        let answer = state.decide(&request);
+        if !matches!(answer, Ok(StateOutcome::NoGrant)) {
+            for r in &limit_rules {
+                self.matched(o, r);
+            }
+        }
+        match answer {
+            Ok(StateOutcome::Admitted) => {
+                if needs_grant {
+                    o.code = Code::Approved;
                 }
+                Ok(())
+            }
+            Ok(StateOutcome::NoGrant) => {
+                o.effect = Effect::RequireApproval;
+                o.code = Code::ApprovalRequired;
+                Err(())
+            }
+            Ok(StateOutcome::Exhausted {
+                first,
+                retry_after_ms,
+            }) => {
+                o.code = Code::RateLimited;
+                o.rule = limit_rules.get(first).copied();
+                o.retry_after_ms = Some(retry_after_ms);
+                Err(())
+            }
+            Err(StateError::Unavailable(why)) => {
+                o.rule = None;
+                o.code = Code::Unavailable;
+                o.reason = Some(Arc::from(why));
+                Err(())
+            }
+            Err(StateError::Failed(_)) => {
+                engine_error(o);
+                Err(())
             }
         }
-        let mut exhausted: Option<(&Rule, u64)> = None;
-        for ((r, key), h) in limits.iter().zip(held.iter_mut()) {
-            let Some(spec) = &r.limit else { continue };
-            if let Err(retry) = h.check(key, now, spec) {
-                exhausted = match exhausted {
-                    None => Some((r, retry)),
-                    Some((first, longest)) => Some((first, longest.max(retry))),
-                };
-            }
-        }
-        if let Some((r, retry)) = exhausted {
-            o.code = Code::RateLimited;
-            o.rule = Some(r);
-            o.retry_after_ms = Some(retry);
-            return Err(());
-        }
-        for ((r, key), h) in limits.into_iter().zip(held.iter_mut()) {
-            if let Some(spec) = &r.limit {
-                h.admit(key, now, spec);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -326,7 +339,7 @@ fn engine_error(o: &mut Outcome<'_>) {
 /// `detail` says whether the outcome lists rules and carries the action hash.
 pub(crate) fn decide<'s>(
     snap: &'s Snapshot,
-    approvals: &Approvals,
+    state: &dyn StateBackend,
     action: &ActionView<'_>,
     now: i64,
     detail: Detail,
@@ -357,58 +370,39 @@ pub(crate) fn decide<'s>(
     }
     let (deciding, modifiers) = pass.deciding(&mut o);
     o.rule = deciding;
-    let mut grant = None;
+    let mut needs_grant = false;
     match deciding {
         Some(r) if r.effect == RuleEffect::Deny => {
             o.code = Code::Rule;
             return o;
         }
         Some(r) if r.effect == RuleEffect::RequireApproval => {
-            match approval(&mut o, approvals, action, now) {
-                Some(found) => grant = Some(found),
-                None => return o,
-            }
+            o.action_hash.get_or_insert_with(|| action.hash());
+            needs_grant = true;
         }
         Some(_) => o.code = Code::Rule,
         None if snap.default_allow => {}
         None => return o,
     }
-    if pass.limits(&mut o, now).is_err() {
+    if pass.state_step(&mut o, state, now, needs_grant).is_err() {
         return o;
-    }
-    if let (Some((mut held, which)), Some(hash)) = (grant, &o.action_hash) {
-        held.consume(hash, which);
     }
     o.effect = Effect::Allow;
     o.params = modified_params(&modifiers, action);
     o
 }
 
-/// Step 3: a grant for a `require_approval` outcome, held locked until the limits admit the
-/// action. `None` when the outcome is final (approval required, or the grants could not be
-/// read).
-fn approval<'g>(
-    o: &mut Outcome<'_>,
-    approvals: &'g Approvals,
-    action: &ActionView<'_>,
-    now: i64,
-) -> Option<(crate::approvals::HeldApprovals<'g>, usize)> {
-    let Some(held) = approvals.lock() else {
-        engine_error(o);
-        return None;
-    };
-    let hash = o.action_hash.get_or_insert_with(|| action.hash());
-    match held.find(hash, now) {
-        None => {
-            o.effect = Effect::RequireApproval;
-            o.code = Code::ApprovalRequired;
-            None
-        }
-        Some(which) => {
-            o.code = Code::Approved;
-            Some((held, which))
-        }
-    }
+/// A firing limit rule's part of the state step.
+fn limit_check<'r>(r: &'r Rule, action: &ActionView<'_>, roles: &Roles) -> Option<LimitCheck<'r>> {
+    let spec = r.limit.as_ref()?;
+    let local = r.state.as_deref();
+    Some(LimitCheck {
+        limit: local.map_or_else(|| spec.id(&r.id), |s| s.id(&r.id, spec)),
+        key: spec.key(action, &roles.names, &roles.value),
+        max: spec.max,
+        window_ms: spec.window_ms,
+        local,
+    })
 }
 
 /// Step 5: the action's params after every applicable `modify`, when they differ.

@@ -47,6 +47,7 @@ mod limits;
 mod modify;
 mod path;
 mod policy;
+mod state;
 mod time;
 mod value;
 
@@ -57,6 +58,7 @@ pub use audit::{
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
 pub use error::{CreateError, EngineError, PolicyError};
+pub use state::{Digest, LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 
 /// Limits the engine enforces on its inputs.
 pub mod limits_info {

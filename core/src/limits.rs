@@ -7,10 +7,11 @@
 use crate::action::ActionView;
 use crate::field::FieldPath;
 use crate::json::write_jcs;
+use crate::state::Digest;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Largest `limit.max`.
 pub(crate) const MAX_LIMIT: u64 = 1_000_000;
@@ -76,17 +77,25 @@ impl LimitSpec {
         )
     }
 
-    /// The counter key of an action: each part length-prefixed, so parts cannot run together.
-    /// `per` is sorted by name at load, so the key does not depend on the order it is listed in.
+    /// The limit's identity across engines and policy updates: the SHA-256 of its signature.
+    pub(crate) fn id(&self, rule_id: &str) -> Digest {
+        Sha256::digest(self.signature(rule_id).as_bytes()).into()
+    }
+
+    /// The counter key of an action, as the SHA-256 of its parts, each length-prefixed so parts
+    /// cannot run together. A fixed-size digest keeps the key cap a bound on memory whatever
+    /// the size of the values keyed on. `per` is sorted by name at load, so the key does not
+    /// depend on the order it is listed in.
     pub(crate) fn key(
         &self,
         action: &ActionView<'_>,
         roles: &[std::sync::Arc<str>],
         roles_value: &Value,
-    ) -> String {
-        let mut key = String::new();
+    ) -> Digest {
+        let mut key = Sha256::new();
         let mut text = |tag: char, s: &str| {
-            let _ = write!(key, "{tag}{}:{s}", s.len());
+            key.update(format!("{tag}{}:", s.len()).as_bytes());
+            key.update(s.as_bytes());
         };
         for part in &self.per {
             match part {
@@ -116,7 +125,7 @@ impl LimitSpec {
                 },
             }
         }
-        key
+        key.finalize().into()
     }
 }
 
@@ -124,13 +133,15 @@ impl LimitSpec {
 /// same signature, so counters survive policy updates.
 #[derive(Debug)]
 pub(crate) struct LimitState {
-    keys: Mutex<HashMap<String, VecDeque<i64>>>,
+    keys: Mutex<HashMap<Digest, VecDeque<i64>>>,
     max_keys: usize,
+    /// The limit's [`LimitSpec::id`], computed on first use.
+    id: OnceLock<Digest>,
 }
 
 /// A locked limit, checked and then (when the whole decision is allow) admitted.
 pub(crate) struct Held<'a> {
-    guard: MutexGuard<'a, HashMap<String, VecDeque<i64>>>,
+    guard: MutexGuard<'a, HashMap<Digest, VecDeque<i64>>>,
     max_keys: usize,
 }
 
@@ -139,7 +150,25 @@ impl LimitState {
         LimitState {
             keys: Mutex::new(HashMap::new()),
             max_keys,
+            id: OnceLock::new(),
         }
+    }
+
+    /// The limit's identity (see [`LimitSpec::id`]), cached: every rule sharing this state
+    /// has the same signature.
+    pub(crate) fn id(&self, rule_id: &str, spec: &LimitSpec) -> Digest {
+        *self.id.get_or_init(|| spec.id(rule_id))
+    }
+
+    /// Bytes held by this limit's keys and admission stamps (not counting the table's own
+    /// slack): bounded by `max_keys × (32 + 8 × max)` whatever the keyed values weigh.
+    #[cfg(test)]
+    pub(crate) fn stored_bytes(&self) -> usize {
+        self.keys.lock().map_or(0, |keys| {
+            keys.values()
+                .map(|stamps| std::mem::size_of::<Digest>() + 8 * stamps.len())
+                .sum()
+        })
     }
 
     /// Locks this limit's counters; `None` when the lock is poisoned (the caller fails closed).
@@ -154,9 +183,15 @@ impl LimitState {
 impl Held<'_> {
     /// `Err(retry_after_ms)` when `key` is exhausted at `now` (or is new and no key slot can be
     /// freed); `Ok(())` when one more action may be admitted.
-    pub(crate) fn check(&mut self, key: &str, now: i64, spec: &LimitSpec) -> Result<(), u64> {
-        let window = spec.window_ms as i64;
-        let max = spec.max as usize;
+    pub(crate) fn check(
+        &mut self,
+        key: &Digest,
+        now: i64,
+        max: u32,
+        window_ms: u64,
+    ) -> Result<(), u64> {
+        let window = i64::try_from(window_ms).unwrap_or(i64::MAX);
+        let max = max as usize;
         if let Some(stamps) = self.guard.get(key) {
             return match stamps.front() {
                 Some(&oldest) if stamps.len() >= max && oldest > now.saturating_sub(window) => {
@@ -188,12 +223,12 @@ impl Held<'_> {
     }
 
     /// Records an admission of `key` at `now`.
-    pub(crate) fn admit(&mut self, key: String, now: i64, spec: &LimitSpec) {
+    pub(crate) fn admit(&mut self, key: Digest, now: i64, max: u32) {
         let stamps = self.guard.entry(key).or_default();
         // INVARIANT: `stamps` is sorted ascending and holds at most `max` entries: the latest ones.
         let pos = stamps.iter().rposition(|&t| t <= now).map_or(0, |p| p + 1);
         stamps.insert(pos, now);
-        while stamps.len() > spec.max as usize {
+        while stamps.len() > max as usize {
             stamps.pop_front();
         }
     }
@@ -202,6 +237,9 @@ impl Held<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::action::ActionView;
+
+    const K: Digest = [7; 32];
 
     #[test]
     fn sliding_window_is_exact_and_retry_is_the_oldest_leaving() {
@@ -213,14 +251,20 @@ mod tests {
         let state = LimitState::new(10);
         let mut held = state.lock().unwrap();
         for t in [0, 10_000, 20_000] {
-            assert_eq!(held.check("k", t, &spec), Ok(()));
-            held.admit("k".into(), t, &spec);
+            assert_eq!(held.check(&K, t, spec.max, spec.window_ms), Ok(()));
+            held.admit(K, t, spec.max);
         }
-        assert_eq!(held.check("k", 30_000, &spec), Err(30_000));
-        assert_eq!(held.check("k", 59_999, &spec), Err(1));
-        assert_eq!(held.check("k", 60_000, &spec), Ok(()));
+        assert_eq!(
+            held.check(&K, 30_000, spec.max, spec.window_ms),
+            Err(30_000)
+        );
+        assert_eq!(held.check(&K, 59_999, spec.max, spec.window_ms), Err(1));
+        assert_eq!(held.check(&K, 60_000, spec.max, spec.window_ms), Ok(()));
         // Clock set back: later stamps still count.
-        assert_eq!(held.check("k", -5_000, &spec), Err(65_000));
+        assert_eq!(
+            held.check(&K, -5_000, spec.max, spec.window_ms),
+            Err(65_000)
+        );
     }
 
     #[test]
@@ -232,9 +276,62 @@ mod tests {
         };
         let state = LimitState::new(2);
         let mut held = state.lock().unwrap();
-        held.admit("a".into(), 0, &spec);
-        held.admit("b".into(), 500, &spec);
-        assert_eq!(held.check("c", 600, &spec), Err(400));
-        assert_eq!(held.check("c", 1_000, &spec), Ok(()));
+        held.admit([1; 32], 0, spec.max);
+        held.admit([2; 32], 500, spec.max);
+        assert_eq!(
+            held.check(&[3; 32], 600, spec.max, spec.window_ms),
+            Err(400)
+        );
+        assert_eq!(
+            held.check(&[3; 32], 1_000, spec.max, spec.window_ms),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn keys_are_fixed_size_digests_so_the_cap_bounds_memory() {
+        // 1000 distinct 1 MiB values keyed on: ~1 GiB if keys were stored verbatim.
+        let spec = LimitSpec {
+            max: 1,
+            window_ms: 60_000,
+            per: vec![PerPart::parse("params.blob").unwrap()],
+        };
+        let state = LimitState::new(100_000);
+        let mut blob = "x".repeat(1 << 20);
+        for i in 0..1000u32 {
+            blob.replace_range(0..8, &format!("{i:08}"));
+            let action = serde_json::json!({
+                "tool": "t", "agent": {"id": "a"}, "params": {"blob": blob}
+            });
+            let view = ActionView::from_value(&action).unwrap();
+            let key = spec.key(&view, &[], &Value::Null);
+            let mut held = state.lock().unwrap();
+            assert_eq!(held.check(&key, 0, spec.max, spec.window_ms), Ok(()));
+            held.admit(key, 0, spec.max);
+        }
+        assert_eq!(
+            state.keys.lock().unwrap().len(),
+            1000,
+            "every key is distinct"
+        );
+        assert!(
+            state.stored_bytes() <= 1000 * (32 + 8),
+            "stored {} bytes",
+            state.stored_bytes()
+        );
+    }
+
+    #[test]
+    fn key_parts_cannot_run_together() {
+        let spec = LimitSpec {
+            max: 1,
+            window_ms: 1,
+            per: vec![PerPart::Agent, PerPart::Tool],
+        };
+        let a = serde_json::json!({"tool": "bc", "agent": {"id": "a"}});
+        let b = serde_json::json!({"tool": "c", "agent": {"id": "ab"}});
+        let ka = spec.key(&ActionView::from_value(&a).unwrap(), &[], &Value::Null);
+        let kb = spec.key(&ActionView::from_value(&b).unwrap(), &[], &Value::Null);
+        assert_ne!(ka, kb);
     }
 }

@@ -13,6 +13,14 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// Where each case's engine keeps its limits and grants: in process here. Another runner may
+/// include this file as a module and define its own `case_state` at its crate root (the Redis
+/// backend's runner does), so every case is replayed on a shared store.
+#[allow(dead_code)]
+fn case_state() -> Option<std::sync::Arc<dyn portcullis::StateBackend>> {
+    None
+}
+
 const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
 
 /// Reads JSON text without serde_json's 128-level recursion limit: cases may hold values
@@ -231,6 +239,7 @@ fn run_case(
     let policy = policy_bytes(case, written.policy, "policy", "policy_raw").map_err(whole)?;
     let options = EngineOptions {
         clock: ClockMode::Manual { start_ms: clock },
+        state: crate::case_state(),
         ..EngineOptions::default()
     };
     let loaded = Engine::new(&policy, options);
@@ -313,7 +322,7 @@ fn run_case(
     Ok(())
 }
 
-fn replay(verdict: bool) -> (usize, usize) {
+pub(crate) fn replay(verdict: bool) -> (usize, usize) {
     let dir = std::env::var_os("PORTCULLIS_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance"));

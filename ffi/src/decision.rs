@@ -27,6 +27,9 @@ pub const PORTCULLIS_CODE_UNKNOWN_AGENT: u32 = 5;
 pub const PORTCULLIS_CODE_INVALID_ACTION: u32 = 6;
 /// `portcullis_decision.code`: the engine failed; the effect is deny.
 pub const PORTCULLIS_CODE_ENGINE_ERROR: u32 = 7;
+/// `portcullis_decision.code`: the shared state or a remote engine did not answer in time;
+/// the effect is deny.
+pub const PORTCULLIS_CODE_UNAVAILABLE: u32 = 8;
 
 /// A decision in a plain, blittable form, filled by `portcullis_engine_evaluate`.
 ///
@@ -125,6 +128,7 @@ fn code_value(code: &Code) -> u32 {
         Code::UnknownAgent => PORTCULLIS_CODE_UNKNOWN_AGENT,
         Code::InvalidAction => PORTCULLIS_CODE_INVALID_ACTION,
         Code::EngineError => PORTCULLIS_CODE_ENGINE_ERROR,
+        Code::Unavailable => PORTCULLIS_CODE_UNAVAILABLE,
     }
 }
 
@@ -174,6 +178,11 @@ mod tests {
                 Code::EngineError,
                 PORTCULLIS_CODE_ENGINE_ERROR,
                 "engine_error",
+            ),
+            (
+                Code::Unavailable,
+                PORTCULLIS_CODE_UNAVAILABLE,
+                "unavailable",
             ),
         ] {
             assert_eq!(code_value(&code), value);

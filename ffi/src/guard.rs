@@ -59,6 +59,8 @@ impl From<EngineError> for Failure {
             EngineError::InvalidArgument(_) => PORTCULLIS_ERR_INVALID_ARGUMENT,
             EngineError::InvalidAction(_) => PORTCULLIS_ERR_INVALID_ACTION,
             EngineError::Audit(_) => PORTCULLIS_ERR_AUDIT,
+            // Engines made through the C ABI keep their state in process: never reached.
+            EngineError::Unavailable(_) => PORTCULLIS_ERR_INVALID_ARGUMENT,
         };
         Failure::new(status, err.to_string())
     }

@@ -66,6 +66,7 @@ impl PortcullisEngineOptions {
         Ok(EngineOptions {
             clock,
             max_keys_per_limit,
+            ..EngineOptions::default()
         })
     }
 }

@@ -82,6 +82,7 @@ impl From<EngineError> for NativeEngineError {
             EngineError::InvalidArgument(_) => "invalid_argument",
             EngineError::InvalidAction(_) => "invalid_action",
             EngineError::Audit(_) => "audit",
+            EngineError::Unavailable(_) => "unavailable",
         };
         NativeEngineError {
             kind: kind.to_owned(),
