@@ -37,6 +37,7 @@ mod decision;
 mod engine;
 mod error;
 mod eval;
+mod explain;
 mod field;
 mod fnv;
 mod glob;
@@ -55,6 +56,7 @@ pub use audit::{
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
 pub use error::{CreateError, EngineError, PolicyError};
+pub use explain::Explanation;
 
 /// Limits the engine enforces on its inputs.
 pub mod limits_info {
