@@ -190,6 +190,7 @@ impl<'s, 'a> Tracer<'s, 'a> {
         v.insert("match".into(), json!({ "result": matched, "keys": detail }));
         let mut fires = matched;
         let restricts = rule.effect.restricts();
+        let mut unknown = false;
         for (key, cond, blocking) in [
             ("when", &rule.when, Tri::False),
             ("unless", &rule.unless, Tri::True),
@@ -199,11 +200,12 @@ impl<'s, 'a> Tracer<'s, 'a> {
             };
             let (result, tree) = trace_cond(cond, ctx, key.to_owned());
             v.insert(key.into(), tree);
+            unknown |= result == Tri::Unknown;
             let ok = result != blocking && (result != Tri::Unknown || restricts);
             fires &= ok;
         }
         v.insert("fires".into(), Value::Bool(fires));
-        if let Some(note) = self.fire_note(rule, matched, fires) {
+        if let Some(note) = fire_note(rule, unknown, fires) {
             v.insert("note".into(), Value::from(note));
         }
         Traced {
@@ -213,34 +215,36 @@ impl<'s, 'a> Tracer<'s, 'a> {
             value: v,
         }
     }
+}
 
-    fn fire_note(&self, rule: &Rule, matched: bool, fires: bool) -> Option<String> {
-        let has_cond = rule.when.is_some() || rule.unless.is_some();
-        (matched && has_cond).then(|| {
-            if rule.effect.restricts() {
-                format!(
-                    "{} rule: an unknown condition counts toward firing (fail closed); {}",
-                    rule.effect.as_str(),
-                    if fires {
-                        "it fires"
-                    } else {
-                        "it does not fire"
-                    }
-                )
-            } else {
-                format!(
-                    "{} rule: an unknown condition keeps it from firing; {}",
-                    rule.effect.as_str(),
-                    if fires {
-                        "it fires"
-                    } else {
-                        "it does not fire"
-                    }
-                )
-            }
-        })
-    }
+/// How an unknown condition counted, when one was unknown.
+fn fire_note(rule: &Rule, unknown: bool, fires: bool) -> Option<String> {
+    unknown.then(|| {
+        if rule.effect.restricts() {
+            format!(
+                "{} rule: an unknown condition counts toward firing (fail closed); {}",
+                rule.effect.as_str(),
+                if fires {
+                    "it fires"
+                } else {
+                    "it does not fire"
+                }
+            )
+        } else {
+            format!(
+                "{} rule: an unknown condition keeps it from firing; {}",
+                rule.effect.as_str(),
+                if fires {
+                    "it fires"
+                } else {
+                    "it does not fire"
+                }
+            )
+        }
+    })
+}
 
+impl<'s, 'a> Tracer<'s, 'a> {
     fn trace_match(&self, m: &Matcher) -> (bool, Vec<Value>) {
         let mut keys = Vec::new();
         let mut all = true;
@@ -510,6 +514,15 @@ fn skip_reason(m: &Matcher) -> String {
     }
 }
 
+/// A bound as written: integral values without a fraction.
+fn number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        Value::from(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
 fn op_view(op: &Op) -> (&'static str, Option<Value>) {
     match op {
         Op::Exists(b) => ("exists", Some(Value::Bool(*b))),
@@ -517,10 +530,10 @@ fn op_view(op: &Op) -> (&'static str, Option<Value>) {
         Op::Ne(v) => ("ne", Some(v.clone())),
         Op::In(_) => ("in", None),
         Op::NotIn(_) => ("not_in", None),
-        Op::Lt(n) => ("lt", Some(json!(n))),
-        Op::Lte(n) => ("lte", Some(json!(n))),
-        Op::Gt(n) => ("gt", Some(json!(n))),
-        Op::Gte(n) => ("gte", Some(json!(n))),
+        Op::Lt(n) => ("lt", Some(number(*n))),
+        Op::Lte(n) => ("lte", Some(number(*n))),
+        Op::Gt(n) => ("gt", Some(number(*n))),
+        Op::Gte(n) => ("gte", Some(number(*n))),
         Op::Prefix(s) => ("prefix", Some(Value::from(s.as_str()))),
         Op::Suffix(s) => ("suffix", Some(Value::from(s.as_str()))),
         Op::Contains(v) => ("contains", Some(v.clone())),

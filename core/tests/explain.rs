@@ -34,7 +34,7 @@ fn clock(s: Option<&Value>) -> i64 {
 }
 
 fn policy_text(holder: &Value, key: &str) -> Option<Vec<u8>> {
-    match (holder.get(key), holder.get(&format!("{key}_raw"))) {
+    match (holder.get(key), holder.get(format!("{key}_raw"))) {
         (Some(p), _) => Some(p.to_string().into_bytes()),
         (None, Some(Value::String(raw))) => Some(raw.clone().into_bytes()),
         _ => None,
