@@ -14,6 +14,7 @@ mod demo;
 mod eval;
 mod explain;
 mod input;
+mod lint;
 mod policy_test;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -49,6 +50,9 @@ enum Command {
     /// Show every rule considered for one action, each condition's value, and what decided
     /// (a dry run: no rate limit or approval is consumed).
     Explain(explain::Args),
+    /// Report rules that can never fire, over-broad allows, unbounded rate-limit keys and
+    /// other mistakes, each with a stable code, JSON path, severity and fix.
+    Lint(lint::Args),
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         Command::Demo { policy, actions } => demo::run(&policy, &actions),
         Command::Test(args) => policy_test::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Audit {
             command: AuditCommand::Verify { files },
         } => return audit::verify(&files),

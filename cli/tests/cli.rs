@@ -189,3 +189,46 @@ fn explain_golden() {
         &format!("{}\n", serde_json::to_string_pretty(&v).unwrap()),
     );
 }
+
+#[test]
+fn lint_golden_and_exit_status() {
+    let o = run(&["lint", "tests/fixtures/lint-policy.json"], b"");
+    assert_eq!(o.status.code(), Some(1), "an error finding fails");
+    golden("lint-policy.txt", &text(&o.stdout));
+    let o = run(
+        &[
+            "lint",
+            "tests/fixtures/lint-policy.json",
+            "--format",
+            "json",
+        ],
+        b"",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    golden(
+        "lint-policy.json",
+        &format!("{}\n", serde_json::to_string_pretty(&v).unwrap()),
+    );
+    // Warnings alone pass, unless --deny-warnings.
+    let o = run(&["lint", "tests/fixtures/pay-policy.json"], b"");
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let warn = br#"{"portcullis": 1, "name": "w", "rules": [
+        {"id": "r", "effect": "rate_limit", "match": {"tool": ["s"]}, "limit": {"max": 1, "window": "1m", "per": ["params.q"]}}]}"#;
+    let dir = std::env::temp_dir().join(format!("portcullis-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("warn.json");
+    std::fs::write(&file, warn).unwrap();
+    let f = file.to_str().unwrap();
+    assert!(run(&["lint", f], b"").status.success());
+    assert_eq!(
+        run(&["lint", f, "--deny-warnings"], b"").status.code(),
+        Some(1)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let o = run(
+        &["lint", "tests/fixtures/bad-policy.json", "--format", "json"],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("\"code\":\"PC001\""));
+}
