@@ -11,6 +11,7 @@ macro_rules! out {
 mod audit;
 mod check;
 mod demo;
+mod diff;
 mod eval;
 mod explain;
 mod input;
@@ -53,6 +54,8 @@ enum Command {
     /// Report rules that can never fire, over-broad allows, unbounded rate-limit keys and
     /// other mistakes, each with a stable code, JSON path, severity and fix.
     Lint(lint::Args),
+    /// Decide every action under two policies and report the decisions that flip.
+    Diff(diff::Args),
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Test(args) => policy_test::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Lint(args) => lint::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Audit {
             command: AuditCommand::Verify { files },
         } => return audit::verify(&files),

@@ -232,3 +232,28 @@ fn lint_golden_and_exit_status() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o.stdout).contains("\"code\":\"PC001\""));
 }
+
+#[test]
+fn diff_golden_in_every_format() {
+    for (format, file) in [
+        ("text", "diff.txt"),
+        ("markdown", "diff.md"),
+        ("json", "diff.json"),
+    ] {
+        let o = run(
+            &[
+                "diff",
+                "tests/fixtures/pay-policy.json",
+                "tests/fixtures/pay-policy-new.json",
+                "tests/fixtures/diff-actions.jsonl",
+                "--format",
+                format,
+                "--examples",
+                "2",
+            ],
+            b"",
+        );
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        golden(file, &text(&o.stdout));
+    }
+}
