@@ -1,121 +1,108 @@
-//! `portcullis`: check a policy, evaluate actions against it, run the demo table, or verify
-//! an audit trail.
-mod audit;
+//! `portcullis`: the command line for policy authors and operators. One module per
+//! subcommand; this file holds the argument definitions and the dispatch.
+/// `println!` that does not panic when stdout is closed (`portcullis ... | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
 
-use portcullis::{AuditOptions, AuditSink, Decision, Engine, EngineOptions, FileSink};
-use serde_json::Value;
-use std::io::{BufRead, Write};
+mod audit;
+mod check;
+mod demo;
+mod diff;
+mod eval;
+mod explain;
+mod input;
+mod lint;
+mod policy_test;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage:
-  portcullis check POLICY.json              validate a policy (prints the first load error)
-  portcullis eval POLICY.json [ACTIONS] [--audit FILE]
-                                           decide each action (JSON lines, from a file or stdin),
-                                           recording every decision in the audit trail FILE
-  portcullis demo POLICY.json ACTIONS.json  decide a list of {\"label\", \"action\"} as a table
-  portcullis audit verify FILE...          re-compute an audit trail's hash chain (rotated files
-                                           first, oldest first, then the current file)";
-
-fn read(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))
+/// Runtime policy engine for AI agents: check, test, explain and evaluate policies.
+#[derive(Parser)]
+#[command(name = "portcullis", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn load(path: &str) -> Result<Engine, String> {
-    Engine::new(&read(path)?, EngineOptions::default()).map_err(|e| format!("{path}: {e}"))
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a policy and print every load error found, with its JSON path.
+    Check {
+        /// The policy (.json, .yaml or .yml).
+        policy: PathBuf,
+    },
+    /// Decide each action (one JSON object per line); prints one decision line per input line.
+    Eval(eval::Args),
+    /// Decide a list of {"label", "action"} and print them as a table.
+    Demo {
+        /// The policy (.json, .yaml or .yml).
+        policy: PathBuf,
+        /// A JSON array of {"label": ..., "action": {...}}.
+        actions: PathBuf,
+    },
+    /// Run policy tests written in the conformance case format.
+    Test(policy_test::Args),
+    /// Show every rule considered for one action, each condition's value, and what decided
+    /// (a dry run: no rate limit or approval is consumed).
+    Explain(explain::Args),
+    /// Report rules that can never fire, over-broad allows, unbounded rate-limit keys and
+    /// other mistakes, each with a stable code, JSON path, severity and fix.
+    Lint(lint::Args),
+    /// Decide every action under two policies and report the decisions that flip.
+    Diff(diff::Args),
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
-fn load_audited(path: &str, trail: &str) -> Result<Engine, String> {
-    let audit = AuditOptions {
-        sink: AuditSink::File(FileSink::new(trail)),
-        ..AuditOptions::default()
-    };
-    Engine::with_audit(&read(path)?, EngineOptions::default(), &audit)
-        .map_err(|e| format!("{path}: {e}"))
-}
-
-/// One table row: label, effect, code, rule (the same layout every language's demo prints).
-pub fn row(label: &str, d: &Decision) -> String {
-    format!(
-        "  {label:<38} {:<17} {:<18} {}",
-        d.effect.as_str(),
-        d.code.as_str(),
-        d.rule.as_deref().unwrap_or("-")
-    )
-}
-
-fn run(args: &[String]) -> Result<(), String> {
-    let out = std::io::stdout();
-    let mut out = out.lock();
-    let w = |out: &mut std::io::StdoutLock<'_>, s: &str| {
-        writeln!(out, "{s}").map_err(|e| e.to_string())
-    };
-    match args {
-        [cmd, policy] if cmd == "check" => {
-            let engine = load(policy)?;
-            let info = engine.policy_info();
-            w(
-                &mut out,
-                &format!(
-                    "ok: policy {:?} version {:?}",
-                    info.name,
-                    info.version.as_deref().unwrap_or("-")
-                ),
-            )
-        }
-        [cmd, policy, rest @ ..] if cmd == "eval" => {
-            let (engine, rest) = match rest {
-                [r @ .., flag, trail] if flag == "--audit" => (load_audited(policy, trail)?, r),
-                r => (load(policy)?, r),
-            };
-            if rest.len() > 1 {
-                return Err(USAGE.to_owned());
-            }
-            let input: Box<dyn BufRead> = match rest.first() {
-                Some(file) if file != "-" => Box::new(std::io::Cursor::new(read(file)?)),
-                _ => Box::new(std::io::BufReader::new(std::io::stdin())),
-            };
-            // Lines are bytes: one that is not UTF-8 is denied (invalid_action) like any
-            // other bad action, and the next line is still evaluated.
-            for line in input.split(b'\n') {
-                let line = line.map_err(|e| e.to_string())?;
-                let line = line.strip_suffix(b"\r").unwrap_or(&line);
-                if !line.trim_ascii().is_empty() {
-                    w(&mut out, &engine.evaluate_json(line).to_json())?;
-                }
-            }
-            // Fails when audit records could not be written (a full disk).
-            engine.close().map_err(|e| e.to_string())
-        }
-        [cmd, policy, actions] if cmd == "demo" => {
-            let engine = load(policy)?;
-            let list: Value =
-                serde_json::from_slice(&read(actions)?).map_err(|e| format!("{actions}: {e}"))?;
-            let items = list
-                .as_array()
-                .ok_or(format!("{actions}: expected a JSON array"))?;
-            w(&mut out, "== Rust ==")?;
-            for item in items {
-                let label = item.get("label").and_then(Value::as_str).unwrap_or("?");
-                let action = item.get("action").unwrap_or(&Value::Null);
-                w(&mut out, &row(label, &engine.evaluate_value(action)))?;
-            }
-            Ok(())
-        }
-        _ => Err(USAGE.to_owned()),
-    }
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-compute an audit trail's hash chain (rotated files first, oldest first, then the
+    /// current file) and report the first broken or missing record.
+    Verify {
+        /// The trail's files, oldest first (or `--trail FILE` for a trail and its rotated
+        /// files), and the checkpoint options; `portcullis audit verify` alone prints them.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if let [cmd, sub, files @ ..] = args.as_slice() {
-        if cmd == "audit" && sub == "verify" && !files.is_empty() {
-            return audit::verify(files);
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { policy } => check::run(&policy),
+        Command::Eval(args) => eval::run(&args),
+        Command::Demo { policy, actions } => demo::run(&policy, &actions),
+        Command::Test(args) => policy_test::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Lint(args) => lint::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Audit {
+            command: AuditCommand::Verify { args },
+        } => return audit::verify(&args),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "portcullis", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
         }
-    }
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    };
+    match result {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("{e}");
+            eprintln!("portcullis: {e}");
             ExitCode::FAILURE
         }
     }

@@ -318,6 +318,17 @@ impl Engine {
         self.snapshot.load().info.clone()
     }
 
+    /// What an explanation reads: the current snapshot, the state backend and the clock.
+    pub(crate) fn explain_parts(
+        &self,
+    ) -> (
+        arc_swap::Guard<Arc<Snapshot>>,
+        &dyn StateBackend,
+        i64,
+    ) {
+        (self.snapshot.load(), self.state.as_ref(), self.clock.now_ms())
+    }
+
     /// Decides a parsed action; with an audit trail, also copies what its record needs.
     fn decide_value(&self, action: &Value) -> (Decision, Option<Subject>) {
         match ActionView::from_value(action) {

@@ -163,6 +163,24 @@ impl FieldPath {
         out
     }
 
+    /// The path as dotted text (`params.a.0`), for explanations.
+    pub(crate) fn text(&self) -> String {
+        let mut out = String::from(match self.root {
+            Root::Kind => "kind",
+            Root::Tool => "tool",
+            Root::AgentId => "agent.id",
+            Root::AgentRoles => "agent.roles",
+            Root::Target => "target",
+            Root::Params => "params",
+            Root::Context => "context",
+        });
+        for step in &self.steps {
+            out.push('.');
+            out.push_str(&step.key);
+        }
+        out
+    }
+
     /// Parses a `params.`-rooted dotted path as `modify` and `audit.include_params` use it;
     /// returns the keys below `params`.
     pub(crate) fn params_keys(text: &str) -> Option<Vec<String>> {

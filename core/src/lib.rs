@@ -37,6 +37,7 @@ mod digest;
 mod engine;
 mod error;
 mod eval;
+mod explain;
 mod field;
 mod fnv;
 mod glob;
@@ -59,6 +60,7 @@ pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
 pub use error::{CreateError, EngineError, PolicyError};
 pub use state::{Digest, LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
+pub use explain::Explanation;
 
 /// Limits the engine enforces on its inputs.
 pub mod limits_info {

@@ -90,6 +90,16 @@ pub trait StateBackend: Send + Sync + fmt::Debug {
     /// Stores a grant for `hash` made at `now_ms`, valid while the clock reads less than
     /// `now_ms + ttl_ms`, for `uses` allowed actions.
     fn grant(&self, hash: &str, now_ms: i64, ttl_ms: u64, uses: u32) -> Result<(), StateError>;
+
+    /// [`StateBackend::decide`] as a dry run: the same answer, but nothing is admitted or
+    /// consumed (for `Engine::explain`). A backend that cannot answer without side effects
+    /// keeps the default, which fails closed.
+    fn peek(&self, request: &StateRequest<'_>) -> Result<StateOutcome, StateError> {
+        let _ = request;
+        Err(StateError::Unavailable(
+            "this state backend cannot answer a dry run".into(),
+        ))
+    }
 }
 
 /// The default backend: counters in the engine's policy snapshots (carried over by the loader)
@@ -105,6 +115,23 @@ fn poisoned() -> StateError {
 
 impl StateBackend for InProcess {
     fn decide(&self, request: &StateRequest<'_>) -> Result<StateOutcome, StateError> {
+        self.step(request, true)
+    }
+
+    fn peek(&self, request: &StateRequest<'_>) -> Result<StateOutcome, StateError> {
+        self.step(request, false)
+    }
+
+    fn grant(&self, hash: &str, now_ms: i64, ttl_ms: u64, uses: u32) -> Result<(), StateError> {
+        self.approvals
+            .grant(hash, now_ms, ttl_ms, uses)
+            .ok_or_else(poisoned)
+    }
+}
+
+impl InProcess {
+    /// Finds the grant and checks the limits; admits and consumes only with `commit`.
+    fn step(&self, request: &StateRequest<'_>, commit: bool) -> Result<StateOutcome, StateError> {
         let now = request.now_ms;
         let mut grant = None;
         if let Some(hash) = request.grant {
@@ -137,6 +164,9 @@ impl StateBackend for InProcess {
                 retry_after_ms,
             });
         }
+        if !commit {
+            return Ok(StateOutcome::Admitted);
+        }
         for (check, h) in request.limits.iter().zip(held.iter_mut()) {
             h.admit(check.key, now, check.max);
         }
@@ -144,11 +174,5 @@ impl StateBackend for InProcess {
             held.consume(hash, which);
         }
         Ok(StateOutcome::Admitted)
-    }
-
-    fn grant(&self, hash: &str, now_ms: i64, ttl_ms: u64, uses: u32) -> Result<(), StateError> {
-        self.approvals
-            .grant(hash, now_ms, ttl_ms, uses)
-            .ok_or_else(poisoned)
     }
 }

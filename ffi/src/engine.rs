@@ -302,6 +302,48 @@ pub unsafe extern "C" fn portcullis_engine_evaluate_json(
     status
 }
 
+/// Explains the decision for an action (JSON text, `action_len` bytes) as a JSON object:
+/// the rules the index offered and skipped, each rule's match and conditions with the values
+/// read and their results (true/false/unknown), the combining steps, and the `decision`
+/// evaluation would return now (see docs/cli/explain.md).
+///
+/// A dry run: no rate-limit use is admitted, no approval consumed, no audit record written.
+/// Buffers and statuses as for `portcullis_engine_evaluate_json`: on `PORTCULLIS_OK`,
+/// `*out_json` is a new buffer the caller releases with `portcullis_buffer_free`; a
+/// malformed action is `PORTCULLIS_OK` with a decision of code `invalid_action`.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `action` is readable for `action_len` bytes; `out_json` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn portcullis_engine_explain(
+    engine: *const PortcullisEngine,
+    action: *const u8,
+    action_len: usize,
+    out_json: *mut *mut PortcullisBuffer,
+) -> PortcullisStatus {
+    if engine.is_null() || action.is_null() || out_json.is_null() {
+        return PORTCULLIS_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
+    let engine = unsafe { engine_ref(engine) };
+    let outcome = guarded(|| {
+        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
+        // guarantee).
+        let action = unsafe { input::bytes(action, action_len, "action") }?;
+        Ok(PortcullisBuffer::into_raw(engine.explain(action).to_json()))
+    });
+    let (json, status) = match outcome {
+        Ok(json) => (json, PORTCULLIS_OK),
+        Err(failure) => (ptr::null_mut(), failure.status),
+    };
+    // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
+    unsafe { out_json.write(json) };
+    status
+}
+
 /// Grants an approval for exactly this action (JSON text, `action_len` bytes): valid for
 /// `ttl_ms` milliseconds of the engine's clock and for `uses` allowed evaluations.
 ///

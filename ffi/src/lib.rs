@@ -57,9 +57,9 @@ pub use decision::{
 };
 pub use engine::{
     portcullis_engine_approve_action, portcullis_engine_approve_hash, portcullis_engine_evaluate,
-    portcullis_engine_evaluate_json, portcullis_engine_free, portcullis_engine_new,
-    portcullis_engine_now, portcullis_engine_set_time, portcullis_engine_update_policy,
-    PortcullisEngine,
+    portcullis_engine_evaluate_json, portcullis_engine_explain, portcullis_engine_free,
+    portcullis_engine_new, portcullis_engine_now, portcullis_engine_set_time,
+    portcullis_engine_update_policy, PortcullisEngine,
 };
 pub use error::{
     portcullis_error_free, portcullis_error_message, portcullis_error_path,

@@ -398,6 +398,26 @@ namespace Portcullis.Native
         internal static extern int portcullis_engine_evaluate_json(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, PortcullisBuffer** out_json);
 
         /// <summary>
+        ///  Explains the decision for an action (JSON text, `action_len` bytes) as a JSON object:
+        ///  the rules the index offered and skipped, each rule's match and conditions with the values
+        ///  read and their results (true/false/unknown), the combining steps, and the `decision`
+        ///  evaluation would return now (see docs/cli/explain.md).
+        ///
+        ///  A dry run: no rate-limit use is admitted, no approval consumed, no audit record written.
+        ///  Buffers and statuses as for `portcullis_engine_evaluate_json`: on `PORTCULLIS_OK`,
+        ///  `*out_json` is a new buffer the caller releases with `portcullis_buffer_free`; a
+        ///  malformed action is `PORTCULLIS_OK` with a decision of code `invalid_action`.
+        ///
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
+        ///
+        ///  # Safety
+        ///  `engine` is a live engine; `action` is readable for `action_len` bytes; `out_json` is
+        ///  writable.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_explain", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_explain(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, PortcullisBuffer** out_json);
+
+        /// <summary>
         ///  Grants an approval for exactly this action (JSON text, `action_len` bytes): valid for
         ///  `ttl_ms` milliseconds of the engine's clock and for `uses` allowed evaluations.
         ///

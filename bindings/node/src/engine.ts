@@ -1,7 +1,7 @@
 import { EncodeError, MAX_ACTION_BYTES, encodeJson, wellFormed } from './encode';
 import { PortcullisError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
 import { native, type NativeAuditOptions, type NativeCreateError, type NativeEngine, type NativeEngineError } from './native';
-import type { Action, AuditRecord, Decision, Policy } from './types';
+import type { Action, AuditRecord, Decision, Explanation, Policy } from './types';
 
 /** How an engine reads time and bounds its rate-limit state. */
 export interface EngineOptions {
@@ -124,6 +124,19 @@ export class Engine {
    */
   evaluate(action: Action | string): Decision {
     return this.evaluateWithJson(action).decision;
+  }
+
+  /**
+   * Explains the decision for an action (an object or its JSON text): the rules the index
+   * offered and skipped, each rule's match and conditions with the values read, the combining
+   * steps, and the decision `evaluate` would return now. A dry run: it uses no rate limit,
+   * consumes no approval and writes no audit record. Throws `InvalidArgumentError` for a value
+   * that cannot be turned into JSON.
+   */
+  explain(action: Action | string): Explanation {
+    const text = actionText(action);
+    if (text instanceof EncodeError) throw new InvalidArgumentError(text.describe('action'));
+    return JSON.parse(this.#native.explain(text)) as Explanation;
   }
 
   /**

@@ -34,6 +34,7 @@ export interface NativeEngineError {
 export interface NativeEngine {
   updatePolicy(policy: string): NativePolicyError | null;
   evaluateJson(action: string): string;
+  explain(action: string): string;
   evaluateJsonObject(action: string): Decision;
   evaluateValue(action: unknown): string;
   invalidAction(reason: string): string;

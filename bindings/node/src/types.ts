@@ -388,3 +388,47 @@ export interface AuditRecoveredRecord extends AuditRecordBase {
 
 /** A line of the audit trail, parsed. */
 export type AuditRecord = AuditDecisionRecord | AuditDroppedRecord | AuditRecoveredRecord;
+
+/** One condition's trace in an {@link Explanation}. */
+export interface ConditionTrace {
+  /** Where it is in the rule, e.g. `when.all[0]`. */
+  path: string;
+  /** `all`, `any`, `not`, `time` or a leaf operator (`eq`, `gt`, `path_within`...). */
+  op: string;
+  result: 'true' | 'false' | 'unknown';
+  /** Leaves: the field read, its operand when simple, the value found, and whether present. */
+  field?: string;
+  operand?: JsonValue;
+  value?: JsonValue;
+  present?: boolean;
+  children?: ConditionTrace[];
+}
+
+/** One rule's trace in an {@link Explanation}. */
+export interface RuleTrace {
+  id: string;
+  effect: 'allow' | 'deny' | 'require_approval' | 'rate_limit';
+  shadow?: boolean;
+  priority?: number;
+  /** False when the index skipped the rule (`skipped` says why). */
+  considered: boolean;
+  skipped?: string;
+  match?: { result: boolean; keys: { key: string; value: JsonValue; result: boolean }[] };
+  when?: ConditionTrace;
+  unless?: ConditionTrace;
+  fires?: boolean;
+  note?: string;
+}
+
+/** What `Engine.explain` returns (see docs/cli/explain.md). */
+export interface Explanation {
+  dry_run: true;
+  decision: Decision;
+  rules: RuleTrace[];
+  /** The combining steps, in order, as sentences. */
+  steps: string[];
+  action?: { kind: string; tool: string; agent: string; target: string | null };
+  agent?: { id: string; known: boolean; roles: string[] };
+  combining?: 'deny_overrides' | 'first_match';
+  default?: 'allow' | 'deny';
+}

@@ -149,6 +149,12 @@ impl NativeEngine {
         self.engine.evaluate_json(action.as_bytes()).to_json()
     }
 
+    /// Explains the decision for JSON text as a dry run; returns the explanation as JSON text.
+    #[napi]
+    pub fn explain(&self, action: String) -> String {
+        self.engine.explain(action.as_bytes()).to_json()
+    }
+
     /// Evaluates JSON text; returns the decision built as a JavaScript object.
     /// A measured alternative (see README.md), not used by the public API.
     #[napi]
