@@ -218,6 +218,22 @@ func (e *Engine) nativeEvaluateJSON(action []byte) (Decision, error) {
 	return decodeDecision(data)
 }
 
+// nativeExplain returns the explanation JSON text (copied out of the buffer).
+func (e *Engine) nativeExplain(action []byte) (string, error) {
+	var buf *C.portcullis_buffer
+	st := C.portcullis_engine_explain(e.handle, bytesPtr(action), C.size_t(len(action)), &buf)
+	runtime.KeepAlive(action)
+	runtime.KeepAlive(e)
+	if st != C.PORTCULLIS_OK {
+		C.portcullis_buffer_free(buf)
+		return "", fmt.Errorf("%w: explain returned %s", ErrEngine, statusName(st))
+	}
+	if buf == nil {
+		return "", fmt.Errorf("%w: explain returned no buffer", ErrEngine)
+	}
+	return string(takeBuffer(buf)), nil
+}
+
 func (e *Engine) nativeApproveAction(action []byte, ttlMs uint64, uses uint32) (string, error) {
 	var hash *C.portcullis_buffer
 	var cerr *C.portcullis_error

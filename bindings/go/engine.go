@@ -145,6 +145,21 @@ func (e *Engine) EvaluateJSON(action []byte) Decision {
 	return d
 }
 
+// ExplainJSON explains the decision for an action given as JSON text and
+// returns the explanation as JSON text: the rules the index offered and
+// skipped, each rule's match and conditions with the values read, the
+// combining steps, and the decision EvaluateJSON would return now (see
+// docs/cli/explain.md). It is a dry run: no rate limit is used, no approval
+// consumed, no audit record written.
+func (e *Engine) ExplainJSON(action []byte) (string, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.handle == nil {
+		return "", ErrClosed
+	}
+	return e.nativeExplain(action)
+}
+
 // invalidAction returns the engine's own invalid_action decision (with the
 // current policy's name and version) with a reason naming the Go-side cause.
 func (e *Engine) invalidAction(cause error) Decision {
