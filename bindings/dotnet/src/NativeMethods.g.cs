@@ -86,6 +86,11 @@ namespace Portcullis.Native
         /// </summary>
         internal const uint PORTCULLIS_CODE_ENGINE_ERROR = 7;
         /// <summary>
+        ///  `portcullis_decision.code`: the shared state or a remote engine did not answer in time;
+        ///  the effect is deny.
+        /// </summary>
+        internal const uint PORTCULLIS_CODE_UNAVAILABLE = 8;
+        /// <summary>
         ///  Major version of this C ABI. A library whose major version differs from the one a program
         ///  was compiled against is incompatible with it.
         /// </summary>
