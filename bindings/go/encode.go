@@ -190,6 +190,9 @@ func checkFaithful(v reflect.Value, depth int) error {
 			return &encodeError{msg: fmt.Sprintf("%s is not valid UTF-8", v.Type())}
 		}
 	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return nil // null, as encoding/json writes it
+		}
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			return &encodeError{msg: fmt.Sprintf("%s would be sent as base64: convert it to a string", v.Type())}
 		}
