@@ -48,8 +48,8 @@ impl From<CreateError> for NativeCreateError {
         match error {
             CreateError::Policy(error) => NativeCreateError {
                 kind: "policy".to_owned(),
-                path: error.path,
-                message: error.message,
+                path: error.path().to_owned(),
+                message: error.message().to_owned(),
             },
             CreateError::Audit(message) => NativeCreateError {
                 kind: "audit".to_owned(),
