@@ -95,6 +95,11 @@
 #define PORTCULLIS_CODE_ENGINE_ERROR 7
 
 /**
+ * `portcullis_decision.code`: a remote engine or the shared state did not answer in time; deny.
+ */
+#define PORTCULLIS_CODE_UNAVAILABLE 8
+
+/**
  * `portcullis_audit_options.sink`: no audit trail (the engine behaves as one from `portcullis_engine_new`).
  */
 #define PORTCULLIS_AUDIT_NONE 0

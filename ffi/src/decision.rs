@@ -27,6 +27,8 @@ pub const PORTCULLIS_CODE_UNKNOWN_AGENT: u32 = 5;
 pub const PORTCULLIS_CODE_INVALID_ACTION: u32 = 6;
 /// `portcullis_decision.code`: the engine failed; the effect is deny.
 pub const PORTCULLIS_CODE_ENGINE_ERROR: u32 = 7;
+/// `portcullis_decision.code`: a remote engine or the shared state did not answer in time; deny.
+pub const PORTCULLIS_CODE_UNAVAILABLE: u32 = 8;
 
 /// A decision in a plain, blittable form, filled by `portcullis_engine_evaluate`.
 ///
@@ -125,6 +127,7 @@ fn code_value(code: &Code) -> u32 {
         Code::UnknownAgent => PORTCULLIS_CODE_UNKNOWN_AGENT,
         Code::InvalidAction => PORTCULLIS_CODE_INVALID_ACTION,
         Code::EngineError => PORTCULLIS_CODE_ENGINE_ERROR,
+        Code::Unavailable => PORTCULLIS_CODE_UNAVAILABLE,
     }
 }
 
