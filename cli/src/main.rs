@@ -13,6 +13,8 @@ const USAGE: &str = "usage:
                                            decide each action (JSON lines, from a file or stdin),
                                            recording every decision in the audit trail FILE
   portcullis demo POLICY.json ACTIONS.json  decide a list of {\"label\", \"action\"} as a table
+  portcullis serve --policy FILE --listen unix:PATH|tcp:HOST:PORT ...
+                                           serve decisions over HTTP (see docs/serve.md)
   portcullis audit verify FILE...          re-compute an audit trail's hash chain (rotated files
                                            first, oldest first, then the current file)";
 
@@ -101,8 +103,19 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// `portcullis serve ...`: the flags of `portcullis_server::ServeArgs`.
+#[derive(clap::Parser)]
+#[command(name = "portcullis serve")]
+struct Serve {
+    #[command(flatten)]
+    args: portcullis_server::ServeArgs,
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "serve") {
+        return portcullis_server::run(<Serve as clap::Parser>::parse_from(&args).args);
+    }
     if let [cmd, sub, files @ ..] = args.as_slice() {
         if cmd == "audit" && sub == "verify" && !files.is_empty() {
             return audit::verify(files);

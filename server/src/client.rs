@@ -619,6 +619,13 @@ fn effect_of(s: &str) -> Option<Effect> {
     })
 }
 
+/// A shadow rule's effect (rule effects include `rate_limit`).
+fn shadow_effect(s: &str) -> Option<&'static str> {
+    ["allow", "deny", "require_approval", "rate_limit"]
+        .into_iter()
+        .find(|e| *e == s)
+}
+
 fn code_of(s: &str) -> Option<Code> {
     Some(match s {
         "rule" => Code::Rule,
@@ -663,7 +670,7 @@ pub fn decision_from_value(v: &Value) -> Option<Decision> {
         .map(|s| {
             Some(ShadowHit {
                 rule: Arc::from(s.get("rule")?.as_str()?),
-                effect: effect_of(s.get("effect")?.as_str()?)?.as_str(),
+                effect: shadow_effect(s.get("effect")?.as_str()?)?,
             })
         })
         .collect::<Option<Vec<_>>>()?;
