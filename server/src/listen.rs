@@ -232,21 +232,16 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let header_timeout = Duration::from_millis(args.header_timeout_ms.max(1));
+    // Bind everything first: the server answers on no listener before all of them are up.
     let mut sockets: Vec<PathBuf> = Vec::new();
-    let mut tasks = Vec::new();
+    let mut unix = Vec::new();
+    let mut tcp = Vec::new();
     for l in &listeners {
-        let ctx = Ctx {
-            app: app.clone(),
-            watcher: graceful.clone(),
-            header_timeout,
-            tls: None,
-        };
         match l {
             Listen::Unix(path) => {
-                let listener = bind_unix(path, args.socket_group)?;
+                unix.push(bind_unix(path, args.socket_group)?);
                 sockets.push(path.clone());
                 tracing::info!(socket = %path.display(), "listening");
-                tasks.push(tokio::spawn(accept_unix(listener, ctx, stop_rx.clone())));
             }
             Listen::Tcp(addr) => {
                 let listener = TcpListener::bind(addr)
@@ -254,13 +249,26 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
                 let local = listener.local_addr().map_err(|e| e.to_string())?;
                 tracing::info!(address = %local, tls = tls.is_some(), "listening");
-                let ctx = Ctx {
-                    tls: tls.clone(),
-                    ..ctx
-                };
-                tasks.push(tokio::spawn(accept_tcp(listener, ctx, stop_rx.clone())));
+                tcp.push(listener);
             }
         }
+    }
+    let ctx = |tls: Option<TlsAcceptor>| Ctx {
+        app: app.clone(),
+        watcher: graceful.clone(),
+        header_timeout,
+        tls,
+    };
+    let mut tasks = Vec::new();
+    for l in unix {
+        tasks.push(tokio::spawn(accept_unix(l, ctx(None), stop_rx.clone())));
+    }
+    for l in tcp {
+        tasks.push(tokio::spawn(accept_tcp(
+            l,
+            ctx(tls.clone()),
+            stop_rx.clone(),
+        )));
     }
     let info = state.engine().policy_info();
     tracing::info!(policy = %info.name, version = info.version.as_deref().unwrap_or(""), file = %args.policy.display(), "portcullis serve ready");

@@ -66,9 +66,10 @@ impl Server {
             policy.display().to_string(),
             "--listen".to_owned(),
             format!("unix:{}", sock.display()),
-            "--log-level".to_owned(),
-            "warn".to_owned(),
         ];
+        if !extra.contains(&"--log-level") {
+            args.extend(["--log-level".to_owned(), "warn".to_owned()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut s = Server {
             child: None,
