@@ -103,9 +103,12 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// `portcullis serve ...`: the flags of `portcullis_server::ServeArgs`.
+// `portcullis serve ...`: the flags of `portcullis_server::ServeArgs`.
 #[derive(clap::Parser)]
-#[command(name = "portcullis serve")]
+#[command(
+    name = "portcullis serve",
+    about = "Serve decisions over a Unix socket or HTTP(S) (see docs/serve.md)"
+)]
 struct Serve {
     #[command(flatten)]
     args: portcullis_server::ServeArgs,

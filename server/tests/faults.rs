@@ -63,6 +63,7 @@ fn check_fail_closed(all: &[Decision], fallback: bool) -> (usize, usize) {
         if d.fallback {
             assert!(fallback, "a fallback decision without a fallback policy");
             assert_eq!(&*d.policy.name, "fallback");
+            assert!(d.to_json().ends_with(",\"fallback\":true}"));
             if d.allowed() {
                 assert_eq!(d.rule.as_deref(), Some("fb-list"));
             }
@@ -70,6 +71,7 @@ fn check_fail_closed(all: &[Decision], fallback: bool) -> (usize, usize) {
         } else if d.code == Code::Unavailable {
             assert_eq!(d.effect, Effect::Deny);
             assert!(!d.reason.is_empty());
+            assert!(!d.to_json().contains("fallback"));
             unavailable += 1;
         } else if d.allowed() {
             assert!(served_allow(d), "an allow from nowhere: {}", d.to_json());
