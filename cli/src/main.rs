@@ -56,6 +56,8 @@ enum Command {
     Lint(lint::Args),
     /// Decide every action under two policies and report the decisions that flip.
     Diff(diff::Args),
+    /// Serve decisions over a Unix socket or HTTP(S) (see docs/serve.md).
+    Serve(portcullis_server::ServeArgs),
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -90,6 +92,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Serve(args) => return portcullis_server::run(args),
         Command::Audit {
             command: AuditCommand::Verify { args },
         } => return audit::verify(&args),

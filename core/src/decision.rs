@@ -47,7 +47,7 @@ pub enum Code {
     InvalidAction = 6,
     /// The engine failed; the effect is deny.
     EngineError = 7,
-    /// The shared state (or a remote engine) did not answer in time; the effect is deny.
+    /// A remote engine (or the shared state) did not answer in time; the effect is deny.
     Unavailable = 8,
 }
 
@@ -115,6 +115,9 @@ pub struct Decision {
     pub policy: PolicyInfo,
     /// Time spent deciding, in nanoseconds.
     pub eval_ns: u64,
+    /// True only when a remote-engine client decided with its local fallback policy because
+    /// the remote engine was unavailable (see the spec, §11.2); written only when true.
+    pub fallback: bool,
 }
 
 /// The hot-path summary of a decision: what a host needs to act, without the lists, texts
@@ -234,7 +237,12 @@ impl Decision {
         write_jcs_string(&self.policy.name, &mut out);
         out.push_str(",\"version\":");
         opt_str(&mut out, self.policy.version.as_deref());
-        let _ = write!(out, "}},\"eval_ns\":{}}}", self.eval_ns);
+        let _ = write!(out, "}},\"eval_ns\":{}", self.eval_ns);
+        out.push_str(if self.fallback {
+            ",\"fallback\":true}"
+        } else {
+            "}"
+        });
         out
     }
 

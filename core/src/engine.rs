@@ -402,6 +402,7 @@ impl Engine {
             action_hash: None,
             policy: self.policy_info(),
             eval_ns: 0,
+            fallback: false,
         }
     }
 

@@ -159,6 +159,7 @@ impl Outcome<'_> {
             action_hash: self.action_hash,
             policy: snap.info.clone(),
             eval_ns: 0,
+            fallback: false,
         }
     }
 

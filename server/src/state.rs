@@ -1,0 +1,119 @@
+//! What every request shares: the engine, counters, limits and the reload status.
+use crate::metrics::Metrics;
+use arc_swap::ArcSwap;
+use portcullis::{
+    AuditOptions, AuditSink, ClockMode, Engine, EngineOptions, FileSink, PolicyError,
+};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
+
+/// The last reload attempt that failed, until one succeeds.
+#[derive(Debug, Clone)]
+pub(crate) struct ReloadFailure {
+    pub(crate) path: String,
+    pub(crate) error: PolicyError,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    /// The engine; swapped whole only by the test-only reset.
+    pub(crate) engine: ArcSwap<Engine>,
+    pub(crate) policy_path: PathBuf,
+    pub(crate) metrics: Metrics,
+    pub(crate) reload_failure: Mutex<Option<ReloadFailure>>,
+    pub(crate) permits: Semaphore,
+    pub(crate) max_body: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) token: Option<String>,
+    pub(crate) test_control: bool,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Creates the engine for `policy` (manual clock in test-control mode; audited when asked).
+pub(crate) fn make_engine(
+    policy: &[u8],
+    audit: Option<&PathBuf>,
+    manual_clock: Option<i64>,
+) -> Result<Engine, String> {
+    let options = EngineOptions {
+        clock: match manual_clock {
+            Some(start_ms) => ClockMode::Manual { start_ms },
+            None => ClockMode::System,
+        },
+        ..EngineOptions::default()
+    };
+    match audit {
+        Some(path) => {
+            let audit = AuditOptions {
+                sink: AuditSink::File(FileSink::new(path)),
+                ..AuditOptions::default()
+            };
+            Engine::with_audit(policy, options, &audit).map_err(|e| e.to_string())
+        }
+        None => Engine::new(policy, options).map_err(|e| e.to_string()),
+    }
+}
+
+impl State {
+    pub(crate) fn engine(&self) -> Arc<Engine> {
+        self.engine.load_full()
+    }
+
+    pub(crate) fn reload_failing(&self) -> Option<ReloadFailure> {
+        self.reload_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the policy file and swaps it in; on failure keeps the current policy, logs the
+    /// error with its path and counts it.
+    pub(crate) fn reload_from_file(&self, why: &str) -> bool {
+        let path = self.policy_path.display().to_string();
+        let result = std::fs::read(&self.policy_path)
+            .map_err(|e| PolicyError::new(String::new(), format!("cannot read the policy file: {e}")))
+            .and_then(|bytes| self.engine().update_policy(&bytes));
+        self.record_reload(&path, why, result)
+    }
+
+    pub(crate) fn record_reload(
+        &self,
+        source: &str,
+        why: &str,
+        result: Result<(), PolicyError>,
+    ) -> bool {
+        let mut failure = self
+            .reload_failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(()) => {
+                let info = self.engine().policy_info();
+                self.metrics
+                    .reloads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::info!(source, trigger = why, policy = %info.name, version = info.version.as_deref().unwrap_or(""), "policy reloaded");
+                *failure = None;
+                true
+            }
+            Err(error) => {
+                self.metrics
+                    .reload_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::error!(source, trigger = why, error_path = %error.path(), error = %error.message(), "policy reload failed; the current policy stays in force");
+                *failure = Some(ReloadFailure {
+                    path: source.to_owned(),
+                    error,
+                });
+                false
+            }
+        }
+    }
+}
