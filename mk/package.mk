@@ -9,7 +9,7 @@
 #                            checksum; cargo publish --dry-run; actionlint on the release workflow
 #   make third-party-licenses  regenerate THIRD-PARTY-LICENSES
 .PHONY: package package-native package-licenses package-c package-npm package-go package-nuget \
-	package-cli third-party-licenses test-packages test-package-glibc test-package-c test-package-npm \
+	package-cli third-party-licenses nuget-cli test-packages test-package-glibc test-package-c test-package-npm \
 	test-package-go test-package-nuget test-package-cli test-package-crates test-release-workflow
 TEST_TARGETS += test-packages
 
@@ -20,6 +20,7 @@ PKG_NATIVE := $(ROOT)/target/package/native
 PKG_TOOLS := $(ROOT)/target/package/tools
 PKG := $(ROOT)/tools/package
 GLIBC_MAX := 2.17
+PKG_TARGET ?= x86_64-unknown-linux-gnu.$(GLIBC_MAX)
 
 package: package-licenses package-c package-npm package-go package-nuget package-cli
 	@echo "== dist/ (version $(PKG_VERSION))"
@@ -28,7 +29,7 @@ package: package-licenses package-c package-npm package-go package-nuget package
 	  awk -F'\t' '{printf "  %8.1f KiB  %s\n", $$1/1024, $$2}'
 
 package-native:
-	@CARGO=$(CARGO) $(PKG)/native.sh
+	@CARGO=$(CARGO) PKG_TARGET=$(PKG_TARGET) $(PKG)/native.sh
 
 third-party-licenses:
 	python3 $(PKG)/third_party.py $(ROOT)/THIRD-PARTY-LICENSES
@@ -65,7 +66,8 @@ test-package-c: package-c c-deps
 	@echo "== C: pkg-config, the demo built outside the repository, shared and static"
 	@$(PKG)/test_c.sh $(DIST)/c $(ROOT)/examples
 
-test-packages: package test-package-glibc test-package-c test-package-npm test-package-go
+test-packages: package test-package-glibc test-package-c test-package-npm test-package-go \
+	test-package-nuget test-package-cli test-package-crates test-release-workflow
 	@echo "test-packages: every package installed and ran"
 
 # dist/npm: the main package and the linux-x64-gnu platform package (tools/package/npm.mjs). The
@@ -93,3 +95,60 @@ package-go: package-native package-licenses
 test-package-go: package-go go-toolchain
 	@echo "== Go: go get from GOPROXY=file://dist/go in a fresh module, CGO_ENABLED=1 only"
 	@$(PKG)/test_go.sh $(DIST)/go $(PKG_VERSION)
+
+# dist/nuget/Portcullis.VERSION.nupkg (tools/package/nuget.py; Portcullis.dll compiled by mcs
+# as in mk/dotnet.mk).
+NUGET_BUILD := $(ROOT)/target/package/nuget
+package-nuget: package-native package-licenses dotnet-deps
+	@mkdir -p $(NUGET_BUILD)
+	@$(MCS) -target:library -unsafe -doc:$(NUGET_BUILD)/Portcullis.xml -out:$(NUGET_BUILD)/Portcullis.dll \
+	  $(DOTNET_DIR)/src/*.cs
+	@rm -rf $(DIST)/nuget
+	@python3 $(PKG)/nuget.py $(PKG_VERSION) $(NUGET_BUILD)/Portcullis.dll $(NUGET_BUILD)/Portcullis.xml \
+	  $(PKG_NATIVE)/libportcullis.so $(DOTNET_DIR)/README.md $(ROOT)/LICENSE $(DIST)/nuget
+
+# Debian's nuget CLI (Mono) for the install test; the test falls back to unzip without it.
+nuget-cli:
+	@command -v nuget >/dev/null || { echo "installing nuget (Debian)"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nuget >/dev/null || \
+	  echo "nuget is not installable here: the test installs by unzipping"; }
+
+test-package-nuget: package-nuget nuget-cli
+	@echo "== .NET: Portcullis from a local feed folder, compiled with mcs, run on Mono"
+	@$(PKG)/test_nuget.sh $(DIST)/nuget $(PKG_VERSION)
+
+# dist/cli: the portcullis binary in a tarball with its SHA-256 checksum file.
+CLI_NAME := portcullis-$(PKG_VERSION)-linux-x64-gnu
+package-cli: package-native package-licenses
+	@rm -rf $(DIST)/cli && mkdir -p $(DIST)/cli/stage/$(CLI_NAME)
+	@cp $(PKG_NATIVE)/portcullis $(ROOT)/LICENSE $(ROOT)/THIRD-PARTY-LICENSES $(DIST)/cli/stage/$(CLI_NAME)/
+	@tar -C $(DIST)/cli/stage --sort=name --owner=0 --group=0 --numeric-owner --mtime=2026-01-01 \
+	  -czf $(DIST)/cli/$(CLI_NAME).tar.gz $(CLI_NAME)
+	@rm -rf $(DIST)/cli/stage
+	@cd $(DIST)/cli && sha256sum $(CLI_NAME).tar.gz > $(CLI_NAME).tar.gz.sha256
+	@echo "dist/cli: $(CLI_NAME).tar.gz and its .sha256"
+
+test-package-cli: package-cli
+	@echo "== CLI: checksum, unpack outside the repository, run"
+	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && cp $(DIST)/cli/* $$tmp/ && cd $$tmp && \
+	  sha256sum -c --quiet $(CLI_NAME).tar.gz.sha256 && tar -xzf $(CLI_NAME).tar.gz && \
+	  cp $(ROOT)/examples/demo-policy.json $(ROOT)/examples/demo-actions.json . && \
+	  ./$(CLI_NAME)/portcullis check demo-policy.json >/dev/null && \
+	  rows=$$(./$(CLI_NAME)/portcullis demo demo-policy.json demo-actions.json | grep -c '^  ') && \
+	  test $$rows -gt 0 && echo "ok   CLI: checksum verified, check passed, demo printed $$rows decisions"
+
+# The publishable crates (every other crate has publish = false), packaged and verified together
+# so that portcullis-ffi and portcullis-cli resolve the portcullis crate being published.
+PUBLISH_CRATES := portcullis portcullis-ffi portcullis-cli
+test-package-crates:
+	@echo "== crates: cargo publish --dry-run"
+	$(CARGO) publish --dry-run --allow-dirty -q $(addprefix -p ,$(PUBLISH_CRATES))
+
+ACTIONLINT := $(PKG_TOOLS)/bin/actionlint
+$(ACTIONLINT):
+	@echo "installing actionlint (Go module) into $(PKG_TOOLS)/bin"
+	@mkdir -p $(PKG_TOOLS)/bin && GOBIN=$(PKG_TOOLS)/bin $(GO) install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+
+test-release-workflow: $(ACTIONLINT)
+	@echo "== actionlint .github/workflows/release.yml"
+	@cd $(ROOT) && $(ACTIONLINT) -shellcheck= .github/workflows/release.yml && echo "ok   release workflow"

@@ -5,8 +5,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cargo=${CARGO:-cargo}
-triple=x86_64-unknown-linux-gnu
-glibc=2.17
+# PKG_TARGET: a Rust target triple, with a glibc version suffix for cargo zigbuild (the release
+# workflow builds other platforms with it; only the default is built and tested here).
+target=${PKG_TARGET:-x86_64-unknown-linux-gnu.2.17}
+triple=${target%%.[0-9]*}
 out=$root/target/package/native
 
 python3 -c 'import ziglang' 2>/dev/null || { echo "installing ziglang (PyPI)"; python3 -m pip install -q ziglang; }
@@ -15,11 +17,19 @@ command -v cargo-zigbuild >/dev/null || { echo "installing cargo-zigbuild"; $car
 # debug info off and symbols stripped for this build only (the workspace release profile keeps
 # line tables for benchmarks and backtraces).
 CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=symbols \
-  $cargo zigbuild -q --locked --release --target "$triple.$glibc" \
+  $cargo zigbuild -q --locked --release --target "$target" \
   -p portcullis-ffi -p portcullis-cli -p portcullis-node
 
 built=$root/target/$triple/release
 mkdir -p "$out"
+if [ "$triple" != x86_64-unknown-linux-gnu ]; then
+  # Other platforms: the artifacts as built, named by triple (dist/ is assembled for linux-x64-gnu).
+  mkdir -p "$out/$triple"
+  find "$built" -maxdepth 1 -type f \( -name 'libportcullis*' -o -name 'portcullis' -o -name 'portcullis.exe' \
+    -o -name '*.dll' -o -name '*.dylib' -o -name '*.lib' \) -exec cp {} "$out/$triple/" \;
+  ls -l "$out/$triple"
+  exit 0
+fi
 cp "$built/libportcullis.so" "$out/libportcullis.so"
 cp "$built/portcullis" "$out/portcullis"
 cp "$built/libportcullis_node.so" "$out/portcullis.linux-x64-gnu.node"
