@@ -58,8 +58,8 @@ test-package-glibc: package-native
 	@tmp=$$(mktemp -d) && trap 'rm -rf $$tmp' EXIT && \
 	  printf '#include "portcullis.h"\nint main(void){return portcullis_abi_version()==0;}\n' > $$tmp/main.c && \
 	  python3 -m ziglang cc -target x86_64-linux-gnu.$(GLIBC_MAX) -I$(ROOT)/include $$tmp/main.c \
-	    $(PKG_NATIVE)/libportcullis.a -lpthread -ldl -lm -o $$tmp/static-user && \
-	  $(PKG)/check_glibc.sh --max $(GLIBC_MAX) $$tmp/static-user | sed 's|$$tmp/static-user|libportcullis.a (linked)|' && \
+	    $(PKG_NATIVE)/libportcullis.a -lunwind -lpthread -ldl -lm -o $$tmp/static-user && \
+	  $(PKG)/check_glibc.sh --max $(GLIBC_MAX) $$tmp/static-user | sed "s|$$tmp/static-user|libportcullis.a (linked into a program)|" && \
 	  $$tmp/static-user
 
 test-package-c: package-c c-deps
