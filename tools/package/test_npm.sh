@@ -80,6 +80,17 @@ JS
 node esm.mjs
 node cjs.cjs
 
+# Where no prebuilt module fits, the error names the platform, the prebuilt list and the way out.
+msg=$(node -e "Object.defineProperty(process, 'platform', { value: 'freebsd' }); require('portcullis')" 2>&1 || true)
+for want in 'freebsd-x64' 'prebuilt: linux-x64-gnu' 'build from source'; do
+  grep -qF "$want" <<<"$msg" || { echo "FAIL: the unsupported-platform error lacks '$want':"; echo "$msg"; exit 1; }
+done
+mv node_modules/portcullis-linux-x64-gnu "$tmp/platform-package"
+msg=$(node cjs.cjs 2>&1 || true)
+grep -qF 'cannot load portcullis-linux-x64-gnu' <<<"$msg" || { echo "FAIL: no clear error without the platform package:"; echo "$msg"; exit 1; }
+mv "$tmp/platform-package" node_modules/portcullis-linux-x64-gnu
+echo "ok   clear errors on an unsupported platform and without the platform package"
+
 cat > check.ts <<'TS'
 import { Engine, type Decision } from 'portcullis';
 import type * as openai from 'portcullis/openai';
