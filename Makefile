@@ -18,6 +18,7 @@ help:
 	@echo "make test         install what is missing and run every test suite"
 	@echo "make conformance  replay tests/conformance in every language"
 	@echo "make bench        run the benchmark harnesses"
+	@echo "make package      write the installable packages to dist/ (docs/packaging.md)"
 
 test: $(TEST_TARGETS)
 	@echo "all test suites passed"
