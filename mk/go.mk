@@ -14,6 +14,8 @@ GO_EXAMPLE_DIR := $(ROOT)/examples/go
 # tests check trails with the verifier that `make tools` builds.
 GO_ENV := CGO_ENABLED=1 PORTCULLIS_BIN=$(ROOT)/target/release/portcullis
 GO_FUZZ_TIME ?= 10s
+# Adapter modules under bindings/go tested by test-go (each has its own go.mod).
+GO_ADAPTER_MODULES += eino genkit
 # -v shows the runner's own lines (one per failing case, then "N passed, M failed").
 GO_CONFORMANCE = set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestConformance$$' . | grep -v '^=== RUN'
 
@@ -38,6 +40,8 @@ test-go: go-toolchain ffi tools
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzEvaluateJSON$$' -fuzztime $(GO_FUZZ_TIME) .
 	cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -run '^$$' -fuzz '^FuzzActionEncoding$$' -fuzztime $(GO_FUZZ_TIME) .
 	$(GO_CONFORMANCE)
+	@# adapters that are Go modules of their own (each with a replace to the core module)
+	for m in $(GO_ADAPTER_MODULES); do (cd $(GO_DIR)/$$m && $(GO_ENV) $(GO) vet ./... && $(GO_ENV) $(GO) test -race -count=1 ./...) || exit 1; done
 
 # Replays tests/conformance (or $$PORTCULLIS_CONFORMANCE_DIR) through the Go API.
 conformance-go: go-toolchain ffi
