@@ -14,6 +14,14 @@ namespace Portcullis
     /// The tool name is <c>plugin + "." + function</c> (just the function when there is no
     /// plugin), so a policy matches <c>"tool": ["email.*"]</c> for every function of the
     /// <c>email</c> plugin. Safe to use from many threads at once.
+    /// <para>
+    /// Prompt functions (Semantic Kernel's <c>InvokePromptAsync</c> and
+    /// <c>CreateFunctionFromPrompt</c> without a name: no plugin, a generated name
+    /// <c>func</c> + 32 hex digits) are evaluated like every other call, never skipped, but under
+    /// the stable tool name <see cref="PromptFunctionToolName"/> (default <c>sk.prompt</c>), since a
+    /// policy cannot name a random one. A default-deny policy therefore blocks them until a rule
+    /// allows <c>sk.prompt</c>.
+    /// </para>
     /// </remarks>
     public sealed class FunctionCallGuard
     {
@@ -33,6 +41,32 @@ namespace Portcullis
         /// <summary>Host metadata sent as the action's <c>context</c> with every call (session, user, tenant); null for none.</summary>
         public IDictionary<string, object> Context { get; set; }
 
+        /// <summary>The tool name every prompt function is evaluated under (see <see cref="IsPromptFunction"/>).</summary>
+        public const string DefaultPromptFunctionToolName = "sk.prompt";
+
+        /// <summary>
+        /// The tool name prompt functions are evaluated under (default <c>sk.prompt</c>); null or
+        /// empty evaluates them under their generated <c>func&lt;guid&gt;</c> name instead.
+        /// </summary>
+        public string PromptFunctionToolName { get; set; } = DefaultPromptFunctionToolName;
+
+        /// <summary>
+        /// True for a function Semantic Kernel generated from a prompt without a name: no plugin and
+        /// a name of <c>func</c> followed by 32 hexadecimal digits (a GUID in <c>N</c> format).
+        /// </summary>
+        public static bool IsPromptFunction(string pluginName, string functionName)
+        {
+            if (!string.IsNullOrEmpty(pluginName) || functionName == null) return false;
+            if (functionName.Length != 36 || !functionName.StartsWith("func", StringComparison.Ordinal)) return false;
+            for (int i = 4; i < functionName.Length; i++)
+            {
+                char c = functionName[i];
+                bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+                if (!hex) return false;
+            }
+            return true;
+        }
+
         /// <summary>The tool name of a function: <c>plugin.function</c>, or <c>function</c> when there is no plugin.</summary>
         /// <exception cref="ArgumentNullException"><paramref name="functionName"/> is null.</exception>
         public static string ToolName(string pluginName, string functionName)
@@ -41,7 +75,10 @@ namespace Portcullis
             return string.IsNullOrEmpty(pluginName) ? functionName : pluginName + "." + functionName;
         }
 
-        /// <summary>The action for a function call: its tool name, this guard's agent and context, and the arguments as params.</summary>
+        /// <summary>
+        /// The action for a function call: its tool name (<see cref="PromptFunctionToolName"/> for a
+        /// prompt function), this guard's agent and context, and the arguments as params.
+        /// </summary>
         /// <param name="pluginName">The plugin (may be null or empty).</param>
         /// <param name="functionName">The function.</param>
         /// <param name="arguments">The call's arguments; null for none.</param>
@@ -52,7 +89,10 @@ namespace Portcullis
             {
                 foreach (var argument in arguments) parameters[argument.Key] = argument.Value;
             }
-            return new ToolCall(ToolName(pluginName, functionName), agentId, parameters) { Context = Context };
+            string tool = IsPromptFunction(pluginName, functionName) && !string.IsNullOrEmpty(PromptFunctionToolName)
+                ? PromptFunctionToolName
+                : ToolName(pluginName, functionName);
+            return new ToolCall(tool, agentId, parameters) { Context = Context };
         }
 
         /// <summary>Decides a function call.</summary>

@@ -208,5 +208,42 @@ namespace Portcullis.Tests
                 Assert.Contains("params.x", outcome.Message, "message names the argument");
             }
         }
+
+        [Test]
+        public static void Prompt_functions_are_recognised_by_their_generated_name_only()
+        {
+            string generated = "func" + Guid.NewGuid().ToString("N");
+            Assert.True(FunctionCallGuard.IsPromptFunction(null, generated), "no plugin, func + guid");
+            Assert.True(FunctionCallGuard.IsPromptFunction("", generated.ToUpperInvariant().Replace("FUNC", "func")), "upper-case hex");
+            Assert.Equal(false, FunctionCallGuard.IsPromptFunction("email", generated), "a plugin function");
+            Assert.Equal(false, FunctionCallGuard.IsPromptFunction(null, "funcs"), "too short");
+            Assert.Equal(false, FunctionCallGuard.IsPromptFunction(null, "func" + new string('g', 32)), "not hex");
+            Assert.Equal(false, FunctionCallGuard.IsPromptFunction(null, null), "null");
+        }
+
+        [Test]
+        public static void Prompt_functions_are_evaluated_under_one_stable_tool_name()
+        {
+            const string policy = @"{ 'portcullis': 1, 'name': 'prompts', 'default': 'deny',
+              'rules': [ { 'id': 'prompts', 'effect': 'allow', 'match': { 'tool': ['sk.prompt'] } } ] }";
+            using (var engine = EngineTests.NewEngine(policy))
+            {
+                var guard = new FunctionCallGuard(engine, "assistant");
+                string generated = "func" + Guid.NewGuid().ToString("N");
+                var arguments = new Dictionary<string, object> { { "input", "hi" } };
+                Assert.Equal("sk.prompt", guard.ToToolCall(null, generated, arguments).Tool, "tool name");
+                Assert.True(guard.Check(null, generated, arguments).Proceed, "allowed by the sk.prompt rule");
+                Assert.Equal(false, guard.Check(null, "func", arguments).Proceed, "an ordinary function is not a prompt function");
+
+                guard.PromptFunctionToolName = null;   // evaluated under the generated name: the default deny applies
+                Assert.Equal(generated, guard.ToToolCall(null, generated, null).Tool, "raw name");
+                Assert.Equal(false, guard.Check(null, generated, arguments).Proceed, "denied by default");
+            }
+            using (var engine = EngineTests.NewEngine(@"{ 'portcullis': 1, 'name': 'strict', 'default': 'deny', 'rules': [] }"))
+            {
+                GuardOutcome outcome = new FunctionCallGuard(engine, "assistant").Check(null, "func" + Guid.NewGuid().ToString("N"), null);
+                Assert.Equal(false, outcome.Proceed, "a default-deny policy without the rule still blocks prompt functions");
+            }
+        }
     }
 }

@@ -34,6 +34,13 @@ export interface OpenAIAgentsOptions<TContext = unknown> {
    * milliseconds of the engine's clock (default 1000). It covers one use: the call itself.
    */
   approvalTtlMs?: number;
+  /**
+   * The tool name the policy sees. The SDK renames tools whose names it does not accept
+   * (`fs.write` becomes `fs_write`), so by default `guardTool` evaluates the name given in the
+   * tool options, never the renamed one. `toolInputGuardrail` only sees the SDK's name: set it
+   * there when the tool's name is not already a valid SDK name.
+   */
+  policyName?: string;
 }
 
 interface Pending {
@@ -75,7 +82,7 @@ export function toolInputGuardrail<TContext = unknown>(
     type: 'tool_input',
     name: options.name ?? 'portcullis',
     run: async ({ context, toolCall }) => {
-      const action = buildAction(options, context, toolCall.name, parseArguments(toolCall.arguments));
+      const action = buildAction(options, context, options.policyName ?? toolCall.name, parseArguments(toolCall.arguments));
       const decision = engine.evaluateWithJson(action).decision;
       return decision.allowed
         ? { behavior: { type: 'allow' }, outputInfo: decision }
@@ -117,7 +124,11 @@ export function guardTool<
   const ownExecute = toolOptions.execute as (input: unknown, runContext?: RunContext<TContext>, details?: unknown) => unknown;
   const approvalTtlMs = options.approvalTtlMs ?? 1000;
   let created: FunctionTool<TContext, TParameters, TResult> | undefined;
-  const toolName = (): string => created?.name ?? toolOptions.name ?? '';
+  // The name the SDK knows the tool by (approvals are recorded under it), which may be a renamed
+  // form of the one the user gave; the policy always sees the user's name.
+  const sdkName = (): string => created?.name ?? toolOptions.name ?? '';
+  const policyName = options.policyName ?? toolOptions.name ?? (toolOptions.execute as { name?: string }).name ?? '';
+  const toolName = (): string => policyName;
 
   const guardrail: ToolInputGuardrailDefinition<TContext> = {
     type: 'tool_input',
@@ -164,7 +175,7 @@ export function guardTool<
         decision = entry.decision;
       }
       if (decision.effect === 'require_approval') {
-        if (runContext === undefined || callId === undefined || !runContext.isToolApproved({ toolName: toolName(), callId })) {
+        if (runContext === undefined || callId === undefined || !runContext.isToolApproved({ toolName: sdkName(), callId })) {
           throw new ApprovalRequiredError(decision);
         }
         // The host approved this call through the SDK: bind that approval to this exact action.

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import { Command, MemorySaver } from '@langchain/langgraph';
 import { AIMessage, ToolMessage, createAgent, fakeModel, tool } from 'langchain';
 import { z } from 'zod';
 
@@ -18,6 +19,8 @@ const policy = {
     { id: 'read', effect: 'allow', match: { tool: ['read_file'] } },
     { id: 'outside', effect: 'deny', match: { tool: ['read_file'] }, unless: { field: 'params.path', path_within: ['/srv/data'] }, reason: 'reads stay in /srv/data' },
     { id: 'search', effect: 'allow', match: { tool: ['search'] }, modify: { clamp: { 'params.limit': { max: 10 } }, set: { 'params.safe': true } } },
+    { id: 'pay', effect: 'allow', match: { tool: ['pay'] } },
+    { id: 'big-pay', effect: 'require_approval', match: { tool: ['pay'] }, when: { field: 'params.amount', gt: 100 }, reason: 'payments over 100 need a human' },
     { id: 'tenant', effect: 'deny', match: { tool: ['search'] }, when: { field: 'context.tenant', ne: 'acme' }, reason: 'search is for acme only' },
   ],
 };
@@ -78,5 +81,61 @@ describe('portcullisMiddleware', () => {
     assert.deepEqual(setupResult.calls, [['read_file', { path: '/srv/data/a' }]]);
     const refused = messages.find((message) => message.tool_call_id === 'call-1');
     assert.equal(refused.content, 'Denied by policy: search is for acme only');
+  });
+});
+
+describe('portcullisMiddleware approvals (LangGraph human-in-the-loop)', () => {
+  function payAgent(middlewareOptions = { agentId: 'researcher-1' }) {
+    const engine = Engine.fromPolicy(policy);
+    const calls = [];
+    const pay = tool(async (input) => (calls.push(input), `paid ${input.amount}`), {
+      name: 'pay',
+      description: 'Send a payment',
+      schema: z.object({ amount: z.number() }),
+    });
+    const model = fakeModel().respondWithTools([{ name: 'pay', args: { amount: 500 }, id: 'call-1' }]).respond(new AIMessage('done'));
+    const agent = createAgent({ model, tools: [pay], middleware: [portcullisMiddleware(engine, middlewareOptions)], checkpointer: new MemorySaver() });
+    return { engine, calls, agent };
+  }
+  const toolMessages = (result) => result.messages.filter((message) => ToolMessage.isInstance(message));
+
+  test('require_approval interrupts; approving resumes the call, which the engine then allows once', async () => {
+    const { engine, calls, agent } = payAgent();
+    const config = { configurable: { thread_id: 'approve' } };
+    const first = await agent.invoke({ messages: [{ role: 'user', content: 'pay' }] }, config);
+    assert.deepEqual(calls, []);
+    const [pending] = first.__interrupt__;
+    assert.deepEqual(pending.value.actionRequests, [{ name: 'pay', args: { amount: 500 }, description: 'Approval required by policy: payments over 100 need a human' }]);
+    assert.deepEqual(pending.value.reviewConfigs, [{ actionName: 'pay', allowedDecisions: ['approve', 'reject'] }]);
+
+    const second = await agent.invoke(new Command({ resume: { decisions: [{ type: 'approve' }] } }), config);
+    assert.deepEqual(calls, [{ amount: 500 }]);
+    assert.equal(toolMessages(second).at(-1).content, 'paid 500');
+    // The grant covered that call only: the same payment needs approval again.
+    assert.equal(engine.evaluate({ tool: 'pay', agent: { id: 'researcher-1' }, params: { amount: 500 } }).code, 'approval_required');
+  });
+
+  test('a rejection (or an edit) never reaches the tool; the agent sees the message', async () => {
+    for (const [thread, decision, expected] of [
+      ['reject', { type: 'reject', message: 'not this month' }, 'not this month'],
+      ['edit', { type: 'edit', editedAction: { name: 'pay', args: { amount: 5 } } }, 'Rejected by a human: Approval required by policy: payments over 100 need a human'],
+    ]) {
+      const { calls, agent } = payAgent();
+      const config = { configurable: { thread_id: thread } };
+      await agent.invoke({ messages: [{ role: 'user', content: 'pay' }] }, config);
+      const second = await agent.invoke(new Command({ resume: { decisions: [decision] } }), config);
+      assert.deepEqual(calls, []);
+      const message = toolMessages(second).at(-1);
+      assert.equal(message.status, 'error');
+      assert.equal(message.content, expected);
+    }
+  });
+
+  test("approvals: 'refuse' answers the agent without interrupting", async () => {
+    const { calls, agent } = payAgent({ agentId: 'researcher-1', approvals: 'refuse' });
+    const result = await agent.invoke({ messages: [{ role: 'user', content: 'pay' }] }, { configurable: { thread_id: 'refuse' } });
+    assert.equal(result.__interrupt__, undefined);
+    assert.deepEqual(calls, []);
+    assert.equal(toolMessages(result).at(-1).content, 'Approval required by policy: payments over 100 need a human');
   });
 });

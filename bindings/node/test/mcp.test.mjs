@@ -12,7 +12,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import { z } from 'zod';
 
 import { Engine } from 'portcullis';
-import { DECISION_META_KEY, createProxyServer, guardCallToolHandler } from 'portcullis/mcp';
+import { DECISION_META_KEY, createProxyServer, guardCallToolHandler, guardMcpServer } from 'portcullis/mcp';
 
 const policy = {
   portcullis: 1,
@@ -124,5 +124,78 @@ describe('guardCallToolHandler', () => {
       ['list_files', { dir: '/srv/sandbox' }],
       ['fetch', { url: 'https://docs.example.com/' }],
     ]);
+  });
+});
+
+describe('guardMcpServer', () => {
+  const text = (value) => ({ content: [{ type: 'text', text: value }] });
+
+  test('guards tools registered before and after, keeping McpServer\'s own dispatch', async () => {
+    const engine = Engine.fromPolicy(policy);
+    const calls = [];
+    const server = new McpServer({ name: 'guarded', version: '1.0.0' });
+    server.registerTool('shell', { inputSchema: { cmd: z.string() } }, async (args) => (calls.push(['shell', args]), text('ran')));
+    guardMcpServer(engine, server, { agentId: 'agent-1' });
+    server.registerTool('list_files', { inputSchema: { dir: z.string() } }, async (args) => (calls.push(['list_files', args]), text(`listed ${args.dir}`)));
+    server.tool('fetch', { url: z.string() }, async (args) => (calls.push(['fetch', args]), text(`fetched ${args.url}`)));
+    const agent = await connect(server);
+
+    const { tools } = await agent.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ['fetch', 'list_files', 'shell']);
+    const shell = await agent.callTool({ name: 'shell', arguments: { cmd: 'rm -rf /' } });
+    assert.equal(shell.isError, true);
+    assert.equal(textOf(shell), 'Denied by policy: no shell access');
+    assert.equal(shell._meta[DECISION_META_KEY].rule, 'shell');
+    const listed = await agent.callTool({ name: 'list_files', arguments: { dir: '/' } });
+    assert.equal(textOf(listed), 'listed /srv/sandbox');
+    const evil = await agent.callTool({ name: 'fetch', arguments: { url: 'https://evil.com/' } });
+    assert.equal(evil.isError, true);
+    const good = await agent.callTool({ name: 'fetch', arguments: { url: 'https://docs.example.com/' } });
+    assert.equal(textOf(good), 'fetched https://docs.example.com/');
+    // McpServer still validates input itself (its dispatch was not replaced).
+    const invalid = await agent.callTool({ name: 'list_files', arguments: { dir: 42 } });
+    assert.equal(invalid.isError, true);
+    assert.match(textOf(invalid), /validation/i);
+    assert.deepEqual(calls, [
+      ['list_files', { dir: '/srv/sandbox' }],
+      ['fetch', { url: 'https://docs.example.com/' }],
+    ]);
+  });
+
+  test('update({ callback }) and renames stay guarded', async () => {
+    const engine = Engine.fromPolicy(policy);
+    const calls = [];
+    const server = guardMcpServer(engine, new McpServer({ name: 'guarded', version: '1.0.0' }), { agentId: 'agent-1' });
+    const registered = server.registerTool('helper', { inputSchema: { cmd: z.string() } }, async () => text('old'));
+    registered.update({ name: 'shell', callback: async (args) => (calls.push(args), text('new')) });
+    const agent = await connect(server);
+    const result = await agent.callTool({ name: 'shell', arguments: { cmd: 'id' } });
+    assert.equal(textOf(result), 'Denied by policy: no shell access');
+    assert.deepEqual(calls, []);
+  });
+
+  test('a tool without an input schema is decided with no params; the agent id can come from the request', async () => {
+    const engine = Engine.fromPolicy({
+      portcullis: 1,
+      name: 'mcp-noargs',
+      default: 'deny',
+      rules: [{ id: 'ping', effect: 'allow', match: { tool: ['ping'], agent: ['agent-*'] } }],
+    });
+    const calls = [];
+    const server = guardMcpServer(engine, new McpServer({ name: 'guarded', version: '1.0.0' }), {
+      agentId: (request, extra) => (extra.sessionId ? 'agent-session' : request.params.name === 'ping' ? 'guest' : 'agent-1'),
+    });
+    server.registerTool('ping', {}, async () => (calls.push('ping'), text('pong')));
+    const agent = await connect(server);
+    const result = await agent.callTool({ name: 'ping', arguments: {} });
+    assert.equal(result.isError, true);
+    assert.deepEqual(calls, []);
+  });
+
+  test('guarding twice is harmless and anything but an McpServer is refused', () => {
+    const engine = Engine.fromPolicy(policy);
+    const server = new McpServer({ name: 'guarded', version: '1.0.0' });
+    assert.equal(guardMcpServer(engine, guardMcpServer(engine, server, { agentId: 'a' }), { agentId: 'a' }), server);
+    assert.throws(() => guardMcpServer(engine, new Server({ name: 'x', version: '1' }, {}), { agentId: 'a' }), TypeError);
   });
 });

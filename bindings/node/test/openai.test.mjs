@@ -185,3 +185,80 @@ describe('toolInputGuardrail', () => {
     assert.equal(toolOutput(model, 'c1'), 'Approval required by policy: payments over 100 need a human');
   });
 });
+
+describe('dotted tool names (the SDK renames fs.write to fs_write)', () => {
+  const dottedPolicy = {
+    portcullis: 1,
+    name: 'openai-dotted',
+    default: 'deny',
+    rules: [
+      { id: 'write', effect: 'allow', match: { tool: ['fs.write'] } },
+      { id: 'etc', effect: 'require_approval', match: { tool: ['fs.write'] }, when: { field: 'params.path', prefix: '/etc/' }, reason: 'writes to /etc need a human' },
+      { id: 'billing', effect: 'allow', match: { tool: ['billing.charge'] } },
+    ],
+  };
+  const writeTool = (engine, calls, options = { agentId: 'assistant-1' }) =>
+    guardTool(engine, options, {
+      name: 'fs.write',
+      description: 'Write a file',
+      parameters: z.object({ path: z.string(), text: z.string() }),
+      execute: async (input) => (calls.push(input), 'written'),
+    });
+
+  test('the policy sees the name the user gave, not the SDK name', async () => {
+    const engine = Engine.fromPolicy(dottedPolicy);
+    const calls = [];
+    const write = writeTool(engine, calls);
+    assert.equal(write.name, 'fs_write');
+    const model = new ScriptedModel([
+      [functionCall('fs_write', { path: '/tmp/a', text: 'x' }, { callId: 'c1' })],
+      [assistantMessage('done')],
+    ]);
+    await run(agentWith(model, [write]), 'write');
+    assert.deepEqual(calls, [{ path: '/tmp/a', text: 'x' }]);
+    assert.equal(toolOutput(model, 'c1'), 'written');
+  });
+
+  test('an approval given for the renamed tool is honoured for the dotted policy name', async () => {
+    const engine = Engine.fromPolicy(dottedPolicy);
+    const calls = [];
+    const agent = agentWith(
+      new ScriptedModel([[functionCall('fs_write', { path: '/etc/hosts', text: 'x' }, { callId: 'c1' })], [assistantMessage('done')]]),
+      [writeTool(engine, calls)],
+    );
+    const first = await run(agent, 'write');
+    assert.equal(first.interruptions.length, 1);
+    assert.deepEqual(calls, []);
+    first.state.approve(first.interruptions[0]);
+    await run(agent, first.state);
+    assert.deepEqual(calls, [{ path: '/etc/hosts', text: 'x' }]);
+  });
+
+  test('an explicit policyName wins over the tool name', async () => {
+    const engine = Engine.fromPolicy(dottedPolicy);
+    const calls = [];
+    const write = writeTool(engine, calls, { agentId: 'assistant-1', policyName: 'billing.charge' });
+    await write.invoke({}, JSON.stringify({ path: '/etc/x', text: 'y' }));
+    assert.deepEqual(calls, [{ path: '/etc/x', text: 'y' }]); // allowed by the 'billing' rule, no approval
+  });
+
+  test('toolInputGuardrail evaluates its policyName', async () => {
+    const engine = Engine.fromPolicy(dottedPolicy);
+    const calls = [];
+    const make = (guardrailOptions) =>
+      tool({
+        name: 'billing.charge',
+        description: 'Charge',
+        parameters: z.object({ cents: z.number() }),
+        inputGuardrails: [toolInputGuardrail(engine, guardrailOptions)],
+        execute: async (input) => (calls.push(input), 'charged'),
+      });
+    const model = () => new ScriptedModel([[functionCall('billing_charge', { cents: 5 }, { callId: 'c1' })], [assistantMessage('done')]]);
+    const withoutName = model();
+    await run(agentWith(withoutName, [make({ agentId: 'assistant-1' })]), 'charge');
+    assert.deepEqual(calls, []); // the SDK name billing_charge matches no rule: default deny
+    assert.match(toolOutput(withoutName, 'c1'), /^Denied by policy/);
+    await run(agentWith(model(), [make({ agentId: 'assistant-1', policyName: 'billing.charge' })]), 'charge');
+    assert.deepEqual(calls, [{ cents: 5 }]);
+  });
+});
