@@ -24,6 +24,9 @@ const isWellFormed = String.prototype.isWellFormed as (this: string) => boolean;
 /** Nesting limit of actions (POLICY.md §1): the action object itself is level 1. */
 export const MAX_DEPTH = 64;
 
+/** Nesting limit of policy documents (POLICY.md §2): the document object is level 1. */
+export const MAX_POLICY_DEPTH = 512;
+
 /** The size limit of an action's JSON text (POLICY.md §1), in UTF-8 bytes. */
 export const MAX_ACTION_BYTES = 1024 * 1024;
 
@@ -63,8 +66,8 @@ export class EncodeError {
  * units: a text longer than that has more UTF-8 bytes than `limit` too, so encoding a huge value
  * stops early. The exact byte limit is the engine's to check.
  */
-export function encodeJson(value: unknown, limit = Infinity): string | EncodeError {
-  const encoder = new Encoder(limit);
+export function encodeJson(value: unknown, limit = Infinity, maxDepth = MAX_DEPTH): string | EncodeError {
+  const encoder = new Encoder(limit, maxDepth);
   try {
     encoder.value(value, 1);
     return encoder.out;
@@ -114,7 +117,10 @@ function describeObject(value: object): string {
 class Encoder {
   out = '';
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxDepth: number,
+  ) {}
 
   value(value: unknown, depth: number): void {
     switch (typeof value) {
@@ -149,7 +155,7 @@ class Encoder {
   }
 
   private array(array: readonly unknown[], depth: number): void {
-    if (depth > MAX_DEPTH) throw new EncodeError(`nested deeper than ${MAX_DEPTH} levels (or a cycle)`);
+    if (depth > this.maxDepth) throw new EncodeError(`nested deeper than ${this.maxDepth} levels (or a cycle)`);
     const length = array.length;
     let index = 0;
     try {
@@ -166,7 +172,7 @@ class Encoder {
   }
 
   private object(object: object, depth: number): void {
-    if (depth > MAX_DEPTH) throw new EncodeError(`nested deeper than ${MAX_DEPTH} levels (or a cycle)`);
+    if (depth > this.maxDepth) throw new EncodeError(`nested deeper than ${this.maxDepth} levels (or a cycle)`);
     const prototype = getPrototypeOf(object);
     if (prototype !== objectPrototype && prototype !== null) {
       throw new EncodeError(`${describeObject(object)} is not a JSON value (only plain objects and arrays are)`);

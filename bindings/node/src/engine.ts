@@ -1,4 +1,4 @@
-import { EncodeError, MAX_ACTION_BYTES, encodeJson, wellFormed } from './encode';
+import { EncodeError, MAX_ACTION_BYTES, MAX_POLICY_DEPTH, encodeJson, wellFormed } from './encode';
 import { PortcullisError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
 import { native, type NativeAuditOptions, type NativeCreateError, type NativeEngine, type NativeEngineError } from './native';
 import type { Action, AuditRecord, Decision, Explanation, Policy } from './types';
@@ -263,8 +263,14 @@ function policyText(policy: unknown): string {
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
     throw new PolicyError('', `a policy is an object or its JSON text, got ${describe(policy)}`);
   }
-  const text = encodeJson(policy);
-  if (text instanceof EncodeError) throw new PolicyError(text.path, text.reason);
+  const text = encodeJson(policy, Infinity, MAX_POLICY_DEPTH);
+  if (text instanceof EncodeError) {
+    // Too deep is about the document as a whole, as the engine reports it for policy text.
+    if (text.reason.startsWith('nested deeper')) {
+      throw new PolicyError('', `the policy is nested deeper than ${MAX_POLICY_DEPTH} levels (the limit is ${MAX_POLICY_DEPTH}), or has a cycle`);
+    }
+    throw new PolicyError(text.path, text.reason);
+  }
   return text;
 }
 
