@@ -23,7 +23,7 @@ pub fn run(policy: &Path) -> Result<ExitCode, String> {
             out!(
                 "{}: error at {}: {}",
                 policy.display(),
-                show_path(&e.path()),
+                show_path(e.path()),
                 e.message()
             );
             out!("1 error (loading stops at the first error; fix it and run check again)");

@@ -319,14 +319,12 @@ impl Engine {
     }
 
     /// What an explanation reads: the current snapshot, the state backend and the clock.
-    pub(crate) fn explain_parts(
-        &self,
-    ) -> (
-        arc_swap::Guard<Arc<Snapshot>>,
-        &dyn StateBackend,
-        i64,
-    ) {
-        (self.snapshot.load(), self.state.as_ref(), self.clock.now_ms())
+    pub(crate) fn explain_parts(&self) -> (arc_swap::Guard<Arc<Snapshot>>, &dyn StateBackend, i64) {
+        (
+            self.snapshot.load(),
+            self.state.as_ref(),
+            self.clock.now_ms(),
+        )
     }
 
     /// Decides a parsed action; with an audit trail, also copies what its record needs.

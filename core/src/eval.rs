@@ -394,7 +394,11 @@ pub(crate) fn decide<'s>(
 }
 
 /// A firing limit rule's part of the state step.
-pub(crate) fn limit_check<'r>(r: &'r Rule, action: &ActionView<'_>, roles: &Roles) -> Option<LimitCheck<'r>> {
+pub(crate) fn limit_check<'r>(
+    r: &'r Rule,
+    action: &ActionView<'_>,
+    roles: &Roles,
+) -> Option<LimitCheck<'r>> {
     let spec = r.limit.as_ref()?;
     let local = r.state.as_deref();
     Some(LimitCheck {

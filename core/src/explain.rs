@@ -4,8 +4,6 @@
 //! their three-valued results), and the combining step that decided. It is a dry run: it
 //! admits no rate-limit use, consumes no approval and writes no audit record.
 use crate::action::{parse_action_json, ActionView};
-use crate::policy::{Matcher, Rule, RuleEffect, Snapshot};
-use crate::state::{StateBackend, StateOutcome, StateRequest};
 use crate::condition::{Cond, Ctx, Op, Tri};
 use crate::decision::{Code, Decision, Effect};
 use crate::engine::Engine;
@@ -14,6 +12,8 @@ use crate::field::FieldCache;
 use crate::glob::Glob;
 use crate::identity::Roles;
 use crate::json::json_eq;
+use crate::policy::{Matcher, Rule, RuleEffect, Snapshot};
+use crate::state::{StateBackend, StateOutcome, StateRequest};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -271,11 +271,7 @@ impl<'s, 'a> Tracer<'s, 'a> {
     }
 
     /// The combining step (§5.2-5.5), mirroring evaluation without consuming anything.
-    fn combine(
-        &mut self,
-        traced: &[Traced<'s>],
-        state: &dyn StateBackend,
-    ) -> Outcome<'s> {
+    fn combine(&mut self, traced: &[Traced<'s>], state: &dyn StateBackend) -> Outcome<'s> {
         let mut o = Outcome {
             effect: Effect::Deny,
             code: Code::Default,

@@ -59,8 +59,8 @@ pub use audit::{
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};
 pub use error::{CreateError, EngineError, PolicyError};
-pub use state::{Digest, LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 pub use explain::Explanation;
+pub use state::{Digest, LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 
 /// Limits the engine enforces on its inputs.
 pub mod limits_info {

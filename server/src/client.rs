@@ -517,7 +517,10 @@ impl RemoteEngine {
                 .to_owned()
         };
         if status == 422 {
-            return Err(RemoteError::Policy(PolicyError::new(field("path"), field("message"))));
+            return Err(RemoteError::Policy(PolicyError::new(
+                field("path"),
+                field("message"),
+            )));
         }
         Err(RemoteError::Rejected {
             status,

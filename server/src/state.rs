@@ -78,7 +78,9 @@ impl State {
     pub(crate) fn reload_from_file(&self, why: &str) -> bool {
         let path = self.policy_path.display().to_string();
         let result = std::fs::read(&self.policy_path)
-            .map_err(|e| PolicyError::new(String::new(), format!("cannot read the policy file: {e}")))
+            .map_err(|e| {
+                PolicyError::new(String::new(), format!("cannot read the policy file: {e}"))
+            })
             .and_then(|bytes| self.engine().update_policy(&bytes));
         self.record_reload(&path, why, result)
     }

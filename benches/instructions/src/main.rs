@@ -86,7 +86,9 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn workload_file(name: &str) -> Result<Vec<u8>, String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../workload").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../workload")
+        .join(name);
     std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))
 }
 

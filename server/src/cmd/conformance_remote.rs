@@ -242,7 +242,7 @@ fn run_case(
                 }
                 (Err(e), None) => return Err(fail(format!("update failed: {e}"))),
                 (Err(RemoteError::Policy(e)), Some(expect)) => {
-                    check_error(&e.path(), &e.message(), expect).map_err(fail)?
+                    check_error(e.path(), e.message(), expect).map_err(fail)?
                 }
                 (Err(e), Some(_)) => return Err(fail(format!("update failed: {e}"))),
             }
