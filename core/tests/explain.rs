@@ -84,7 +84,7 @@ fn replay(case: &Value, where_: &str, checked: &mut usize) {
                 summary(&decided),
                 "{where_} step {i}"
             );
-            let json: Value = serde_json::from_str(&first.to_json()).unwrap();
+            let json: Value = read_unbounded(&first.to_json());
             assert_eq!(json["decision"]["effect"], summary(&decided)["effect"]);
             *checked += 1;
         } else if let Some(ms) = step.get("advance_ms").and_then(Value::as_i64) {
@@ -101,15 +101,34 @@ fn replay(case: &Value, where_: &str, checked: &mut usize) {
     }
 }
 
+/// Reads JSON text without serde_json's 128-level recursion limit (cases may hold values
+/// nested up to the policy limit of 512 levels; the test runs on a thread with a large stack).
+fn read_unbounded(text: &str) -> Value {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = serde::Deserialize::deserialize(&mut de).unwrap();
+    de.end().unwrap();
+    value
+}
+
 #[test]
 fn explain_predicts_every_conformance_decision_without_consuming() {
+    std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(predict_every_conformance_decision)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn predict_every_conformance_decision() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
     let mut files = Vec::new();
     collect(&dir, &mut files);
     let mut checked = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v = read_unbounded(&text);
         let cases = match v {
             Value::Array(items) => items,
             one => vec![one],
