@@ -6,7 +6,10 @@
 #   make test-packages       package, then: glibc <= 2.17 for every artifact; C through
 #                            pkg-config; npm through a local verdaccio; Go through a file://
 #                            proxy; NuGet from a local feed on Mono; the CLI tarball's
-#                            checksum; cargo publish --dry-run; actionlint on the release workflow
+#                            checksum; actionlint on the release workflow
+#   make test-package-crates cargo publish --dry-run of the publishable crates (a cold build of
+#                            each: run it before a release; it is not part of
+#                            make test, to keep CI short)
 #   make third-party-licenses  regenerate THIRD-PARTY-LICENSES
 .PHONY: package package-native package-licenses package-c package-npm package-go package-nuget \
 	package-cli third-party-licenses nuget-cli test-packages test-package-glibc test-package-c test-package-npm \
@@ -67,7 +70,7 @@ test-package-c: package-c c-deps
 	@$(PKG)/test_c.sh $(DIST)/c $(ROOT)/examples
 
 test-packages: package test-package-glibc test-package-c test-package-npm test-package-go \
-	test-package-nuget test-package-cli test-package-crates test-release-workflow
+	test-package-nuget test-package-cli test-release-workflow
 	@echo "test-packages: every package installed and ran"
 
 # dist/npm: the main package and the linux-x64-gnu platform package (tools/package/npm.mjs). The
