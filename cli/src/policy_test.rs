@@ -97,9 +97,9 @@ fn run_file(file: &Path, default_policy: Option<&Path>, results: &mut Vec<CaseRe
         Err(e) => return fail_file(results, format!("cannot read: {e}")),
     };
     let parsed = if text.trim_start().starts_with('[') {
-        serde_json::from_str::<Vec<&RawValue>>(&text)
+        from_json::<Vec<&RawValue>>(&text)
     } else {
-        serde_json::from_str::<&RawValue>(&text).map(|c| vec![c])
+        from_json::<&RawValue>(&text).map(|c| vec![c])
     };
     let cases = match parsed {
         Ok(c) => c,
@@ -127,6 +127,16 @@ fn run_file(file: &Path, default_policy: Option<&Path>, results: &mut Vec<CaseRe
     }
 }
 
+/// Reads JSON without serde_json's 128-level recursion limit: a case may hold a policy nested
+/// up to the policy language's 512 levels (a few hundred bytes of stack per level).
+fn from_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// A case, with its members both parsed and as written (policies keep their key order, so
 /// load errors are the ones the engine reports for the file as written).
 struct Case<'a> {
@@ -137,11 +147,11 @@ struct Case<'a> {
 
 impl<'a> Case<'a> {
     fn parse(raw: &'a str) -> Result<Case<'a>, String> {
-        let value: Value = serde_json::from_str(raw).map_err(|e| format!("not a case: {e}"))?;
+        let value: Value = from_json(raw).map_err(|e| format!("not a case: {e}"))?;
         let written: BTreeMap<String, &RawValue> =
-            serde_json::from_str(raw).map_err(|_| "a case must be a JSON object".to_owned())?;
+            from_json(raw).map_err(|_| "a case must be a JSON object".to_owned())?;
         let steps_written = match written.get("steps") {
-            Some(s) => serde_json::from_str(s.get())
+            Some(s) => from_json(s.get())
                 .map_err(|_| "\"steps\" must be an array of objects".to_owned())?,
             None => Vec::new(),
         };
