@@ -71,7 +71,7 @@ static char *evaluate_json_text(const portcullis_engine *engine, const uint8_t *
 static void test_versions_and_names(void) {
     CHECK(portcullis_abi_version() == ((PORTCULLIS_ABI_VERSION_MAJOR << 16) | PORTCULLIS_ABI_VERSION_MINOR),
           "portcullis_abi_version() = %#x", portcullis_abi_version());
-    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 1 && PORTCULLIS_ABI_VERSION_MINOR == 1, "ABI version 1.1");
+    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 2 && PORTCULLIS_ABI_VERSION_MINOR == 0, "ABI version 2.0");
     const char *version = portcullis_version();
     unsigned major, minor, patch;
     CHECK(version != NULL && sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3,
