@@ -4,7 +4,7 @@
 //! their three-valued results), and the combining step that decided. It is a dry run: it
 //! admits no rate-limit use, consumes no approval and writes no audit record.
 use crate::action::{parse_action_json, ActionView};
-use crate::condition::{Cond, Ctx, Op, Tri};
+use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect};
 use crate::engine::Engine;
 use crate::eval::Outcome;
@@ -14,9 +14,12 @@ use crate::identity::Roles;
 use crate::json::json_eq;
 use crate::policy::{Matcher, Rule, RuleEffect, Snapshot};
 use crate::state::{StateBackend, StateOutcome, StateRequest};
+
+mod trace;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use trace::{skip_reason, trace_cond};
 
 /// What [`Engine::explain`] found: the decision evaluation would return now (without
 /// consuming anything) and the trace that led to it.
@@ -39,7 +42,7 @@ impl Explanation {
     }
 }
 
-fn tri(t: Tri) -> &'static str {
+pub(super) fn tri(t: Tri) -> &'static str {
     match t {
         Tri::True => "true",
         Tri::False => "false",
@@ -512,96 +515,4 @@ fn empty_like<'s>(o: &Outcome<'s>) -> Outcome<'s> {
         retry_after_ms: None,
         action_hash: None,
     }
-}
-
-fn skip_reason(m: &Matcher) -> String {
-    let exact_or_prefix = |gs: &[Glob]| {
-        gs.iter()
-            .all(|g| matches!(g, Glob::Exact(_) | Glob::Prefix(_)))
-    };
-    if m.tool_indexed {
-        "the index skipped it: the action's tool is not among match.tool".into()
-    } else if m.agent.as_deref().is_some_and(exact_or_prefix) {
-        "the index skipped it: the action's agent is not among match.agent".into()
-    } else {
-        "the index skipped it".into()
-    }
-}
-
-/// A bound as written: integral values without a fraction.
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-        Value::from(n as i64)
-    } else {
-        json!(n)
-    }
-}
-
-fn op_view(op: &Op) -> (&'static str, Option<Value>) {
-    match op {
-        Op::Exists(b) => ("exists", Some(Value::Bool(*b))),
-        Op::Eq(v) => ("eq", Some(v.clone())),
-        Op::Ne(v) => ("ne", Some(v.clone())),
-        Op::In(_) => ("in", None),
-        Op::NotIn(_) => ("not_in", None),
-        Op::Lt(n) => ("lt", Some(number(*n))),
-        Op::Lte(n) => ("lte", Some(number(*n))),
-        Op::Gt(n) => ("gt", Some(number(*n))),
-        Op::Gte(n) => ("gte", Some(number(*n))),
-        Op::Prefix(s) => ("prefix", Some(Value::from(s.as_str()))),
-        Op::Suffix(s) => ("suffix", Some(Value::from(s.as_str()))),
-        Op::Contains(v) => ("contains", Some(v.clone())),
-        Op::Matches(re) => ("matches", Some(Value::from(re.as_str()))),
-        Op::Glob(_) => ("glob", None),
-        Op::PathWithin(_) => ("path_within", None),
-        Op::HostIn(_) => ("host_in", None),
-    }
-}
-
-/// A condition's result and its trace; `path` is relative to the rule (`when.all[0]`).
-fn trace_cond(cond: &Cond, ctx: &Ctx<'_>, path: String) -> (Tri, Value) {
-    let result = cond.eval(ctx);
-    let mut v = Map::new();
-    v.insert("path".into(), Value::from(path.as_str()));
-    let children = |name: &str, items: &[Cond]| {
-        let list: Vec<Value> = items
-            .iter()
-            .enumerate()
-            .map(|(i, c)| trace_cond(c, ctx, format!("{path}.{name}[{i}]")).1)
-            .collect();
-        list
-    };
-    match cond {
-        Cond::All(items) => {
-            let c = children("all", items);
-            v.insert("op".into(), "all".into());
-            v.insert("children".into(), Value::Array(c));
-        }
-        Cond::Any(items) => {
-            let c = children("any", items);
-            v.insert("op".into(), "any".into());
-            v.insert("children".into(), Value::Array(c));
-        }
-        Cond::Not(inner) => {
-            v.insert("op".into(), "not".into());
-            let (_, t) = trace_cond(inner, ctx, format!("{path}.not"));
-            v.insert("children".into(), Value::Array(vec![t]));
-        }
-        Cond::Time(_) => {
-            v.insert("op".into(), "time".into());
-        }
-        Cond::Leaf(field, op) => {
-            let (name, operand) = op_view(op);
-            v.insert("field".into(), Value::from(field.text()));
-            v.insert("op".into(), Value::from(name));
-            if let Some(operand) = operand {
-                v.insert("operand".into(), operand);
-            }
-            let got = ctx.fields.get(field, ctx.action, ctx.roles);
-            v.insert("value".into(), got.cloned().unwrap_or(Value::Null));
-            v.insert("present".into(), Value::Bool(got.is_some()));
-        }
-    }
-    v.insert("result".into(), Value::from(tri(result)));
-    (result, Value::Object(v))
 }
