@@ -38,6 +38,10 @@ const (
 	// CodeEngineError: the engine could not decide (for example, it was
 	// closed); the effect is deny.
 	CodeEngineError Code = "engine_error"
+	// CodeUnavailable: the decision needed something that could not answer in
+	// time (a remote engine, or the shared store of a rate limit or approval
+	// grant); the effect is deny.
+	CodeUnavailable Code = "unavailable"
 )
 
 // ShadowHit is a shadow rule that fired: reported, never deciding.
@@ -85,6 +89,9 @@ type Decision struct {
 	Policy     PolicyInfo `json:"policy"`
 	// EvalNs is the engine's evaluation time in nanoseconds.
 	EvalNs uint64 `json:"eval_ns"`
+	// Fallback is true only on a decision a RemoteEngine took with its local
+	// fallback policy because the remote engine was unavailable.
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 func validEffect(e Effect) bool {
@@ -98,7 +105,7 @@ func validEffect(e Effect) bool {
 func validCode(c Code) bool {
 	switch c {
 	case CodeRule, CodeDefault, CodeApproved, CodeRateLimited, CodeApprovalRequired,
-		CodeUnknownAgent, CodeInvalidAction, CodeEngineError:
+		CodeUnknownAgent, CodeInvalidAction, CodeEngineError, CodeUnavailable:
 		return true
 	}
 	return false

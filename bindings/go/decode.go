@@ -118,6 +118,8 @@ func parseDecision(data []byte) (Decision, error) {
 			})
 		case "eval_ns":
 			d.EvalNs, err = s.uint()
+		case "fallback":
+			d.Fallback, err = s.boolean()
 		default:
 			_, err = s.skip() // a key added by a later minor version
 		}
@@ -151,7 +153,7 @@ func effectOf(v []byte) Effect {
 
 func codeOf(v []byte) Code {
 	for _, c := range [...]Code{CodeRule, CodeDefault, CodeApproved, CodeRateLimited, CodeApprovalRequired,
-		CodeUnknownAgent, CodeInvalidAction, CodeEngineError} {
+		CodeUnknownAgent, CodeInvalidAction, CodeEngineError, CodeUnavailable} {
 		if string(v) == string(c) {
 			return c
 		}

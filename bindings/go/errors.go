@@ -27,6 +27,9 @@ var (
 	// ErrAudit matches every *AuditError: an audit trail that cannot be
 	// opened (New) or written (FlushAudit).
 	ErrAudit = errors.New("portcullis: audit trail failure")
+	// ErrUnavailable: a RemoteEngine could not reach its server, or the
+	// server could not answer (a request that is not a decision failed).
+	ErrUnavailable = errors.New("portcullis: remote engine unavailable")
 )
 
 // AuditError reports an audit trail that cannot be opened (New with

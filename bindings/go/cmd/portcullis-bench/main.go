@@ -60,14 +60,25 @@ type config struct {
 	workload        string
 	n, warmup       int
 	startMs, stepMs int64
+	remote          string
 }
 
+// run times evaluate on a fresh local engine whose manual clock moves
+// -step-ms after each call.
 func run(cfg config, policy []byte, mode string, evaluate func(e *portcullis.Engine, i int) portcullis.Decision) (int, error) {
 	e, err := portcullis.New(policy, portcullis.WithManualClock(time.UnixMilli(cfg.startMs)))
 	if err != nil {
 		return 0, err
 	}
 	defer e.Close()
+	return measure(cfg, mode, func(i int) portcullis.Decision { return evaluate(e, i) }, func(i int) error {
+		return e.SetTime(time.UnixMilli(cfg.startMs + int64(i+1)*cfg.stepMs))
+	})
+}
+
+// measure makes W untimed then N timed calls of evaluate (after runs outside
+// the timed region) and prints the BENCH and MIX lines.
+func measure(cfg config, mode string, evaluate func(i int) portcullis.Decision, after func(i int) error) (int, error) {
 	samples := make([]int64, cfg.n)
 	var m mix
 	var wallStart time.Time
@@ -76,13 +87,13 @@ func run(cfg config, policy []byte, mode string, evaluate func(e *portcullis.Eng
 			wallStart = time.Now()
 		}
 		t0 := time.Now()
-		d := evaluate(e, i)
+		d := evaluate(i)
 		elapsed := time.Since(t0)
 		if i >= cfg.warmup {
 			samples[i-cfg.warmup] = elapsed.Nanoseconds()
 			m.add(d)
 		}
-		if err := e.SetTime(time.UnixMilli(cfg.startMs + int64(i+1)*cfg.stepMs)); err != nil {
+		if err := after(i); err != nil {
 			return 0, err
 		}
 	}
@@ -104,6 +115,7 @@ func main() {
 	flag.IntVar(&cfg.warmup, "warmup", 10_000, "untimed evaluations first")
 	flag.Int64Var(&cfg.startMs, "start-ms", 1_772_463_600_000, "manual clock start, unix ms")
 	flag.Int64Var(&cfg.stepMs, "step-ms", 10, "clock step after each action, ms")
+	flag.StringVar(&cfg.remote, "remote", "", "time a RemoteEngine against `portcullis serve` at this endpoint (unix:PATH, tcp:HOST:PORT) instead of a local engine")
 	flag.Parse()
 	if flag.NArg() != 2 || cfg.n < 1 || cfg.warmup < 0 {
 		fmt.Fprintln(os.Stderr, "usage: portcullis-bench [flags] POLICY.json ACTIONS.json")
@@ -146,6 +158,9 @@ func bench(cfg config, policyPath, actionsPath string) error {
 		}
 		texts[i] = compact.Bytes()
 	}
+	if cfg.remote != "" {
+		return benchRemote(cfg, actions, texts)
+	}
 	failedStruct, err := run(cfg, policy, "struct", func(e *portcullis.Engine, i int) portcullis.Decision {
 		return e.Evaluate(actions[i%len(actions)])
 	})
@@ -155,6 +170,40 @@ func bench(cfg config, policyPath, actionsPath string) error {
 	failedJSON, err := run(cfg, policy, "json", func(e *portcullis.Engine, i int) portcullis.Decision {
 		return e.EvaluateJSON(texts[i%len(texts)])
 	})
+	if err != nil {
+		return err
+	}
+	if failed := failedStruct + failedJSON; failed > 0 {
+		return fmt.Errorf("%d evaluations failed", failed)
+	}
+	return nil
+}
+
+// benchRemote times round trips to a running server (its own clock and
+// policy; POLICY.json is not sent): NAME-remote-struct and NAME-remote-json.
+// Unavailable decisions count as failed.
+func benchRemote(cfg config, actions []portcullis.Action, texts [][]byte) error {
+	r, err := portcullis.NewRemote(cfg.remote, portcullis.RemoteOptions{Timeout: 2 * time.Second, BreakerFailures: -1})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	none := func(int) error { return nil }
+	count := func(d portcullis.Decision) portcullis.Decision {
+		if d.Code == portcullis.CodeUnavailable {
+			d.Code = portcullis.CodeEngineError
+		}
+		return d
+	}
+	failedStruct, err := measure(cfg, "remote-struct", func(i int) portcullis.Decision {
+		return count(r.Evaluate(actions[i%len(actions)]))
+	}, none)
+	if err != nil {
+		return err
+	}
+	failedJSON, err := measure(cfg, "remote-json", func(i int) portcullis.Decision {
+		return count(r.EvaluateJSON(texts[i%len(texts)]))
+	}, none)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,292 @@
+package portcullis_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	portcullis "github.com/portcullis/portcullis/bindings/go"
+)
+
+const remotePolicy = `{
+  "portcullis": 1, "name": "remote-test", "version": "7",
+  "rules": [
+    {"id": "no-rm", "effect": "deny", "match": {"tool": ["shell"]},
+     "when": {"field": "params.cmd", "contains": "rm -rf"}, "reason": "destructive"},
+    {"id": "shell", "effect": "allow", "match": {"tool": ["shell"]}},
+    {"id": "search", "effect": "allow", "match": {"tool": ["search"]}},
+    {"id": "search-2", "effect": "rate_limit", "match": {"tool": ["search"]},
+     "limit": {"max": 2, "window": "1h", "per": ["agent"]}},
+    {"id": "pay", "effect": "require_approval", "match": {"tool": ["pay"]}}
+  ]
+}`
+
+// fallbackPolicy allows only search: enough to tell its decisions apart.
+const fallbackPolicy = `{"portcullis": 1, "name": "fallback",
+  "rules": [{"id": "fallback-search", "effect": "allow", "match": {"tool": ["search"]}}]}`
+
+// server is a `portcullis serve` process on a Unix socket.
+type server struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	socket string
+	policy string
+}
+
+func startServer(t *testing.T, dir string) *server {
+	t.Helper()
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(policy, []byte(remotePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, socket: filepath.Join(dir, "pc.sock"), policy: policy}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *server) start() {
+	s.t.Helper()
+	_ = os.Remove(s.socket)
+	s.cmd = exec.Command(verifier(s.t), "serve", "--policy", s.policy, "--listen", "unix:"+s.socket)
+	s.cmd.Stderr = os.Stderr
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("starting portcullis serve: %v", err)
+	}
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("unix", s.socket); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	s.t.Fatalf("portcullis serve did not listen on %s within 5 s", s.socket)
+}
+
+func (s *server) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
+}
+
+func search(agent string) portcullis.Action {
+	return portcullis.Action{Tool: "search", Agent: portcullis.Agent{ID: agent}, Params: map[string]any{"q": "x"}}
+}
+
+// comparable drops what legitimately differs between two engines.
+func comparable(d portcullis.Decision) portcullis.Decision {
+	d.EvalNs = 0
+	return d
+}
+
+func TestRemoteDecidesAsLocal(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	remote, err := portcullis.NewRemote("unix:"+srv.socket, portcullis.RemoteOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	local, err := portcullis.New([]byte(remotePolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	actions := []portcullis.Action{
+		{Tool: "shell", Agent: portcullis.Agent{ID: "a"}, Params: map[string]any{"cmd": "rm -rf /"}},
+		{Tool: "shell", Agent: portcullis.Agent{ID: "a"}, Params: map[string]any{"cmd": "ls"}},
+		{Tool: "pay", Agent: portcullis.Agent{ID: "a"}, Params: map[string]any{"amount": 3}},
+		{Tool: "unknown", Agent: portcullis.Agent{ID: "a"}},
+		{Tool: "", Agent: portcullis.Agent{ID: "a"}},
+		search("a"), search("a"), search("a"),
+	}
+	for i, a := range actions {
+		want, got := comparable(local.Evaluate(a)), comparable(remote.Evaluate(a))
+		if !reflect.DeepEqual(want, got) {
+			t.Errorf("action %d: remote %+v, local %+v", i, got, want)
+		}
+	}
+	// The server counts: the third search of agent a was rate limited there too.
+	if d := remote.Evaluate(search("a")); d.Code != portcullis.CodeRateLimited || d.Allowed {
+		t.Errorf("a fourth search: %+v", d)
+	}
+	if d := remote.EvaluateJSON([]byte(`{"tool": "search", "tool": "x", "agent": {"id": "a"}}`)); d.Code != portcullis.CodeInvalidAction {
+		t.Errorf("duplicate keys: %+v", d)
+	}
+}
+
+func TestRemoteApprovals(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	remote, err := portcullis.NewRemote("unix:"+srv.socket, portcullis.RemoteOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := portcullis.Action{Tool: "pay", Agent: portcullis.Agent{ID: "a"}, Params: map[string]any{"amount": 5}}
+	d := remote.Evaluate(pay)
+	if d.Code != portcullis.CodeApprovalRequired || d.ActionHash == nil {
+		t.Fatalf("before approval: %+v", d)
+	}
+	hash, err := remote.Approve(pay, time.Minute, 1)
+	if err != nil || hash != *d.ActionHash {
+		t.Fatalf("Approve: %q, %v (decision hash %s)", hash, err, *d.ActionHash)
+	}
+	if d := remote.Evaluate(pay); d.Code != portcullis.CodeApproved || !d.Allowed {
+		t.Errorf("after approval: %+v", d)
+	}
+	if d := remote.Evaluate(pay); d.Code != portcullis.CodeApprovalRequired {
+		t.Errorf("the single use was consumed: %+v", d)
+	}
+	if err := remote.ApproveHash(*d.ActionHash, time.Minute, 1); err != nil {
+		t.Errorf("ApproveHash: %v", err)
+	}
+	if err := remote.ApproveHash("sha256:zz", time.Minute, 1); !errors.Is(err, portcullis.ErrInvalidArgument) {
+		t.Errorf("a malformed hash: %v", err)
+	}
+	if _, err := remote.Approve(pay, 0, 1); !errors.Is(err, portcullis.ErrInvalidArgument) {
+		t.Errorf("ttl 0: %v", err)
+	}
+	if _, err := remote.ApproveJSON([]byte(`{"tool":`), time.Minute, 1); !errors.Is(err, portcullis.ErrInvalidAction) {
+		t.Errorf("broken JSON: %v", err)
+	}
+}
+
+func TestRemoteFailsClosedAndRecovers(t *testing.T) {
+	srv := startServer(t, t.TempDir())
+	remote, err := portcullis.NewRemote("unix:"+srv.socket, portcullis.RemoteOptions{
+		Timeout: 300 * time.Millisecond, BreakerFailures: 2, BreakerCooldown: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fb, err := portcullis.New([]byte(fallbackPolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	withFallback, err := portcullis.NewRemote("unix:"+srv.socket, portcullis.RemoteOptions{Timeout: 300 * time.Millisecond, Fallback: fb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shell := portcullis.Action{Tool: "shell", Agent: portcullis.Agent{ID: "a"}, Params: map[string]any{"cmd": "ls"}}
+	if d := remote.Evaluate(shell); !d.Allowed {
+		t.Fatalf("server up: %+v", d)
+	}
+
+	srv.stop() // SIGKILL
+	for i := 0; i < 5; i++ {
+		d := remote.Evaluate(shell)
+		if d.Allowed || d.Effect != portcullis.EffectDeny || d.Code != portcullis.CodeUnavailable || d.Reason == "" || d.Fallback {
+			t.Fatalf("server killed, call %d: %+v", i, d)
+		}
+	}
+	if d := withFallback.Evaluate(shell); d.Allowed || !d.Fallback || d.Policy.Name != "fallback" || d.Code != portcullis.CodeDefault {
+		t.Errorf("the fallback policy has no shell rule: %+v", d)
+	}
+	if d := withFallback.Evaluate(search("a")); !d.Allowed || !d.Fallback || d.Rule == nil || *d.Rule != "fallback-search" {
+		t.Errorf("the fallback policy allows search: %+v", d)
+	}
+	if _, err := remote.Approve(shell, time.Minute, 1); !errors.Is(err, portcullis.ErrUnavailable) {
+		t.Errorf("Approve while down: %v", err)
+	}
+
+	srv.start()
+	var d portcullis.Decision
+	for i := 0; i < 100; i++ {
+		if d = remote.Evaluate(shell); d.Allowed {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !d.Allowed || d.Fallback {
+		t.Fatalf("after the restart the client did not recover: %+v", d)
+	}
+
+	// SIGSTOP: each call ends with its timeout, as unavailable.
+	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := NewRemoteOrFail(t, "unix:"+srv.socket, portcullis.RemoteOptions{Timeout: 100 * time.Millisecond, BreakerFailures: -1})
+	for i := 0; i < 3; i++ {
+		if d := stopped.Evaluate(shell); d.Code != portcullis.CodeUnavailable || !strings.Contains(d.Reason, "did not answer") {
+			t.Errorf("server stopped, call %d: %+v", i, d)
+		}
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+func NewRemoteOrFail(t *testing.T, endpoint string, opts portcullis.RemoteOptions) *portcullis.RemoteEngine {
+	t.Helper()
+	r, err := portcullis.NewRemote(endpoint, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A server that answers anything but a valid decision gives unavailable.
+func TestRemoteRejectsInvalidAnswers(t *testing.T) {
+	answers := map[string]struct {
+		status int
+		body   string
+	}{
+		"500":                {500, `{"error": {"code": "internal", "message": "boom"}}`},
+		"401":                {401, `{"error": {"code": "unauthorized", "message": "token"}}`},
+		"not json":           {200, `allow`},
+		"allowed but denied": {200, `{"effect": "deny", "allowed": true, "code": "rule"}`},
+		"unknown effect":     {200, `{"effect": "permit", "allowed": true, "code": "rule"}`},
+		"fallback claimed":   {200, `{"effect": "allow", "allowed": true, "code": "rule", "fallback": true}`},
+		"trailing text":      {200, `{"effect": "allow", "allowed": true, "code": "rule"} x`},
+		"empty":              {200, ``},
+	}
+	for name, a := range answers {
+		t.Run(name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(a.status)
+				fmt.Fprint(w, a.body)
+			}))
+			defer ts.Close()
+			r := NewRemoteOrFail(t, ts.URL, portcullis.RemoteOptions{Timeout: time.Second})
+			if d := r.Evaluate(search("a")); d.Allowed || d.Code != portcullis.CodeUnavailable {
+				t.Errorf("%+v", d)
+			}
+		})
+	}
+}
+
+func TestRemoteSendsTokenOnlyOverTCP(t *testing.T) {
+	var got string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("Authorization")
+		fmt.Fprint(w, `{"effect": "deny", "allowed": false, "code": "default", "rule": null, "reason": "r",
+			"matched": [], "shadow": [], "params": null, "retry_after_ms": null, "action_hash": null,
+			"policy": {"name": "p", "version": null}, "eval_ns": 1}`)
+	}))
+	defer ts.Close()
+	r := NewRemoteOrFail(t, "tcp:"+strings.TrimPrefix(ts.URL, "http://"), portcullis.RemoteOptions{Token: "s3cret"})
+	if d := r.Evaluate(search("a")); d.Code != portcullis.CodeDefault || d.Policy.Name != "p" {
+		t.Errorf("%+v", d)
+	}
+	if got != "Bearer s3cret" {
+		t.Errorf("Authorization: %q", got)
+	}
+}
+
+func TestRemoteEndpoints(t *testing.T) {
+	for _, bad := range []string{"", "unix:", "tcp:nohost", "ftp://x", "http://h:1/path", "localhost:80"} {
+		if _, err := portcullis.NewRemote(bad, portcullis.RemoteOptions{}); !errors.Is(err, portcullis.ErrInvalidArgument) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
