@@ -246,7 +246,7 @@ export class Engine {
 }
 
 /** The JSON text of an action (an object or text), or why it cannot be one. */
-function actionText(action: unknown): string | EncodeError {
+export function actionText(action: unknown): string | EncodeError {
   if (typeof action === 'string') {
     if (!wellFormed(action)) return new EncodeError('the JSON text has a lone surrogate');
     if (action.length > MAX_ACTION_BYTES) return new EncodeError(`its JSON text is larger than ${MAX_ACTION_BYTES} bytes`);

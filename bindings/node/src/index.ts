@@ -30,4 +30,5 @@ export {
   refusalMessage,
 } from './errors';
 export { guard, type GuardOptions } from './guard';
+export { RemoteEngine, UnavailableError, type RemoteEngineOptions } from './remote';
 export type * from './types';

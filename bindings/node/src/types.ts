@@ -299,7 +299,9 @@ export type DecisionCode =
   | 'approval_required'
   | 'unknown_agent'
   | 'invalid_action'
-  | 'engine_error';
+  | 'engine_error'
+  /** A remote engine, or the shared store a limit or grant needed, could not answer in time. */
+  | 'unavailable';
 
 /** A shadow rule that fired (it never changes the outcome). */
 export interface ShadowHit {
@@ -329,6 +331,8 @@ export interface Decision {
   policy: { name: string; version: string | null };
   /** Evaluation time in nanoseconds. */
   eval_ns: number;
+  /** True only on a decision a `RemoteEngine` took with its fallback engine (POLICY.md §11.2). */
+  fallback?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
