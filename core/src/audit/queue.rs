@@ -105,7 +105,8 @@ impl Audit {
                 rx: Mutex::new((rx, Chain::default())),
             },
             AuditSink::File(sink) => {
-                let mut writer = FileWriter::open(sink.clone())?;
+                let mut writer =
+                    FileWriter::open(sink.clone())?.max_batch(options.queue_capacity.max(1));
                 let shared = Arc::new(Shared {
                     counters: counters.clone(),
                     ..Shared::default()

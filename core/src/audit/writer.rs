@@ -1,7 +1,8 @@
 //! The file writer: a background thread that seals queued records in order and appends them
 //! to the trail, in batches of bounded size.
 //!
-//! The bound holds end to end: at most the queue's capacity plus one batch is held in memory.
+//! The bound holds end to end: at most the queue's capacity plus one batch (itself at most the
+//! queue's capacity) is held in memory.
 //! A batch that cannot be written is kept and retried (the part that reached the file is cut
 //! off first); meanwhile the writer takes nothing from the queue, so the queue's overflow
 //! policy applies (block waits, drop counts). Nothing sealed is ever discarded while the
@@ -38,6 +39,9 @@ pub(super) struct FileWriter {
     /// Sealed lines not written yet, and how many of them are decision records.
     pending: String,
     pending_records: u64,
+    /// Most records taken into one batch: the queue's capacity (and `MAX_BATCH_RECORDS`), so
+    /// a writer draining a queue that refills as fast as it empties still holds a bounded batch.
+    max_batch: usize,
 }
 
 /// The chain head recorded in the last line of a trail file.
@@ -99,6 +103,7 @@ impl FileWriter {
             chain: Chain::default(),
             pending: String::new(),
             pending_records: 0,
+            max_batch: MAX_BATCH_RECORDS,
         };
         if len == 0 {
             writer.chain = head_of_rotated(&writer.sink.path)?;
@@ -118,6 +123,12 @@ impl FileWriter {
             writer.pending.push_str(&line);
         }
         Ok(writer)
+    }
+
+    /// Takes at most `records` records (and `MAX_BATCH_RECORDS`) into one batch.
+    pub(super) fn max_batch(mut self, records: usize) -> FileWriter {
+        self.max_batch = records.clamp(1, MAX_BATCH_RECORDS);
+        self
     }
 
     /// Seals up to one batch from the queue into `pending`; flush requests go to `acks`.
@@ -148,7 +159,7 @@ impl FileWriter {
                     break;
                 }
             }
-            if taken >= MAX_BATCH_RECORDS || self.pending.len() >= MAX_BATCH_BYTES {
+            if taken >= self.max_batch || self.pending.len() >= MAX_BATCH_BYTES {
                 break;
             }
             next = rx
