@@ -170,7 +170,8 @@ fn typical_mistakes_fail_both_the_engine_and_the_schema() {
     )
     .is_ok());
     assert!(validator.is_valid(&good));
-    let mistakes: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Value)>;
+    let mistakes: Vec<(&str, Mutation)> = vec![
         ("unknown top-level key", Box::new(|p| p["rule"] = json!([]))),
         (
             "unknown rule key",
