@@ -333,6 +333,11 @@ fn scalar(value: &str, style: TScalarStyle) -> Result<String, String> {
         ));
     }
     if let Some(number) = number(value) {
+        if number.parse::<f64>().is_ok_and(f64::is_infinite) {
+            return Err(format!(
+                "the plain value {value} is too large for a number; quote it if a string is meant"
+            ));
+        }
         return Ok(number);
     }
     Ok(quote(value))

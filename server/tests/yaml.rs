@@ -134,6 +134,7 @@ fn surprises_are_errors_with_path_line_and_column() {
         ("x: -.Inf\n", "x", "infinity", ""),
         ("x: .NaN\n", "x", "not-a-number", ""),
         ("x: 1_000\n", "x", "_ separators", ""),
+        ("x: 1e400\n", "x", "too large", ""),
         ("x: 17:00\n", "x", "base-60", ""),
         ("x: 2026-05-01\n", "x", "timestamp", ""),
         ("x: 2026-05-01T10:00:00Z\n", "x", "timestamp", ""),
@@ -280,4 +281,68 @@ fn serve_reads_and_hot_reloads_a_yaml_policy() {
     assert_eq!(v["error"]["path"], "require_known_agent", "{v}");
     let d = c.evaluate_value(&action("fs.write"));
     assert_eq!((&*d.policy.name, d.effect), ("second", Effect::Allow));
+}
+
+/// Mangled YAML gets an error or a conversion, never a panic or a hang.
+#[test]
+fn mangled_yaml_never_panics() {
+    let specials = [
+        ":",
+        "-",
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a",
+        "*a",
+        "!",
+        "|",
+        ">",
+        "'",
+        "\"",
+        "#",
+        "\n",
+        " ",
+        "\t",
+        "? ",
+        ",",
+        "---",
+        "...",
+        "%YAML 1.2\n",
+        "\\",
+        "\u{feff}",
+        "~",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut converted = 0;
+    for fixture in ["support-bot.yaml", "modify.yaml", "roles.yaml"] {
+        let text = std::fs::read_to_string(here("tests/fixtures").join(fixture)).unwrap();
+        for _ in 0..2_000 {
+            let mut t: Vec<char> = text.chars().collect();
+            for _ in 0..1 + next(3) {
+                let at = next(t.len() + 1);
+                if next(2) == 0 && at < t.len() {
+                    t.remove(at);
+                } else {
+                    let s = specials[next(specials.len())];
+                    for (k, c) in s.chars().enumerate() {
+                        t.insert(at + k, c);
+                    }
+                }
+            }
+            let mangled: String = t.into_iter().collect();
+            if let Ok(json) = to_json(mangled.as_bytes()) {
+                serde_json::from_str::<Value>(&json)
+                    .unwrap_or_else(|e| panic!("{mangled:?} gave bad JSON {json}: {e}"));
+                converted += 1;
+            }
+        }
+    }
+    assert!(converted > 0);
 }
