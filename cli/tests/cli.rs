@@ -278,4 +278,16 @@ fn yaml_policies_decide_as_their_json_twins() {
     assert_eq!(json, yaml);
     let o = run(&["check", "tests/fixtures/pay-policy.yaml"], b"");
     assert!(o.status.success(), "{}", text(&o.stdout));
+    let o = run(
+        &[
+            "test",
+            "--policy",
+            "tests/fixtures/pay-policy.yaml",
+            "tests/fixtures/no-policy-tests.json",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let o = run(&["lint", "tests/fixtures/pay-policy.yaml"], b"");
+    assert!(o.status.success(), "{}", text(&o.stdout));
 }
