@@ -251,3 +251,32 @@ fn typical_mistakes_fail_both_the_engine_and_the_schema() {
         assert!(!validator.is_valid(&p), "{name}: the schema accepts it");
     }
 }
+
+/// Unusual but valid spellings: the schema must accept whatever the engine loads.
+#[test]
+fn unusual_valid_policies_validate() {
+    let validator = validator();
+    let policies = [
+        json!({ "portcullis": 1.0, "name": "p" }),
+        json!({ "portcullis": 1, "name": "p", "rules": [
+            { "id": "a:b", "effect": "allow", "priority": 2.0, "enabled": false, "shadow": true,
+              "match": { "kind": ["tool_*", "message"], "tool": ["\\*"] },
+              "when": { "field": "/params/a~1b", "glob": "x*" },
+              "unless": { "not": { "field": "agent.roles", "contains": "r" } },
+              "modify": { "set": {}, "remove": [], "clamp": { "params.n": { "min": -1.5 } } } },
+            { "id": "lim", "effect": "rate_limit", "limit": { "max": 3.0, "window": "500ms", "per": [] } },
+            { "id": "t", "effect": "deny", "when": { "time": { "between": ["23:00", "01:00"],
+              "days": ["sun"], "tz": "+05:30" } } },
+            { "id": "deep", "effect": "deny", "when": { "field": "params.x", "eq": { "a": [[[null]]] } } }
+        ]}),
+        json!({ "portcullis": 1, "name": "p", "agents": [], "roles": {}, "rules": [],
+                "audit": {}, "require_known_agent": true, "version": "" }),
+    ];
+    for p in policies {
+        let text = serde_json::to_vec(&p).unwrap();
+        if let Err(e) = Engine::new(&text, EngineOptions::default()) {
+            panic!("the engine rejects {p}: {e}");
+        }
+        assert!(validator.is_valid(&p), "the schema rejects {p}");
+    }
+}
