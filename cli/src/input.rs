@@ -15,9 +15,11 @@ pub fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-/// A policy document as JSON text (YAML files are converted; see `yaml.rs`).
+/// A policy document as JSON text: `.yaml`/`.yml` files are converted strictly (see
+/// `portcullis_server::yaml`), so load errors name the same paths as for JSON.
 pub fn policy_text(path: &Path) -> Result<Vec<u8>, String> {
-    read(path)
+    let bytes = read(path)?;
+    portcullis_server::yaml::policy_json(path, bytes).map_err(|e| show_error(path, &e))
 }
 
 /// Loads a policy with default options; errors name the file and the JSON path.

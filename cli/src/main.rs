@@ -17,6 +17,7 @@ mod explain;
 mod input;
 mod lint;
 mod policy_test;
+mod schema;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -63,6 +64,8 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Print a JSON Schema (draft 2020-12) of the policy document, for editors and CI.
+    Schema,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     Completions {
         /// The shell to complete for.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { args },
         } => return audit::verify(&args),
+        Command::Schema => schema::run(),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "portcullis", &mut std::io::stdout());

@@ -257,3 +257,37 @@ fn diff_golden_in_every_format() {
         golden(file, &text(&o.stdout));
     }
 }
+
+#[test]
+fn yaml_policies_decide_as_their_json_twins() {
+    let input: &[u8] = b"{\"tool\":\"pay\",\"agent\":{\"id\":\"a\"},\"params\":{\"amount\":500}}\n{\"tool\":\"pay\",\"agent\":{\"id\":\"a\"},\"params\":{\"amount\":5,\"to\":\"shop\"}}\n";
+    let strip = |o: Output| -> Vec<String> {
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        text(&o.stdout)
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("eval_ns");
+                v.to_string()
+            })
+            .collect()
+    };
+    let json = strip(run(&["eval", "tests/fixtures/pay-policy.json"], input));
+    let yaml = strip(run(&["eval", "tests/fixtures/pay-policy.yaml"], input));
+    assert_eq!(json.len(), 2);
+    assert_eq!(json, yaml);
+    let o = run(&["check", "tests/fixtures/pay-policy.yaml"], b"");
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let o = run(
+        &[
+            "test",
+            "--policy",
+            "tests/fixtures/pay-policy.yaml",
+            "tests/fixtures/no-policy-tests.json",
+        ],
+        b"",
+    );
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    let o = run(&["lint", "tests/fixtures/pay-policy.yaml"], b"");
+    assert!(o.status.success(), "{}", text(&o.stdout));
+}

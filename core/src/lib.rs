@@ -78,6 +78,14 @@ pub mod limits_info {
     pub const MAX_QUEUE_CAPACITY: usize = crate::audit::MAX_QUEUE_CAPACITY;
 }
 
+/// Every load error of a policy document that can be found, in the order loading meets
+/// them; empty when the policy loads. The first is the error [`Engine::new`] reports. After an
+/// error in one section or one rule the others are still read; checks across sections are
+/// skipped where a section they need failed (role cycles, undefined roles).
+pub fn policy_errors(policy_json: &[u8]) -> Vec<PolicyError> {
+    policy::check::all_errors(policy_json)
+}
+
 /// The `prev` value of the first record of an audit trail.
 pub fn audit_genesis() -> &'static str {
     audit::GENESIS

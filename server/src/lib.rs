@@ -14,6 +14,7 @@ mod metrics;
 mod reload;
 mod routes;
 mod state;
+pub mod yaml;
 
 pub use args::ServeArgs;
 

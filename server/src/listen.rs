@@ -215,6 +215,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let policy = std::fs::read(&args.policy)
         .map_err(|e| format!("cannot read {}: {e}", args.policy.display()))?;
+    let policy = crate::yaml::policy_json(&args.policy, policy)
+        .map_err(|e| format!("{}: {e}", args.policy.display()))?;
     let engine = initial_engine(&policy, args.audit.as_ref(), args.test_control)
         .map_err(|e| format!("{}: {e}", args.policy.display()))?;
     let state = Arc::new(State {

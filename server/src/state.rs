@@ -77,10 +77,7 @@ impl State {
     /// error with its path and counts it.
     pub(crate) fn reload_from_file(&self, why: &str) -> bool {
         let path = self.policy_path.display().to_string();
-        let result = std::fs::read(&self.policy_path)
-            .map_err(|e| {
-                PolicyError::new(String::new(), format!("cannot read the policy file: {e}"))
-            })
+        let result = crate::yaml::read_policy(&self.policy_path)
             .and_then(|bytes| self.engine().update_policy(&bytes));
         self.record_reload(&path, why, result)
     }

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-const ROOT_KEYS: [&str; 10] = [
+pub(super) const ROOT_KEYS: [&str; 10] = [
     "portcullis",
     "name",
     "version",
@@ -32,7 +32,7 @@ const ROOT_KEYS: [&str; 10] = [
 ];
 
 /// The top-level settings.
-struct Header {
+pub(super) struct Header {
     info: PolicyInfo,
     default_allow: bool,
     first_match: bool,
@@ -40,7 +40,7 @@ struct Header {
 }
 
 /// One `agents` entry: the id glob and the roles it grants directly.
-type AgentEntry = (Glob, Vec<String>);
+pub(super) type AgentEntry = (Glob, Vec<String>);
 
 /// Loads and compiles a policy document. Counters of `prev`'s limits carry over where a
 /// rule's id, max, window and per set are unchanged.
@@ -52,12 +52,7 @@ pub(crate) fn load(
 ) -> Result<Snapshot, PolicyError> {
     let (doc, order) = parse(bytes)?;
     let mut rd = Reader::new(order, interner.regexes());
-    let root = doc.as_object().ok_or_else(|| {
-        err(
-            "",
-            format!("the policy must be a JSON object, found {}", show(&doc)),
-        )
-    })?;
+    let root = root_object(&doc)?;
     rd.check_keys(root, "", &ROOT_KEYS, &["portcullis", "name"])?;
     let header = read_header(root)?;
     let agents = match root.get("agents") {
@@ -105,7 +100,7 @@ pub(crate) fn load(
 }
 
 /// The size check and the parse.
-fn parse(bytes: &[u8]) -> Result<(Value, super::reader::KeyOrder), PolicyError> {
+pub(super) fn parse(bytes: &[u8]) -> Result<(Value, super::reader::KeyOrder), PolicyError> {
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(err(
             "",
@@ -123,7 +118,7 @@ fn parse(bytes: &[u8]) -> Result<(Value, super::reader::KeyOrder), PolicyError> 
 }
 
 /// `portcullis`, `name`, `version`, `default`, `combining`, `require_known_agent`.
-fn read_header(root: &Map<String, Value>) -> Result<Header, PolicyError> {
+pub(super) fn read_header(root: &Map<String, Value>) -> Result<Header, PolicyError> {
     let version_value = root.get("portcullis").unwrap_or(&Value::Null);
     if version_value.as_f64() != Some(1.0) {
         return Err(err(
@@ -181,7 +176,7 @@ fn read_header(root: &Map<String, Value>) -> Result<Header, PolicyError> {
 }
 
 /// The `agents` registry entries, in order.
-fn read_agents(v: &Value, rd: &Reader) -> Result<Vec<AgentEntry>, PolicyError> {
+pub(super) fn read_agents(v: &Value, rd: &Reader) -> Result<Vec<AgentEntry>, PolicyError> {
     let mut out = Vec::new();
     for (i, entry) in array(v, "agents")?.iter().enumerate() {
         let p = index("agents", i);
@@ -211,16 +206,7 @@ fn read_rules(
     rd: &mut Reader,
     interner: &Interner,
 ) -> Result<Vec<CompiledRule>, PolicyError> {
-    let list = array(v, "rules")?;
-    if list.len() > MAX_RULES {
-        return Err(err(
-            "rules",
-            format!(
-                "the policy has {} rules; at most {MAX_RULES} are allowed",
-                list.len()
-            ),
-        ));
-    }
+    let list = rule_list(v)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(list.len());
     for (i, rule) in list.iter().enumerate() {
@@ -230,7 +216,10 @@ fn read_rules(
 }
 
 /// `audit.include_params`: each path and its keys below `params`.
-fn read_audit(v: &Value, rd: &Reader) -> Result<Vec<(String, Vec<String>)>, PolicyError> {
+pub(super) fn read_audit(
+    v: &Value,
+    rd: &Reader,
+) -> Result<Vec<(String, Vec<String>)>, PolicyError> {
     let obj = object(v, "audit")?;
     rd.check_keys(obj, "audit", &["include_params"], &[])?;
     let mut out = Vec::new();
@@ -257,6 +246,18 @@ fn check_rule_roles(
     agents: &[AgentEntry],
     inherits: &Inherits,
 ) -> Result<(), PolicyError> {
+    let defined = defined_roles(agents, inherits);
+    for (i, rule) in rules.iter().enumerate() {
+        check_rule_role(i, rule, &defined)?;
+    }
+    Ok(())
+}
+
+/// The roles an agent entry grants or `roles` names.
+pub(super) fn defined_roles<'a>(
+    agents: &'a [AgentEntry],
+    inherits: &'a Inherits,
+) -> HashSet<&'a str> {
     let mut defined: HashSet<&str> = HashSet::new();
     for (_, roles) in agents {
         defined.extend(roles.iter().map(String::as_str));
@@ -265,23 +266,55 @@ fn check_rule_roles(
         defined.insert(role);
         defined.extend(parents.iter().map(String::as_str));
     }
-    for (i, rule) in rules.iter().enumerate() {
-        if let Some((j, role)) = rule
-            .roles
-            .iter()
-            .enumerate()
-            .find(|(_, r)| !defined.contains(r.as_str()))
-        {
-            return Err(err(
-                &format!("rules[{i}].match.role[{j}]"),
-                format!(
-                    "undefined role {}: no agent entry grants it and no role defines it",
-                    quote(role)
-                ),
-            ));
-        }
+    defined
+}
+
+/// Rule `i`'s `match.role` names only defined roles.
+pub(super) fn check_rule_role(
+    i: usize,
+    rule: &CompiledRule,
+    defined: &HashSet<&str>,
+) -> Result<(), PolicyError> {
+    match rule
+        .roles
+        .iter()
+        .enumerate()
+        .find(|(_, r)| !defined.contains(r.as_str()))
+    {
+        Some((j, role)) => Err(err(
+            &format!("rules[{i}].match.role[{j}]"),
+            format!(
+                "undefined role {}: no agent entry grants it and no role defines it",
+                quote(role)
+            ),
+        )),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The document's root object.
+pub(super) fn root_object(doc: &Value) -> Result<&Map<String, Value>, PolicyError> {
+    doc.as_object().ok_or_else(|| {
+        err(
+            "",
+            format!("the policy must be a JSON object, found {}", show(doc)),
+        )
+    })
+}
+
+/// The `rules` list, within the rule count limit.
+pub(super) fn rule_list(v: &Value) -> Result<&Vec<Value>, PolicyError> {
+    let list = array(v, "rules")?;
+    if list.len() > MAX_RULES {
+        return Err(err(
+            "rules",
+            format!(
+                "the policy has {} rules; at most {MAX_RULES} are allowed",
+                list.len()
+            ),
+        ));
+    }
+    Ok(list)
 }
 
 /// The roles an agent entry grants, with their ancestors.

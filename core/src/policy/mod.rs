@@ -14,6 +14,7 @@ use crate::modify::Modify;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+pub(crate) mod check;
 mod index;
 mod load;
 pub(crate) mod parse;
