@@ -1,8 +1,16 @@
 package portcullis_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -288,5 +296,98 @@ func TestRemoteEndpoints(t *testing.T) {
 		if _, err := portcullis.NewRemote(bad, portcullis.RemoteOptions{}); !errors.Is(err, portcullis.ErrInvalidArgument) {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+// selfSigned writes a throwaway certificate for 127.0.0.1 and its key (PEM) into dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "portcullis test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// A round trip over TLS with a bearer token, against a real server's TLS listener.
+func TestRemoteOverTLSWithToken(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	policy := filepath.Join(dir, "policy.json")
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(policy, []byte(remotePolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tokenFile, []byte("0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(verifier(t), "serve", "--policy", policy, "--listen", "tcp:"+addr,
+		"--tls-cert", certFile, "--tls-key", keyFile, "--token-file", tokenFile)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	shell := portcullis.Action{Tool: "shell", Agent: portcullis.Agent{ID: "a"}, Params: map[string]any{"cmd": "ls"}}
+	opts := portcullis.RemoteOptions{Timeout: 2 * time.Second, Token: "0123456789abcdef0123",
+		TLSConfig: &tls.Config{RootCAs: pool}, BreakerFailures: -1}
+	good := NewRemoteOrFail(t, "https://"+addr, opts)
+	if d := good.Evaluate(shell); !d.Allowed || d.Policy.Name != "remote-test" {
+		t.Fatalf("over TLS with the token: %+v", d)
+	}
+	noToken := opts
+	noToken.Token = ""
+	if d := NewRemoteOrFail(t, "https://"+addr, noToken).Evaluate(shell); d.Allowed || d.Code != portcullis.CodeUnavailable || !strings.Contains(d.Reason, "401") {
+		t.Errorf("without the token: %+v", d)
+	}
+	untrusted := opts
+	untrusted.TLSConfig = nil // the system roots do not know the test certificate
+	if d := NewRemoteOrFail(t, "https://"+addr, untrusted).Evaluate(shell); d.Allowed || d.Code != portcullis.CodeUnavailable {
+		t.Errorf("an untrusted certificate: %+v", d)
+	}
+	if d := NewRemoteOrFail(t, "http://"+addr, opts).Evaluate(shell); d.Allowed || d.Code != portcullis.CodeUnavailable {
+		t.Errorf("plain HTTP to a TLS listener: %+v", d)
 	}
 }
