@@ -141,8 +141,9 @@ test-package-cli: package-cli
 	  test $$rows -gt 0 && echo "ok   CLI: checksum verified, check passed, demo printed $$rows decisions"
 
 # The publishable crates (every other crate has publish = false), packaged and verified together
-# so that portcullis-ffi and portcullis-cli resolve the portcullis crate being published.
-PUBLISH_CRATES := portcullis portcullis-ffi portcullis-server portcullis-cli
+# so that portcullis-ffi and portcullis-cli resolve the portcullis crate being published
+# (portcullis-conformance: the case reader of `portcullis test` and the remote runner).
+PUBLISH_CRATES := portcullis portcullis-conformance portcullis-ffi portcullis-server portcullis-cli
 test-package-crates:
 	@echo "== crates: cargo publish --dry-run"
 	$(CARGO) publish --dry-run --allow-dirty -q $(addprefix -p ,$(PUBLISH_CRATES))

@@ -261,7 +261,7 @@ pub(crate) fn compile(
         .into_iter()
         .find(|k| matches!(k.as_str(), "all" | "any" | "not" | "time"));
     match node {
-        Some(node) => compile_node(obj, &node, path, level, rd),
+        Some(node) => compile_node(obj, node, path, level, rd),
         None => compile_leaf(obj, path, rd),
     }
 }
