@@ -218,11 +218,7 @@ fn main() -> ExitCode {
 fn replay(engine: &RemoteEngine, dir: &Path) -> (usize, usize) {
     let (mut passed, mut failed) = (0usize, 0usize);
     for file in &conformance::files(dir) {
-        let shown = file
-            .strip_prefix(dir)
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        let shown = file.strip_prefix(dir).unwrap_or(file).display().to_string();
         let text = std::fs::read_to_string(file).unwrap_or_default();
         let cases = match conformance::read_file(&text) {
             Ok(cases) => cases,
