@@ -2,12 +2,6 @@
 //! directory named by `PORTCULLIS_CONFORMANCE_DIR`) through the Rust API.
 //!
 //! Prints one line per failing case with its file and step index, then `N passed, M failed`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 use portcullis::{ClockMode, Decision, Engine, EngineOptions, Verdict};
 use portcullis_conformance::{
     self as conformance, on_big_stack, Case, ExpectError, PolicySource, Step,

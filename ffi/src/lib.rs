@@ -10,15 +10,6 @@
 //! (cbindgen); the doc comments below are its documentation.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 
 // The exported modules, in the order the generated header lists them (keep the blank lines:
 // they stop rustfmt from sorting the declarations).

@@ -1,5 +1,5 @@
 //! [`RemoteEngine`]: a client of `portcullis serve` with the local engine's evaluate/approve
-//! API, that fails closed (spec §11.2).
+//! API, that fails closed (see [docs/serve.md, "Clients"](../../docs/serve.md#clients)).
 //!
 //! - One HTTP/1.1 keep-alive connection per concurrent caller, over a Unix socket or TCP; a
 //!   timeout per call covers connecting, sending and reading the answer.
