@@ -162,38 +162,7 @@ pub(crate) fn replay(verdict: bool) -> (usize, usize) {
     let dir = std::env::var_os("PORTCULLIS_CONFORMANCE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance"));
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for file in &conformance::files(&dir) {
-        let shown = file
-            .strip_prefix(&dir)
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let cases = match conformance::read_file(&text) {
-            Ok(cases) => cases,
-            Err(e) => {
-                println!("FAIL {shown}: {e}");
-                failed += 1;
-                continue;
-            }
-        };
-        for (n, raw) in cases.iter().enumerate() {
-            let Ok(case) = Case::parse(raw) else {
-                println!("FAIL {shown}#{n}: not a case object");
-                failed += 1;
-                continue;
-            };
-            match run_case(&case, verdict) {
-                Ok(()) => passed += 1,
-                Err((step, msg)) => {
-                    failed += 1;
-                    let at = step.map_or(String::new(), |s| format!(" step {s}"));
-                    println!("FAIL {shown}#{n}{at} ({}): {msg}", case.name);
-                }
-            }
-        }
-    }
+    let (passed, failed) = conformance::replay_dir(&dir, |case| run_case(case, verdict));
     assert!(
         passed + failed > 0,
         "no conformance case found in {}",

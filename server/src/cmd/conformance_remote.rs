@@ -208,44 +208,12 @@ fn main() -> ExitCode {
     );
     // Case files may nest values deeper than serde_json's default limit: read them on a
     // large stack.
-    let (passed, failed) = on_big_stack(move || replay(&engine, &dir));
+    let (passed, failed) =
+        on_big_stack(move || conformance::replay_dir(&dir, |case| run_case(&engine, case)));
     println!("{passed} passed, {failed} failed");
     if failed == 0 && passed > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
-}
-
-/// Replays every case file under `dir`; returns (passed, failed).
-fn replay(engine: &RemoteEngine, dir: &Path) -> (usize, usize) {
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for file in &conformance::files(dir) {
-        let shown = file.strip_prefix(dir).unwrap_or(file).display().to_string();
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let cases = match conformance::read_file(&text) {
-            Ok(cases) => cases,
-            Err(e) => {
-                println!("FAIL {shown}: {e}");
-                failed += 1;
-                continue;
-            }
-        };
-        for (n, raw) in cases.iter().enumerate() {
-            let Ok(case) = Case::parse(raw) else {
-                println!("FAIL {shown}#{n}: not a case object");
-                failed += 1;
-                continue;
-            };
-            match run_case(engine, &case) {
-                Ok(()) => passed += 1,
-                Err((step, msg)) => {
-                    failed += 1;
-                    let at = step.map_or(String::new(), |s| format!(" step {s}"));
-                    println!("FAIL {shown}#{n}{at} ({}): {msg}", case.name);
-                }
-            }
-        }
-    }
-    (passed, failed)
 }

@@ -48,6 +48,11 @@ fn from_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result
     Ok(value)
 }
 
+/// Reads JSON text of any nesting depth (on a large stack, see [`on_big_stack`]).
+pub fn read_value(text: &str) -> serde_json::Result<Value> {
+    from_json(text)
+}
+
 /// Splits the text of a case file (one case object, or an array of them) into the text of
 /// each case; `Err` says why it is not a case file.
 pub fn read_file(text: &str) -> Result<Vec<&str>, String> {
@@ -76,6 +81,45 @@ pub fn on_big_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
         .expect("cannot start the replay thread")
         .join()
         .expect("the replay thread panicked")
+}
+
+/// Replays every case under `dir` with `run`, which returns the first failure as the step it
+/// happened at (`None` for the case itself) and a message. Prints one line per failing case
+/// (`FAIL file#n step s (name): message`) and returns the numbers of passed and failed cases;
+/// a file that is not a case file counts as one failure.
+pub fn replay_dir(
+    dir: &Path,
+    mut run: impl FnMut(&Case) -> Result<(), (Option<usize>, String)>,
+) -> (usize, usize) {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in &files(dir) {
+        let shown = file.strip_prefix(dir).unwrap_or(file).display().to_string();
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let cases = match read_file(&text) {
+            Ok(cases) => cases,
+            Err(e) => {
+                println!("FAIL {shown}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        for (n, raw) in cases.iter().enumerate() {
+            let Ok(case) = Case::parse(raw) else {
+                println!("FAIL {shown}#{n}: not a case object");
+                failed += 1;
+                continue;
+            };
+            match run(&case) {
+                Ok(()) => passed += 1,
+                Err((step, msg)) => {
+                    failed += 1;
+                    let at = step.map_or(String::new(), |s| format!(" step {s}"));
+                    println!("FAIL {shown}#{n}{at} ({}): {msg}", case.name);
+                }
+            }
+        }
+    }
+    (passed, failed)
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 timestamp.
