@@ -4,9 +4,9 @@ TEST_TARGETS += lint-rust test-rust
 CONFORMANCE_TARGETS += conformance-rust
 DEMO_TARGETS += demo-rust
 
+# rustfmt, and clippy on every crate of the workspace (benches, the napi crate and the tools).
 lint-rust:
 	$(CARGO) fmt --all -- --check
-	# Every crate of the workspace: benches, the napi crate and the tools included.
 	$(CARGO) clippy -q --workspace --all-targets -- -D warnings
 
 # Unit, conformance, concurrency, property and audit tests (a small audit load in debug);
