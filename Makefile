@@ -20,7 +20,7 @@ help:
 	@echo "make bench        run the benchmark harnesses"
 	@echo "make package      write the installable packages to dist/ (docs/packaging.md)"
 
-test: $(TEST_TARGETS)
+test: deps $(TEST_TARGETS)
 	@echo "all test suites passed"
 
 # Runs every language's demo on examples/demo-policy.json and checks that they all print the

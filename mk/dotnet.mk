@@ -22,15 +22,8 @@ MONO := mono --debug
 # so that they use nothing but the public API of the library.
 DOTNET_JSON := $(DOTNET_DIR)/src/JsonReader.cs $(DOTNET_DIR)/src/JsonWriter.cs $(DOTNET_DIR)/src/JsonObject.cs
 
-# Installs Mono (compiler, runtime, System.Core) and gcc, only when something is missing.
-dotnet-deps:
-	@missing=""; \
-	for p in $(DOTNET_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc libc6-dev"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+# Mono (compiler, runtime, System.Core: DOTNET_PACKAGES) and gcc come from `make deps`.
+dotnet-deps: deps
 
 dotnet-bindings:
 	$(CARGO) run -q -p gen-csharp

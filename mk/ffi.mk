@@ -32,17 +32,8 @@ C_VALGRIND_TESTS := misuse_test struct_test audit_test
 C_TEST_ENV := PORTCULLIS_BIN=$(ROOT)/target/release/portcullis
 C_CONFORMANCE_DIR := tests/conformance
 
-# Installs what the C suites need, only when it is missing.
-c-deps:
-	@missing=""; \
-	dpkg -s libcjson-dev >/dev/null 2>&1 || missing="$$missing libcjson-dev"; \
-	command -v valgrind >/dev/null 2>&1 || missing="$$missing valgrind"; \
-	command -v $(C_CC) >/dev/null 2>&1 || missing="$$missing gcc"; \
-	command -v $(C_CXX) >/dev/null 2>&1 || missing="$$missing g++"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+# What the C suites need (gcc, g++, cJSON, valgrind) comes from `make deps` (mk/deps.mk).
+c-deps: deps
 
 ffi:
 	$(CARGO) build -q --release -p portcullis-ffi

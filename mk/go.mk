@@ -19,11 +19,9 @@ GO_FUZZ_TIME ?= 10s
 # -v shows the runner's own lines (one per failing case, then "N passed, M failed").
 GO_CONFORMANCE = set -o pipefail; cd $(GO_DIR) && $(GO_ENV) $(GO) test -count=1 -v -run '^TestConformance$$' . | grep -v '^=== RUN'
 
-go-toolchain:
+# gcc for cgo comes from `make deps` (mk/deps.mk).
+go-toolchain: deps
 	@command -v $(GO) >/dev/null || { echo "go-toolchain: Go 1.26 or later is required (not found on PATH)" >&2; exit 1; }
-	@command -v gcc >/dev/null || { \
-	  echo "go-toolchain: installing gcc for cgo"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev; }
 
 # vet, every test under the race detector, the memory-growth tests (which
 # build only without it), the conformance suite and a short fuzz of both

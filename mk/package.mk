@@ -110,12 +110,6 @@ package-nuget: package-native package-licenses dotnet-deps
 	@python3 $(PKG)/nuget.py $(PKG_VERSION) $(NUGET_BUILD)/Portcullis.dll $(NUGET_BUILD)/Portcullis.xml \
 	  $(PKG_NATIVE)/libportcullis.so $(DOTNET_DIR)/README.md $(ROOT)/LICENSE $(DIST)/nuget
 
-# Debian's nuget CLI (Mono) for the install test; the test falls back to unzip without it.
-nuget-cli:
-	@command -v nuget >/dev/null || { echo "installing nuget (Debian)"; apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nuget >/dev/null || \
-	  echo "nuget is not installable here: the test installs by unzipping"; }
-
 test-package-nuget: package-nuget nuget-cli
 	@echo "== .NET: Portcullis from a local feed folder, compiled with mcs, run on Mono"
 	@$(PKG)/test_nuget.sh $(DIST)/nuget $(PKG_VERSION)
@@ -141,8 +135,9 @@ test-package-cli: package-cli
 	  test $$rows -gt 0 && echo "ok   CLI: checksum verified, check passed, demo printed $$rows decisions"
 
 # The publishable crates (every other crate has publish = false), packaged and verified together
-# so that portcullis-ffi and portcullis-cli resolve the portcullis crate being published.
-PUBLISH_CRATES := portcullis portcullis-ffi portcullis-server portcullis-cli
+# so that portcullis-ffi and portcullis-cli resolve the portcullis crate being published
+# (portcullis-conformance: the case reader of `portcullis test` and the remote runner).
+PUBLISH_CRATES := portcullis portcullis-conformance portcullis-ffi portcullis-server portcullis-cli
 test-package-crates:
 	@echo "== crates: cargo publish --dry-run"
 	$(CARGO) publish --dry-run --allow-dirty -q $(addprefix -p ,$(PUBLISH_CRATES))

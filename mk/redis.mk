@@ -3,10 +3,8 @@
 .PHONY: test-redis lint-redis redis-server bench-redis
 TEST_TARGETS += lint-redis test-redis
 
-# Debian's redis-server package (redis-server and redis-cli), installed when missing.
-redis-server:
-	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || \
-		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server; }
+# redis-server and redis-cli come from `make deps` (mk/deps.mk).
+redis-server: deps
 
 lint-redis:
 	$(CARGO) clippy -q -p portcullis-redis --all-targets -- -D warnings

@@ -8,13 +8,10 @@
 //! and exits 1 when any case failed.
 use crate::input;
 use portcullis::{ClockMode, Decision, Engine, EngineOptions, PolicyError};
-use serde_json::value::RawValue;
+use portcullis_conformance::{self as conformance, Case, ExpectError, PolicySource, Step};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -40,7 +37,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     let mut files = Vec::new();
     for t in &args.tests {
         if t.is_dir() {
-            collect(t, &mut files);
+            files.extend(conformance::files(t));
         } else {
             files.push(t.clone());
         }
@@ -68,21 +65,6 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
     })
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json") {
-            out.push(p);
-        }
-    }
-}
-
 fn run_file(file: &Path, default_policy: Option<&Path>, results: &mut Vec<CaseResult>) {
     let shown = file.display().to_string();
     let fail_file = |results: &mut Vec<CaseResult>, m: String| {
@@ -96,14 +78,9 @@ fn run_file(file: &Path, default_policy: Option<&Path>, results: &mut Vec<CaseRe
         Ok(t) => t,
         Err(e) => return fail_file(results, format!("cannot read: {e}")),
     };
-    let parsed = if text.trim_start().starts_with('[') {
-        from_json::<Vec<&RawValue>>(&text)
-    } else {
-        from_json::<&RawValue>(&text).map(|c| vec![c])
-    };
-    let cases = match parsed {
+    let cases = match conformance::read_file(&text) {
         Ok(c) => c,
-        Err(e) => return fail_file(results, format!("not a JSON case file: {e}")),
+        Err(e) => return fail_file(results, e),
     };
     let base = file.parent().unwrap_or(Path::new("."));
     for (n, raw) in cases.iter().enumerate() {
@@ -112,11 +89,8 @@ fn run_file(file: &Path, default_policy: Option<&Path>, results: &mut Vec<CaseRe
         } else {
             shown.clone()
         };
-        let (name, failures) = match Case::parse(raw.get()) {
-            Ok(case) => {
-                let name = case.name();
-                (name, case.run(base, default_policy))
-            }
+        let (name, failures) = match Case::parse(raw) {
+            Ok(case) => (case.name.clone(), run_case(&case, base, default_policy)),
             Err(m) => ("(unnamed)".into(), vec![m]),
         };
         results.push(CaseResult {
@@ -127,187 +101,120 @@ fn run_file(file: &Path, default_policy: Option<&Path>, results: &mut Vec<CaseRe
     }
 }
 
-/// Reads JSON without serde_json's 128-level recursion limit: a case may hold a policy nested
-/// up to the policy language's 512 levels (a few hundred bytes of stack per level).
-fn from_json<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.disable_recursion_limit();
-    let value = T::deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+/// The policy of a case: its own (`policy`, `policy_raw` or `policy_file`), else `--policy`.
+fn case_policy(case: &Case, base: &Path, default_policy: Option<&Path>) -> Result<Vec<u8>, String> {
+    match case.policy.as_ref()? {
+        Some(PolicySource::Text(text)) => Ok(text.as_bytes().to_vec()),
+        Some(PolicySource::File(f)) => input::policy_text(&base.join(f)),
+        None => match default_policy {
+            Some(p) => input::policy_text(p),
+            None => Err("the case names no policy and no --policy was given".into()),
+        },
+    }
 }
 
-/// A case, with its members both parsed and as written (policies keep their key order, so
-/// load errors are the ones the engine reports for the file as written).
-struct Case<'a> {
-    value: Value,
-    written: BTreeMap<String, &'a RawValue>,
-    steps_written: Vec<BTreeMap<String, &'a RawValue>>,
-}
-
-impl<'a> Case<'a> {
-    fn parse(raw: &'a str) -> Result<Case<'a>, String> {
-        let value: Value = from_json(raw).map_err(|e| format!("not a case: {e}"))?;
-        let written: BTreeMap<String, &RawValue> =
-            from_json(raw).map_err(|_| "a case must be a JSON object".to_owned())?;
-        let steps_written = match written.get("steps") {
-            Some(s) => from_json(s.get())
-                .map_err(|_| "\"steps\" must be an array of objects".to_owned())?,
-            None => Vec::new(),
-        };
-        Ok(Case {
-            value,
-            written,
-            steps_written,
-        })
-    }
-
-    fn name(&self) -> String {
-        self.value
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("(unnamed)")
-            .to_owned()
-    }
-
-    fn policy(&self, base: &Path, default_policy: Option<&Path>) -> Result<Vec<u8>, String> {
-        let given = ["policy", "policy_raw", "policy_file"]
-            .iter()
-            .filter(|k| self.value.get(**k).is_some())
-            .count();
-        if given > 1 {
-            return Err("give only one of \"policy\", \"policy_raw\" and \"policy_file\"".into());
+/// Runs a case; returns one line per failing step (empty when it passed).
+fn run_case(case: &Case, base: &Path, default_policy: Option<&Path>) -> Vec<String> {
+    let clock = match &case.clock_ms {
+        Ok(c) => *c,
+        Err(m) => return vec![m.clone()],
+    };
+    let policy = match case_policy(case, base, default_policy) {
+        Ok(p) => p,
+        Err(m) => return vec![m],
+    };
+    let options = EngineOptions {
+        clock: ClockMode::Manual { start_ms: clock },
+        ..EngineOptions::default()
+    };
+    let loaded = Engine::new(&policy, options);
+    if let Some(expect) = &case.expect_error {
+        if case.steps.is_some() {
+            return vec!["a case with expect_error must not have steps".into()];
         }
-        if let Some(w) = self.written.get("policy") {
-            return Ok(w.get().as_bytes().to_vec());
-        }
-        match (self.value.get("policy_raw"), self.value.get("policy_file")) {
-            (Some(Value::String(raw)), _) => Ok(raw.as_bytes().to_vec()),
-            (Some(_), _) => Err("\"policy_raw\" must be a string".into()),
-            (_, Some(Value::String(f))) => input::policy_text(&base.join(f)),
-            (_, Some(_)) => Err("\"policy_file\" must be a string".into()),
-            (None, None) => match default_policy {
-                Some(p) => input::policy_text(p),
-                None => Err("the case names no policy and no --policy was given".into()),
-            },
-        }
-    }
-
-    /// Runs the case; returns one line per failing step (empty when it passed).
-    fn run(&self, base: &Path, default_policy: Option<&Path>) -> Vec<String> {
-        let clock = match parse_clock(
-            self.value
-                .get("clock")
-                .and_then(Value::as_str)
-                .unwrap_or(DEFAULT_CLOCK),
-        ) {
-            Ok(c) => c,
-            Err(m) => return vec![m],
-        };
-        let policy = match self.policy(base, default_policy) {
-            Ok(p) => p,
-            Err(m) => return vec![m],
-        };
-        let options = EngineOptions {
-            clock: ClockMode::Manual { start_ms: clock },
-            ..EngineOptions::default()
-        };
-        let loaded = Engine::new(&policy, options);
-        if let Some(expect) = self.value.get("expect_error") {
-            if self.value.get("steps").is_some() {
-                return vec!["a case with expect_error must not have steps".into()];
-            }
-            return match loaded {
-                Ok(_) => vec![format!(
-                    "expected load error {expect}, got a policy that loads"
-                )],
-                Err(e) => check_error(&e, expect).err().into_iter().collect(),
-            };
-        }
-        let engine = match loaded {
+        let expect = match expect {
             Ok(e) => e,
-            Err(e) => return vec![format!("the policy failed to load: {e}")],
+            Err(m) => return vec![m.clone()],
         };
-        let Some(steps) = self.value.get("steps").and_then(Value::as_array) else {
-            return vec!["the case has no \"steps\" array".into()];
+        return match loaded {
+            Ok(_) => vec![format!(
+                "expected load error {}, got a policy that loads",
+                show_expect_error(expect)
+            )],
+            Err(e) => check_error(&e, expect).err().into_iter().collect(),
         };
-        let mut failures = Vec::new();
-        for (i, step) in steps.iter().enumerate() {
-            match self.step(&engine, i, step) {
-                Ok(()) => {}
-                Err(Stop::Mismatch(m)) => failures.push(format!("step {i}: {m}")),
-                Err(Stop::Broken(m)) => {
-                    failures.push(format!("step {i}: {m} (later steps not run)"));
-                    break;
-                }
+    }
+    let engine = match loaded {
+        Ok(e) => e,
+        Err(e) => return vec![format!("the policy failed to load: {e}")],
+    };
+    let steps = match case.steps() {
+        Ok(steps) => steps,
+        Err(m) => return vec![m],
+    };
+    let mut failures = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let outcome = match step {
+            Ok(step) => run_step(&engine, step),
+            Err(m) => Err(Stop::Broken(m.clone())),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Stop::Mismatch(m)) => failures.push(format!("step {i}: {m}")),
+            Err(Stop::Broken(m)) => {
+                failures.push(format!("step {i}: {m} (later steps not run)"));
+                break;
             }
         }
-        failures
     }
+    failures
+}
 
-    fn step(&self, engine: &Engine, i: usize, step: &Value) -> Result<(), Stop> {
-        let expect = step.get("expect").unwrap_or(&Value::Null);
-        let broken = |m: String| Stop::Broken(m);
-        if let Some(action) = step.get("eval") {
-            return check_decision(&engine.evaluate_value(action), expect).map_err(Stop::Mismatch);
+fn run_step(engine: &Engine, step: &Step) -> Result<(), Stop> {
+    let broken = Stop::Broken;
+    match step {
+        Step::Eval { action, expect } => {
+            check_decision(&engine.evaluate_value(action), expect).map_err(Stop::Mismatch)
         }
-        if let Some(raw) = step.get("eval_raw") {
-            let raw = raw
-                .as_str()
-                .ok_or(broken("eval_raw is not a string".into()))?;
-            return check_decision(&engine.evaluate_json(raw.as_bytes()), expect)
-                .map_err(Stop::Mismatch);
+        Step::EvalRaw { text, expect } => {
+            check_decision(&engine.evaluate_json(text.as_bytes()), expect).map_err(Stop::Mismatch)
         }
-        if let Some(ms) = step.get("advance_ms") {
-            let ms = ms
-                .as_i64()
-                .ok_or(broken("advance_ms is not an integer".into()))?;
-            return engine
-                .set_time(engine.now_ms().saturating_add(ms))
-                .map_err(|e| broken(e.to_string()));
-        }
-        if let Some(at) = step.get("set_clock") {
-            let at = parse_clock(at.as_str().unwrap_or_default()).map_err(broken)?;
-            return engine.set_time(at).map_err(|e| broken(e.to_string()));
-        }
-        if let Some(action) = step.get("approve") {
-            let ttl = step
-                .get("ttl_ms")
-                .and_then(Value::as_u64)
-                .ok_or(broken("approve needs ttl_ms".into()))?;
-            let uses = step.get("uses").and_then(Value::as_u64).unwrap_or(1);
-            let uses = u32::try_from(uses).map_err(|_| broken("uses is too large".into()))?;
-            return engine
-                .approve_action_value(action, ttl, uses)
-                .map(|_| ())
-                .map_err(|e| broken(format!("approve failed: {e}")));
-        }
-        if step.get("update_policy").is_some() || step.get("update_policy_raw").is_some() {
-            let bytes = match (
-                self.steps_written
-                    .get(i)
-                    .and_then(|s| s.get("update_policy")),
-                step.get("update_policy_raw"),
-            ) {
-                (Some(w), None) => w.get().as_bytes().to_vec(),
-                (None, Some(Value::String(raw))) => raw.as_bytes().to_vec(),
-                _ => {
-                    return Err(broken(
-                        "give exactly one of update_policy and update_policy_raw (a string)".into(),
-                    ))
-                }
-            };
-            return match (engine.update_policy(&bytes), step.get("expect_error")) {
+        Step::AdvanceMs(ms) => engine
+            .set_time(engine.now_ms().saturating_add(*ms))
+            .map_err(|e| broken(e.to_string())),
+        Step::SetClock(at) => engine.set_time(*at).map_err(|e| broken(e.to_string())),
+        Step::Approve {
+            action,
+            ttl_ms,
+            uses,
+        } => engine
+            .approve_action_value(action, *ttl_ms, *uses)
+            .map(|_| ())
+            .map_err(|e| broken(format!("approve failed: {e}"))),
+        Step::UpdatePolicy { text, expect_error } => {
+            match (engine.update_policy(text.as_bytes()), expect_error) {
                 (Ok(()), None) => Ok(()),
                 (Ok(()), Some(want)) => Err(Stop::Mismatch(format!(
-                    "expected update error {want}, got an update that loads"
+                    "expected update error {}, got an update that loads",
+                    show_expect_error(want)
                 ))),
                 (Err(e), None) => Err(broken(format!("the update failed: {e}"))),
                 (Err(e), Some(want)) => check_error(&e, want).map_err(Stop::Mismatch),
-            };
+            }
         }
-        Err(broken(format!("unknown step {step}")))
     }
+}
+
+/// An `expect_error` as the case file writes it.
+fn show_expect_error(expect: &ExpectError) -> Value {
+    let mut shown = serde_json::Map::new();
+    if let Some(path) = &expect.path {
+        shown.insert("path".into(), Value::from(path.as_str()));
+    }
+    if let Some(contains) = &expect.contains {
+        shown.insert("contains".into(), Value::from(contains.as_str()));
+    }
+    Value::Object(shown)
 }
 
 enum Stop {
@@ -317,68 +224,9 @@ enum Stop {
     Broken(String),
 }
 
-fn parse_clock(s: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|d| d.timestamp_millis())
-        .map_err(|e| format!("bad clock {s:?}: {e}"))
-}
-
-/// Numbers compare as doubles; everything else structurally.
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 /// Compares the keys `expect` gives; every mismatch is listed, as `key: expected X, got Y`.
 fn check_decision(d: &Decision, expect: &Value) -> Result<(), String> {
-    let got = d.to_value();
-    let Some(exp) = expect.as_object() else {
-        return if expect.is_null() {
-            Ok(())
-        } else {
-            Err("\"expect\" is not an object".into())
-        };
-    };
-    let mut bad = Vec::new();
-    for (key, want) in exp {
-        match key.as_str() {
-            "reason_contains" => match want.as_str() {
-                Some(sub) if d.reason.contains(sub) => {}
-                Some(sub) => bad.push(format!(
-                    "reason: expected to contain {sub:?}, got {:?}",
-                    d.reason
-                )),
-                None => bad.push("reason_contains is not a string".into()),
-            },
-            "policy" => match want.as_object() {
-                Some(want) => {
-                    for (k, v) in want {
-                        let g = got.pointer(&format!("/policy/{k}")).unwrap_or(&Value::Null);
-                        if !same(g, v) {
-                            bad.push(format!("policy.{k}: expected {v}, got {g}"));
-                        }
-                    }
-                }
-                None => bad.push("expect.policy is not an object".into()),
-            },
-            "effect" | "allowed" | "code" | "rule" | "reason" | "matched" | "shadow" | "params"
-            | "retry_after_ms" | "action_hash" => {
-                let g = got.get(key).unwrap_or(&Value::Null);
-                if !same(g, want) {
-                    bad.push(format!("{key}: expected {want}, got {g}"));
-                }
-            }
-            other => bad.push(format!("unknown expect key {other:?}")),
-        }
-    }
+    let bad = conformance::decision_mismatches(&d.to_value(), expect);
     if bad.is_empty() {
         Ok(())
     } else {
@@ -386,23 +234,8 @@ fn check_decision(d: &Decision, expect: &Value) -> Result<(), String> {
     }
 }
 
-fn check_error(err: &PolicyError, expect: &Value) -> Result<(), String> {
-    let mut bad = Vec::new();
-    match expect.get("path") {
-        Some(Value::String(p)) if *p != err.path() => {
-            bad.push(format!("error path: expected {p:?}, got {:?}", err.path()));
-        }
-        Some(Value::String(_)) | None => {}
-        Some(_) => bad.push("expect_error.path is not a string".into()),
-    }
-    match expect.get("contains") {
-        Some(Value::String(s)) if !err.message().contains(s.as_str()) => bad.push(format!(
-            "error message: expected to contain {s:?}, got {:?}",
-            err.message()
-        )),
-        Some(Value::String(_)) | None => {}
-        Some(_) => bad.push("expect_error.contains is not a string".into()),
-    }
+fn check_error(err: &PolicyError, expect: &ExpectError) -> Result<(), String> {
+    let bad = expect.mismatches(err.path(), err.message());
     if bad.is_empty() {
         Ok(())
     } else {

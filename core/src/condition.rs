@@ -11,7 +11,7 @@ use crate::policy::reader::{child, err, index, non_empty_array, Reader};
 use crate::time::{parse_hhmm, TimeWindow, Zone, DAYS};
 use crate::value::clone_deep;
 use regex::{Regex, RegexBuilder};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::HashSet;
 
 /// Deepest condition nesting accepted (the value of `when`/`unless` is level 1).
@@ -260,27 +260,47 @@ pub(crate) fn compile(
         .keys(obj, path)
         .into_iter()
         .find(|k| matches!(k.as_str(), "all" | "any" | "not" | "time"));
-    if let Some(node) = node {
-        rd.check_keys(obj, path, &[node.as_str()], &[])?;
-        let p = child(path, node);
-        let inner = obj.get(node.as_str()).unwrap_or(&Value::Null);
-        return match node.as_str() {
-            "all" | "any" => {
-                let items = non_empty_array(inner, &p)?;
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    out.push(compile(item, &index(&p, i), level + 1, rd)?);
-                }
-                Ok(if node == "all" {
-                    Cond::All(out)
-                } else {
-                    Cond::Any(out)
-                })
-            }
-            "not" => Ok(Cond::Not(Box::new(compile(inner, &p, level + 1, rd)?))),
-            _ => compile_time(inner, &p, rd).map(Cond::Time),
-        };
+    match node {
+        Some(node) => compile_node(obj, node, path, level, rd),
+        None => compile_leaf(obj, path, rd),
     }
+}
+
+/// Compiles a combining node (`all`, `any`, `not`) or a `time` window.
+fn compile_node(
+    obj: &Map<String, Value>,
+    node: &str,
+    path: &str,
+    level: usize,
+    rd: &mut Reader,
+) -> Result<Cond, PolicyError> {
+    rd.check_keys(obj, path, &[node], &[])?;
+    let p = child(path, node);
+    let inner = obj.get(node).unwrap_or(&Value::Null);
+    match node {
+        "all" | "any" => {
+            let items = non_empty_array(inner, &p)?;
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(compile(item, &index(&p, i), level + 1, rd)?);
+            }
+            Ok(if node == "all" {
+                Cond::All(out)
+            } else {
+                Cond::Any(out)
+            })
+        }
+        "not" => Ok(Cond::Not(Box::new(compile(inner, &p, level + 1, rd)?))),
+        _ => compile_time(inner, &p, rd).map(Cond::Time),
+    }
+}
+
+/// Compiles a leaf: a `field` and exactly one operator.
+fn compile_leaf(
+    obj: &Map<String, Value>,
+    path: &str,
+    rd: &mut Reader,
+) -> Result<Cond, PolicyError> {
     rd.check_keys(obj, path, &OPS, &["field"])?;
     let ops: Vec<&str> = OPS
         .iter()
@@ -306,8 +326,12 @@ pub(crate) fn compile(
     };
     let mut compiled = Vec::with_capacity(ops.len());
     for op in &ops {
-        let operand = obj.get(*op).unwrap_or(&Value::Null);
-        compiled.push(compile_op(op, operand, &child(path, op), rd)?);
+        let operand = Operand {
+            op,
+            v: obj.get(*op).unwrap_or(&Value::Null),
+            path: &child(path, op),
+        };
+        compiled.push(operand.compile(rd)?);
     }
     if let Some(second) = ops.get(1) {
         return Err(err(
@@ -325,111 +349,132 @@ pub(crate) fn compile(
     Ok(Cond::Leaf(field, op))
 }
 
-fn compile_op(op: &str, v: &Value, path: &str, rd: &mut Reader) -> Result<Op, PolicyError> {
-    let not_null = |v: &Value| -> Result<Value, PolicyError> {
-        if v.is_null() {
-            Err(err(path, format!("\"{op}\" takes any JSON value but null")))
+/// The operand `v` of the operator `op`, found at `path` (which its errors name).
+struct Operand<'a> {
+    op: &'a str,
+    v: &'a Value,
+    path: &'a str,
+}
+
+impl Operand<'_> {
+    fn compile(&self, rd: &mut Reader) -> Result<Op, PolicyError> {
+        let path = self.path;
+        Ok(match self.op {
+            "exists" => match self.v {
+                Value::Bool(b) => Op::Exists(*b),
+                other => {
+                    return Err(err(
+                        path,
+                        format!("\"exists\" takes true or false, found {}", show(other)),
+                    ))
+                }
+            },
+            "eq" => Op::Eq(self.not_null()?),
+            "ne" => Op::Ne(self.not_null()?),
+            "in" => Op::In(self.set()?),
+            "not_in" => Op::NotIn(self.set()?),
+            "lt" => Op::Lt(self.number()?),
+            "lte" => Op::Lte(self.number()?),
+            "gt" => Op::Gt(self.number()?),
+            "gte" => Op::Gte(self.number()?),
+            "prefix" => Op::Prefix(self.string()?),
+            "suffix" => Op::Suffix(self.string()?),
+            "contains" => Op::Contains(self.not_null()?),
+            "matches" => Op::Matches(self.regex(rd)?),
+            "glob" => Op::Glob(self.globs()?),
+            "path_within" => Op::PathWithin(each_string(self.v, path, DirPattern::new)?),
+            "host_in" => Op::HostIn(each_string(self.v, path, HostPattern::new)?),
+            other => return Err(err(path, format!("unknown operator {}", quote(other)))),
+        })
+    }
+
+    fn not_null(&self) -> Result<Value, PolicyError> {
+        if self.v.is_null() {
+            Err(err(
+                self.path,
+                format!("\"{}\" takes any JSON value but null", self.op),
+            ))
         } else {
-            Ok(clone_deep(v))
+            Ok(clone_deep(self.v))
         }
-    };
-    let number = || -> Result<f64, PolicyError> {
-        match v {
+    }
+
+    fn number(&self) -> Result<f64, PolicyError> {
+        match self.v {
             Value::Number(n) => Ok(num(n)),
             other => Err(err(
-                path,
-                format!("\"{op}\" takes a number, found {}", show(other)),
+                self.path,
+                format!("\"{}\" takes a number, found {}", self.op, show(other)),
             )),
         }
-    };
-    let string = || -> Result<String, PolicyError> {
-        match v {
+    }
+
+    fn string(&self) -> Result<String, PolicyError> {
+        match self.v {
             Value::String(s) => Ok(s.clone()),
             other => Err(err(
-                path,
-                format!("\"{op}\" takes a string, found {}", show(other)),
+                self.path,
+                format!("\"{}\" takes a string, found {}", self.op, show(other)),
             )),
         }
-    };
-    let set = || -> Result<ValueSet, PolicyError> {
-        let items = non_empty_array(v, path)?;
+    }
+
+    fn set(&self) -> Result<ValueSet, PolicyError> {
+        let items = non_empty_array(self.v, self.path)?;
         if let Some(i) = items.iter().position(Value::is_null) {
             return Err(err(
-                &index(path, i),
-                format!("\"{op}\" lists may not hold null"),
+                &index(self.path, i),
+                format!("\"{}\" lists may not hold null", self.op),
             ));
         }
         Ok(ValueSet::new(items.iter().map(clone_deep).collect()))
-    };
-    Ok(match op {
-        "exists" => match v {
-            Value::Bool(b) => Op::Exists(*b),
-            other => {
-                return Err(err(
-                    path,
-                    format!("\"exists\" takes true or false, found {}", show(other)),
-                ))
-            }
-        },
-        "eq" => Op::Eq(not_null(v)?),
-        "ne" => Op::Ne(not_null(v)?),
-        "in" => Op::In(set()?),
-        "not_in" => Op::NotIn(set()?),
-        "lt" => Op::Lt(number()?),
-        "lte" => Op::Lte(number()?),
-        "gt" => Op::Gt(number()?),
-        "gte" => Op::Gte(number()?),
-        "prefix" => Op::Prefix(string()?),
-        "suffix" => Op::Suffix(string()?),
-        "contains" => Op::Contains(not_null(v)?),
-        "matches" => {
-            let pattern = string()?;
-            let chars = pattern.chars().count();
-            if chars > MAX_REGEX_CHARS {
-                return Err(err(
-                    path,
-                    format!("regex is {chars} characters long; the limit is {MAX_REGEX_CHARS}"),
-                ));
-            }
-            let re = rd.regex(&pattern, || {
-                RegexBuilder::new(&pattern)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| err(path, format!("invalid regex {}: {e}", quote(&pattern))))
-            })?;
-            Op::Matches(re)
+    }
+
+    fn regex(&self, rd: &mut Reader) -> Result<Regex, PolicyError> {
+        let path = self.path;
+        let pattern = self.string()?;
+        let chars = pattern.chars().count();
+        if chars > MAX_REGEX_CHARS {
+            return Err(err(
+                path,
+                format!("regex is {chars} characters long; the limit is {MAX_REGEX_CHARS}"),
+            ));
         }
-        "glob" => Op::Glob(match v {
-            Value::String(s) => vec![Glob::new(s).map_err(|e| err(path, e.0))?],
-            Value::Array(_) => each_string(v, path, |s| Glob::new(s).map_err(|e| e.0))?,
-            other => {
-                return Err(err(
-                    path,
-                    format!(
-                        "\"glob\" takes a glob or a list of globs, found {}",
-                        show(other)
-                    ),
-                ))
-            }
-        }),
-        "path_within" => Op::PathWithin(each_string(v, path, DirPattern::new)?),
-        "host_in" => Op::HostIn(each_string(v, path, HostPattern::new)?),
-        other => return Err(err(path, format!("unknown operator {}", quote(other)))),
-    })
+        rd.regex(&pattern, || {
+            RegexBuilder::new(&pattern)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| err(path, format!("invalid regex {}: {e}", quote(&pattern))))
+        })
+    }
+
+    fn globs(&self) -> Result<Vec<Glob>, PolicyError> {
+        match self.v {
+            Value::String(s) => Ok(vec![Glob::new(s).map_err(|e| err(self.path, e.0))?]),
+            Value::Array(_) => each_string(self.v, self.path, Glob::new),
+            other => Err(err(
+                self.path,
+                format!(
+                    "\"glob\" takes a glob or a list of globs, found {}",
+                    show(other)
+                ),
+            )),
+        }
+    }
 }
 
 /// Compiles each string of a non-empty array with `f`; errors name the element.
-fn each_string<T>(
+fn each_string<T, E: std::fmt::Display>(
     v: &Value,
     path: &str,
-    f: impl Fn(&str) -> Result<T, String>,
+    f: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, PolicyError> {
     let items = non_empty_array(v, path)?;
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let p = index(path, i);
         match item {
-            Value::String(s) => out.push(f(s).map_err(|m| err(&p, m))?),
+            Value::String(s) => out.push(f(s).map_err(|m| err(&p, m.to_string()))?),
             other => return Err(err(&p, format!("expected a string, found {}", show(other)))),
         }
     }

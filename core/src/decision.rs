@@ -101,7 +101,8 @@ pub struct Decision {
     pub rule: Option<Arc<str>>,
     /// The deciding rule's `reason` (default: its id), or a sentence that says why.
     pub reason: Arc<str>,
-    /// Non-shadow rules that fired and took part in the decision (see the spec, §5.2).
+    /// Non-shadow rules that fired and took part in the decision (see
+    /// [docs/policy-language.md, "After the outcome"](../../docs/policy-language.md#84-after-the-outcome-rate-limits-and-matched)).
     pub matched: Vec<Arc<str>>,
     /// Shadow rules that fired, in document order.
     pub shadow: Vec<ShadowHit>,
@@ -116,7 +117,8 @@ pub struct Decision {
     /// Time spent deciding, in nanoseconds.
     pub eval_ns: u64,
     /// True only when a remote-engine client decided with its local fallback policy because
-    /// the remote engine was unavailable (see the spec, §11.2); written only when true.
+    /// the remote engine was unavailable (see [docs/serve.md, "Clients"](../../docs/serve.md#clients));
+    /// written only when true.
     pub fallback: bool,
 }
 

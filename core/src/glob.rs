@@ -147,7 +147,8 @@ impl General {
 }
 
 /// Why a glob does not compile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub(crate) struct GlobError(pub String);
 
 impl Glob {

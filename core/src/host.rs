@@ -61,6 +61,21 @@ fn borrow(h: &Host<String>) -> Host<&str> {
     }
 }
 
+/// Why a host pattern of `host_in` does not compile; each variant holds the pattern, quoted
+/// as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum HostPatternError {
+    /// A `*` other than a leading `*.`.
+    #[error("host pattern {0} has a wildcard that is not a leading \"*.\"")]
+    Wildcard(String),
+    /// Not a host the WHATWG URL parser accepts.
+    #[error("host pattern {0} is not a valid host")]
+    Invalid(String),
+    /// `*.` in front of an IP literal.
+    #[error("host pattern {0} puts a wildcard on an IP literal")]
+    WildcardIp(String),
+}
+
 /// A host pattern, canonicalized at load.
 #[derive(Debug, Clone)]
 pub(crate) enum HostPattern {
@@ -74,8 +89,8 @@ pub(crate) enum HostPattern {
 
 impl HostPattern {
     /// Compiles a pattern; wildcards other than a leading `*.` on a domain are errors.
-    pub(crate) fn new(pattern: &str) -> Result<HostPattern, String> {
-        let quoted = crate::json::quote(pattern);
+    pub(crate) fn new(pattern: &str) -> Result<HostPattern, HostPatternError> {
+        let quoted = || crate::json::quote(pattern);
         if pattern == "*" {
             return Ok(HostPattern::Any);
         }
@@ -84,18 +99,14 @@ impl HostPattern {
             None => (false, pattern),
         };
         if rest.contains('*') {
-            return Err(format!(
-                "host pattern {quoted} has a wildcard that is not a leading \"*.\""
-            ));
+            return Err(HostPatternError::Wildcard(quoted()));
         }
         let host = Host::parse(rest)
             .ok()
             .and_then(|h| canon(borrow(&h)))
-            .ok_or_else(|| format!("host pattern {quoted} is not a valid host"))?;
+            .ok_or_else(|| HostPatternError::Invalid(quoted()))?;
         match (wild, host) {
-            (true, CanonHost::Ip(_)) => Err(format!(
-                "host pattern {quoted} puts a wildcard on an IP literal"
-            )),
+            (true, CanonHost::Ip(_)) => Err(HostPatternError::WildcardIp(quoted())),
             (true, CanonHost::Domain(d)) => Ok(HostPattern::Subdomains(format!(".{d}"))),
             (false, h) => Ok(HostPattern::Exact(h)),
         }

@@ -16,15 +16,6 @@
 //! assert_eq!(d.effect, Effect::Deny);
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 #![warn(missing_docs)]
 
 mod action;

@@ -29,6 +29,21 @@ enum DirSeg {
     Template(Vec<String>),
 }
 
+/// Why an allowed directory of `path_within` does not compile; each variant holds the
+/// directory, quoted as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DirError {
+    /// The directory does not start with `/`.
+    #[error("directory {0} is not an absolute path")]
+    Relative(String),
+    /// The directory holds a NUL byte or a backslash.
+    #[error("directory {0} contains a NUL byte or a backslash")]
+    BadCharacter(String),
+    /// `..` climbs above `/`.
+    #[error("directory {0} climbs above the root with \"..\"")]
+    AboveRoot(String),
+}
+
 /// An allowed directory, normalized at load.
 #[derive(Debug, Clone)]
 pub(crate) struct DirPattern {
@@ -37,18 +52,15 @@ pub(crate) struct DirPattern {
 
 impl DirPattern {
     /// Compiles an allowed directory; it must be an absolute path that normalizes.
-    pub(crate) fn new(dir: &str) -> Result<DirPattern, String> {
-        let quoted = crate::json::quote(dir);
+    pub(crate) fn new(dir: &str) -> Result<DirPattern, DirError> {
+        let quoted = || crate::json::quote(dir);
         if !dir.starts_with('/') {
-            return Err(format!("directory {quoted} is not an absolute path"));
+            return Err(DirError::Relative(quoted()));
         }
         if dir.contains(['\0', '\\']) {
-            return Err(format!(
-                "directory {quoted} contains a NUL byte or a backslash"
-            ));
+            return Err(DirError::BadCharacter(quoted()));
         }
-        let segs = normalize(dir)
-            .ok_or_else(|| format!("directory {quoted} climbs above the root with \"..\""))?;
+        let segs = normalize(dir).ok_or_else(|| DirError::AboveRoot(quoted()))?;
         Ok(DirPattern {
             segs: segs
                 .into_iter()

@@ -8,38 +8,9 @@
     clippy::indexing_slicing
 )]
 use portcullis::{ClockMode, Decision, Engine, EngineOptions};
+use portcullis_conformance::{self as conformance, on_big_stack, Case, PolicySource, Step};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json") {
-            out.push(p);
-        }
-    }
-}
-
-fn clock(s: Option<&Value>) -> i64 {
-    let s = s.and_then(Value::as_str).unwrap_or("2026-01-01T00:00:00Z");
-    chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap()
-        .timestamp_millis()
-}
-
-fn policy_text(holder: &Value, key: &str) -> Option<Vec<u8>> {
-    match (holder.get(key), holder.get(format!("{key}_raw"))) {
-        (Some(p), _) => Some(p.to_string().into_bytes()),
-        (None, Some(Value::String(raw))) => Some(raw.clone().into_bytes()),
-        _ => None,
-    }
-}
+use std::path::Path;
 
 fn summary(d: &Decision) -> Value {
     let mut v = d.to_value();
@@ -48,93 +19,79 @@ fn summary(d: &Decision) -> Value {
     v
 }
 
-fn replay(case: &Value, where_: &str, checked: &mut usize) {
-    if case.get("expect_error").is_some() {
+fn replay(case: &Case, where_: &str, checked: &mut usize) {
+    if case.expect_error.is_some() {
         return;
     }
     let options = EngineOptions {
         clock: ClockMode::Manual {
-            start_ms: clock(case.get("clock")),
+            start_ms: case.clock_ms.clone().unwrap(),
         },
         ..EngineOptions::default()
     };
-    let Some(policy) = policy_text(case, "policy") else {
+    let Ok(Some(PolicySource::Text(policy))) = &case.policy else {
         return;
     };
-    let Ok(engine) = Engine::new(&policy, options) else {
+    let Ok(engine) = Engine::new(policy.as_bytes(), options) else {
         return;
     };
-    for (i, step) in case["steps"].as_array().unwrap().iter().enumerate() {
-        let text = match (step.get("eval"), step.get("eval_raw")) {
-            (Some(a), _) => Some(a.to_string()),
-            (None, Some(Value::String(raw))) => Some(raw.clone()),
-            _ => None,
+    for (i, step) in case.steps().unwrap().iter().enumerate() {
+        let text = match step.as_ref().unwrap() {
+            Step::Eval { action, .. } => action.to_string(),
+            Step::EvalRaw { text, .. } => text.clone(),
+            Step::AdvanceMs(ms) => {
+                engine.set_time(engine.now_ms() + ms).unwrap();
+                continue;
+            }
+            Step::SetClock(at) => {
+                engine.set_time(*at).unwrap();
+                continue;
+            }
+            Step::Approve {
+                action,
+                ttl_ms,
+                uses,
+            } => {
+                engine.approve_action_value(action, *ttl_ms, *uses).unwrap();
+                continue;
+            }
+            Step::UpdatePolicy { text, .. } => {
+                let _ = engine.update_policy(text.as_bytes());
+                continue;
+            }
         };
-        if let Some(text) = text {
-            let first = engine.explain(text.as_bytes());
-            let second = engine.explain(text.as_bytes());
-            let decided = engine.evaluate_json(text.as_bytes());
-            assert_eq!(
-                summary(&first.decision),
-                summary(&decided),
-                "{where_} step {i}"
-            );
-            assert_eq!(
-                summary(&second.decision),
-                summary(&decided),
-                "{where_} step {i}"
-            );
-            let json: Value = read_unbounded(&first.to_json());
-            assert_eq!(json["decision"]["effect"], summary(&decided)["effect"]);
-            *checked += 1;
-        } else if let Some(ms) = step.get("advance_ms").and_then(Value::as_i64) {
-            engine.set_time(engine.now_ms() + ms).unwrap();
-        } else if let Some(at) = step.get("set_clock") {
-            engine.set_time(clock(Some(at))).unwrap();
-        } else if let Some(action) = step.get("approve") {
-            let ttl = step["ttl_ms"].as_u64().unwrap();
-            let uses = step.get("uses").and_then(Value::as_u64).unwrap_or(1) as u32;
-            engine.approve_action_value(action, ttl, uses).unwrap();
-        } else if let Some(p) = policy_text(step, "update_policy") {
-            let _ = engine.update_policy(&p);
-        }
+        let first = engine.explain(text.as_bytes());
+        let second = engine.explain(text.as_bytes());
+        let decided = engine.evaluate_json(text.as_bytes());
+        assert_eq!(
+            summary(&first.decision),
+            summary(&decided),
+            "{where_} step {i}"
+        );
+        assert_eq!(
+            summary(&second.decision),
+            summary(&decided),
+            "{where_} step {i}"
+        );
+        let json = conformance::read_value(&first.to_json()).unwrap();
+        assert_eq!(json["decision"]["effect"], summary(&decided)["effect"]);
+        *checked += 1;
     }
-}
-
-/// Reads JSON text without serde_json's 128-level recursion limit (cases may hold values
-/// nested up to the policy limit of 512 levels; the test runs on a thread with a large stack).
-fn read_unbounded(text: &str) -> Value {
-    let mut de = serde_json::Deserializer::from_str(text);
-    de.disable_recursion_limit();
-    let value = serde::Deserialize::deserialize(&mut de).unwrap();
-    de.end().unwrap();
-    value
 }
 
 #[test]
 fn explain_predicts_every_conformance_decision_without_consuming() {
-    std::thread::Builder::new()
-        .stack_size(256 << 20)
-        .spawn(predict_every_conformance_decision)
-        .unwrap()
-        .join()
-        .unwrap();
+    on_big_stack(predict_every_conformance_decision);
 }
 
 fn predict_every_conformance_decision() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
-    let mut files = Vec::new();
-    collect(&dir, &mut files);
     let mut checked = 0;
-    for file in &files {
+    for file in &conformance::files(&dir) {
         let text = std::fs::read_to_string(file).unwrap();
-        let v = read_unbounded(&text);
-        let cases = match v {
-            Value::Array(items) => items,
-            one => vec![one],
-        };
-        for (n, case) in cases.iter().enumerate() {
-            replay(case, &format!("{}#{n}", file.display()), &mut checked);
+        for (n, raw) in conformance::read_file(&text).unwrap().iter().enumerate() {
+            let case = Case::parse(raw).unwrap();
+            replay(&case, &format!("{}#{n}", file.display()), &mut checked);
         }
     }
     assert!(checked > 500, "only {checked} evaluations checked");

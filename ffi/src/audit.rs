@@ -7,13 +7,14 @@ use std::ptr;
 use portcullis::{AuditOptions, AuditSink, FileSink, Overflow};
 
 use crate::buffer::PortcullisBuffer;
-use crate::engine::{create_engine, engine_ref, PortcullisEngine};
-use crate::error::{finish, PortcullisError};
-use crate::guard::{guarded, Failure};
+use crate::call::on_engine;
+use crate::engine::{create_engine, PortcullisEngine};
+use crate::error::PortcullisError;
+use crate::guard::Failure;
 use crate::options::PortcullisEngineOptions;
 use crate::status::{
     PortcullisStatus, PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_INVALID_UTF8,
-    PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_ERR_OPTIONS_SIZE, PORTCULLIS_OK,
+    PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_ERR_OPTIONS_SIZE,
 };
 
 /// `portcullis_audit_options.sink`: no audit trail (the engine behaves as one from `portcullis_engine_new`).
@@ -309,32 +310,31 @@ pub unsafe extern "C" fn portcullis_engine_drain_audit(
     out_lines: *mut *mut PortcullisBuffer,
     out_count: *mut usize,
 ) -> PortcullisStatus {
-    if engine.is_null() || out_lines.is_null() || out_count.is_null() {
+    if out_lines.is_null() || out_count.is_null() {
         return PORTCULLIS_ERR_NULL_POINTER;
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        if max_records == 0 {
-            return Err(Failure::new(
-                PORTCULLIS_ERR_INVALID_ARGUMENT,
-                "max_records must be at least 1",
-            ));
+    let taken = |(lines, count)| {
+        // SAFETY: `out_lines` and `out_count` are non-NULL and writable (caller's guarantee).
+        unsafe {
+            out_lines.write(lines);
+            out_count.write(count);
         }
-        let records = engine.drain_audit(max_records);
-        let count = records.len();
-        Ok((PortcullisBuffer::into_raw(records.concat()), count))
-    });
-    let ((lines, count), status) = match outcome {
-        Ok(taken) => (taken, PORTCULLIS_OK),
-        Err(failure) => ((ptr::null_mut(), 0), failure.status),
     };
-    // SAFETY: `out_lines` and `out_count` are non-NULL and writable (caller's guarantee).
+    // SAFETY: `engine` is NULL or live for this call (caller's guarantee).
     unsafe {
-        out_lines.write(lines);
-        out_count.write(count);
+        on_engine(engine, |engine| {
+            if max_records == 0 {
+                return Err(Failure::new(
+                    PORTCULLIS_ERR_INVALID_ARGUMENT,
+                    "max_records must be at least 1",
+                ));
+            }
+            let records = engine.drain_audit(max_records);
+            let count = records.len();
+            Ok((PortcullisBuffer::into_raw(records.concat()), count))
+        })
     }
-    status
+    .deliver((ptr::null_mut(), 0), taken)
 }
 
 /// Waits until every decision made so far is written to the trail file and flushed to the
@@ -357,14 +357,9 @@ pub unsafe extern "C" fn portcullis_engine_flush_audit(
     engine: *const PortcullisEngine,
     out_error: *mut *mut PortcullisError,
 ) -> PortcullisStatus {
-    if engine.is_null() {
-        return PORTCULLIS_ERR_NULL_POINTER;
-    }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| Ok(engine.flush_audit()?));
-    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
-    unsafe { finish(outcome, out_error) }
+    // SAFETY: `engine` is NULL or live for this call, `out_error` NULL or writable (caller's
+    // guarantee).
+    unsafe { on_engine(engine, |engine| Ok(engine.flush_audit()?)).finish(out_error) }
 }
 
 /// Writes the engine's audit counters to `*out` (both 0 for an engine without a trail).
@@ -382,23 +377,18 @@ pub unsafe extern "C" fn portcullis_engine_audit_stats(
     engine: *const PortcullisEngine,
     out: *mut PortcullisAuditStats,
 ) -> PortcullisStatus {
-    if engine.is_null() || out.is_null() {
+    if out.is_null() {
         return PORTCULLIS_ERR_NULL_POINTER;
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    match guarded(|| Ok(engine.audit_stats())) {
-        Ok(stats) => {
-            // SAFETY: `out` is non-NULL and writable (caller's guarantee).
-            unsafe {
-                out.write(PortcullisAuditStats {
-                    recorded: stats.recorded,
-                    dropped: stats.dropped,
-                })
-            };
-            PORTCULLIS_OK
-        }
-        Err(failure) => failure.status,
+    // SAFETY: `engine` is NULL or live for this call, and `out` is writable (caller's
+    // guarantee).
+    unsafe {
+        on_engine(engine, |engine| Ok(engine.audit_stats())).deliver_ok(|stats| {
+            out.write(PortcullisAuditStats {
+                recorded: stats.recorded,
+                dropped: stats.dropped,
+            })
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 //! `portcullis_buffer`: owned bytes handed to the caller (decision JSON, action hashes).
 use std::ptr;
 
-use crate::guard::guarded_void;
+use crate::call;
 
 /// A byte string the library hands to the caller: UTF-8 text, not NUL-terminated.
 ///
@@ -31,11 +31,9 @@ impl PortcullisBuffer {
 /// `buf` is NULL or a `portcullis_buffer` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_buffer_data(buf: *const PortcullisBuffer) -> *const u8 {
-    if buf.is_null() {
-        return ptr::null();
-    }
-    // SAFETY: the caller guarantees `buf` is a live `portcullis_buffer`, which is never mutated.
-    unsafe { &*buf }.bytes.as_ptr()
+    // SAFETY: the caller guarantees `buf` is NULL or a live `portcullis_buffer`, which is never
+    // mutated.
+    unsafe { buf.as_ref() }.map_or(ptr::null(), |buf| buf.bytes.as_ptr())
 }
 
 /// Returns the length of the buffer in bytes, or 0 when `buf` is NULL. Thread-safe.
@@ -44,11 +42,9 @@ pub unsafe extern "C" fn portcullis_buffer_data(buf: *const PortcullisBuffer) ->
 /// `buf` is NULL or a `portcullis_buffer` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_buffer_len(buf: *const PortcullisBuffer) -> usize {
-    if buf.is_null() {
-        return 0;
-    }
-    // SAFETY: the caller guarantees `buf` is a live `portcullis_buffer`, which is never mutated.
-    unsafe { &*buf }.bytes.len()
+    // SAFETY: the caller guarantees `buf` is NULL or a live `portcullis_buffer`, which is never
+    // mutated.
+    unsafe { buf.as_ref() }.map_or(0, |buf| buf.bytes.len())
 }
 
 /// Releases a buffer. NULL is accepted and ignored.
@@ -60,12 +56,7 @@ pub unsafe extern "C" fn portcullis_buffer_len(buf: *const PortcullisBuffer) -> 
 /// `buf` is NULL or a `portcullis_buffer` returned by this library and not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_buffer_free(buf: *mut PortcullisBuffer) {
-    if buf.is_null() {
-        return;
-    }
-    guarded_void(|| {
-        // SAFETY: the caller guarantees `buf` came from `PortcullisBuffer::into_raw` and is freed
-        // only once.
-        drop(unsafe { Box::from_raw(buf) });
-    });
+    // SAFETY: the caller guarantees `buf` is NULL or came from `PortcullisBuffer::into_raw`,
+    // and is freed only once.
+    unsafe { call::release(buf) }
 }

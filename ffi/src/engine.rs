@@ -6,14 +6,13 @@ use portcullis::Engine;
 
 use crate::audit::{self, PortcullisAuditOptions};
 use crate::buffer::{portcullis_buffer_free, PortcullisBuffer};
+use crate::call::{self, on_engine, on_input};
 use crate::decision::PortcullisDecision;
-use crate::error::{finish, PortcullisError};
-use crate::guard::{guarded, guarded_void, Failure};
+use crate::error::PortcullisError;
+use crate::guard::Failure;
 use crate::input;
 use crate::options::{self, PortcullisEngineOptions};
-use crate::status::{
-    PortcullisStatus, PORTCULLIS_ERR_INVALID_UTF8, PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_OK,
-};
+use crate::status::{PortcullisStatus, PORTCULLIS_ERR_INVALID_UTF8, PORTCULLIS_ERR_NULL_POINTER};
 
 /// A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
 /// approval grants.
@@ -23,15 +22,6 @@ use crate::status::{
 /// once.
 pub struct PortcullisEngine {
     engine: Engine,
-}
-
-/// Splits a call's outcome into the value to write to an out-parameter (`empty` on failure)
-/// and the outcome `finish` reports.
-fn split<T>(outcome: Result<T, Failure>, empty: T) -> (T, Result<(), Failure>) {
-    match outcome {
-        Ok(value) => (value, Ok(())),
-        Err(failure) => (empty, Err(failure)),
-    }
 }
 
 /// Creates an engine from a policy document (JSON text, `policy_len` bytes, not
@@ -93,7 +83,7 @@ pub(crate) unsafe fn create_engine(
     out_engine: *mut *mut PortcullisEngine,
     out_error: *mut *mut PortcullisError,
 ) -> PortcullisStatus {
-    let outcome = guarded(|| {
+    let outcome = call::run(|| {
         // SAFETY: `policy` is non-NULL and readable for `policy_len` bytes (caller's
         // guarantee).
         let policy = unsafe { input::bytes(policy, policy_len, "policy") }?;
@@ -109,11 +99,15 @@ pub(crate) unsafe fn create_engine(
         };
         Ok(Box::into_raw(Box::new(PortcullisEngine { engine })))
     });
-    let (handle, outcome) = split(outcome, ptr::null_mut());
-    // SAFETY: `out_engine` is non-NULL and writable (caller's guarantee).
-    unsafe { out_engine.write(handle) };
-    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
-    unsafe { finish(outcome, out_error) }
+    // SAFETY: `out_engine` is non-NULL and writable, `out_error` NULL or writable (caller's
+    // guarantee).
+    unsafe {
+        outcome.finish_with(
+            ptr::null_mut(),
+            |handle| out_engine.write(handle),
+            out_error,
+        )
+    }
 }
 
 /// Releases an engine with its policy, counters, approvals and interned rule ids. NULL is
@@ -133,14 +127,9 @@ pub(crate) unsafe fn create_engine(
 /// not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_engine_free(engine: *mut PortcullisEngine) {
-    if engine.is_null() {
-        return;
-    }
-    guarded_void(|| {
-        // SAFETY: `engine` came from `Box::into_raw` in `create_engine`, is freed only once,
-        // and no other call uses it any more (caller's guarantee).
-        drop(unsafe { Box::from_raw(engine) });
-    });
+    // SAFETY: `engine` is NULL or came from `Box::into_raw` in `create_engine`, is freed only
+    // once, and no other call uses it any more (caller's guarantee).
+    unsafe { call::release(engine) }
 }
 
 /// Borrows the engine behind a handle for the duration of one call.
@@ -174,20 +163,13 @@ pub unsafe extern "C" fn portcullis_engine_update_policy(
     policy_len: usize,
     out_error: *mut *mut PortcullisError,
 ) -> PortcullisStatus {
-    if engine.is_null() || policy.is_null() {
-        return PORTCULLIS_ERR_NULL_POINTER;
+    // SAFETY: the pointers are as this function's contract says (caller's guarantee).
+    unsafe {
+        on_input(engine, policy, policy_len, "policy", |engine, policy| {
+            Ok(engine.update_policy(policy)?)
+        })
+        .finish(out_error)
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        // SAFETY: `policy` is non-NULL and readable for `policy_len` bytes (caller's
-        // guarantee).
-        let policy = unsafe { input::bytes(policy, policy_len, "policy") }?;
-        engine.update_policy(policy)?;
-        Ok(())
-    });
-    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
-    unsafe { finish(outcome, out_error) }
 }
 
 /// Decides an action (JSON text, `action_len` bytes, not NUL-terminated) and fills `*out`.
@@ -220,38 +202,20 @@ pub unsafe extern "C" fn portcullis_engine_evaluate(
     if out.is_null() {
         return PORTCULLIS_ERR_NULL_POINTER;
     }
-    if engine.is_null() || action.is_null() {
-        // A reused struct must never keep an earlier allow: fail closed.
-        // SAFETY: `out` is non-NULL and writable (caller's guarantee).
-        unsafe { out.write(PortcullisDecision::engine_failure()) };
-        return PORTCULLIS_ERR_NULL_POINTER;
-    }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
-        // guarantee).
-        let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(PortcullisDecision::from_verdict(
-            &engine.evaluate_json_verdict(action),
-        ))
-    });
-    let (decision, status) = decision_or_deny(outcome);
+    // SAFETY: `engine` and `action` are as this function's contract says (caller's guarantee).
+    let outcome = unsafe {
+        on_input(engine, action, action_len, "action", |engine, action| {
+            Ok(PortcullisDecision::from_verdict(
+                &engine.evaluate_json_verdict(action),
+            ))
+        })
+    };
+    // Any failure (NULL pointers, a panic, an impossible length) writes a deny with code
+    // engine_error: a reused struct must never keep an earlier allow.
+    let (decision, status) = outcome.value_or(PortcullisDecision::engine_failure());
     // SAFETY: `out` is non-NULL and writable (caller's guarantee).
     unsafe { out.write(decision) };
     status
-}
-
-/// The struct to write for an evaluation and the status to return: on any failure (a panic,
-/// an impossible length) a deny with code engine_error, so a caller that ignores the status
-/// still fails closed.
-fn decision_or_deny(
-    outcome: Result<PortcullisDecision, Failure>,
-) -> (PortcullisDecision, PortcullisStatus) {
-    match outcome {
-        Ok(decision) => (decision, PORTCULLIS_OK),
-        Err(failure) => (PortcullisDecision::engine_failure(), failure.status),
-    }
 }
 
 /// Decides an action like `portcullis_engine_evaluate` and returns the whole decision as a JSON
@@ -278,25 +242,15 @@ pub unsafe extern "C" fn portcullis_engine_evaluate_json(
     if out_json.is_null() {
         return PORTCULLIS_ERR_NULL_POINTER;
     }
-    if engine.is_null() || action.is_null() {
-        // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
-        unsafe { out_json.write(ptr::null_mut()) };
-        return PORTCULLIS_ERR_NULL_POINTER;
-    }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
-        // guarantee).
-        let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(PortcullisBuffer::into_raw(
-            engine.evaluate_json(action).to_json(),
-        ))
-    });
-    let (json, status) = match outcome {
-        Ok(json) => (json, PORTCULLIS_OK),
-        Err(failure) => (ptr::null_mut(), failure.status),
+    // SAFETY: `engine` and `action` are as this function's contract says (caller's guarantee).
+    let outcome = unsafe {
+        on_input(engine, action, action_len, "action", |engine, action| {
+            Ok(PortcullisBuffer::into_raw(
+                engine.evaluate_json(action).to_json(),
+            ))
+        })
     };
+    let (json, status) = outcome.value_or(ptr::null_mut());
     // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
     unsafe { out_json.write(json) };
     status
@@ -324,24 +278,16 @@ pub unsafe extern "C" fn portcullis_engine_explain(
     action_len: usize,
     out_json: *mut *mut PortcullisBuffer,
 ) -> PortcullisStatus {
-    if engine.is_null() || action.is_null() || out_json.is_null() {
+    if out_json.is_null() {
         return PORTCULLIS_ERR_NULL_POINTER;
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
-        // guarantee).
-        let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(PortcullisBuffer::into_raw(engine.explain(action).to_json()))
-    });
-    let (json, status) = match outcome {
-        Ok(json) => (json, PORTCULLIS_OK),
-        Err(failure) => (ptr::null_mut(), failure.status),
-    };
-    // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
-    unsafe { out_json.write(json) };
-    status
+    // SAFETY: the pointers are as this function's contract says (caller's guarantee).
+    unsafe {
+        on_input(engine, action, action_len, "action", |engine, action| {
+            Ok(PortcullisBuffer::into_raw(engine.explain(action).to_json()))
+        })
+        .deliver(ptr::null_mut(), |json| out_json.write(json))
+    }
 }
 
 /// Grants an approval for exactly this action (JSON text, `action_len` bytes): valid for
@@ -371,28 +317,24 @@ pub unsafe extern "C" fn portcullis_engine_approve_action(
     out_hash: *mut *mut PortcullisBuffer,
     out_error: *mut *mut PortcullisError,
 ) -> PortcullisStatus {
-    if engine.is_null() || action.is_null() {
-        return PORTCULLIS_ERR_NULL_POINTER;
+    let give_hash = |hash| {
+        if out_hash.is_null() {
+            // SAFETY: `hash` is NULL or came from `PortcullisBuffer::into_raw` below and was
+            // handed to no one; the caller did not ask for it.
+            unsafe { portcullis_buffer_free(hash) };
+        } else {
+            // SAFETY: a non-NULL `out_hash` is writable (caller's guarantee).
+            unsafe { out_hash.write(hash) };
+        }
+    };
+    // SAFETY: the pointers are as this function's contract says (caller's guarantee).
+    unsafe {
+        on_input(engine, action, action_len, "action", |engine, action| {
+            let hash = engine.approve_action_json(action, ttl_ms, uses)?;
+            Ok(PortcullisBuffer::into_raw(hash))
+        })
+        .finish_with(ptr::null_mut(), give_hash, out_error)
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        // SAFETY: `action` is non-NULL and readable for `action_len` bytes (caller's
-        // guarantee).
-        let action = unsafe { input::bytes(action, action_len, "action") }?;
-        Ok(engine.approve_action_json(action, ttl_ms, uses)?)
-    });
-    let (hash, outcome) = split(outcome.map(PortcullisBuffer::into_raw), ptr::null_mut());
-    if out_hash.is_null() {
-        // SAFETY: `hash` is NULL or came from `PortcullisBuffer::into_raw` just above and was
-        // handed to no one; the caller did not ask for it.
-        unsafe { portcullis_buffer_free(hash) };
-    } else {
-        // SAFETY: a non-NULL `out_hash` is writable (caller's guarantee).
-        unsafe { out_hash.write(hash) };
-    }
-    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
-    unsafe { finish(outcome, out_error) }
 }
 
 /// Grants an approval for the action whose hash is given (`hash_len` bytes of
@@ -417,27 +359,22 @@ pub unsafe extern "C" fn portcullis_engine_approve_hash(
     uses: u32,
     out_error: *mut *mut PortcullisError,
 ) -> PortcullisStatus {
-    if engine.is_null() || hash.is_null() {
-        return PORTCULLIS_ERR_NULL_POINTER;
+    // SAFETY: the pointers are as this function's contract says (caller's guarantee).
+    unsafe {
+        on_input(engine, hash, hash_len, "hash", |engine, hash| {
+            let hash = str::from_utf8(hash).map_err(|err| {
+                Failure::new(
+                    PORTCULLIS_ERR_INVALID_UTF8,
+                    format!(
+                        "hash is not valid UTF-8 (invalid byte at offset {})",
+                        err.valid_up_to()
+                    ),
+                )
+            })?;
+            Ok(engine.approve_hash(hash, ttl_ms, uses)?)
+        })
+        .finish(out_error)
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    let outcome = guarded(|| {
-        // SAFETY: `hash` is non-NULL and readable for `hash_len` bytes (caller's guarantee).
-        let hash = unsafe { input::bytes(hash, hash_len, "hash") }?;
-        let hash = str::from_utf8(hash).map_err(|err| {
-            Failure::new(
-                PORTCULLIS_ERR_INVALID_UTF8,
-                format!(
-                    "hash is not valid UTF-8 (invalid byte at offset {})",
-                    err.valid_up_to()
-                ),
-            )
-        })?;
-        Ok(engine.approve_hash(hash, ttl_ms, uses)?)
-    });
-    // SAFETY: `out_error` is NULL or writable (caller's guarantee).
-    unsafe { finish(outcome, out_error) }
 }
 
 /// Sets the engine's manual clock to `unix_ms` (milliseconds since the Unix epoch, UTC).
@@ -455,15 +392,8 @@ pub unsafe extern "C" fn portcullis_engine_set_time(
     engine: *const PortcullisEngine,
     unix_ms: i64,
 ) -> PortcullisStatus {
-    if engine.is_null() {
-        return PORTCULLIS_ERR_NULL_POINTER;
-    }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    match guarded(|| Ok(engine.set_time(unix_ms)?)) {
-        Ok(()) => PORTCULLIS_OK,
-        Err(failure) => failure.status,
-    }
+    // SAFETY: `engine` is NULL or live for this call (caller's guarantee).
+    unsafe { on_engine(engine, |engine| Ok(engine.set_time(unix_ms)?)) }.deliver_ok(drop)
 }
 
 /// Writes the engine's current time (milliseconds since the Unix epoch, UTC) to
@@ -480,18 +410,13 @@ pub unsafe extern "C" fn portcullis_engine_now(
     engine: *const PortcullisEngine,
     out_unix_ms: *mut i64,
 ) -> PortcullisStatus {
-    if engine.is_null() || out_unix_ms.is_null() {
+    if out_unix_ms.is_null() {
         return PORTCULLIS_ERR_NULL_POINTER;
     }
-    // SAFETY: `engine` is non-NULL and live for this call (caller's guarantee).
-    let engine = unsafe { engine_ref(engine) };
-    match guarded(|| Ok(engine.now_ms())) {
-        Ok(now) => {
-            // SAFETY: `out_unix_ms` is non-NULL and writable (caller's guarantee).
-            unsafe { out_unix_ms.write(now) };
-            PORTCULLIS_OK
-        }
-        Err(failure) => failure.status,
+    // SAFETY: `engine` is NULL or live for this call, and `out_unix_ms` is writable (caller's
+    // guarantee).
+    unsafe {
+        on_engine(engine, |engine| Ok(engine.now_ms())).deliver_ok(|now| out_unix_ms.write(now))
     }
 }
 
@@ -503,7 +428,8 @@ mod tests {
 
     #[test]
     fn a_panic_during_evaluation_is_a_fail_closed_deny() {
-        let (decision, status) = decision_or_deny(guarded(|| panic!("evaluation failed")));
+        let (decision, status) = call::run(|| panic!("evaluation failed"))
+            .value_or(PortcullisDecision::engine_failure());
         assert_eq!(status, PORTCULLIS_ERR_PANIC);
         assert_eq!(decision.effect, PORTCULLIS_EFFECT_DENY);
         assert_eq!(decision.code, PORTCULLIS_CODE_ENGINE_ERROR);

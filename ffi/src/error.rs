@@ -2,7 +2,8 @@
 use std::ffi::{c_char, CString};
 use std::ptr;
 
-use crate::guard::{guarded_void, Failure};
+use crate::call;
+use crate::guard::Failure;
 use crate::status::{PortcullisStatus, PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_OK};
 
 /// Details of a failed call: its status, a path into the policy document (for
@@ -71,11 +72,9 @@ pub(crate) unsafe fn finish(
 /// `err` is NULL or a `portcullis_error` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_error_status(err: *const PortcullisError) -> PortcullisStatus {
-    if err.is_null() {
-        return PORTCULLIS_ERR_NULL_POINTER;
-    }
-    // SAFETY: the caller guarantees `err` is a live `portcullis_error`, which is never mutated.
-    unsafe { &*err }.status
+    // SAFETY: the caller guarantees `err` is NULL or a live `portcullis_error`, which is never
+    // mutated.
+    unsafe { err.as_ref() }.map_or(PORTCULLIS_ERR_NULL_POINTER, |err| err.status)
 }
 
 /// Returns where the error is in the policy document, in dotted form with bracketed indexes
@@ -89,11 +88,9 @@ pub unsafe extern "C" fn portcullis_error_status(err: *const PortcullisError) ->
 /// `err` is NULL or a `portcullis_error` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_error_path(err: *const PortcullisError) -> *const c_char {
-    if err.is_null() {
-        return c"".as_ptr();
-    }
-    // SAFETY: the caller guarantees `err` is a live `portcullis_error`, which is never mutated.
-    unsafe { &*err }.path.as_ptr()
+    // SAFETY: the caller guarantees `err` is NULL or a live `portcullis_error`, which is never
+    // mutated.
+    unsafe { err.as_ref() }.map_or(c"".as_ptr(), |err| err.path.as_ptr())
 }
 
 /// Returns what went wrong, quoting the offending key or value. Returns "" when `err` is
@@ -106,11 +103,9 @@ pub unsafe extern "C" fn portcullis_error_path(err: *const PortcullisError) -> *
 /// `err` is NULL or a `portcullis_error` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_error_message(err: *const PortcullisError) -> *const c_char {
-    if err.is_null() {
-        return c"".as_ptr();
-    }
-    // SAFETY: the caller guarantees `err` is a live `portcullis_error`, which is never mutated.
-    unsafe { &*err }.message.as_ptr()
+    // SAFETY: the caller guarantees `err` is NULL or a live `portcullis_error`, which is never
+    // mutated.
+    unsafe { err.as_ref() }.map_or(c"".as_ptr(), |err| err.message.as_ptr())
 }
 
 /// Releases an error and the strings it owns. NULL is accepted and ignored.
@@ -122,14 +117,9 @@ pub unsafe extern "C" fn portcullis_error_message(err: *const PortcullisError) -
 /// `err` is NULL or a `portcullis_error` returned by this library and not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn portcullis_error_free(err: *mut PortcullisError) {
-    if err.is_null() {
-        return;
-    }
-    guarded_void(|| {
-        // SAFETY: the caller guarantees `err` came from `Box::into_raw` in `finish` and is
-        // freed only once.
-        drop(unsafe { Box::from_raw(err) });
-    });
+    // SAFETY: the caller guarantees `err` is NULL or came from `Box::into_raw` in `finish`,
+    // and is freed only once.
+    unsafe { call::release(err) }
 }
 
 #[cfg(test)]

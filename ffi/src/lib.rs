@@ -1,24 +1,15 @@
 //! The C ABI of portcullis.
 //!
 //! This crate is the only C ABI of the engine and the only crate with `unsafe` code. Every
-//! exported function has the same three layers: check the pointers it was given, run the safe
-//! core inside `catch_unwind` (a panic becomes `PORTCULLIS_ERR_PANIC` for that call only), and write
-//! the results through out-parameters. There is no thread-local "last error": error details
+//! exported function has the same three layers, put in one place by the `call` module: check
+//! the pointers it was given, run the safe core inside `catch_unwind` (a panic becomes
+//! `PORTCULLIS_ERR_PANIC` for that call only), and write the results through out-parameters. There is no thread-local "last error": error details
 //! come back as an owned `portcullis_error`.
 //!
 //! The header `include/portcullis.h` is generated from this source by `tools/gen-header`
 //! (cbindgen); the doc comments below are its documentation.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )
-)]
 
 // The exported modules, in the order the generated header lists them (keep the blank lines:
 // they stop rustfmt from sorting the declarations).
@@ -37,6 +28,7 @@ mod buffer;
 mod error;
 
 // Internal helpers.
+mod call;
 mod guard;
 mod input;
 

@@ -1,5 +1,5 @@
 //! [`RemoteEngine`]: a client of `portcullis serve` with the local engine's evaluate/approve
-//! API, that fails closed (spec §11.2).
+//! API, that fails closed (see [docs/serve.md, "Clients"](../../docs/serve.md#clients)).
 //!
 //! - One HTTP/1.1 keep-alive connection per concurrent caller, over a Unix socket or TCP; a
 //!   timeout per call covers connecting, sending and reading the answer.
@@ -82,11 +82,13 @@ impl Default for RemoteOptions {
 }
 
 /// An error from a non-decision call (approve, policy update).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteError {
     /// The server rejected the policy (its first load error).
+    #[error(transparent)]
     Policy(PolicyError),
     /// The server refused the request (`code` and `message` from its JSON error).
+    #[error("{code} ({status}): {message}")]
     Rejected {
         /// HTTP status.
         status: u16,
@@ -96,26 +98,9 @@ pub enum RemoteError {
         message: String,
     },
     /// The server could not be reached or did not answer in time.
+    #[error("unavailable: {0}")]
     Unavailable(String),
 }
-
-impl std::fmt::Display for RemoteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RemoteError::Policy(e) => write!(f, "{e}"),
-            RemoteError::Rejected {
-                status,
-                code,
-                message,
-            } => {
-                write!(f, "{code} ({status}): {message}")
-            }
-            RemoteError::Unavailable(m) => write!(f, "unavailable: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for RemoteError {}
 
 enum Stream {
     Unix(UnixStream),

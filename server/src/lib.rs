@@ -1,5 +1,6 @@
 //! `portcullis serve`: the policy engine as a sidecar on a Unix socket or as a service over
-//! HTTP(S), and [`client::RemoteEngine`], a client that fails closed (spec §11).
+//! HTTP(S), and [`client::RemoteEngine`], a client that fails closed (see
+//! [docs/serve.md](../../docs/serve.md)).
 //!
 //! The server decides exactly as an in-process engine: `POST /v1/decide` answers the §8
 //! decision JSON the engine produced. See `docs/serve.md` for every endpoint.

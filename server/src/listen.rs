@@ -19,18 +19,83 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+/// Why the server cannot start (or could not flush its audit trail when stopping).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ServeError {
+    /// A flag value the argument parser rejected.
+    #[error("{0}")]
+    Args(String),
+    /// A file is in the way of the socket.
+    #[error("{0} exists and is not a socket")]
+    NotASocket(String),
+    /// Another server answers on the socket.
+    #[error("{0} is in use by a running server")]
+    SocketInUse(String),
+    /// An operating-system call failed; `doing` says what was attempted.
+    #[error("cannot {doing}: {source}")]
+    Io {
+        doing: String,
+        source: std::io::Error,
+    },
+    /// A file (a socket, a certificate, a key, the token or the policy) is not usable.
+    #[error("{file}: {reason}")]
+    File { file: String, reason: String },
+    /// The TLS configuration cannot be built.
+    #[error(transparent)]
+    Tls(#[from] tokio_rustls::rustls::Error),
+    /// The bound TCP listener has no local address.
+    #[error(transparent)]
+    LocalAddr(std::io::Error),
+    /// A listener off the loopback interface without TLS and a token.
+    #[error(
+        "--listen tcp:{0} is not a loopback address: it needs --tls-cert/--tls-key and --token-file"
+    )]
+    NeedsTls(std::net::SocketAddr),
+    /// `--test-control` with a listener off the loopback interface.
+    #[error("--test-control is refused with the non-loopback listener tcp:{0}")]
+    TestControlRemote(std::net::SocketAddr),
+    /// `--test-control` with an audit trail.
+    #[error("--test-control cannot be combined with --audit")]
+    TestControlAudit,
+    /// The token file holds too short or unprintable a token.
+    #[error("{0}: the token must be at least 16 printable ASCII characters")]
+    WeakToken(String),
+    /// The audit trail could not be flushed when stopping.
+    #[error("audit flush failed: {0}")]
+    Flush(portcullis::EngineError),
+}
+
+impl From<String> for ServeError {
+    fn from(message: String) -> Self {
+        ServeError::Args(message)
+    }
+}
+
+impl ServeError {
+    fn io(doing: String) -> impl FnOnce(std::io::Error) -> ServeError {
+        move |source| ServeError::Io { doing, source }
+    }
+
+    fn file(file: impl std::fmt::Display, reason: impl std::fmt::Display) -> ServeError {
+        ServeError::File {
+            file: file.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Binds a Unix socket with mode 0600 (0660 with a group) without a window in which another
 /// user could connect: it is bound inside a fresh 0700 directory, then renamed into place.
-fn bind_unix(path: &Path, group: Option<u32>) -> Result<UnixListener, String> {
+fn bind_unix(path: &Path, group: Option<u32>) -> Result<UnixListener, ServeError> {
     let shown = path.display();
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
-            return Err(format!("{shown} exists and is not a socket"));
+            return Err(ServeError::NotASocket(shown.to_string()));
         }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(format!("{shown} is in use by a running server"));
+            return Err(ServeError::SocketInUse(shown.to_string()));
         }
-        std::fs::remove_file(path).map_err(|e| format!("cannot remove stale {shown}: {e}"))?;
+        std::fs::remove_file(path).map_err(ServeError::io(format!("remove stale {shown}")))?;
     }
     let parent = path
         .parent()
@@ -38,75 +103,67 @@ fn bind_unix(path: &Path, group: Option<u32>) -> Result<UnixListener, String> {
         .unwrap_or(Path::new("."));
     let dir = parent.join(format!(".portcullis-bind-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir(&dir).map_err(ServeError::io(format!("create {}", dir.display())))?;
     let result = (|| {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
+            .map_err(|e| ServeError::file(dir.display(), e))?;
         let tmp = dir.join("s");
-        let listener = UnixListener::bind(&tmp).map_err(|e| format!("cannot bind {shown}: {e}"))?;
+        let listener = UnixListener::bind(&tmp).map_err(ServeError::io(format!("bind {shown}")))?;
         let mode = if group.is_some() { 0o660 } else { 0o600 };
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("{shown}: {e}"))?;
+            .map_err(|e| ServeError::file(&shown, e))?;
         if let Some(gid) = group {
             std::os::unix::fs::chown(&tmp, None, Some(gid))
-                .map_err(|e| format!("cannot give {shown} to group {gid}: {e}"))?;
+                .map_err(ServeError::io(format!("give {shown} to group {gid}")))?;
         }
-        std::fs::rename(&tmp, path).map_err(|e| format!("cannot place {shown}: {e}"))?;
+        std::fs::rename(&tmp, path).map_err(ServeError::io(format!("place {shown}")))?;
         Ok(listener)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, ServeError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+        .map_err(|e| ServeError::file(cert.display(), e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| ServeError::file(key.display(), e))?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
+        .map_err(|e| ServeError::file(cert.display(), e))?;
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// Checks the secure-by-default rules before anything is bound.
-fn check_listeners(args: &ServeArgs, listeners: &[Listen], token: bool) -> Result<(), String> {
+fn check_listeners(args: &ServeArgs, listeners: &[Listen], token: bool) -> Result<(), ServeError> {
     for l in listeners {
         if let Listen::Tcp(addr) = l {
             if !addr.ip().is_loopback() {
                 if args.tls_cert.is_none() || !token {
-                    return Err(format!(
-                        "--listen tcp:{addr} is not a loopback address: it needs --tls-cert/--tls-key and --token-file"
-                    ));
+                    return Err(ServeError::NeedsTls(*addr));
                 }
                 if args.test_control {
-                    return Err(format!(
-                        "--test-control is refused with the non-loopback listener tcp:{addr}"
-                    ));
+                    return Err(ServeError::TestControlRemote(*addr));
                 }
             }
         }
     }
     if args.test_control && args.audit.is_some() {
-        return Err("--test-control cannot be combined with --audit".into());
+        return Err(ServeError::TestControlAudit);
     }
     Ok(())
 }
 
-fn read_token(path: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_token(path: &Path) -> Result<String, ServeError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ServeError::file(path.display(), e))?;
     let token = text.trim().to_owned();
     if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!(
-            "{}: the token must be at least 16 printable ASCII characters",
-            path.display()
-        ));
+        return Err(ServeError::WeakToken(path.display().to_string()));
     }
     Ok(token)
 }
@@ -205,7 +262,7 @@ async fn accept_tcp(l: TcpListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
 }
 
 /// Loads the policy, binds every listener, serves until SIGTERM/SIGINT, drains, flushes audit.
-pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
+pub(crate) async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let listeners = args.listeners()?;
     let token = args.token_file.as_deref().map(read_token).transpose()?;
     check_listeners(&args, &listeners, token.is_some())?;
@@ -214,11 +271,11 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
         _ => None,
     };
     let policy = std::fs::read(&args.policy)
-        .map_err(|e| format!("cannot read {}: {e}", args.policy.display()))?;
+        .map_err(ServeError::io(format!("read {}", args.policy.display())))?;
     let policy = crate::yaml::policy_json(&args.policy, policy)
-        .map_err(|e| format!("{}: {e}", args.policy.display()))?;
+        .map_err(|e| ServeError::file(args.policy.display(), e))?;
     let engine = initial_engine(&policy, args.audit.as_ref(), args.test_control)
-        .map_err(|e| format!("{}: {e}", args.policy.display()))?;
+        .map_err(|e| ServeError::file(args.policy.display(), e))?;
     let state = Arc::new(State {
         engine: ArcSwap::from_pointee(engine),
         policy_path: args.policy.clone(),
@@ -248,8 +305,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
             Listen::Tcp(addr) => {
                 let listener = TcpListener::bind(addr)
                     .await
-                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-                let local = listener.local_addr().map_err(|e| e.to_string())?;
+                    .map_err(ServeError::io(format!("listen on {addr}")))?;
+                let local = listener.local_addr().map_err(ServeError::LocalAddr)?;
                 tracing::info!(address = %local, tls = tls.is_some(), "listening");
                 tcp.push(listener);
             }
@@ -300,6 +357,6 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
             tracing::info!("stopped");
             Ok(())
         }
-        Err(e) => Err(format!("audit flush failed: {e}")),
+        Err(e) => Err(ServeError::Flush(e)),
     }
 }

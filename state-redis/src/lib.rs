@@ -1,4 +1,5 @@
-//! Shared state for portcullis engines on Redis or Redis Cluster (spec §11.3).
+//! Shared state for portcullis engines on Redis or Redis Cluster (see
+//! [docs/shared-state.md](../../docs/shared-state.md)).
 //!
 //! Every engine created with the same [`RedisState`] URL (and prefix) counts rate limits and
 //! consumes approval grants together. One decision that needs state is one atomic Lua script
@@ -17,15 +18,6 @@
 //! let engine = portcullis::Engine::new(policy, options).unwrap();
 //! ```
 #![forbid(unsafe_code)]
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 #![warn(missing_docs)]
 
 mod conn;

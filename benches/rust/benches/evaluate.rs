@@ -2,7 +2,11 @@
 //! 1,000- and 10,000-rule policies, on the 1,000 reference actions in turn, with actions as
 //! parsed values and as JSON text. Each iteration evaluates the next action and moves the
 //! manual clock 10 ms (an atomic store, inside the measured time).
-#![allow(clippy::expect_used, clippy::indexing_slicing)]
+#![expect(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a benchmark stops at its first failure; its panic is the report"
+)]
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use portcullis_bench::workload::{self, START_MS, STEP_MS};
 use std::hint::black_box;

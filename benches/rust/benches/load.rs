@@ -1,6 +1,10 @@
 //! Policy load + compile (`Engine::new`) and policy swap (`update_policy` on an engine that
 //! already holds the same rules, so counters carry over) per policy size.
-#![allow(clippy::expect_used, clippy::indexing_slicing)]
+#![expect(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a benchmark stops at its first failure; its panic is the report"
+)]
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use portcullis_bench::workload;
 use std::hint::black_box;

@@ -5,7 +5,11 @@
 //! of 1. Thread 0 moves the manual clock forward, once every `CLOCK_BATCH` of its actions (a
 //! write on every call would make the other thread's clock reads miss the cache, a cost the
 //! system clock does not have), continuing where the previous sample left it.
-#![allow(clippy::expect_used, clippy::indexing_slicing)]
+#![expect(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "a benchmark stops at its first failure; its panic is the report"
+)]
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use portcullis::Engine;
 use portcullis_bench::workload::{self, Workload, STEP_MS};

@@ -120,8 +120,7 @@ namespace Portcullis
         {
             if (json == null) throw new ArgumentNullException(nameof(json));
             byte[] policy = EncodePolicy(json);
-            bool added = AddRef();
-            try
+            WithEngine(() =>
             {
                 using (var error = new ErrorHandle())
                 {
@@ -141,11 +140,7 @@ namespace Portcullis
                     }
                     if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                 }
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>Decides an action given as JSON text (the policy language's action object).</summary>
@@ -195,8 +190,7 @@ namespace Portcullis
             {
                 return DenyInvalid("the action text " + problem).Json;
             }
-            bool added = AddRef();
-            try
+            return WithEngine(() =>
             {
                 using (var buffer = new BufferHandle())
                 {
@@ -217,11 +211,7 @@ namespace Portcullis
                     if (status != NativeMethods.PORTCULLIS_OK || buffer.IsInvalid) throw Failed("evaluate", status);
                     return buffer.Text;
                 }
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>
@@ -245,8 +235,7 @@ namespace Portcullis
             {
                 throw new InvalidActionException("the action text " + problem);
             }
-            bool added = AddRef();
-            try
+            return WithEngine(() =>
             {
                 using (var hash = new BufferHandle())
                 using (var error = new ErrorHandle())
@@ -272,11 +261,7 @@ namespace Portcullis
                     if (hash.IsInvalid) throw Failed("approve", status);
                     return hash.Text;
                 }
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>Approves exactly this tool call; see <see cref="Approve(string, TimeSpan, int)"/>.</summary>
@@ -308,8 +293,7 @@ namespace Portcullis
             {
                 throw new InvalidArgumentException("the action hash " + problem);
             }
-            bool added = AddRef();
-            try
+            WithEngine(() =>
             {
                 using (var error = new ErrorHandle())
                 {
@@ -330,11 +314,7 @@ namespace Portcullis
                     }
                     if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                 }
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>Sets the manual clock (time windows, rate limits and approval expiry read it).</summary>
@@ -342,8 +322,7 @@ namespace Portcullis
         /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
         public unsafe void SetTime(DateTimeOffset time)
         {
-            bool added = AddRef();
-            try
+            WithEngine(() =>
             {
                 int status = NativeMethods.portcullis_engine_set_time(Native, time.ToUnixTimeMilliseconds());
                 if (status == NativeMethods.PORTCULLIS_ERR_CLOCK)
@@ -351,11 +330,7 @@ namespace Portcullis
                     throw new ClockException("this engine reads the system clock; create it with EngineOptions.ManualClockStart to set the time");
                 }
                 if (status != NativeMethods.PORTCULLIS_OK) throw Failed("set the time", status);
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>The engine's current time (millisecond precision): the system clock, or the manual clock.</summary>
@@ -364,18 +339,13 @@ namespace Portcullis
         {
             get
             {
-                bool added = AddRef();
-                try
+                return WithEngine(() =>
                 {
                     long now;
                     int status = NativeMethods.portcullis_engine_now(Native, &now);
                     if (status != NativeMethods.PORTCULLIS_OK) throw Failed("read the clock", status);
                     return DateTimeOffset.FromUnixTimeMilliseconds(now);
-                }
-                finally
-                {
-                    if (added) handle.DangerousRelease();
-                }
+                });
             }
         }
 
@@ -397,8 +367,7 @@ namespace Portcullis
         public unsafe IReadOnlyList<string> DrainAudit(int max = 1024)
         {
             if (max < 1) throw new ArgumentOutOfRangeException(nameof(max), max, "DrainAudit needs max >= 1");
-            bool added = AddRef();
-            try
+            return WithEngine(() =>
             {
                 using (var buffer = new BufferHandle())
                 {
@@ -430,11 +399,7 @@ namespace Portcullis
                     }
                     return records.AsReadOnly();
                 }
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>
@@ -446,8 +411,7 @@ namespace Portcullis
         /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
         public unsafe void FlushAudit()
         {
-            bool added = AddRef();
-            try
+            WithEngine(() =>
             {
                 using (var error = new ErrorHandle())
                 {
@@ -464,11 +428,7 @@ namespace Portcullis
                     }
                     if (status != NativeMethods.PORTCULLIS_OK) throw ToException(status, error);
                 }
-            }
-            finally
-            {
-                if (added) handle.DangerousRelease();
-            }
+            });
         }
 
         /// <summary>
@@ -480,18 +440,13 @@ namespace Portcullis
         {
             get
             {
-                bool added = AddRef();
-                try
+                return WithEngine(() =>
                 {
                     PortcullisAuditStats stats;
                     int status = NativeMethods.portcullis_engine_audit_stats(Native, &stats);
                     if (status != NativeMethods.PORTCULLIS_OK) throw Failed("read the audit counters", status);
                     return new AuditStats((long)stats.recorded, (long)stats.dropped);
-                }
-                finally
-                {
-                    if (added) handle.DangerousRelease();
-                }
+                });
             }
         }
 
@@ -507,6 +462,33 @@ namespace Portcullis
         }
 
         private unsafe PortcullisEngine* Native => (PortcullisEngine*)handle.DangerousGetHandle();
+
+        /// <summary>
+        /// Runs one call on the native engine (<see cref="Native"/>), keeping the engine alive
+        /// until it returns; throws <see cref="ObjectDisposedException"/> once it is disposed.
+        /// </summary>
+        private T WithEngine<T>(Func<T> call)
+        {
+            bool added = AddRef();
+            try
+            {
+                return call();
+            }
+            finally
+            {
+                if (added) handle.DangerousRelease();
+            }
+        }
+
+        /// <summary>Runs one call that returns nothing; see <see cref="WithEngine{T}(Func{T})"/>.</summary>
+        private void WithEngine(Action call)
+        {
+            WithEngine(() =>
+            {
+                call();
+                return true;
+            });
+        }
 
         /// <summary>Keeps the native engine alive for one call; throws once the engine is disposed.</summary>
         private bool AddRef()

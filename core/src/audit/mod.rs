@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 mod checkpoint;
+mod error;
 mod files;
 mod queue;
 mod record;

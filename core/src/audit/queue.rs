@@ -1,5 +1,6 @@
 //! The engine's side of the trail: the bounded queue `evaluate` feeds, the memory sink the
 //! host drains, and the counters both sides share.
+use super::error::TrailError;
 use super::record::{Chain, Record, Subject};
 use super::writer::FileWriter;
 use super::{AuditOptions, AuditSink, AuditStats, Overflow, MAX_QUEUE_CAPACITY};
@@ -12,7 +13,7 @@ use std::thread::JoinHandle;
 
 pub(super) enum Msg {
     Record(Box<Record>),
-    Flush(SyncSender<Result<(), String>>),
+    Flush(SyncSender<Result<(), TrailError>>),
 }
 
 /// Counters shared by the enqueuing side and the writer.
@@ -29,27 +30,27 @@ pub(super) struct Counters {
 pub(super) struct Shared {
     pub(super) counters: Arc<Counters>,
     /// The last write error, while the trail cannot be written.
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<TrailError>>,
     /// Set when the engine is dropped: a writer stuck on a failing disk makes a last attempt.
     pub(super) closing: AtomicBool,
     /// Set by the writer when the engine was dropped with records it could not write.
-    lost: Mutex<Option<(u64, String)>>,
+    lost: Mutex<Option<(u64, TrailError)>>,
 }
 
 impl Shared {
-    pub(super) fn failure(&self) -> Option<String> {
+    pub(super) fn failure(&self) -> Option<TrailError> {
         self.failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    pub(super) fn set_failure(&self, f: Option<String>) {
+    pub(super) fn set_failure(&self, f: Option<TrailError>) {
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = f;
     }
 
-    pub(super) fn set_lost(&self, count: u64, error: &str) {
-        *self.lost.lock().unwrap_or_else(PoisonError::into_inner) = Some((count, error.to_owned()));
+    pub(super) fn set_lost(&self, count: u64, error: &TrailError) {
+        *self.lost.lock().unwrap_or_else(PoisonError::into_inner) = Some((count, error.clone()));
     }
 
     /// Decision records accepted but not yet written.
@@ -89,13 +90,18 @@ impl std::fmt::Debug for Audit {
 }
 
 impl Audit {
-    /// Starts the trail; `None` for `AuditSink::None`.
+    /// Starts the trail; `None` for `AuditSink::None`. The error is the message the
+    /// engine's `CreateError::Audit` carries.
     pub(crate) fn start(options: &AuditOptions) -> Result<Option<Audit>, String> {
+        Audit::try_start(options).map_err(|e| e.to_string())
+    }
+
+    fn try_start(options: &AuditOptions) -> Result<Option<Audit>, TrailError> {
         if options.queue_capacity > MAX_QUEUE_CAPACITY {
-            return Err(format!(
+            return Err(TrailError::Options(format!(
                 "queue_capacity {} is larger than {MAX_QUEUE_CAPACITY}",
                 options.queue_capacity
-            ));
+            )));
         }
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
@@ -115,7 +121,7 @@ impl Audit {
                 let handle = std::thread::Builder::new()
                     .name("portcullis-audit".into())
                     .spawn(move || writer.run(&rx, &for_writer))
-                    .map_err(|e| format!("cannot start the audit writer: {e}"))?;
+                    .map_err(|e| TrailError::Spawn(e.to_string()))?;
                 Backend::File {
                     writer: Some(handle),
                     shared,
@@ -183,6 +189,10 @@ impl Audit {
     /// Waits until every record enqueued so far is written and flushed (file sink). While the
     /// trail cannot be written, fails at once with the error and the number of records held.
     pub(crate) fn flush(&self) -> Result<(), String> {
+        self.try_flush().map_err(|e| e.to_string())
+    }
+
+    fn try_flush(&self) -> Result<(), TrailError> {
         let (Some(tx), Backend::File { shared, .. }) = (&self.tx, &self.backend) else {
             return Ok(());
         };
@@ -202,9 +212,7 @@ impl Audit {
                     request = back;
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
-                Err(TrySendError::Disconnected(_)) => {
-                    return Err("the audit writer has stopped".to_owned())
-                }
+                Err(TrySendError::Disconnected(_)) => return Err(TrailError::WriterStopped),
             }
         }
         // A write that starts failing after the request was queued must not leave the caller
@@ -217,9 +225,7 @@ impl Audit {
                         return Err(f);
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err("the audit writer has stopped".to_owned())
-                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(TrailError::WriterStopped),
             }
         }
     }
@@ -237,10 +243,10 @@ impl Audit {
     /// Stops the writer after it has written what it can, and says what it could not write:
     /// `Ok` when every accepted record reached the trail.
     pub(crate) fn close(mut self) -> Result<(), String> {
-        self.stop()
+        self.stop().map_err(|e| e.to_string())
     }
 
-    fn stop(&mut self) -> Result<(), String> {
+    fn stop(&mut self) -> Result<(), TrailError> {
         // Closing the queue lets the writer drain what is left, flush and stop.
         self.tx = None;
         let Backend::File {
@@ -254,7 +260,7 @@ impl Audit {
         shared.closing.store(true, Ordering::SeqCst);
         if let Some(handle) = writer.take() {
             if handle.join().is_err() {
-                return Err(format!("audit trail {path}: the writer failed"));
+                return Err(TrailError::WriterFailed(path.clone()));
             }
         }
         let lost = shared
@@ -263,9 +269,11 @@ impl Audit {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match lost {
-            Some((n, e)) => Err(format!(
-                "audit trail {path}: {n} accepted records could not be written and are lost: {e}"
-            )),
+            Some((count, cause)) => Err(TrailError::Lost {
+                path: path.clone(),
+                count,
+                cause: Box::new(cause),
+            }),
             None => Ok(()),
         }
     }

@@ -7,6 +7,7 @@
 //! off first); meanwhile the writer takes nothing from the queue, so the queue's overflow
 //! policy applies (block waits, drop counts). Nothing sealed is ever discarded while the
 //! engine lives; records still unwritten when it is dropped are reported.
+use super::error::TrailError;
 use super::files::{self, last_line, next_rotation, open_append};
 use super::queue::{Msg, Shared};
 use super::record::Chain;
@@ -30,7 +31,7 @@ pub(super) struct FileWriter {
     /// The current trail file, locked (the lock goes with the file descriptor).
     file: File,
     /// Set when a rotation left no current file to write: nothing more is written.
-    broken: Option<String>,
+    broken: Option<TrailError>,
     /// Bytes of complete records in the file.
     size: u64,
     /// A failed write may have left part of a batch past `size`: cut it before writing.
@@ -45,39 +46,46 @@ pub(super) struct FileWriter {
 }
 
 /// The chain head recorded in the last line of a trail file.
-fn head_of(line: &[u8], shown: &str) -> Result<Chain, String> {
-    let last: Value = serde_json::from_slice(line)
-        .map_err(|e| format!("the last record of {shown} is not valid JSON: {e}"))?;
+fn head_of(line: &[u8], shown: &str) -> Result<Chain, TrailError> {
+    let bad = |problem: String| TrailError::BadHead {
+        file: shown.to_owned(),
+        problem,
+    };
+    let last: Value =
+        serde_json::from_slice(line).map_err(|e| bad(format!("is not valid JSON: {e}")))?;
     let seq = last
         .get("seq")
         .and_then(Value::as_u64)
-        .ok_or(format!("the last record of {shown} has no seq"))?;
+        .ok_or_else(|| bad("has no seq".into()))?;
     let hash = last
         .get("hash")
         .and_then(Value::as_str)
-        .ok_or(format!("the last record of {shown} has no hash"))?;
+        .ok_or_else(|| bad("has no hash".into()))?;
     Ok(Chain::after(seq, hash.to_owned()))
 }
 
 /// The chain head of the newest rotated file, for a current file that is empty (a restart
 /// right after rotation): the chain goes on from there, never from genesis.
-fn head_of_rotated(path: &Path) -> Result<Chain, String> {
-    let newest = files::newest_rotated(path)
-        .map_err(|e| format!("cannot list the rotated files of {}: {e}", path.display()))?;
+fn head_of_rotated(path: &Path) -> Result<Chain, TrailError> {
+    let newest = files::newest_rotated(path).map_err(TrailError::io(format!(
+        "list the rotated files of {}",
+        path.display()
+    )))?;
     let Some(rotated) = newest else {
         return Ok(Chain::default());
     };
     let shown = rotated.display().to_string();
-    let mut file = File::open(&rotated).map_err(|e| format!("cannot open {shown}: {e}"))?;
+    let mut file = File::open(&rotated).map_err(TrailError::io(format!("open {shown}")))?;
     let len = file
         .metadata()
-        .map_err(|e| format!("cannot read {shown}: {e}"))?
+        .map_err(TrailError::io(format!("read {shown}")))?
         .len();
-    match last_line(&mut file, len).map_err(|e| format!("cannot read {shown}: {e}"))? {
+    match last_line(&mut file, len).map_err(TrailError::io(format!("read {shown}")))? {
         (Some(line), _) => head_of(&line, &shown),
-        (None, _) => Err(format!(
-            "rotated audit file {shown} holds no complete record"
-        )),
+        (None, _) => Err(TrailError::NoRecord {
+            kind: "rotated audit file",
+            file: shown,
+        }),
     }
 }
 
@@ -85,14 +93,14 @@ impl FileWriter {
     /// Locks and opens (or creates) the trail and continues its chain from the last complete
     /// record (of the current file, or of the newest rotated file when the current one is
     /// empty); an incomplete last line (a crash mid-write) is cut off and the cut recorded.
-    pub(super) fn open(sink: FileSink) -> Result<FileWriter, String> {
+    pub(super) fn open(sink: FileSink) -> Result<FileWriter, TrailError> {
         let shown = sink.path.display().to_string();
         let file = open_append(&sink.path, sink.mode)
-            .map_err(|e| format!("cannot open audit file {shown}: {e}"))?;
+            .map_err(TrailError::io(format!("open audit file {shown}")))?;
         files::lock(&file, &sink.path)?;
         let len = file
             .metadata()
-            .map_err(|e| format!("cannot read {shown}: {e}"))?
+            .map_err(TrailError::io(format!("read {shown}")))?
             .len();
         let mut writer = FileWriter {
             sink,
@@ -110,14 +118,21 @@ impl FileWriter {
             return Ok(writer);
         }
         let (line, complete) =
-            last_line(&mut writer.file, len).map_err(|e| format!("cannot read {shown}: {e}"))?;
-        let line = line.ok_or_else(|| format!("audit file {shown} holds no complete record"))?;
+            last_line(&mut writer.file, len).map_err(TrailError::io(format!("read {shown}")))?;
+        let Some(line) = line else {
+            return Err(TrailError::NoRecord {
+                kind: "audit file",
+                file: shown,
+            });
+        };
         writer.chain = head_of(&line, &shown)?;
         if complete < len {
             writer
                 .file
                 .set_len(complete)
-                .map_err(|e| format!("cannot cut the incomplete tail of {shown}: {e}"))?;
+                .map_err(TrailError::io(format!(
+                    "cut the incomplete tail of {shown}"
+                )))?;
             writer.size = complete;
             let line = writer.chain.recovered(len - complete, system_now_ms());
             writer.pending.push_str(&line);
@@ -137,7 +152,7 @@ impl FileWriter {
         &mut self,
         rx: &Receiver<Msg>,
         shared: &Shared,
-        acks: &mut Vec<SyncSender<Result<(), String>>>,
+        acks: &mut Vec<SyncSender<Result<(), TrailError>>>,
     ) -> bool {
         let interval = Duration::from_millis(self.sink.flush_interval_ms.max(1));
         let mut open = true;
@@ -210,7 +225,7 @@ impl FileWriter {
     }
 
     /// The engine is gone and the trail still cannot be written: count what is lost.
-    fn give_up(&mut self, rx: &Receiver<Msg>, shared: &Shared, error: &str) {
+    fn give_up(&mut self, rx: &Receiver<Msg>, shared: &Shared, error: &TrailError) {
         let queued = rx
             .try_iter()
             .filter(|m| matches!(m, Msg::Record(_)))
@@ -220,7 +235,7 @@ impl FileWriter {
     }
 
     /// Writes the pending lines in one write, optionally fsyncs, and rotates when due.
-    fn write_out(&mut self, shared: &Shared) -> Result<(), String> {
+    fn write_out(&mut self, shared: &Shared) -> Result<(), TrailError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -231,17 +246,18 @@ impl FileWriter {
         if self.dirty_tail {
             self.file
                 .set_len(self.size)
-                .map_err(|e| format!("cannot cut a partial write from {shown}: {e}"))?;
+                .map_err(TrailError::io(format!("cut a partial write from {shown}")))?;
             self.dirty_tail = false;
         }
         if let Err(e) = self.file.write_all(self.pending.as_bytes()) {
             // Cut whatever part of the batch reached the file, so the retry cannot leave half
             // a record in the middle of the trail (retried before the next write if it fails).
             self.dirty_tail = self.file.set_len(self.size).is_err();
-            return Err(format!(
-                "{} records not written: cannot write {shown}: {e}",
-                shared.unwritten()
-            ));
+            return Err(TrailError::Unwritten {
+                unwritten: shared.unwritten(),
+                file: shown,
+                cause: e.to_string(),
+            });
         }
         self.size += self.pending.len() as u64;
         self.pending.clear();
@@ -253,7 +269,7 @@ impl FileWriter {
         if self.sink.fsync {
             self.file
                 .sync_data()
-                .map_err(|e| format!("cannot fsync {shown}: {e}"))?;
+                .map_err(TrailError::io(format!("fsync {shown}")))?;
         }
         if self.sink.max_bytes > 0 && self.size >= self.sink.max_bytes {
             self.rotate()?;
@@ -263,14 +279,14 @@ impl FileWriter {
 
     /// Renames the current file to the next `PATH.NNNNNN` and starts a new one; the chain
     /// continues (the new file's first record carries the old file's last hash).
-    fn rotate(&mut self) -> Result<(), String> {
+    fn rotate(&mut self) -> Result<(), TrailError> {
         let path = self.sink.path.clone();
         let shown = path.display().to_string();
         self.file
             .sync_all()
-            .map_err(|e| format!("cannot fsync {shown}: {e}"))?;
-        let next = next_rotation(&path).map_err(|e| format!("cannot rotate {shown}: {e}"))?;
-        std::fs::rename(&path, &next).map_err(|e| format!("cannot rotate {shown}: {e}"))?;
+            .map_err(TrailError::io(format!("fsync {shown}")))?;
+        let next = next_rotation(&path).map_err(TrailError::io(format!("rotate {shown}")))?;
+        std::fs::rename(&path, &next).map_err(TrailError::io(format!("rotate {shown}")))?;
         // The open file is now the rotated one: without a new current file, writing on would
         // put records into a file another engine may continue from, so the writer stops.
         match files::create_locked(&path, self.sink.mode) {

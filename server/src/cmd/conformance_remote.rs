@@ -4,137 +4,33 @@
 //! `N passed, M failed`; exits 1 when a case fails.
 //!
 //! usage: portcullis-conformance-remote [--server PATH-TO-portcullis-serve] [--dir DIR]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test runner stops at a broken setup; its panic is the report"
+)]
+use portcullis_conformance::{
+    self as conformance, on_big_stack, Case, ExpectError, PolicySource, Step,
+};
 use portcullis_server::client::{Endpoint, RemoteEngine, RemoteError, RemoteOptions};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const DEFAULT_CLOCK: &str = "2026-01-01T00:00:00Z";
-
-fn parse_clock(s: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|d| d.timestamp_millis())
-        .map_err(|e| format!("bad clock {s:?}: {e}"))
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p.extension().is_some_and(|e| e == "json") {
-            out.push(p);
-        }
-    }
-}
-
-fn same(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
 fn check_decision(d: &portcullis::Decision, expect: &Value) -> Result<(), String> {
     if d.code == portcullis::Code::Unavailable {
         return Err(format!("the remote engine was unavailable: {}", d.reason));
     }
-    let got = d.to_value();
-    let exp = expect.as_object().ok_or("expect is not an object")?;
-    for (key, want) in exp {
-        match key.as_str() {
-            "reason_contains" => {
-                let sub = want.as_str().ok_or("reason_contains is not a string")?;
-                if !d.reason.contains(sub) {
-                    return Err(format!("reason {:?} does not contain {sub:?}", d.reason));
-                }
-            }
-            "policy" => {
-                for (k, v) in want.as_object().ok_or("expect.policy is not an object")? {
-                    let g = got
-                        .pointer(&format!("/policy/{k}"))
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    if !same(&g, v) {
-                        return Err(format!("policy.{k}: expected {v}, got {g}"));
-                    }
-                }
-            }
-            "effect" | "allowed" | "code" | "rule" | "reason" | "matched" | "shadow" | "params"
-            | "retry_after_ms" | "action_hash" => {
-                let g = got.get(key).cloned().unwrap_or(Value::Null);
-                if !same(&g, want) {
-                    return Err(format!(
-                        "{key}: expected {want}, got {g} (reason: {:?})",
-                        d.reason
-                    ));
-                }
-            }
-            other => return Err(format!("unknown expect key {other:?}")),
-        }
+    match conformance::decision_mismatches(&d.to_value(), expect).first() {
+        None => Ok(()),
+        Some(m) => Err(format!("{m} (reason: {:?})", d.reason)),
     }
-    Ok(())
 }
 
-fn check_error(path: &str, message: &str, expect: &Value) -> Result<(), String> {
-    if let Some(want) = expect.get("path").and_then(Value::as_str) {
-        if path != want {
-            return Err(format!(
-                "error path: expected {want:?}, got {path:?} ({message})"
-            ));
-        }
-    }
-    if let Some(sub) = expect.get("contains").and_then(Value::as_str) {
-        if !message.contains(sub) {
-            return Err(format!(
-                "error message {message:?} does not contain {sub:?}"
-            ));
-        }
-    }
-    Ok(())
-}
-
-#[derive(serde::Deserialize)]
-struct RawCase<'a> {
-    #[serde(borrow)]
-    policy: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    steps: Vec<RawStep<'a>>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawStep<'a> {
-    #[serde(borrow)]
-    update_policy: Option<&'a RawValue>,
-}
-
-fn policy_text(
-    holder: &Value,
-    written: Option<&RawValue>,
-    key: &str,
-    raw_key: &str,
-) -> Result<String, String> {
-    match (holder.get(key), holder.get(raw_key)) {
-        (Some(_), None) => written
-            .map(|w| w.get().to_owned())
-            .ok_or_else(|| format!("{key} not found")),
-        (None, Some(Value::String(raw))) => Ok(raw.clone()),
-        _ => Err(format!(
-            "needs exactly one of {key:?} and {raw_key:?} (a string)"
-        )),
+fn check_error(path: &str, message: &str, expect: &ExpectError) -> Result<(), String> {
+    match expect.mismatches(path, message).first() {
+        None => Ok(()),
+        Some(m) => Err(m.clone()),
     }
 }
 
@@ -152,25 +48,27 @@ fn control(engine: &RemoteEngine, path: &str, body: &Value) -> Result<Value, (u1
     }
 }
 
-fn run_case(
-    engine: &RemoteEngine,
-    case: &Value,
-    written: &RawCase<'_>,
-) -> Result<(), (Option<usize>, String)> {
+fn run_case(engine: &RemoteEngine, case: &Case) -> Result<(), (Option<usize>, String)> {
     let whole = |m: String| (None, m);
-    let clock = parse_clock(
-        case.get("clock")
-            .and_then(Value::as_str)
-            .unwrap_or(DEFAULT_CLOCK),
-    )
-    .map_err(whole)?;
-    let policy = policy_text(case, written.policy, "policy", "policy_raw").map_err(whole)?;
+    let clock = case.clock_ms.clone().map_err(whole)?;
+    let policy = match case.policy.clone().map_err(whole)? {
+        Some(PolicySource::Text(text)) => text,
+        _ => {
+            return Err(whole(
+                "needs exactly one of \"policy\" and \"policy_raw\" (a string)".into(),
+            ))
+        }
+    };
     let loaded = control(
         engine,
         "/test/v1/reset",
         &json!({"policy": policy, "clock_ms": clock}),
     );
-    if let Some(expect) = case.get("expect_error") {
+    if let Some(expect) = &case.expect_error {
+        let expect = expect.clone().map_err(whole)?;
+        if case.steps.is_some() {
+            return Err(whole("a case with expect_error must not have steps".into()));
+        }
         return match loaded {
             Ok(_) => Err(whole(
                 "the policy loaded, but a load error was expected".into(),
@@ -182,75 +80,52 @@ fn run_case(
                 v.pointer("/error/message")
                     .and_then(Value::as_str)
                     .unwrap_or(""),
-                expect,
+                &expect,
             )
             .map_err(whole),
             Err((s, v)) => Err(whole(format!("reset failed with {s}: {v}"))),
         };
     }
     loaded.map_err(|(s, v)| whole(format!("policy failed to load ({s}): {v}")))?;
-    let steps = case
-        .get("steps")
-        .and_then(Value::as_array)
-        .ok_or_else(|| whole("no steps".into()))?;
-    for (i, step) in steps.iter().enumerate() {
+    for (i, step) in case.steps().map_err(whole)?.iter().enumerate() {
         let fail = |m: String| (Some(i), m);
-        let expect = step.get("expect").unwrap_or(&Value::Null);
-        if let Some(action) = step.get("eval") {
-            check_decision(&engine.evaluate_value(action), expect).map_err(fail)?;
-        } else if let Some(raw) = step.get("eval_raw") {
-            let raw = raw
-                .as_str()
-                .ok_or_else(|| fail("eval_raw is not a string".into()))?;
-            check_decision(&engine.evaluate_json(raw.as_bytes()), expect).map_err(fail)?;
-        } else if let Some(ms) = step.get("advance_ms") {
-            let ms = ms
-                .as_i64()
-                .ok_or_else(|| fail("advance_ms is not an integer".into()))?;
-            control(engine, "/test/v1/clock", &json!({"advance_ms": ms}))
-                .map_err(|(s, v)| fail(format!("clock failed ({s}): {v}")))?;
-        } else if let Some(at) = step.get("set_clock") {
-            let at = parse_clock(at.as_str().unwrap_or_default()).map_err(fail)?;
-            control(engine, "/test/v1/clock", &json!({"set_ms": at}))
-                .map_err(|(s, v)| fail(format!("clock failed ({s}): {v}")))?;
-        } else if let Some(action) = step.get("approve") {
-            let ttl = step
-                .get("ttl_ms")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| fail("approve needs ttl_ms".into()))?;
-            let uses = step.get("uses").and_then(Value::as_u64).unwrap_or(1) as u32;
-            engine
-                .approve_action_value(action, ttl, uses)
-                .map_err(|e| fail(format!("approve failed: {e}")))?;
-        } else if step.get("update_policy").is_some() || step.get("update_policy_raw").is_some() {
-            let text = policy_text(
-                step,
-                written.steps.get(i).and_then(|s| s.update_policy),
-                "update_policy",
-                "update_policy_raw",
-            )
-            .map_err(fail)?;
-            match (
-                engine.update_policy(text.as_bytes()),
-                step.get("expect_error"),
-            ) {
-                (Ok(()), None) => {}
-                (Ok(()), Some(_)) => {
-                    return Err(fail(
-                        "the update loaded, but a load error was expected".into(),
-                    ))
-                }
-                (Err(e), None) => return Err(fail(format!("update failed: {e}"))),
-                (Err(RemoteError::Policy(e)), Some(expect)) => {
-                    check_error(e.path(), e.message(), expect).map_err(fail)?
-                }
-                (Err(e), Some(_)) => return Err(fail(format!("update failed: {e}"))),
-            }
-        } else {
-            return Err(fail(format!("unknown step {step}")));
-        }
+        run_step(engine, step.as_ref().map_err(|m| fail(m.clone()))?).map_err(fail)?;
     }
     Ok(())
+}
+
+fn run_step(engine: &RemoteEngine, step: &Step) -> Result<(), String> {
+    let clock = |body: Value| {
+        control(engine, "/test/v1/clock", &body)
+            .map(|_| ())
+            .map_err(|(s, v)| format!("clock failed ({s}): {v}"))
+    };
+    match step {
+        Step::Eval { action, expect } => check_decision(&engine.evaluate_value(action), expect),
+        Step::EvalRaw { text, expect } => {
+            check_decision(&engine.evaluate_json(text.as_bytes()), expect)
+        }
+        Step::AdvanceMs(ms) => clock(json!({"advance_ms": ms})),
+        Step::SetClock(at) => clock(json!({"set_ms": at})),
+        Step::Approve {
+            action,
+            ttl_ms,
+            uses,
+        } => engine
+            .approve_action_value(action, *ttl_ms, *uses)
+            .map(|_| ())
+            .map_err(|e| format!("approve failed: {e}")),
+        Step::UpdatePolicy { text, expect_error } => {
+            match (engine.update_policy(text.as_bytes()), expect_error) {
+                (Ok(()), None) => Ok(()),
+                (Ok(()), Some(_)) => Err("the update loaded, but a load error was expected".into()),
+                (Err(RemoteError::Policy(e)), Some(expect)) => {
+                    check_error(e.path(), e.message(), expect)
+                }
+                (Err(e), _) => Err(format!("update failed: {e}")),
+            }
+        }
+    }
 }
 
 struct Server(Child, PathBuf);
@@ -331,49 +206,10 @@ fn main() -> ExitCode {
             ..RemoteOptions::default()
         },
     );
-    let mut files = Vec::new();
-    collect(&dir, &mut files);
-    let (mut passed, mut failed) = (0usize, 0usize);
-    for file in &files {
-        let shown = file
-            .strip_prefix(&dir)
-            .unwrap_or(file)
-            .display()
-            .to_string();
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let parsed = if text.trim_start().starts_with('[') {
-            serde_json::from_str::<Vec<&RawValue>>(&text)
-        } else {
-            serde_json::from_str::<&RawValue>(&text).map(|c| vec![c])
-        };
-        let Ok(cases) = parsed else {
-            println!("FAIL {shown}: not a JSON case file");
-            failed += 1;
-            continue;
-        };
-        for (n, raw) in cases.iter().enumerate() {
-            let (Ok(case), Ok(written)) = (
-                serde_json::from_str::<Value>(raw.get()),
-                serde_json::from_str::<RawCase<'_>>(raw.get()),
-            ) else {
-                println!("FAIL {shown}#{n}: not a case object");
-                failed += 1;
-                continue;
-            };
-            let name = case
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("(unnamed)");
-            match run_case(&engine, &case, &written) {
-                Ok(()) => passed += 1,
-                Err((step, msg)) => {
-                    failed += 1;
-                    let at = step.map_or(String::new(), |s| format!(" step {s}"));
-                    println!("FAIL {shown}#{n}{at} ({name}): {msg}");
-                }
-            }
-        }
-    }
+    // Case files may nest values deeper than serde_json's default limit: read them on a
+    // large stack.
+    let (passed, failed) =
+        on_big_stack(move || conformance::replay_dir(&dir, |case| run_case(&engine, case)));
     println!("{passed} passed, {failed} failed");
     if failed == 0 && passed > 0 {
         ExitCode::SUCCESS
