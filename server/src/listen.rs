@@ -215,8 +215,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let policy = std::fs::read(&args.policy)
         .map_err(|e| format!("cannot read {}: {e}", args.policy.display()))?;
-    let engine = initial_engine(&policy, args.audit.as_ref(), args.test_control)
-        .map_err(|e| format!("{}: {e}", args.policy.display()))?;
+    let shared = crate::state::shared_state(args.state.as_deref())?;
+    let engine = initial_engine(
+        &policy,
+        args.audit.as_ref(),
+        args.test_control,
+        shared.clone(),
+    )
+    .map_err(|e| format!("{}: {e}", args.policy.display()))?;
     let state = Arc::new(State {
         engine: ArcSwap::from_pointee(engine),
         policy_path: args.policy.clone(),
@@ -227,6 +233,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), String> {
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         token,
         test_control: args.test_control,
+        shared,
     });
     let app = router(state.clone());
     let graceful = Arc::new(GracefulShutdown::new());
