@@ -38,6 +38,10 @@ const (
 	// CodeEngineError: the engine could not decide (for example, it was
 	// closed); the effect is deny.
 	CodeEngineError Code = "engine_error"
+	// CodeUnavailable: the decision needed the shared state (a rate limit
+	// fired, or an approval grant was looked up) and the store did not answer
+	// in time (see WithStateURL); the effect is deny.
+	CodeUnavailable Code = "unavailable"
 )
 
 // ShadowHit is a shadow rule that fired: reported, never deciding.
@@ -98,7 +102,7 @@ func validEffect(e Effect) bool {
 func validCode(c Code) bool {
 	switch c {
 	case CodeRule, CodeDefault, CodeApproved, CodeRateLimited, CodeApprovalRequired,
-		CodeUnknownAgent, CodeInvalidAction, CodeEngineError:
+		CodeUnknownAgent, CodeInvalidAction, CodeEngineError, CodeUnavailable:
 		return true
 	}
 	return false

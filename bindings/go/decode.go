@@ -151,7 +151,7 @@ func effectOf(v []byte) Effect {
 
 func codeOf(v []byte) Code {
 	for _, c := range [...]Code{CodeRule, CodeDefault, CodeApproved, CodeRateLimited, CodeApprovalRequired,
-		CodeUnknownAgent, CodeInvalidAction, CodeEngineError} {
+		CodeUnknownAgent, CodeInvalidAction, CodeEngineError, CodeUnavailable} {
 		if string(v) == string(c) {
 			return c
 		}

@@ -299,7 +299,9 @@ export type DecisionCode =
   | 'approval_required'
   | 'unknown_agent'
   | 'invalid_action'
-  | 'engine_error';
+  | 'engine_error'
+  /** The decision needed the shared state (`state` option) and the store did not answer. */
+  | 'unavailable';
 
 /** A shadow rule that fired (it never changes the outcome). */
 export interface ShadowHit {
