@@ -84,7 +84,6 @@ impl PortcullisEngineOptions {
             clock,
             max_keys_per_limit,
             state,
-            ..EngineOptions::default()
         })
     }
 }
