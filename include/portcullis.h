@@ -23,9 +23,10 @@
  * Minor version of this C ABI. Minor versions only add functions, constants, structs or
  * trailing fields of the size-versioned option structs; a program compiled against minor
  * version N runs on any library with the same major version and a minor version >= N.
- * Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes).
+ * Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes);
+ * 2.1 appends `state_url` to `portcullis_engine_options`.
  */
-#define PORTCULLIS_ABI_VERSION_MINOR 0
+#define PORTCULLIS_ABI_VERSION_MINOR 1
 
 /**
  * `portcullis_engine_options.clock`: the engine reads the system clock (the default).
@@ -191,6 +192,15 @@ typedef struct portcullis_engine_options {
      * Most keys each rate-limit rule keeps; 0 means the default (100000).
      */
     uint64_t max_keys_per_limit;
+    /**
+     * Version 2. Where rate-limit admissions and approval grants are kept: NULL (or "") keeps
+     * them in this engine; a NUL-terminated `redis://...` or `rediss://...` URL shares them
+     * with every engine on that store (docs/shared-state.md). Read only during
+     * `portcullis_engine_new`. A malformed URL gives `PORTCULLIS_ERR_INVALID_ARGUMENT`; an
+     * unreachable store does not fail creation (decisions that need it are denied
+     * `unavailable` until it answers).
+     */
+    const char *state_url;
 } portcullis_engine_options;
 
 /**
@@ -414,7 +424,8 @@ const char *portcullis_status_name(portcullis_status status);
 
 /**
  * Fills `*out` with the default options: current `size`, `PORTCULLIS_CLOCK_SYSTEM`,
- * `manual_start_ms` 0, `max_keys_per_limit` 100000. Does nothing when `out` is NULL.
+ * `manual_start_ms` 0, `max_keys_per_limit` 100000, `state_url` NULL. Does nothing when
+ * `out` is NULL.
  *
  * Thread-safe.
  *

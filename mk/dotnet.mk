@@ -53,7 +53,7 @@ dotnet-build: dotnet-deps ffi
 	  $(ROOT)/examples/dotnet/*.cs $(DOTNET_JSON)
 
 # The audit tests check trails with the verifier that `make tools` builds.
-test-dotnet: dotnet-bindings-check dotnet-build tools
+test-dotnet: dotnet-bindings-check dotnet-build tools redis-server
 	@echo "== .NET unit tests"
 	cd $(DOTNET_OUT) && PORTCULLIS_BIN=$(ROOT)/target/release/portcullis $(MONO) Portcullis.Tests.exe
 	@echo "== .NET conformance"

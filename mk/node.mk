@@ -40,7 +40,7 @@ NODE_AUDIT_VERIFIER := $(ROOT)/target/release/portcullis
 node-audit-verifier:
 	@test -x $(NODE_AUDIT_VERIFIER) || $(CARGO) build -q --release -p portcullis-cli
 
-test-node: node-build node-audit-verifier
+test-node: node-build node-audit-verifier redis-server
 	cd $(NODE_DIR) && PORTCULLIS_BIN=$(NODE_AUDIT_VERIFIER) $(NODE_TEST) test/
 
 conformance-node: node-build

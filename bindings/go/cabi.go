@@ -27,7 +27,7 @@ import (
 // major version or an older minor version.
 const (
 	abiMajor = 2
-	abiMinor = 0
+	abiMinor = 1
 )
 
 // headerABIMajor and headerABIMinor are the version of the header the
@@ -139,6 +139,7 @@ type nativeOptions struct {
 	maxKeys    uint64
 	hasMaxKeys bool
 	audit      *nativeAudit // nil: no audit trail
+	stateURL   string       // "": limits and grants in this engine
 }
 
 // newNative creates a native engine handle.
@@ -151,6 +152,12 @@ func newNative(policy []byte, o nativeOptions) (handle, error) {
 	}
 	if o.hasMaxKeys {
 		copts.max_keys_per_limit = C.uint64_t(o.maxKeys)
+	}
+	if o.stateURL != "" {
+		// The ABI reads the URL only during the call.
+		url := C.CString(o.stateURL)
+		defer C.free(unsafe.Pointer(url))
+		copts.state_url = url
 	}
 	var handle *C.portcullis_engine
 	var cerr *C.portcullis_error

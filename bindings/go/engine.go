@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -54,6 +55,24 @@ func WithMaxKeysPerLimit(n int) Option {
 		}
 		o.native.maxKeys = uint64(n)
 		o.native.hasMaxKeys = true
+	}
+}
+
+// WithStateURL keeps the engine's rate-limit admissions and approval grants
+// in a shared store instead of in the engine, so every engine (in any process)
+// created with the same URL counts each limit and consumes each grant
+// together: "redis://[user:password@]host[:port][/db]" or "rediss://..." for
+// TLS, with the query parameters of docs/shared-state.md (timeout_ms, prefix,
+// cluster, tls_ca). A malformed URL makes New fail with ErrInvalidArgument. A
+// store that is down does not: decisions that need it are denied with code
+// unavailable until it answers again (reconnection is automatic).
+func WithStateURL(url string) Option {
+	return func(o *options) {
+		if strings.IndexByte(url, 0) >= 0 {
+			o.err = fmt.Errorf("%w: WithStateURL: the URL contains a NUL byte", ErrInvalidArgument)
+			return
+		}
+		o.native.stateURL = url
 	}
 }
 

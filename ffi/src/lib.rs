@@ -78,8 +78,9 @@ pub const PORTCULLIS_ABI_VERSION_MAJOR: u32 = 2;
 /// Minor version of this C ABI. Minor versions only add functions, constants, structs or
 /// trailing fields of the size-versioned option structs; a program compiled against minor
 /// version N runs on any library with the same major version and a minor version >= N.
-/// Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes).
-pub const PORTCULLIS_ABI_VERSION_MINOR: u32 = 0;
+/// Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes);
+/// 2.1 appends `state_url` to `portcullis_engine_options`.
+pub const PORTCULLIS_ABI_VERSION_MINOR: u32 = 1;
 
 /// Returns the ABI version of the loaded library: `(PORTCULLIS_ABI_VERSION_MAJOR << 16) |
 /// PORTCULLIS_ABI_VERSION_MINOR`.

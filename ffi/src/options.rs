@@ -1,11 +1,15 @@
 //! `portcullis_engine_options`: how an engine is created.
+use std::ffi::{c_char, CStr};
 use std::mem;
 use std::ptr;
 
-use portcullis::{ClockMode, EngineOptions};
+use portcullis::{ClockMode, EngineOptions, StateBackend};
+use std::sync::Arc;
 
 use crate::guard::Failure;
-use crate::status::{PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_OPTIONS_SIZE};
+use crate::status::{
+    PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_INVALID_UTF8, PORTCULLIS_ERR_OPTIONS_SIZE,
+};
 
 /// `portcullis_engine_options.clock`: the engine reads the system clock (the default).
 pub const PORTCULLIS_CLOCK_SYSTEM: u32 = 0;
@@ -20,7 +24,7 @@ pub const PORTCULLIS_CLOCK_MANUAL: u32 = 1;
 /// declares it. Later minor versions only append fields, so a library accepts any size at
 /// least as large as version 1's and reads the fields it knows.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct PortcullisEngineOptions {
     /// `sizeof(portcullis_engine_options)`; smaller than version 1's size gives `PORTCULLIS_ERR_OPTIONS_SIZE`.
     pub size: u32,
@@ -31,21 +35,32 @@ pub struct PortcullisEngineOptions {
     pub manual_start_ms: i64,
     /// Most keys each rate-limit rule keeps; 0 means the default (100000).
     pub max_keys_per_limit: u64,
+    /// Version 2. Where rate-limit admissions and approval grants are kept: NULL (or "") keeps
+    /// them in this engine; a NUL-terminated `redis://...` or `rediss://...` URL shares them
+    /// with every engine on that store (docs/shared-state.md). Read only during
+    /// `portcullis_engine_new`. A malformed URL gives `PORTCULLIS_ERR_INVALID_ARGUMENT`; an
+    /// unreachable store does not fail creation (decisions that need it are denied
+    /// `unavailable` until it answers).
+    pub state_url: *const c_char,
 }
 
 impl PortcullisEngineOptions {
     fn defaults() -> Self {
         PortcullisEngineOptions {
-            size: V1_SIZE,
+            size: CURRENT_SIZE as u32,
             clock: PORTCULLIS_CLOCK_SYSTEM,
             manual_start_ms: 0,
             max_keys_per_limit: u64::try_from(EngineOptions::default().max_keys_per_limit)
                 .unwrap_or(u64::MAX),
+            state_url: ptr::null(),
         }
     }
 
     /// The core options these ABI options describe.
-    fn to_engine_options(self) -> Result<EngineOptions, Failure> {
+    ///
+    /// # Safety
+    /// `self.state_url` is NULL or a NUL-terminated string readable for the duration of the call.
+    unsafe fn to_engine_options(self) -> Result<EngineOptions, Failure> {
         let clock = match self.clock {
             PORTCULLIS_CLOCK_SYSTEM => ClockMode::System,
             PORTCULLIS_CLOCK_MANUAL => ClockMode::Manual {
@@ -63,28 +78,80 @@ impl PortcullisEngineOptions {
             0 => EngineOptions::default().max_keys_per_limit,
             n => usize::try_from(n).unwrap_or(usize::MAX),
         };
+        // SAFETY: the caller guarantees `state_url` is NULL or a readable string.
+        let state = unsafe { shared_state(self.state_url) }?;
         Ok(EngineOptions {
             clock,
             max_keys_per_limit,
-            ..EngineOptions::default()
+            state,
         })
     }
 }
 
-// INVARIANT: the size of version 1 of the struct. Fields are only ever appended, so this
-// stays the smallest size a caller may declare.
-const V1_SIZE: u32 = mem::size_of::<PortcullisEngineOptions>() as u32;
+/// Opens the store `url` names (lazily: no I/O happens here).
+///
+/// # Safety
+/// `url` is NULL or a NUL-terminated string readable for the duration of the call.
+unsafe fn shared_state(url: *const c_char) -> Result<Option<Arc<dyn StateBackend>>, Failure> {
+    if url.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: `url` is non-NULL and NUL-terminated (caller's guarantee).
+    let bytes = unsafe { CStr::from_ptr(url) }.to_bytes();
+    let url = std::str::from_utf8(bytes).map_err(|e| {
+        Failure::new(
+            PORTCULLIS_ERR_INVALID_UTF8,
+            format!(
+                "options.state_url is not valid UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    if url.is_empty() {
+        return Ok(None);
+    }
+    connect(url)
+}
+
+#[cfg(feature = "redis")]
+fn connect(url: &str) -> Result<Option<Arc<dyn StateBackend>>, Failure> {
+    match portcullis_redis::RedisState::connect(url) {
+        Ok(state) => Ok(Some(Arc::new(state))),
+        Err(e) => Err(Failure::new(
+            PORTCULLIS_ERR_INVALID_ARGUMENT,
+            format!("options.state_url: {e}"),
+        )),
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn connect(_url: &str) -> Result<Option<Arc<dyn StateBackend>>, Failure> {
+    Err(Failure::new(
+        PORTCULLIS_ERR_INVALID_ARGUMENT,
+        "options.state_url is set, but this library was built without shared state \
+         (cargo feature `redis` of portcullis-ffi)",
+    ))
+}
+
+// INVARIANT: the size of version 1 of the struct (`size` through `max_keys_per_limit`), the
+// smallest size a caller may declare. Fields are only ever appended.
+const V1_SIZE: u32 = 24;
+
+// The size of the struct this library knows (version 2 adds `state_url`).
+const CURRENT_SIZE: usize = mem::size_of::<PortcullisEngineOptions>();
 
 /// Reads the caller's options (NULL means the defaults) into core options.
 ///
 /// # Safety
 /// `options` is NULL or points to a readable `u32` `size` field followed, when `size` is at
-/// least version 1's size, by a readable version-1 struct.
+/// least version 1's size, by a readable struct of that size whose `state_url` (when the size
+/// covers it) is NULL or a readable NUL-terminated string.
 pub(crate) unsafe fn read(
     options: *const PortcullisEngineOptions,
 ) -> Result<EngineOptions, Failure> {
     if options.is_null() {
-        return PortcullisEngineOptions::defaults().to_engine_options();
+        // SAFETY: the defaults' `state_url` is NULL.
+        return unsafe { PortcullisEngineOptions::defaults().to_engine_options() };
     }
     // SAFETY: a non-NULL `options` points at least to its leading `size` field (caller's
     // guarantee); only that field is read here, so a caller's shorter struct is not overread.
@@ -97,14 +164,28 @@ pub(crate) unsafe fn read(
             ),
         ));
     }
-    // SAFETY: `size` says the caller's struct holds at least the version-1 fields, and the
-    // caller guarantees they are readable.
-    let options = unsafe { options.read_unaligned() };
-    options.to_engine_options()
+    // Fields the caller's (older) struct does not have keep their defaults.
+    let mut known = PortcullisEngineOptions::defaults();
+    let len = usize::try_from(size).map_or(CURRENT_SIZE, |s| s.min(CURRENT_SIZE));
+    // SAFETY: `size` says the caller's struct holds its first `len` bytes (at least the
+    // version-1 fields), which the caller guarantees are readable; `known` is a live struct of
+    // `CURRENT_SIZE >= len` bytes with the same layout for those bytes, and the two do not
+    // overlap.
+    unsafe {
+        ptr::copy_nonoverlapping(
+            options.cast::<u8>(),
+            ptr::addr_of_mut!(known).cast::<u8>(),
+            len,
+        );
+    }
+    // SAFETY: `state_url` is NULL (a version-1 caller) or the caller's, which it guarantees
+    // is NULL or a readable NUL-terminated string.
+    unsafe { known.to_engine_options() }
 }
 
 /// Fills `*out` with the default options: current `size`, `PORTCULLIS_CLOCK_SYSTEM`,
-/// `manual_start_ms` 0, `max_keys_per_limit` 100000. Does nothing when `out` is NULL.
+/// `manual_start_ms` 0, `max_keys_per_limit` 100000, `state_url` NULL. Does nothing when
+/// `out` is NULL.
 ///
 /// Thread-safe.
 ///
@@ -124,8 +205,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_one_is_24_bytes() {
+    fn version_one_is_24_bytes_and_version_two_appends_the_state_url() {
         assert_eq!(V1_SIZE, 24);
+        assert_eq!(mem::offset_of!(PortcullisEngineOptions, state_url), 24);
+        assert_eq!(CURRENT_SIZE, 24 + mem::size_of::<*const c_char>());
+    }
+
+    /// A version-1 caller: only 24 bytes are readable, and they are all that is read.
+    #[test]
+    fn a_version_one_struct_is_read_without_its_missing_fields() {
+        let mut raw = PortcullisEngineOptions::defaults();
+        raw.size = V1_SIZE;
+        raw.max_keys_per_limit = 9;
+        let v1: Box<[u8; 24]> = Box::new({
+            let mut b = [0u8; 24];
+            // SAFETY: `raw` is a live struct of at least 24 bytes.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr::addr_of!(raw).cast::<u8>(), b.as_mut_ptr(), 24)
+            };
+            b
+        });
+        // SAFETY: the buffer holds a version-1 struct (24 readable bytes).
+        let options = unsafe { read(v1.as_ptr().cast()) }.unwrap();
+        assert_eq!(options.max_keys_per_limit, 9);
+        assert!(options.state.is_none());
+    }
+
+    #[test]
+    fn a_state_url_is_read_and_a_malformed_one_is_rejected() {
+        let mut raw = PortcullisEngineOptions::defaults();
+        let good = c"redis://127.0.0.1:1/0";
+        raw.state_url = good.as_ptr();
+        // SAFETY: `raw` is a live struct whose URL is a live C string.
+        let options = unsafe { read(&raw) };
+        #[cfg(feature = "redis")]
+        assert!(options.unwrap().state.is_some());
+        #[cfg(not(feature = "redis"))]
+        assert_eq!(options.unwrap_err().status, PORTCULLIS_ERR_INVALID_ARGUMENT);
+
+        let empty = c"";
+        raw.state_url = empty.as_ptr();
+        // SAFETY: as above.
+        assert!(unsafe { read(&raw) }.unwrap().state.is_none());
+
+        let bad = c"http://127.0.0.1:6379";
+        raw.state_url = bad.as_ptr();
+        // SAFETY: as above.
+        let failure = unsafe { read(&raw) }.unwrap_err();
+        assert_eq!(failure.status, PORTCULLIS_ERR_INVALID_ARGUMENT);
+        assert!(failure.message.contains("state_url"), "{}", failure.message);
+
+        let not_utf8 = c"redis://\xff";
+        raw.state_url = not_utf8.as_ptr();
+        // SAFETY: as above.
+        let failure = unsafe { read(&raw) }.unwrap_err();
+        assert_eq!(failure.status, PORTCULLIS_ERR_INVALID_UTF8);
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// and `PUT /v1/policy` change the policy).
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub watch_interval_ms: u64,
+    /// Shared state for rate limits and approval grants: `redis://...` or `rediss://...`
+    /// (see docs/shared-state.md). Without it they are kept in this process.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

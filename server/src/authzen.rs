@@ -58,7 +58,7 @@ pub(crate) fn to_action(req: &Value) -> Result<Value, String> {
 fn evaluate(state: &State, req: &Value) -> Result<Value, String> {
     let action = to_action(req)?;
     let start = Instant::now();
-    let d = state.engine().evaluate_value(&action);
+    let d = state.may_block(|| state.engine().evaluate_value(&action));
     state.metrics.decision(&d, start.elapsed());
     Ok(json!({"decision": d.allowed(), "context": d.to_value()}))
 }

@@ -274,8 +274,14 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         .map_err(ServeError::io(format!("read {}", args.policy.display())))?;
     let policy = crate::yaml::policy_json(&args.policy, policy)
         .map_err(|e| ServeError::file(args.policy.display(), e))?;
-    let engine = initial_engine(&policy, args.audit.as_ref(), args.test_control)
-        .map_err(|e| ServeError::file(args.policy.display(), e))?;
+    let shared = crate::state::shared_state(args.state.as_deref())?;
+    let engine = initial_engine(
+        &policy,
+        args.audit.as_ref(),
+        args.test_control,
+        shared.clone(),
+    )
+    .map_err(|e| ServeError::file(args.policy.display(), e))?;
     let state = Arc::new(State {
         engine: ArcSwap::from_pointee(engine),
         policy_path: args.policy.clone(),
@@ -286,6 +292,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         request_timeout: Duration::from_millis(args.request_timeout_ms.max(1)),
         token,
         test_control: args.test_control,
+        shared,
     });
     let app = router(state.clone());
     let graceful = Arc::new(GracefulShutdown::new());

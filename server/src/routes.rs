@@ -60,7 +60,7 @@ pub(crate) fn policy_json(info: &PolicyInfo) -> Value {
 async fn decide(S(state): Shared, body: Body) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.max_body).await?;
     let start = Instant::now();
-    let d = state.engine().evaluate_json(&bytes);
+    let d = state.may_block(|| state.engine().evaluate_json(&bytes));
     state.metrics.decision(&d, start.elapsed());
     Ok(json_response(StatusCode::OK, d.to_json()))
 }
@@ -69,12 +69,13 @@ fn engine_error(e: EngineError) -> ApiError {
     let code = match e {
         EngineError::InvalidAction(_) => "invalid_action",
         EngineError::Audit(_) => "audit_error",
+        EngineError::Unavailable(_) => "unavailable",
         _ => "invalid_argument",
     };
-    let status = if code == "audit_error" {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::BAD_REQUEST
+    let status = match code {
+        "audit_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
     };
     ApiError::new(status, code, e.to_string())
 }
@@ -94,11 +95,13 @@ async fn approve(S(state): Shared, body: Body) -> Result<Response, ApiError> {
     };
     let engine = state.engine();
     let hash = match (req.get("action"), req.get("action_hash")) {
-        (Some(action), None) => engine
-            .approve_action_value(action, ttl, uses)
+        (Some(action), None) => state
+            .may_block(|| engine.approve_action_value(action, ttl, uses))
             .map_err(engine_error)?,
         (None, Some(Value::String(hash))) => {
-            engine.approve_hash(hash, ttl, uses).map_err(engine_error)?;
+            state
+                .may_block(|| engine.approve_hash(hash, ttl, uses))
+                .map_err(engine_error)?;
             hash.clone()
         }
         _ => {
@@ -225,6 +228,7 @@ async fn test_reset(
         policy.as_bytes(),
         portcullis::EngineOptions {
             clock: portcullis::ClockMode::Manual { start_ms: clock },
+            state: state.shared.clone(),
             ..portcullis::EngineOptions::default()
         },
     ) {
@@ -276,6 +280,12 @@ pub(crate) fn initial_engine(
     policy: &[u8],
     audit: Option<&std::path::PathBuf>,
     test_control: bool,
+    shared: Option<std::sync::Arc<dyn portcullis::StateBackend>>,
 ) -> Result<portcullis::Engine, String> {
-    make_engine(policy, audit, test_control.then(crate::state::now_ms))
+    make_engine(
+        policy,
+        audit,
+        test_control.then(crate::state::now_ms),
+        shared,
+    )
 }

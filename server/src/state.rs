@@ -2,7 +2,7 @@
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
 use portcullis::{
-    AuditOptions, AuditSink, ClockMode, Engine, EngineOptions, FileSink, PolicyError,
+    AuditOptions, AuditSink, ClockMode, Engine, EngineOptions, FileSink, PolicyError, StateBackend,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,6 +28,18 @@ pub(crate) struct State {
     pub(crate) request_timeout: Duration,
     pub(crate) token: Option<String>,
     pub(crate) test_control: bool,
+    /// The shared store of limits and grants (`--state`), or None for in-process state.
+    pub(crate) shared: Option<Arc<dyn StateBackend>>,
+}
+
+/// Opens the `--state` store (lazily: no I/O until a decision needs it).
+pub(crate) fn shared_state(url: Option<&str>) -> Result<Option<Arc<dyn StateBackend>>, String> {
+    match url {
+        None => Ok(None),
+        Some(url) => portcullis_redis::RedisState::connect(url)
+            .map(|s| Some(Arc::new(s) as Arc<dyn StateBackend>))
+            .map_err(|e| format!("--state: {e}")),
+    }
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -41,12 +53,14 @@ pub(crate) fn make_engine(
     policy: &[u8],
     audit: Option<&PathBuf>,
     manual_clock: Option<i64>,
+    shared: Option<Arc<dyn StateBackend>>,
 ) -> Result<Engine, String> {
     let options = EngineOptions {
         clock: match manual_clock {
             Some(start_ms) => ClockMode::Manual { start_ms },
             None => ClockMode::System,
         },
+        state: shared,
         ..EngineOptions::default()
     };
     match audit {
@@ -64,6 +78,18 @@ pub(crate) fn make_engine(
 impl State {
     pub(crate) fn engine(&self) -> Arc<Engine> {
         self.engine.load_full()
+    }
+
+    /// Runs an engine call that may wait on the shared store (up to its timeout) without
+    /// holding up the other requests of this runtime worker.
+    pub(crate) fn may_block<T>(&self, f: impl FnOnce() -> T) -> T {
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if self.shared.is_some() && multi_thread {
+            tokio::task::block_in_place(f)
+        } else {
+            f()
+        }
     }
 
     pub(crate) fn reload_failing(&self) -> Option<ReloadFailure> {

@@ -21,6 +21,9 @@ pub(crate) struct Settings {
     cluster: bool,
     timeout: Duration,
     pub(crate) prefix: String,
+    /// PEM certificates to trust instead of the system's store (`tls_ca=PATH`).
+    ca: Option<Vec<u8>>,
+    tls: bool,
 }
 
 impl Settings {
@@ -38,6 +41,8 @@ impl Settings {
             cluster: false,
             timeout: DEFAULT_TIMEOUT,
             prefix: "portcullis".to_owned(),
+            ca: None,
+            tls: scheme == "rediss",
         };
         let mut passed = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -57,6 +62,16 @@ impl Settings {
                     v.clone_into(&mut settings.prefix);
                 }
                 "cluster" => settings.cluster = matches!(v, "true" | "1" | "yes"),
+                "tls_ca" => {
+                    if !settings.tls {
+                        return Err(bad("tls_ca needs a rediss:// URL"));
+                    }
+                    let path =
+                        percent_decode(v).ok_or_else(|| bad("tls_ca is not a valid path"))?;
+                    let pem = std::fs::read(&path)
+                        .map_err(|e| bad(&format!("tls_ca file {path:?}: {e}")))?;
+                    settings.ca = Some(pem);
+                }
                 _ => passed.push(pair),
             }
         }
@@ -91,6 +106,30 @@ impl Settings {
     }
 }
 
+/// Decodes `%XX` escapes of a query value (a path may hold `&`, `=` or spaces).
+fn percent_decode(v: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut bytes = v.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hi = char::from(bytes.next()?).to_digit(16)?;
+            let lo = char::from(bytes.next()?).to_digit(16)?;
+            out.push(u8::try_from(hi * 16 + lo).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok().filter(|s| !s.is_empty())
+}
+
+/// The TLS settings: the `tls_ca` file when given, else the system's trust store.
+fn certificates(ca: Option<Vec<u8>>) -> redis::TlsCertificates {
+    redis::TlsCertificates {
+        client_tls: None,
+        root_cert: ca,
+    }
+}
+
 enum Client {
     Single(redis::Client),
     Cluster(ClusterClient),
@@ -98,14 +137,15 @@ enum Client {
 
 enum Conn {
     Single(redis::Connection),
-    Cluster(ClusterConnection),
+    /// Boxed: a cluster connection is several times the size of a single one.
+    Cluster(Box<ClusterConnection>),
 }
 
 impl Conn {
     fn like(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Conn::Single(c) => c,
-            Conn::Cluster(c) => c,
+            Conn::Cluster(c) => c.as_mut(),
         }
     }
 
@@ -141,21 +181,33 @@ impl std::fmt::Debug for Pool {
 impl Pool {
     pub(crate) fn new(s: Settings) -> Result<Pool, ConfigError> {
         let err = |e: redis::RedisError| ConfigError(format!("state URL: {e}"));
+        if s.tls {
+            // redis builds its rustls config with the process's default crypto provider; install
+            // ring (the only one linked) unless the program installed one already.
+            if rustls::crypto::CryptoProvider::get_default().is_none() {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+            }
+        }
         let client = if s.cluster {
-            let client = ClusterClient::builder(s.urls)
+            let mut builder = ClusterClient::builder(s.urls)
                 .connection_timeout(s.timeout)
                 .response_timeout(s.timeout)
                 // A lost answer must not run the script twice (see the module comment).
-                .retries(0)
-                .build()
-                .map_err(err)?;
-            Client::Cluster(client)
+                .retries(0);
+            if s.ca.is_some() {
+                builder = builder.certs(certificates(s.ca));
+            }
+            Client::Cluster(builder.build().map_err(err)?)
         } else {
             let url = s
                 .urls
                 .first()
                 .ok_or_else(|| ConfigError("no host".into()))?;
-            Client::Single(redis::Client::open(url.as_str()).map_err(err)?)
+            let client = match s.ca {
+                Some(ca) => redis::Client::build_with_tls(url.as_str(), certificates(Some(ca))),
+                None => redis::Client::open(url.as_str()),
+            };
+            Client::Single(client.map_err(err)?)
         };
         Ok(Pool {
             client,
@@ -172,7 +224,7 @@ impl Pool {
         let left = remaining(deadline)?;
         Ok(match &self.client {
             Client::Single(c) => Conn::Single(c.get_connection_with_timeout(left)?),
-            Client::Cluster(c) => Conn::Cluster(c.get_connection()?),
+            Client::Cluster(c) => Conn::Cluster(Box::new(c.get_connection()?)),
         })
     }
 

@@ -63,7 +63,11 @@ impl RedisState {
     /// this crate reads (and removes before handing the URL to the client): `timeout_ms`
     /// (every call's bound, connecting included; default 500), `prefix` (key prefix, default
     /// `portcullis`), `cluster=true` (the host is a node of a Redis Cluster; several nodes may
-    /// be given as `host1:port1,host2:port2`).
+    /// be given as `host1:port1,host2:port2`), `tls_ca=PATH` (`rediss://` only: trust the PEM
+    /// CA certificates of this file instead of the system's store).
+    ///
+    /// Errors: a malformed URL or parameter, or a `tls_ca` file that cannot be read. A store
+    /// that is down is not an error here (no I/O happens until a decision needs state).
     pub fn connect(url: &str) -> Result<RedisState, ConfigError> {
         let parsed = conn::Settings::parse(url)?;
         let tag = format!("{{{}}}", parsed.prefix);

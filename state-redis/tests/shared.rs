@@ -141,3 +141,71 @@ fn a_stopped_redis_makes_every_call_return_unavailable() {
     }
     assert!(recovered);
 }
+
+const THREE: &str = r#"{"portcullis": 1, "name": "tls", "default": "allow", "rules": [
+  {"id": "cap", "effect": "rate_limit", "match": {"tool": ["send"]},
+   "limit": {"max": 3, "window": "1h", "per": []}}]}"#;
+
+fn engine_on(url: &str, policy: &str) -> Result<Engine, String> {
+    let state = RedisState::connect(url).map_err(|e| e.to_string())?;
+    let options = EngineOptions {
+        state: Some(Arc::new(state)),
+        ..EngineOptions::default()
+    };
+    Engine::new(policy.as_bytes(), options).map_err(|e| e.to_string())
+}
+
+#[test]
+fn rediss_with_the_urls_ca_counts_limits_over_tls() {
+    let tls = common::TlsServer::start();
+    let url = format!(
+        "rediss://127.0.0.1:{}/0?tls_ca={}&timeout_ms=2000",
+        tls.tls_port,
+        tls.ca()
+    );
+    let (a, b) = (
+        engine_on(&url, THREE).unwrap(),
+        engine_on(&url, THREE).unwrap(),
+    );
+    let codes: Vec<Code> = (0..6)
+        .map(|i| {
+            let e = if i % 2 == 0 { &a } else { &b };
+            e.evaluate_json(SEND.as_bytes()).code
+        })
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == Code::Default).count(), 3);
+    assert_eq!(
+        codes.iter().filter(|c| **c == Code::RateLimited).count(),
+        3,
+        "{codes:?}"
+    );
+    // The admissions are in the server the plain port also reaches: one store.
+    let plain = engine_on(&tls.server.url(), THREE).unwrap();
+    assert_eq!(plain.evaluate_json(SEND.as_bytes()).code, Code::RateLimited);
+}
+
+#[test]
+fn rediss_without_a_trusted_ca_is_unavailable_not_unverified() {
+    let tls = common::TlsServer::start();
+    // The test CA is not in the system's store: the handshake must fail (fail closed).
+    let url = format!("rediss://127.0.0.1:{}/0?timeout_ms=2000", tls.tls_port);
+    let e = engine_on(&url, THREE).unwrap();
+    let d = e.evaluate_json(SEND.as_bytes());
+    assert_eq!(d.code, Code::Unavailable, "{}", d.reason);
+}
+
+#[test]
+fn malformed_state_urls_are_refused_when_the_engine_is_created() {
+    for url in [
+        "http://127.0.0.1:6379",
+        "redis://",
+        "redis://127.0.0.1:notaport",
+        "redis://a:1,b:2",
+        "redis://127.0.0.1?timeout_ms=soon",
+        "redis://127.0.0.1?tls_ca=/etc/hostname",
+        "rediss://127.0.0.1?tls_ca=/nonexistent/ca.pem",
+    ] {
+        let error = engine_on(url, THREE).unwrap_err();
+        assert!(error.contains("state URL"), "{url}: {error}");
+    }
+}

@@ -16,7 +16,7 @@
 #endif
 
 PORTCULLIS_STATIC_ASSERT(PORTCULLIS_ABI_VERSION_MAJOR == 2);
-PORTCULLIS_STATIC_ASSERT(PORTCULLIS_ABI_VERSION_MINOR == 0);
+PORTCULLIS_STATIC_ASSERT(PORTCULLIS_ABI_VERSION_MINOR == 1);
 
 PORTCULLIS_STATIC_ASSERT(sizeof(portcullis_status) == 4);
 PORTCULLIS_STATIC_ASSERT((portcullis_status)-1 < 0);
@@ -53,7 +53,8 @@ PORTCULLIS_STATIC_ASSERT(PORTCULLIS_AUDIT_MEMORY == 2);
 PORTCULLIS_STATIC_ASSERT(PORTCULLIS_OVERFLOW_BLOCK == 0);
 PORTCULLIS_STATIC_ASSERT(PORTCULLIS_OVERFLOW_DROP == 1);
 
-PORTCULLIS_STATIC_ASSERT(sizeof(portcullis_engine_options) == 24);
+PORTCULLIS_STATIC_ASSERT(offsetof(portcullis_engine_options, state_url) == 24);
+PORTCULLIS_STATIC_ASSERT(sizeof(portcullis_engine_options) == 24 + sizeof(void *));
 PORTCULLIS_STATIC_ASSERT(offsetof(portcullis_engine_options, size) == 0);
 PORTCULLIS_STATIC_ASSERT(offsetof(portcullis_engine_options, clock) == 4);
 PORTCULLIS_STATIC_ASSERT(offsetof(portcullis_engine_options, manual_start_ms) == 8);

@@ -71,7 +71,7 @@ static char *evaluate_json_text(const portcullis_engine *engine, const uint8_t *
 static void test_versions_and_names(void) {
     CHECK(portcullis_abi_version() == ((PORTCULLIS_ABI_VERSION_MAJOR << 16) | PORTCULLIS_ABI_VERSION_MINOR),
           "portcullis_abi_version() = %#x", portcullis_abi_version());
-    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 2 && PORTCULLIS_ABI_VERSION_MINOR == 0, "ABI version 2.0");
+    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 2 && PORTCULLIS_ABI_VERSION_MINOR == 1, "ABI version 2.1");
     const char *version = portcullis_version();
     unsigned major, minor, patch;
     CHECK(version != NULL && sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3,
@@ -102,8 +102,8 @@ static void test_options(void) {
           (unsigned long long)options.max_keys_per_limit);
     portcullis_engine_options_default(NULL); /* documented as a no-op */
 
-    /* A size smaller than version 1's. */
-    options.size = sizeof(portcullis_engine_options) - 8;
+    /* A size smaller than version 1's (24 bytes: size through max_keys_per_limit). */
+    options.size = 16;
     portcullis_engine *engine = SENTINEL;
     portcullis_error *err = NULL;
     CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &options, &engine, &err), PORTCULLIS_ERR_OPTIONS_SIZE);
@@ -124,6 +124,24 @@ static void test_options(void) {
     engine = NULL;
     CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &newer.v1, &engine, NULL), PORTCULLIS_OK);
     portcullis_engine_free(engine);
+
+    /* A version-1 caller (24 bytes): the fields past its size, state_url here, are not read. */
+    portcullis_engine_options_default(&options);
+    options.size = 24;
+    options.state_url = "http://not-a-state-url";
+    engine = NULL;
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &options, &engine, NULL), PORTCULLIS_OK);
+    portcullis_engine_free(engine);
+
+    /* A malformed state URL fails creation with a message naming the field. */
+    portcullis_engine_options_default(&options);
+    options.state_url = "http://not-a-state-url";
+    engine = SENTINEL;
+    err = NULL;
+    CHECK_STATUS(portcullis_engine_new(BYTES(POLICY_V2), &options, &engine, &err), PORTCULLIS_ERR_INVALID_ARGUMENT);
+    CHECK(engine == NULL, "out_engine is NULL after a failure");
+    CHECK(strstr(portcullis_error_message(err), "state_url") != NULL, "message: %s", portcullis_error_message(err));
+    portcullis_error_free(err);
 
     /* An unknown clock kind. */
     portcullis_engine_options_default(&options);

@@ -47,6 +47,8 @@ namespace Portcullis
         InvalidAction = 6,
         /// <summary>The engine failed; the effect is deny.</summary>
         EngineError = 7,
+        /// <summary>The decision needed the shared state (<see cref="EngineOptions.StateUrl"/>) and the store did not answer in time; the effect is deny.</summary>
+        Unavailable = 8,
     }
 
     /// <summary>The names the policy language uses for effects and codes ("allow", "rate_limited", ...).</summary>
@@ -77,7 +79,7 @@ namespace Portcullis
             }
         }
 
-        /// <summary>"rule", "default", "approved", "rate_limited", "approval_required", "unknown_agent", "invalid_action" or "engine_error".</summary>
+        /// <summary>"rule", "default", "approved", "rate_limited", "approval_required", "unknown_agent", "invalid_action", "engine_error" or "unavailable".</summary>
         public static string WireName(this DecisionCode code)
         {
             switch (code)
@@ -90,6 +92,7 @@ namespace Portcullis
                 case DecisionCode.UnknownAgent: return "unknown_agent";
                 case DecisionCode.InvalidAction: return "invalid_action";
                 case DecisionCode.EngineError: return "engine_error";
+                case DecisionCode.Unavailable: return "unavailable";
                 default: return ((int)code).ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
         }
@@ -334,6 +337,7 @@ namespace Portcullis
                 case "unknown_agent": return DecisionCode.UnknownAgent;
                 case "invalid_action": return DecisionCode.InvalidAction;
                 case "engine_error": return DecisionCode.EngineError;
+                case "unavailable": return DecisionCode.Unavailable;
                 default: throw new FormatException("unknown code \"" + name + "\"");
             }
         }

@@ -37,19 +37,35 @@ namespace Portcullis
         /// <exception cref="ArgumentException"><see cref="EngineOptions.Audit"/> has no valid sink, or a file sink has no valid path.</exception>
         /// <exception cref="PolicyException">The document does not load; <see cref="PolicyException.Path"/> says where. A bad policy never creates the audit file.</exception>
         /// <exception cref="AuditException">The audit file cannot be opened.</exception>
-        /// <exception cref="InvalidArgumentException">An audit option is out of the engine's range (a queue capacity above 1,048,576).</exception>
+        /// <exception cref="InvalidArgumentException">An audit option is out of the engine's range (a queue capacity above 1,048,576), or <see cref="EngineOptions.StateUrl"/> is not a valid redis:// or rediss:// URL.</exception>
         /// <exception cref="NativeLibraryException">The native library cannot be loaded or has an incompatible ABI.</exception>
         public static Engine FromPolicy(string json, EngineOptions options = null)
         {
             if (json == null) throw new ArgumentNullException(nameof(json));
             byte[] auditPath = options != null && options.Audit != null ? options.Audit.Validate() : null;
+            byte[] stateUrl = EncodeStateUrl(options != null ? options.StateUrl : null);
             NativeLoader.EnsureLoaded();
-            return Create(EncodePolicy(json), options, auditPath);
+            return Create(EncodePolicy(json), options, auditPath, stateUrl);
+        }
+
+        /// <summary>The state URL as NUL-terminated UTF-8, or null for in-process state.</summary>
+        private static byte[] EncodeStateUrl(string url)
+        {
+            if (string.IsNullOrEmpty(url)) return null;
+            if (url.IndexOf('\0') >= 0) throw new InvalidArgumentException("EngineOptions.StateUrl contains a NUL character");
+            byte[] bytes;
+            int length;
+            string problem;
+            if (!Utf8.TryEncode(url, out bytes, out length, out problem))
+            {
+                throw new InvalidArgumentException("EngineOptions.StateUrl " + problem);
+            }
+            return bytes;
         }
 
         // Separate from FromPolicy, which must contain no P/Invoke (see NativeLoader).
         [MethodImpl(MethodImplOptions.NoInlining)]
-        private static unsafe Engine Create(byte[] policy, EngineOptions options, byte[] auditPath)
+        private static unsafe Engine Create(byte[] policy, EngineOptions options, byte[] auditPath, byte[] stateUrl)
         {
             var native = new PortcullisEngineOptions();
             NativeMethods.portcullis_engine_options_default(&native);
@@ -81,9 +97,11 @@ namespace Portcullis
                 int status;
                 fixed (byte* text = policy)
                 fixed (byte* path = auditPath)
+                fixed (byte* url = stateUrl)
                 {
                     // NUL-terminated (Utf8.TryEncode's spare byte); read only during the call.
                     nativeAudit.path = path;
+                    native.state_url = url;
                     RuntimeHelpers.PrepareConstrainedRegions();
                     try
                     {

@@ -35,5 +35,17 @@ namespace Portcullis
         /// the trail these options describe (see <see cref="AuditOptions"/>).
         /// </summary>
         public AuditOptions Audit { get; set; }
+
+        /// <summary>
+        /// Null or empty (the default): rate-limit admissions and approval grants are kept in this
+        /// engine. Set: they are kept in the store this URL names, shared by every engine (in any
+        /// process) created with it: <c>redis://[user:password@]host[:port][/db]</c> or
+        /// <c>rediss://...</c> for TLS, with the query parameters of docs/shared-state.md
+        /// (<c>timeout_ms</c>, <c>prefix</c>, <c>cluster</c>, <c>tls_ca</c>). A malformed URL makes
+        /// <see cref="Engine.FromPolicy"/> throw <see cref="InvalidArgumentException"/>; a store
+        /// that is down does not: decisions that need it are denied with
+        /// <see cref="DecisionCode.Unavailable"/> until it answers again.
+        /// </summary>
+        public string StateUrl { get; set; }
     }
 }

@@ -16,6 +16,15 @@ export interface EngineOptions {
   maxKeysPerLimit?: number;
   /** Write every decision to an audit trail (POLICY.md §8): a file, or memory the host drains. */
   audit?: AuditOptions;
+  /**
+   * Keep rate-limit admissions and approval grants in a shared store, so every engine created
+   * with the same URL (in any process) counts each limit and consumes each grant together:
+   * `redis://[user:password@]host[:port][/db]` or `rediss://...` (TLS), with the query
+   * parameters of docs/shared-state.md. A malformed URL throws `InvalidArgumentError`; a store
+   * that is down does not: decisions that need it are denied with code `unavailable` until it
+   * answers again. Default: in this engine.
+   */
+  state?: string;
 }
 
 /** Settings of both audit sinks. */
@@ -75,7 +84,7 @@ export interface ApproveOptions {
   uses?: number;
 }
 
-const OPTION_KEYS = new Set(['clock', 'startMs', 'maxKeysPerLimit', 'audit']);
+const OPTION_KEYS = new Set(['clock', 'startMs', 'maxKeysPerLimit', 'audit', 'state']);
 const AUDIT_KEYS = new Set(['sink', 'path', 'maxBytes', 'flushIntervalMs', 'fsync', 'overflow', 'queueCapacity']);
 const FILE_ONLY_KEYS = ['path', 'maxBytes', 'flushIntervalMs', 'fsync'] as const;
 const APPROVE_KEYS = new Set(['ttlMs', 'uses']);
@@ -101,8 +110,8 @@ export class Engine {
    * audit trail cannot be opened (a bad policy never opens it).
    */
   static fromPolicy(policy: Policy | string, options: EngineOptions = {}): Engine {
-    const { manual, startMs, maxKeys, audit } = readOptions(options);
-    const created = native.NativeEngine.create(policyText(policy), manual, startMs, maxKeys, audit);
+    const { manual, startMs, maxKeys, audit, state } = readOptions(options);
+    const created = native.NativeEngine.create(policyText(policy), manual, startMs, maxKeys, audit, state);
     if (isCreateError(created)) throw createError(created);
     if (audit?.sink === 'file') flushOnExit(created);
     return new Engine(CONSTRUCTION, created);
@@ -332,6 +341,7 @@ interface ReadOptions {
   startMs: number;
   maxKeys: number;
   audit: NativeAuditOptions | undefined;
+  state: string | undefined;
 }
 
 function readOptions(options: unknown): ReadOptions {
@@ -351,11 +361,16 @@ function readOptions(options: unknown): ReadOptions {
   if (maxKeys !== undefined && !isIntegerIn(maxKeys, 1, MAX_U32)) {
     throw new InvalidArgumentError(`maxKeysPerLimit must be an integer from 1 to ${MAX_U32}, got ${describe(maxKeys)}`);
   }
+  const state = record.state;
+  if (state !== undefined && (typeof state !== 'string' || state.includes('\0'))) {
+    throw new InvalidArgumentError(`state must be a redis:// or rediss:// URL string, got ${describe(state)}`);
+  }
   return {
     manual: clock === 'manual',
     startMs: (startMs as number | undefined) ?? 0,
     maxKeys: (maxKeys as number | undefined) ?? 0,
     audit: record.audit === undefined ? undefined : readAuditOptions(record.audit),
+    state: state as string | undefined,
   };
 }
 

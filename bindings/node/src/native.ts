@@ -61,6 +61,7 @@ export interface NativeModule {
       startMs: number,
       maxKeysPerLimit: number,
       audit?: NativeAuditOptions,
+      state?: string,
     ): NativeEngine | NativeCreateError;
   };
 }

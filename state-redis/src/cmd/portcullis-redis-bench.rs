@@ -171,7 +171,10 @@ fn start_server() -> Result<(Child, String, std::path::PathBuf), String> {
         .arg(&dir)
         .stdout(Stdio::null())
         .spawn()
-        .map_err(|e| format!("redis-server: {e}"))?;
+        .map_err(|e| {
+            let _ = std::fs::remove_dir_all(&dir);
+            format!("redis-server: {e}")
+        })?;
     let url = format!("redis://127.0.0.1:{port}/0");
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until {
@@ -180,5 +183,9 @@ fn start_server() -> Result<(Child, String, std::path::PathBuf), String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
     Err("redis-server did not start".into())
 }

@@ -164,12 +164,29 @@ impl Cluster {
     }
 }
 
-/// Runs the hammer binary; returns its count line parsed.
-pub fn hammer(url: &str, policy: &str, action: &str, threads: usize, per: usize) -> Child {
+/// A running hammer process and the temporary directory holding its policy file, removed
+/// when the process is collected (or the test fails first).
+pub struct Hammer {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Drop for Hammer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts the hammer binary on `policy` (written to a temporary file) and `action`.
+pub fn hammer(url: &str, policy: &str, action: &str, threads: usize, per: usize) -> Hammer {
     let dir = temp_dir("policy");
     let file = dir.join("policy.json");
     std::fs::write(&file, policy).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_portcullis-redis-hammer"))
+    let child = Command::new(env!("CARGO_BIN_EXE_portcullis-redis-hammer"))
         .args([
             url,
             file.to_str().unwrap(),
@@ -179,15 +196,126 @@ pub fn hammer(url: &str, policy: &str, action: &str, threads: usize, per: usize)
         ])
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    Hammer {
+        child: Some(child),
+        dir,
+    }
 }
 
-pub fn counts(child: Child) -> serde_json::Value {
-    let out = child.wait_with_output().unwrap();
+/// Waits for a hammer; returns its count line parsed.
+pub fn counts(mut hammer: Hammer) -> serde_json::Value {
+    let out = hammer.child.take().unwrap().wait_with_output().unwrap();
+    drop(hammer);
     assert!(out.status.success());
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 pub fn count(v: &serde_json::Value, code: &str) -> u64 {
     v.get(code).and_then(|n| n.as_u64()).unwrap_or(0)
+}
+
+/// A temporary directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        TempDir(temp_dir(tag))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl (install it: apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Redis server that also listens with TLS, on a certificate for 127.0.0.1 signed by a
+/// throwaway CA (`ca.pem` in `certs`).
+pub struct TlsServer {
+    pub server: Server,
+    pub tls_port: u16,
+    pub certs: TempDir,
+}
+
+impl TlsServer {
+    pub fn start() -> TlsServer {
+        let certs = TempDir::new("tls");
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        let mut ca = vec!["req", "-x509", "-nodes", "-days", "1"];
+        ca.extend(ec);
+        ca.extend(["-keyout", "ca.key", "-out", "ca.pem"]);
+        ca.extend(["-subj", "/CN=portcullis test CA"]);
+        ca.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+        ca.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        openssl(&certs.0, &ca);
+        let mut csr = vec!["req", "-new", "-nodes"];
+        csr.extend(ec);
+        csr.extend(["-keyout", "server.key", "-out", "server.csr"]);
+        csr.extend(["-subj", "/CN=127.0.0.1"]);
+        openssl(&certs.0, &csr);
+        std::fs::write(
+            certs.0.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             extendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(
+            &certs.0,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                "server.pem",
+            ],
+        );
+        let tls_port = free_port();
+        let path = |f: &str| certs.0.join(f).display().to_string();
+        let (cert, key, ca) = (path("server.pem"), path("server.key"), path("ca.pem"));
+        let server = Server::start(&[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ]);
+        TlsServer {
+            server,
+            tls_port,
+            certs,
+        }
+    }
+
+    pub fn ca(&self) -> String {
+        self.certs.0.join("ca.pem").display().to_string()
+    }
 }

@@ -102,6 +102,7 @@ impl NativeEngine {
     /// Loads `policy` (JSON text). `manual` selects the manual clock starting at `start_ms`
     /// (unix ms); `max_keys_per_limit` of 0 keeps the core's default. With `audit`, every
     /// decision is written to the trail it describes; a bad policy never opens the trail.
+    /// With `state` (a `redis://` or `rediss://` URL), limits and grants are kept there.
     #[napi]
     pub fn create(
         policy: String,
@@ -109,8 +110,21 @@ impl NativeEngine {
         start_ms: i64,
         max_keys_per_limit: u32,
         audit: Option<NativeAuditOptions>,
+        state: Option<String>,
     ) -> Either<NativeEngine, NativeCreateError> {
         let mut options = EngineOptions::default();
+        if let Some(url) = state.filter(|u| !u.is_empty()) {
+            match portcullis_redis::RedisState::connect(&url) {
+                Ok(backend) => options.state = Some(std::sync::Arc::new(backend)),
+                Err(e) => {
+                    return Either::B(NativeCreateError {
+                        kind: "invalid_argument".to_owned(),
+                        path: String::new(),
+                        message: format!("state: {e}"),
+                    })
+                }
+            }
+        }
         if manual {
             options.clock = ClockMode::Manual { start_ms };
         }
