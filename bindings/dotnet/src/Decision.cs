@@ -187,6 +187,23 @@ namespace Portcullis
             return Effect.WireName() + " (" + Code.WireName() + rule + "): " + Reason;
         }
 
+        /// <summary>True only on a decision a <see cref="RemoteEngine"/> took with its fallback engine because the remote engine was unavailable.</summary>
+        public bool Fallback { get; private set; }
+
+        /// <summary>The same decision marked as taken by a fallback engine.</summary>
+        internal Decision AsFallback()
+        {
+            var copy = (Decision)MemberwiseClone();
+            copy.Fallback = true;
+            var json = JsonReader.Parse(Json, JsonNumbers.Preserve) as JsonObject;
+            if (json != null)
+            {
+                json["fallback"] = true;
+                copy.Json = JsonWriter.Write(json);
+            }
+            return copy;
+        }
+
         /// <summary>The same decision with another reason (for actions the binding could not even write as JSON).</summary>
         internal Decision WithReason(string reason)
         {
@@ -237,6 +254,8 @@ namespace Portcullis
                 decision.PolicyVersion = OptionalString(policy, "version");
                 object evalNs = Value(root, "eval_ns");
                 decision.EvalNs = evalNs is long ? (long)evalNs : 0;
+                object fallback = Value(root, "fallback");
+                decision.Fallback = fallback is bool && (bool)fallback;
                 return decision;
             }
             catch (FormatException e)
