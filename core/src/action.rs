@@ -225,7 +225,7 @@ impl<'a> ActionView<'a> {
     /// `"sha256:"` + hex SHA-256 of the JCS form of
     /// `{"agent", "kind", "params", "target", "tool"}` (keys already in JCS order).
     pub(crate) fn hash(&self) -> String {
-        let mut text = String::with_capacity(128);
+        let mut text = String::with_capacity(256);
         text.push_str("{\"agent\":");
         json::write_jcs_string(self.agent, &mut text);
         text.push_str(",\"kind\":\"");

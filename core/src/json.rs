@@ -261,21 +261,43 @@ pub(crate) fn write_jcs(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            let mut member = |k: &str, v: &Value| {
+                if !first {
                     out.push(',');
                 }
+                first = false;
                 write_jcs_string(k, out);
                 out.push(':');
-                if let Some(v) = map.get(k) {
-                    write_jcs(v, out);
-                }
+                write_jcs(v, out);
+            };
+            // Maps usually iterate in code point order already, which is UTF-16 order unless
+            // a key holds a character beyond U+FFFF: then no sorting is needed.
+            if map
+                .keys()
+                .zip(map.keys().skip(1))
+                .all(|(a, b)| utf16_cmp(a, b).is_lt())
+            {
+                map.iter().for_each(|(k, v)| member(k, v));
+            } else {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by(|a, b| utf16_cmp(a.0, b.0));
+                members.into_iter().for_each(|(k, v)| member(k, v));
             }
             out.push('}');
         }
+    }
+}
+
+/// Orders strings by their UTF-16 code units, as JCS sorts keys (RFC 8785 §3.2.3). That is
+/// byte order unless one holds a character beyond U+FFFF (a 4-byte UTF-8 sequence).
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let astral = |s: &str| s.bytes().any(|b| b >= 0xf0);
+    if astral(a) || astral(b) {
+        a.encode_utf16().cmp(b.encode_utf16())
+    } else {
+        a.as_bytes().cmp(b.as_bytes())
     }
 }
 
