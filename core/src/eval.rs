@@ -5,7 +5,8 @@ use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
-use crate::policy::{Bucket, Rule, RuleEffect, Snapshot};
+use crate::policy::{Bucket, Buckets, Rule, RuleEffect, Snapshot};
+use crate::small::SmallList;
 use crate::state::{LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 use std::sync::{Arc, LazyLock};
 
@@ -71,11 +72,12 @@ fn merged<'a, K: Ord>(
     key: impl Fn(u32) -> K + 'a,
 ) -> impl Iterator<Item = u32> + 'a {
     // The rest of each non-empty list (most actions have one or two).
-    let mut heads: Vec<&'a [u32]> = lists.filter(|l| !l.is_empty()).collect();
+    let mut heads: SmallList<&'a [u32], 8> = SmallList::new(&[]);
+    heads.extend(lists.filter(|l| !l.is_empty()));
     let mut last: Option<u32> = None;
     std::iter::from_fn(move || loop {
         let mut best: Option<(usize, u32)> = None;
-        for (h, list) in heads.iter().enumerate() {
+        for (h, list) in heads.as_slice().iter().enumerate() {
             if let Some(&x) = list.first() {
                 if best.is_none_or(|(_, b)| key(x) < key(b)) {
                     best = Some((h, x));
@@ -83,7 +85,7 @@ fn merged<'a, K: Ord>(
             }
         }
         let (h, x) = best?;
-        if let Some(head) = heads.get_mut(h) {
+        if let Some(head) = heads.as_mut_slice().get_mut(h) {
             *head = head.get(1..).unwrap_or_default();
         }
         if last != Some(x) {
@@ -189,7 +191,7 @@ struct Pass<'s, 'c> {
     snap: &'s Snapshot,
     ctx: &'c Ctx<'c>,
     roles: &'c Roles,
-    buckets: Vec<&'s Bucket>,
+    buckets: Buckets<'s>,
     detail: Detail,
 }
 
@@ -200,7 +202,7 @@ impl<'s, 'c> Pass<'s, 'c> {
         pick: fn(&Bucket) -> &[u32],
         key: F,
     ) -> impl Iterator<Item = &'s Rule> + use<'_, 's, 'c, K, F> {
-        merged(self.buckets.iter().map(move |b| pick(b)), key)
+        merged(self.buckets.as_slice().iter().map(move |b| pick(b)), key)
             .filter_map(|i| self.snap.rules.get(i as usize))
             .filter(|r| fires(r, self.ctx, self.roles))
     }

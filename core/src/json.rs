@@ -1,6 +1,7 @@
 //! Strict JSON reading (duplicate keys, depth, non-finite numbers), structural equality with
 //! numbers compared as doubles, and the RFC 8785 (JCS) canonical form used for action hashes.
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -156,17 +157,23 @@ impl<'de> Visitor<'de> for Seed<'_> {
         let mut out = Map::new();
         let mut order = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                let path = format_path(&self.ctx.path.borrow());
-                return Err(self.ctx.fail(StrictError::Duplicate { path, key }));
-            }
+            // One lookup finds a duplicate and the place for a new key.
+            let slot = match out.entry(key) {
+                Entry::Occupied(e) => {
+                    let path = format_path(&self.ctx.path.borrow());
+                    let key = e.key().clone();
+                    return Err(self.ctx.fail(StrictError::Duplicate { path, key }));
+                }
+                Entry::Vacant(e) => e,
+            };
             if self.ctx.track_path {
-                order.push(key.clone());
+                order.push(slot.key().clone());
             }
-            let value = self
-                .ctx
-                .at(|| Seg::Key(key.clone()), || map.next_value_seed(child));
-            out.insert(key, value?);
+            let value = self.ctx.at(
+                || Seg::Key(slot.key().clone()),
+                || map.next_value_seed(child),
+            );
+            slot.insert(value?);
         }
         if self.ctx.track_path {
             let path = format_path(&self.ctx.path.borrow());

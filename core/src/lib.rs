@@ -48,6 +48,7 @@ mod limits;
 mod modify;
 mod path;
 mod policy;
+mod small;
 mod state;
 mod time;
 mod value;

@@ -122,6 +122,7 @@ impl<'s, 'a> Tracer<'s, 'a> {
     fn offered<'v>(&self, field: &dyn Fn(&FieldPath) -> Option<&'v Value>) -> BTreeSet<u32> {
         self.snap
             .buckets(self.view.tool, self.view.agent, field)
+            .as_slice()
             .iter()
             .flat_map(|b| b.decide.iter().chain(&b.limits).chain(&b.shadow).copied())
             .collect()

@@ -6,6 +6,7 @@ use crate::condition::{Cond, Op};
 use crate::field::FieldPath;
 use crate::fnv::PolicyMap;
 use crate::glob::Glob;
+use crate::small::SmallList;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -19,6 +20,16 @@ pub(crate) struct Bucket {
     /// Shadow rules, in document order.
     pub(crate) shadow: Vec<u32>,
 }
+
+/// The buckets one evaluation merges (inline up to 8).
+pub(crate) type Buckets<'a> = SmallList<&'a Bucket, 8>;
+
+/// Fills the unused slots of [`Buckets`].
+static NO_RULES: Bucket = Bucket {
+    decide: Vec::new(),
+    limits: Vec::new(),
+    shadow: Vec::new(),
+};
 
 impl Bucket {
     /// Files rule `i` in the list its kind goes to (once, however often it is filed).
@@ -163,7 +174,7 @@ impl Shelf {
     fn lookup<'a, 'v>(
         &'a self,
         field: &dyn Fn(&FieldPath) -> Option<&'v Value>,
-        out: &mut Vec<&'a Bucket>,
+        out: &mut Buckets<'a>,
     ) {
         out.push(&self.plain);
         for g in &self.guards {
@@ -215,7 +226,7 @@ impl NameIndex {
         &'a self,
         name: &str,
         field: &dyn Fn(&FieldPath) -> Option<&'v Value>,
-        out: &mut Vec<&'a Bucket>,
+        out: &mut Buckets<'a>,
     ) {
         if let Some(shelf) = self.exact.get(name) {
             shelf.lookup(field, out);
@@ -344,8 +355,8 @@ impl Snapshot {
         tool: &str,
         agent: &str,
         field: &dyn Fn(&FieldPath) -> Option<&'v Value>,
-    ) -> Vec<&Bucket> {
-        let mut out = Vec::with_capacity(8);
+    ) -> Buckets<'_> {
+        let mut out = Buckets::new(&NO_RULES);
         self.by_tool.lookup(tool, field, &mut out);
         self.by_agent.lookup(agent, field, &mut out);
         self.unindexed.lookup(field, &mut out);

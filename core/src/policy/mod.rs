@@ -21,7 +21,7 @@ pub(crate) mod reader;
 mod roles;
 mod rules;
 
-pub(crate) use index::{Bucket, NameIndex, Shelf};
+pub(crate) use index::{Bucket, Buckets, NameIndex, Shelf};
 pub(crate) use load::load;
 
 /// Largest policy document accepted, in bytes.
