@@ -346,35 +346,44 @@ pub(crate) fn write_es_number(f: f64, out: &mut String) {
     out.push_str(ryu_js::Buffer::new().format_finite(f));
 }
 
-/// An upper bound of the size of `v`'s compact JSON text (every string byte counted as a
-/// 6-byte escape, every number as 24 bytes), cheap to compute.
-fn compact_len_bound(v: &Value) -> usize {
-    match v {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 24,
-        Value::String(s) => 2 + 6 * s.len(),
-        Value::Array(items) => {
-            2 + items
+/// Which limit a value passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// Containers nested deeper than the limit (the outermost value is level 1).
+    Depth,
+    /// Compact JSON text larger than the limit, in bytes.
+    Size,
+}
+
+/// Checks both limits of a value in one walk, depth first: the size is an upper bound (every
+/// string byte counted as a 6-byte escape, every number as 24 bytes), and only a value whose
+/// bound passes `max_bytes` is measured exactly.
+pub(crate) fn within_limits(v: &Value, max_depth: usize, max_bytes: usize) -> Result<(), Over> {
+    /// The size bound of `v` at nesting `level`, or `None` once too deep.
+    fn go(v: &Value, level: usize, max_depth: usize) -> Option<usize> {
+        match v {
+            Value::Null | Value::Bool(_) => Some(5),
+            Value::Number(_) => Some(24),
+            Value::String(s) => Some(2 + 6 * s.len()),
+            Value::Array(items) if level <= max_depth => items
                 .iter()
-                .map(|i| 1 + compact_len_bound(i))
-                .sum::<usize>()
+                .try_fold(2, |n, i| Some(n + 1 + go(i, level + 1, max_depth)?)),
+            Value::Object(map) if level <= max_depth => map.iter().try_fold(2, |n, (k, v)| {
+                Some(n + 4 + 6 * k.len() + go(v, level + 1, max_depth)?)
+            }),
+            _ => None,
         }
-        Value::Object(map) => {
-            2 + map
-                .iter()
-                .map(|(k, v)| 2 + 2 + 6 * k.len() + compact_len_bound(v))
-                .sum::<usize>()
-        }
+    }
+    let bound = go(v, 1, max_depth).ok_or(Over::Depth)?;
+    if bound <= max_bytes || compact_len_exact_within(v, max_bytes).is_some() {
+        Ok(())
+    } else {
+        Err(Over::Size)
     }
 }
 
-/// `None` when `v`'s compact JSON text is larger than `limit` bytes; otherwise an upper bound of
-/// its size.
-pub(crate) fn compact_len_within(v: &Value, limit: usize) -> Option<usize> {
-    let bound = compact_len_bound(v);
-    if bound <= limit {
-        return Some(bound);
-    }
+/// The exact size of `v`'s compact JSON text, or `None` once it passes `limit` bytes.
+fn compact_len_exact_within(v: &Value, limit: usize) -> Option<usize> {
     struct Counter {
         n: usize,
         limit: usize,
@@ -394,18 +403,6 @@ pub(crate) fn compact_len_within(v: &Value, limit: usize) -> Option<usize> {
     }
     let mut c = Counter { n: 0, limit };
     serde_json::to_writer(&mut c, v).ok().map(|()| c.n)
-}
-
-/// Nesting depth of `v` (scalars 0, an empty container 1), or `None` once it exceeds `limit`.
-pub(crate) fn depth_within(v: &Value, limit: usize) -> Option<usize> {
-    fn go(v: &Value, level: usize, limit: usize) -> bool {
-        match v {
-            Value::Array(items) => level <= limit && items.iter().all(|i| go(i, level + 1, limit)),
-            Value::Object(map) => level <= limit && map.values().all(|i| go(i, level + 1, limit)),
-            _ => true,
-        }
-    }
-    go(v, 1, limit).then_some(limit)
 }
 
 #[cfg(test)]
