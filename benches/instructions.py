@@ -4,7 +4,9 @@
     instructions.py BINARY [--record] [--baseline FILE] [--n N]
 
 For each mode (json: full decision from JSON text; value: full decision from a parsed value;
-verdict: effect/code/rule from JSON text) the binary runs twice under
+verdict: effect/code/rule from JSON text, all on the reference policy; 10k-json: full decision
+from JSON text on the 10,000-rule scale policy of benches/generate.py, whose 2,000 tenant rules
+on common tools are guarded by `context.tenant eq`) the binary runs twice under
 `valgrind --tool=callgrind`: with `--n 0` (load the policy, replay 1,000 actions once) and
 with `--n N`. The difference of the two instruction totals, divided by N, is the cost of one
 decision; it repeats exactly for the same binary and inputs, whatever else the machine does.
@@ -19,15 +21,23 @@ import subprocess
 import sys
 import tempfile
 
-MODES = ("json", "value", "verdict")
+# mode name -> (the binary's --mode, the scale policy's rule count or None for the reference)
+MODES = {
+    "json": ("json", None),
+    "value": ("value", None),
+    "verdict": ("verdict", None),
+    "10k-json": ("json", 10000),
+}
 TOLERANCE = 0.10
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def collected(binary, mode, n):
+def collected(binary, mode, n, policy):
     with tempfile.TemporaryDirectory() as tmp:
         cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
                binary, "--mode", mode, "--n", str(n)]
+        if policy:
+            cmd += ["--policy", policy]
         run = subprocess.run(cmd, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({run.returncode}):\n{run.stderr}")
@@ -47,11 +57,18 @@ def main():
     args = ap.parse_args()
 
     measured = {}
-    for mode in MODES:
-        base, _ = collected(args.binary, mode, 0)
-        total, allocs = collected(args.binary, mode, args.n)
-        measured[mode] = {"instructions": round((total - base) / args.n),
-                          "allocations": allocs}
+    with tempfile.TemporaryDirectory() as policies:
+        for name, (mode, rules) in MODES.items():
+            policy = None
+            if rules:
+                policy = os.path.join(policies, f"policy-{rules}.json")
+                if not os.path.exists(policy):
+                    subprocess.run([sys.executable, os.path.join(HERE, "generate.py"), "scale",
+                                    str(rules), policy], check=True)
+            base, _ = collected(args.binary, mode, 0, policy)
+            total, allocs = collected(args.binary, mode, args.n, policy)
+            measured[name] = {"instructions": round((total - base) / args.n),
+                              "allocations": allocs}
 
     if args.record:
         with open(args.baseline, "w") as f:
@@ -61,15 +78,20 @@ def main():
         baseline = json.load(f)
 
     failed = 0
-    print(f"{'mode':<8} {'instr/decision':>15} {'baseline':>10} {'change':>8} {'allocs/decision':>16}")
+    print(f"{'mode':<9} {'instr/decision':>15} {'baseline':>10} {'change':>8} {'allocs/decision':>16}")
     for mode in MODES:
+        if mode not in baseline:
+            print(f"{mode:<9} {measured[mode]['instructions']:>15} {'-':>10} {'':>8} "
+                  f"{measured[mode]['allocations']:>16} no baseline (record one)")
+            failed += 1
+            continue
         now, was = measured[mode]["instructions"], baseline[mode]["instructions"]
         change = (now - was) / was
         verdict = "REGRESSION" if change > TOLERANCE else "ok"
         failed += verdict != "ok"
-        print(f"{mode:<8} {now:>15} {was:>10} {change:>+8.1%} {measured[mode]['allocations']:>16} {verdict}")
+        print(f"{mode:<9} {now:>15} {was:>10} {change:>+8.1%} {measured[mode]['allocations']:>16} {verdict}")
     if failed:
-        print(f"{failed} mode(s) cost more than {TOLERANCE:.0%} over benches/instructions-baseline.json")
+        print(f"{failed} mode(s) cost more than {TOLERANCE:.0%} over benches/instructions-baseline.json or have no baseline")
     sys.exit(1 if failed else 0)
 
 

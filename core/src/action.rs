@@ -61,17 +61,15 @@ pub(crate) fn parse_action_json(bytes: &[u8]) -> Result<Value, String> {
 
 /// Checks the size and depth limits of an action a binding passes as a value.
 pub(crate) fn check_action_value(v: &Value) -> Result<(), String> {
-    if json::depth_within(v, MAX_ACTION_DEPTH).is_none() {
-        return Err(format!(
+    match json::within_limits(v, MAX_ACTION_DEPTH, MAX_ACTION_BYTES) {
+        Ok(()) => Ok(()),
+        Err(json::Over::Depth) => Err(format!(
             "the action is nested deeper than {MAX_ACTION_DEPTH} levels"
-        ));
-    }
-    if json::compact_len_within(v, MAX_ACTION_BYTES).is_none() {
-        return Err(format!(
+        )),
+        Err(json::Over::Size) => Err(format!(
             "the action's JSON is larger than {MAX_ACTION_BYTES} bytes (1 MiB)"
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// A valid action with defaults applied, borrowing from the parsed JSON.
@@ -225,7 +223,7 @@ impl<'a> ActionView<'a> {
     /// `"sha256:"` + hex SHA-256 of the JCS form of
     /// `{"agent", "kind", "params", "target", "tool"}` (keys already in JCS order).
     pub(crate) fn hash(&self) -> String {
-        let mut text = String::with_capacity(128);
+        let mut text = String::with_capacity(256);
         text.push_str("{\"agent\":");
         json::write_jcs_string(self.agent, &mut text);
         text.push_str(",\"kind\":\"");

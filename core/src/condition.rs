@@ -94,6 +94,10 @@ impl ValueSet {
             .flatten();
         ValueSet { values, strings }
     }
+    /// The listed values.
+    pub(crate) fn values(&self) -> &[Value] {
+        &self.values
+    }
     fn contains(&self, v: &Value) -> bool {
         match (&self.strings, v) {
             (Some(set), Value::String(s)) => set.contains(s.as_str()),

@@ -18,9 +18,16 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// `"sha256:"` + the lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_tag(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(71);
     out.push_str("sha256:");
-    out.push_str(&hex(&Sha256::digest(bytes)));
+    for b in Sha256::digest(bytes) {
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from(
+                *DIGITS.get(usize::from(nibble)).unwrap_or(&b'0'),
+            ));
+        }
+    }
     out
 }
 

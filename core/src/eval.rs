@@ -5,7 +5,8 @@ use crate::decision::{Code, Decision, Effect, ShadowHit, Verdict};
 use crate::field::FieldCache;
 use crate::identity::Roles;
 use crate::json::json_eq;
-use crate::policy::{Bucket, Rule, RuleEffect, Snapshot};
+use crate::policy::{Bucket, Buckets, Rule, RuleEffect, Snapshot};
+use crate::small::SmallList;
 use crate::state::{LimitCheck, StateBackend, StateError, StateOutcome, StateRequest};
 use std::sync::{Arc, LazyLock};
 
@@ -67,27 +68,25 @@ fn fires(rule: &Rule, ctx: &Ctx<'_>, roles: &Roles) -> bool {
 /// Merges index lists that are each sorted by `key`, dropping repeats (a rule filed in two
 /// buckets that both apply is visited once).
 fn merged<'a, K: Ord>(
-    lists: Vec<&'a [u32]>,
+    lists: impl Iterator<Item = &'a [u32]>,
     key: impl Fn(u32) -> K + 'a,
 ) -> impl Iterator<Item = u32> + 'a {
-    let mut heads: Vec<(&'a [u32], usize)> = lists
-        .into_iter()
-        .filter(|l| !l.is_empty())
-        .map(|l| (l, 0))
-        .collect();
+    // The rest of each non-empty list (most actions have one or two).
+    let mut heads: SmallList<&'a [u32], 8> = SmallList::new(&[]);
+    heads.extend(lists.filter(|l| !l.is_empty()));
     let mut last: Option<u32> = None;
     std::iter::from_fn(move || loop {
         let mut best: Option<(usize, u32)> = None;
-        for (h, (list, pos)) in heads.iter().enumerate() {
-            if let Some(&x) = list.get(*pos) {
+        for (h, list) in heads.as_slice().iter().enumerate() {
+            if let Some(&x) = list.first() {
                 if best.is_none_or(|(_, b)| key(x) < key(b)) {
                     best = Some((h, x));
                 }
             }
         }
         let (h, x) = best?;
-        if let Some(head) = heads.get_mut(h) {
-            head.1 += 1;
+        if let Some(head) = heads.as_mut_slice().get_mut(h) {
+            *head = head.get(1..).unwrap_or_default();
         }
         if last != Some(x) {
             last = Some(x);
@@ -192,23 +191,20 @@ struct Pass<'s, 'c> {
     snap: &'s Snapshot,
     ctx: &'c Ctx<'c>,
     roles: &'c Roles,
-    buckets: Vec<&'s Bucket>,
+    buckets: Buckets<'s>,
     detail: Detail,
 }
 
-impl<'s> Pass<'s, '_> {
+impl<'s, 'c> Pass<'s, 'c> {
     /// The firing rules of one list kind, in `key` order.
-    fn firing<K: Ord + 's>(
+    fn firing<K: Ord + 's, F: Fn(u32) -> K + 's>(
         &self,
         pick: fn(&Bucket) -> &[u32],
-        key: impl Fn(u32) -> K + 's,
-    ) -> Box<dyn Iterator<Item = &'s Rule> + '_> {
-        let lists = self.buckets.iter().map(|b| pick(b)).collect();
-        Box::new(
-            merged(lists, key)
-                .filter_map(|i| self.snap.rules.get(i as usize))
-                .filter(|r| fires(r, self.ctx, self.roles)),
-        )
+        key: F,
+    ) -> impl Iterator<Item = &'s Rule> + use<'_, 's, 'c, K, F> {
+        merged(self.buckets.as_slice().iter().map(move |b| pick(b)), key)
+            .filter_map(|i| self.snap.rules.get(i as usize))
+            .filter(|r| fires(r, self.ctx, self.roles))
     }
 
     fn matched(&self, o: &mut Outcome<'s>, r: &'s Rule) {
@@ -233,28 +229,29 @@ impl<'s> Pass<'s, '_> {
     fn deciding(&self, o: &mut Outcome<'s>) -> (Option<&'s Rule>, Vec<&'s Rule>) {
         let snap = self.snap;
         let mut candidates = self.firing(|b| &b.decide, move |i| snap.order_key(i));
+        // Only the allow rules that have a `modify` (no allocation for the others).
         let mut modifiers = Vec::new();
         if snap.first_match {
             let first = candidates.next();
-            drop(candidates);
             if let Some(r) = first {
                 self.matched(o, r);
-                if r.effect == RuleEffect::Allow {
+                if r.effect == RuleEffect::Allow && r.modify.is_some() {
                     modifiers.push(r);
                 }
             }
             return (first, modifiers);
         }
         let (mut deny, mut approval, mut allow) = (None, None, None);
-        let all: Vec<&'s Rule> = candidates.collect();
-        for r in all {
+        for r in candidates {
             self.matched(o, r);
             match r.effect {
                 RuleEffect::Deny => deny = deny.or(Some(r)),
                 RuleEffect::RequireApproval => approval = approval.or(Some(r)),
                 _ => {
                     allow = allow.or(Some(r));
-                    modifiers.push(r);
+                    if r.modify.is_some() {
+                        modifiers.push(r);
+                    }
                 }
             }
         }
@@ -356,7 +353,9 @@ pub(crate) fn decide<'s>(
         snap,
         ctx: &ctx,
         roles: &roles,
-        buckets: snap.buckets(action.tool, action.agent),
+        buckets: snap.buckets(action.tool, action.agent, &|p| {
+            ctx.fields.get(p, action, ctx.roles)
+        }),
         detail,
     };
     let mut o = Outcome::new((detail == Detail::Full).then(|| action.hash()));

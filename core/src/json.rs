@@ -1,6 +1,7 @@
 //! Strict JSON reading (duplicate keys, depth, non-finite numbers), structural equality with
 //! numbers compared as doubles, and the RFC 8785 (JCS) canonical form used for action hashes.
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
@@ -156,17 +157,23 @@ impl<'de> Visitor<'de> for Seed<'_> {
         let mut out = Map::new();
         let mut order = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                let path = format_path(&self.ctx.path.borrow());
-                return Err(self.ctx.fail(StrictError::Duplicate { path, key }));
-            }
+            // One lookup finds a duplicate and the place for a new key.
+            let slot = match out.entry(key) {
+                Entry::Occupied(e) => {
+                    let path = format_path(&self.ctx.path.borrow());
+                    let key = e.key().clone();
+                    return Err(self.ctx.fail(StrictError::Duplicate { path, key }));
+                }
+                Entry::Vacant(e) => e,
+            };
             if self.ctx.track_path {
-                order.push(key.clone());
+                order.push(slot.key().clone());
             }
-            let value = self
-                .ctx
-                .at(|| Seg::Key(key.clone()), || map.next_value_seed(child));
-            out.insert(key, value?);
+            let value = self.ctx.at(
+                || Seg::Key(slot.key().clone()),
+                || map.next_value_seed(child),
+            );
+            slot.insert(value?);
         }
         if self.ctx.track_path {
             let path = format_path(&self.ctx.path.borrow());
@@ -261,21 +268,43 @@ pub(crate) fn write_jcs(v: &Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            let mut member = |k: &str, v: &Value| {
+                if !first {
                     out.push(',');
                 }
+                first = false;
                 write_jcs_string(k, out);
                 out.push(':');
-                if let Some(v) = map.get(k) {
-                    write_jcs(v, out);
-                }
+                write_jcs(v, out);
+            };
+            // Maps usually iterate in code point order already, which is UTF-16 order unless
+            // a key holds a character beyond U+FFFF: then no sorting is needed.
+            if map
+                .keys()
+                .zip(map.keys().skip(1))
+                .all(|(a, b)| utf16_cmp(a, b).is_lt())
+            {
+                map.iter().for_each(|(k, v)| member(k, v));
+            } else {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by(|a, b| utf16_cmp(a.0, b.0));
+                members.into_iter().for_each(|(k, v)| member(k, v));
             }
             out.push('}');
         }
+    }
+}
+
+/// Orders strings by their UTF-16 code units, as JCS sorts keys (RFC 8785 §3.2.3). That is
+/// byte order unless one holds a character beyond U+FFFF (a 4-byte UTF-8 sequence).
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let astral = |s: &str| s.bytes().any(|b| b >= 0xf0);
+    if astral(a) || astral(b) {
+        a.encode_utf16().cmp(b.encode_utf16())
+    } else {
+        a.as_bytes().cmp(b.as_bytes())
     }
 }
 
@@ -317,35 +346,44 @@ pub(crate) fn write_es_number(f: f64, out: &mut String) {
     out.push_str(ryu_js::Buffer::new().format_finite(f));
 }
 
-/// An upper bound of the size of `v`'s compact JSON text (every string byte counted as a
-/// 6-byte escape, every number as 24 bytes), cheap to compute.
-fn compact_len_bound(v: &Value) -> usize {
-    match v {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 24,
-        Value::String(s) => 2 + 6 * s.len(),
-        Value::Array(items) => {
-            2 + items
+/// Which limit a value passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// Containers nested deeper than the limit (the outermost value is level 1).
+    Depth,
+    /// Compact JSON text larger than the limit, in bytes.
+    Size,
+}
+
+/// Checks both limits of a value in one walk, depth first: the size is an upper bound (every
+/// string byte counted as a 6-byte escape, every number as 24 bytes), and only a value whose
+/// bound passes `max_bytes` is measured exactly.
+pub(crate) fn within_limits(v: &Value, max_depth: usize, max_bytes: usize) -> Result<(), Over> {
+    /// The size bound of `v` at nesting `level`, or `None` once too deep.
+    fn go(v: &Value, level: usize, max_depth: usize) -> Option<usize> {
+        match v {
+            Value::Null | Value::Bool(_) => Some(5),
+            Value::Number(_) => Some(24),
+            Value::String(s) => Some(2 + 6 * s.len()),
+            Value::Array(items) if level <= max_depth => items
                 .iter()
-                .map(|i| 1 + compact_len_bound(i))
-                .sum::<usize>()
+                .try_fold(2, |n, i| Some(n + 1 + go(i, level + 1, max_depth)?)),
+            Value::Object(map) if level <= max_depth => map.iter().try_fold(2, |n, (k, v)| {
+                Some(n + 4 + 6 * k.len() + go(v, level + 1, max_depth)?)
+            }),
+            _ => None,
         }
-        Value::Object(map) => {
-            2 + map
-                .iter()
-                .map(|(k, v)| 2 + 2 + 6 * k.len() + compact_len_bound(v))
-                .sum::<usize>()
-        }
+    }
+    let bound = go(v, 1, max_depth).ok_or(Over::Depth)?;
+    if bound <= max_bytes || compact_len_exact_within(v, max_bytes).is_some() {
+        Ok(())
+    } else {
+        Err(Over::Size)
     }
 }
 
-/// `None` when `v`'s compact JSON text is larger than `limit` bytes; otherwise an upper bound of
-/// its size.
-pub(crate) fn compact_len_within(v: &Value, limit: usize) -> Option<usize> {
-    let bound = compact_len_bound(v);
-    if bound <= limit {
-        return Some(bound);
-    }
+/// The exact size of `v`'s compact JSON text, or `None` once it passes `limit` bytes.
+fn compact_len_exact_within(v: &Value, limit: usize) -> Option<usize> {
     struct Counter {
         n: usize,
         limit: usize,
@@ -365,18 +403,6 @@ pub(crate) fn compact_len_within(v: &Value, limit: usize) -> Option<usize> {
     }
     let mut c = Counter { n: 0, limit };
     serde_json::to_writer(&mut c, v).ok().map(|()| c.n)
-}
-
-/// Nesting depth of `v` (scalars 0, an empty container 1), or `None` once it exceeds `limit`.
-pub(crate) fn depth_within(v: &Value, limit: usize) -> Option<usize> {
-    fn go(v: &Value, level: usize, limit: usize) -> bool {
-        match v {
-            Value::Array(items) => level <= limit && items.iter().all(|i| go(i, level + 1, limit)),
-            Value::Object(map) => level <= limit && map.values().all(|i| go(i, level + 1, limit)),
-            _ => true,
-        }
-    }
-    go(v, 1, limit).then_some(limit)
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ mod limits;
 mod modify;
 mod path;
 mod policy;
+mod small;
 mod state;
 mod time;
 mod value;

@@ -11,6 +11,7 @@ use crate::state::Digest;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, VecDeque};
+use std::io::Write as _;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Largest `limit.max`.
@@ -94,7 +95,12 @@ impl LimitSpec {
     ) -> Digest {
         let mut key = Sha256::new();
         let mut text = |tag: char, s: &str| {
-            key.update(format!("{tag}{}:", s.len()).as_bytes());
+            // `{tag}{len}:` without allocating: a char, at most 20 digits and a colon fit.
+            let mut head = [0u8; 32];
+            let mut cur = std::io::Cursor::new(head.as_mut_slice());
+            let _ = write!(cur, "{tag}{}:", s.len());
+            let n = usize::try_from(cur.position()).unwrap_or(0);
+            key.update(head.get(..n).unwrap_or_default());
             key.update(s.as_bytes());
         };
         for part in &self.per {

@@ -120,3 +120,29 @@ fn explain_traces_rules_conditions_and_the_index() {
     let e = engine.explain(b"{not json");
     assert_eq!(e.to_value()["decision"]["code"], "invalid_action");
 }
+
+#[test]
+fn explain_names_the_guard_that_skipped_a_rule() {
+    let policy = br#"{"portcullis": 1, "name": "p", "rules": [
+        {"id": "t-acme", "effect": "deny", "match": {"tool": ["pay"]},
+         "when": {"all": [{"field": "context.tenant", "exists": true}, {"field": "context.tenant", "eq": "acme"}]}},
+        {"id": "t-globex", "effect": "deny", "match": {"tool": ["pay"]}, "when": {"field": "context.tenant", "in": ["globex"]}},
+        {"id": "pay", "effect": "allow", "match": {"tool": ["pay"]}}]}"#;
+    let engine = Engine::new(policy, EngineOptions::default()).unwrap();
+    let e = engine
+        .explain(br#"{"tool": "pay", "agent": {"id": "a"}, "context": {"tenant": "globex"}}"#);
+    let v = e.to_value();
+    assert_eq!(v["decision"]["rule"], "t-globex");
+    assert_eq!(v["rules"][0]["considered"], false);
+    let why = v["rules"][0]["skipped"].as_str().unwrap();
+    assert!(
+        why.contains("context.tenant") && why.contains("eq"),
+        "{why}"
+    );
+    assert_eq!(v["rules"][1]["considered"], true);
+    assert!(v["steps"][0].as_str().unwrap().contains("offered 2 of 3"));
+    // A missing field makes the guard unknown: the index offers the rule.
+    let e = engine.explain(br#"{"tool": "pay", "agent": {"id": "a"}}"#);
+    assert_eq!(e.to_value()["rules"][1]["considered"], true);
+    assert_eq!(e.to_value()["rules"][1]["fires"], true);
+}

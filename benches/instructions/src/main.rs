@@ -1,8 +1,9 @@
 //! Instructions and heap allocations per decision on the reference workload.
 //!
-//!     portcullis-instructions [--mode json|value|verdict] [--n N]
+//!     portcullis-instructions [--mode json|value|verdict] [--n N] [--policy FILE]
 //!
-//! Loads `benches/workload/reference-policy.json` into an engine with a manual clock, replays
+//! Loads `benches/workload/reference-policy.json` (or `FILE`, e.g. a scale policy written by
+//! `benches/generate.py scale`) into an engine with a manual clock, replays
 //! the 1,000 reference actions once untimed (rate-limit windows reach their steady state),
 //! then evaluates `N` more actions and prints one `ALLOC` line: heap allocations per decision,
 //! counted by a global allocator. Under `valgrind --tool=callgrind` the difference between the
@@ -59,18 +60,21 @@ enum Mode {
 struct Args {
     mode: Mode,
     n: usize,
+    policy: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         mode: Mode::Json,
         n: 2_000,
+        policy: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--n" => args.n = value.parse().map_err(|e| format!("--n: {e}"))?,
+            "--policy" => args.policy = Some(PathBuf::from(value)),
             "--mode" => {
                 args.mode = match value.as_str() {
                     "json" => Mode::Json,
@@ -106,8 +110,11 @@ fn run(args: &Args) -> Result<(), String> {
         clock: ClockMode::Manual { start_ms: START_MS },
         ..EngineOptions::default()
     };
-    let engine = Engine::new(&workload_file("reference-policy.json")?, options)
-        .map_err(|e| format!("reference policy: {e}"))?;
+    let policy = match &args.policy {
+        Some(path) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => workload_file("reference-policy.json")?,
+    };
+    let engine = Engine::new(&policy, options).map_err(|e| format!("policy: {e}"))?;
     let actions: Vec<serde_json::Value> =
         serde_json::from_slice(&workload_file("reference-actions.json")?)
             .map_err(|e| format!("reference actions: {e}"))?;

@@ -8,7 +8,7 @@ use crate::condition::{Ctx, Tri};
 use crate::decision::{Code, Decision, Effect};
 use crate::engine::Engine;
 use crate::eval::Outcome;
-use crate::field::FieldCache;
+use crate::field::{FieldCache, FieldPath};
 use crate::glob::Glob;
 use crate::identity::Roles;
 use crate::json::json_eq;
@@ -19,7 +19,7 @@ mod trace;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use trace::{skip_reason, trace_cond};
+use trace::{guard_skip_reason, skip_reason, trace_cond};
 
 /// What [`Engine::explain`] found: the decision evaluation would return now (without
 /// consuming anything) and the trace that led to it.
@@ -118,30 +118,48 @@ impl<'s, 'a> Tracer<'s, 'a> {
         }
     }
 
-    fn run(mut self, state: &dyn StateBackend) -> Explanation {
-        let offered: BTreeSet<u32> = self
-            .snap
-            .buckets(self.view.tool, self.view.agent)
+    /// The rules the index offers; `field` reads the fields its guards compare.
+    fn offered<'v>(&self, field: &dyn Fn(&FieldPath) -> Option<&'v Value>) -> BTreeSet<u32> {
+        self.snap
+            .buckets(self.view.tool, self.view.agent, field)
+            .as_slice()
             .iter()
             .flat_map(|b| b.decide.iter().chain(&b.limits).chain(&b.shadow).copied())
-            .collect();
-        let traced: Vec<Traced<'s>> = {
+            .collect()
+    }
+
+    fn run(mut self, state: &dyn StateBackend) -> Explanation {
+        let (offered, traced): (usize, Vec<Traced<'s>>) = {
             let ctx = Ctx {
                 action: self.view,
                 roles: &self.roles.value,
                 now_ms: self.now,
                 fields: FieldCache::new(),
             };
+            let offered = self.offered(&|p| ctx.fields.get(p, ctx.action, ctx.roles));
+            // What the name indexes alone offer: a rule among these was skipped by a guard.
+            let by_name = self.offered(&|_| None);
             let rules: &'s [Rule] = &self.snap.rules;
-            rules
+            let traced = rules
                 .iter()
                 .enumerate()
-                .map(|(i, r)| self.trace_rule(r, offered.contains(&(i as u32)), &ctx))
-                .collect()
+                .map(|(i, r)| {
+                    let i = i as u32;
+                    let skipped = if offered.contains(&i) {
+                        None
+                    } else if by_name.contains(&i) {
+                        Some(guard_skip_reason(r, &ctx))
+                    } else {
+                        Some(skip_reason(&r.matcher))
+                    };
+                    self.trace_rule(r, skipped, &ctx)
+                })
+                .collect();
+            (offered.len(), traced)
         };
         self.steps.push(format!(
             "the index offered {} of {} enabled rules for tool {} and agent {}",
-            offered.len(),
+            offered,
             self.snap.rules.len(),
             crate::json::quote(self.view.tool),
             crate::json::quote(self.view.agent)
@@ -170,7 +188,9 @@ impl<'s, 'a> Tracer<'s, 'a> {
         Explanation { decision, value }
     }
 
-    fn trace_rule(&self, rule: &'s Rule, offered: bool, ctx: &Ctx<'_>) -> Traced<'s> {
+    /// `skipped`: why the index did not offer the rule (`None`: it did).
+    fn trace_rule(&self, rule: &'s Rule, skipped: Option<String>, ctx: &Ctx<'_>) -> Traced<'s> {
+        let offered = skipped.is_none();
         let mut v = Map::new();
         v.insert("id".into(), Value::from(&*rule.id));
         v.insert("effect".into(), Value::from(rule.effect.as_str()));
@@ -181,8 +201,8 @@ impl<'s, 'a> Tracer<'s, 'a> {
             v.insert("priority".into(), Value::from(rule.priority));
         }
         v.insert("considered".into(), Value::Bool(offered));
-        if !offered {
-            v.insert("skipped".into(), Value::from(skip_reason(&rule.matcher)));
+        if let Some(why) = skipped {
+            v.insert("skipped".into(), Value::from(why));
             return Traced {
                 rule,
                 offered,

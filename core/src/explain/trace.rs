@@ -2,8 +2,9 @@
 //! rule, and a condition tree with the values read and their three-valued results.
 use super::tri;
 use crate::condition::{Cond, Ctx, Op, Tri};
+use crate::field::FieldPath;
 use crate::glob::Glob;
-use crate::policy::Matcher;
+use crate::policy::{Matcher, Rule};
 use serde_json::{json, Map, Value};
 
 pub(super) fn skip_reason(m: &Matcher) -> String {
@@ -17,6 +18,26 @@ pub(super) fn skip_reason(m: &Matcher) -> String {
         "the index skipped it: the action's agent is not among match.agent".into()
     } else {
         "the index skipped it".into()
+    }
+}
+
+/// Why the guard index skipped a rule its name indexes offer: a conjunct of its `when`
+/// compares a present field with constants (`eq` / `in`) it does not hold.
+pub(super) fn guard_skip_reason(rule: &Rule, ctx: &Ctx<'_>) -> String {
+    fn false_guard<'c>(c: &'c Cond, ctx: &Ctx<'_>) -> Option<(&'c FieldPath, &'static str)> {
+        match c {
+            Cond::All(items) => items.iter().find_map(|item| false_guard(item, ctx)),
+            Cond::Leaf(field, Op::Eq(_)) if c.eval(ctx) == Tri::False => Some((field, "eq")),
+            Cond::Leaf(field, Op::In(_)) if c.eval(ctx) == Tri::False => Some((field, "in")),
+            _ => None,
+        }
+    }
+    match rule.when.as_ref().and_then(|w| false_guard(w, ctx)) {
+        Some((field, op)) => format!(
+            "the index skipped it: {} holds a value its when condition's {op} guard does not accept",
+            field.text()
+        ),
+        None => "the index skipped it".into(),
     }
 }
 

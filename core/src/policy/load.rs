@@ -7,7 +7,7 @@ use super::reader::{
 };
 use super::roles::{close_roles, read_roles, Inherits};
 use super::rules::{assign_field_slots, compile_rule, CompiledRule};
-use super::{Bucket, Interner, NameIndex, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
+use super::{Interner, NameIndex, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
 use crate::glob::Glob;
@@ -89,12 +89,13 @@ pub(crate) fn load(
         rules,
         by_tool: NameIndex::default(),
         by_agent: NameIndex::default(),
-        unindexed: Bucket::default(),
+        unindexed: Shelf::default(),
         audit_params,
         limit_states,
     };
-    build_index(&mut snapshot);
+    // Slots first: the index tells guard fields apart by slot.
     assign_field_slots(&mut snapshot.rules);
+    build_index(&mut snapshot);
     interner.keep_regexes(rd.into_regexes());
     Ok(snapshot)
 }

@@ -4,7 +4,7 @@
 //! - [`reader`]: key order, the regex cache and the JSON-shape checks loaders share;
 //! - [`load`]: the loader, one step per section of the document;
 //! - [`roles`]: role inheritance and its cycles; [`rules`]: one rule; [`index`]: the rule
-//!   indexes by tool and agent.
+//!   indexes by tool, agent and constant guards.
 use crate::condition::Cond;
 use crate::decision::PolicyInfo;
 use crate::glob::Glob;
@@ -22,7 +22,7 @@ pub(crate) mod reader;
 mod roles;
 mod rules;
 
-pub(crate) use index::{Bucket, NameIndex};
+pub(crate) use index::{Bucket, Buckets, NameIndex, Shelf};
 pub(crate) use load::load;
 
 /// Largest policy document accepted, in bytes.
@@ -134,7 +134,7 @@ pub(crate) struct Snapshot {
     /// Other rules whose `match.agent` holds only exact names and `prefix*` globs.
     pub(crate) by_agent: NameIndex,
     /// Every other rule.
-    pub(crate) unindexed: Bucket,
+    pub(crate) unindexed: Shelf,
     /// `audit.include_params`: the paths (and their keys below `params`) audit records show.
     pub(crate) audit_params: Vec<(String, Vec<String>)>,
     /// Counters by limit signature, for carrying them over to the next snapshot.
