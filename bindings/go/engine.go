@@ -201,14 +201,20 @@ var notAnAction = []byte("null")
 // and must be at least 1ms; uses must be between 1 and 2^32-1. Errors wrap
 // ErrInvalidArgument, ErrInvalidAction or ErrClosed.
 func (e *Engine) Approve(a Action, ttl time.Duration, uses int) (string, error) {
+	return withActionJSON(&a, func(action []byte) (string, error) { return e.ApproveJSON(action, ttl, uses) })
+}
+
+// withActionJSON calls f with a's JSON text (valid only during the call), or
+// returns an ErrInvalidAction error when a cannot be encoded.
+func withActionJSON(a *Action, f func([]byte) (string, error)) (string, error) {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	var err error
-	buf.b, err = appendAction(buf.b[:0], &a)
+	buf.b, err = appendAction(buf.b[:0], a)
 	if err != nil {
 		return "", fmt.Errorf("%w: %s", ErrInvalidAction, err)
 	}
-	return e.ApproveJSON(buf.b, ttl, uses)
+	return f(buf.b)
 }
 
 // ApproveJSON is Approve for an action given as JSON text.

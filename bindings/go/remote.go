@@ -182,14 +182,7 @@ func (r *RemoteEngine) unavailable(action []byte, cause error) Decision {
 // A grant that could not be made is an error (wrapping ErrUnavailable when
 // the server could not be reached).
 func (r *RemoteEngine) Approve(a Action, ttl time.Duration, uses int) (string, error) {
-	buf := getBuffer()
-	defer putBuffer(buf)
-	var err error
-	buf.b, err = appendAction(buf.b[:0], &a)
-	if err != nil {
-		return "", fmt.Errorf("%w: %s", ErrInvalidAction, err)
-	}
-	return r.ApproveJSON(buf.b, ttl, uses)
+	return withActionJSON(&a, func(action []byte) (string, error) { return r.ApproveJSON(action, ttl, uses) })
 }
 
 // ApproveJSON is Approve for an action given as JSON text.

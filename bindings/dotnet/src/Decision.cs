@@ -193,26 +193,24 @@ namespace Portcullis
         /// <summary>The same decision marked as taken by a fallback engine.</summary>
         internal Decision AsFallback()
         {
-            var copy = (Decision)MemberwiseClone();
-            copy.Fallback = true;
-            var json = JsonReader.Parse(Json, JsonNumbers.Preserve) as JsonObject;
-            if (json != null)
-            {
-                json["fallback"] = true;
-                copy.Json = JsonWriter.Write(json);
-            }
-            return copy;
+            return With("fallback", true, copy => copy.Fallback = true);
         }
 
         /// <summary>The same decision with another reason (for actions the binding could not even write as JSON).</summary>
         internal Decision WithReason(string reason)
         {
+            return With("reason", reason, copy => copy.Reason = reason);
+        }
+
+        /// <summary>A copy with one member changed, in the property and in the JSON text.</summary>
+        private Decision With(string key, object value, Action<Decision> set)
+        {
             var copy = (Decision)MemberwiseClone();
-            copy.Reason = reason;
+            set(copy);
             var json = JsonReader.Parse(Json, JsonNumbers.Preserve) as JsonObject;
             if (json != null)
             {
-                json["reason"] = reason;
+                json[key] = value;
                 copy.Json = JsonWriter.Write(json);
             }
             return copy;
