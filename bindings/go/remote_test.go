@@ -94,9 +94,18 @@ func search(agent string) portcullis.Action {
 	return portcullis.Action{Tool: "search", Agent: portcullis.Agent{ID: agent}, Params: map[string]any{"q": "x"}}
 }
 
-// comparable drops what legitimately differs between two engines.
-func comparable(d portcullis.Decision) portcullis.Decision {
+// comparable drops what legitimately differs between two engines: the
+// evaluation time, and retry_after_ms, which reads each engine's own clock
+// (checked to be present and within the window instead).
+func comparable(t *testing.T, d portcullis.Decision) portcullis.Decision {
+	t.Helper()
 	d.EvalNs = 0
+	if d.Code == portcullis.CodeRateLimited {
+		if d.RetryAfterMs == nil || *d.RetryAfterMs > 3_600_000 {
+			t.Errorf("retry_after_ms of a rate-limited decision: %v", d.RetryAfterMs)
+		}
+		d.RetryAfterMs = nil
+	}
 	return d
 }
 
@@ -121,7 +130,7 @@ func TestRemoteDecidesAsLocal(t *testing.T) {
 		search("a"), search("a"), search("a"),
 	}
 	for i, a := range actions {
-		want, got := comparable(local.Evaluate(a)), comparable(remote.Evaluate(a))
+		want, got := comparable(t, local.Evaluate(a)), comparable(t, remote.Evaluate(a))
 		if !reflect.DeepEqual(want, got) {
 			t.Errorf("action %d: remote %+v, local %+v", i, got, want)
 		}
@@ -225,6 +234,7 @@ func TestRemoteFailsClosedAndRecovers(t *testing.T) {
 	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, srv.cmd.Process.Pid)
 	stopped := NewRemoteOrFail(t, "unix:"+srv.socket, portcullis.RemoteOptions{Timeout: 100 * time.Millisecond, BreakerFailures: -1})
 	for i := 0; i < 3; i++ {
 		if d := stopped.Evaluate(shell); d.Code != portcullis.CodeUnavailable || !strings.Contains(d.Reason, "did not answer") {
@@ -232,6 +242,28 @@ func TestRemoteFailsClosedAndRecovers(t *testing.T) {
 		}
 	}
 	_ = srv.cmd.Process.Signal(syscall.SIGCONT)
+}
+
+// waitStopped waits until every thread of pid is stopped (a signal is
+// delivered asynchronously): state "T" in /proc/PID/task/*/stat.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		stopped := len(tasks) > 0
+		for _, task := range tasks {
+			stat, err := os.ReadFile(task)
+			// The state follows the command name, which is in parentheses.
+			if at := strings.LastIndexByte(string(stat), ')'); err != nil || at < 0 || !strings.HasPrefix(string(stat[at+1:]), " T") {
+				stopped = false
+			}
+		}
+		if stopped {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("process %d did not stop within 5 s", pid)
 }
 
 func NewRemoteOrFail(t *testing.T, endpoint string, opts portcullis.RemoteOptions) *portcullis.RemoteEngine {

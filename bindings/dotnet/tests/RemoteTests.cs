@@ -88,6 +88,24 @@ namespace Portcullis.Tests
                 }
             }
 
+            /// <summary>Waits until every thread is stopped (signals are delivered asynchronously).</summary>
+            internal void WaitStopped()
+            {
+                string tasks = "/proc/" + Process.Id + "/task";
+                for (int i = 0; i < 500; i++)
+                {
+                    bool stopped = true;
+                    foreach (var task in Directory.GetDirectories(tasks))
+                    {
+                        string stat = File.ReadAllText(Path.Combine(task, "stat"));
+                        if (!stat.Substring(stat.LastIndexOf(')') + 1).StartsWith(" T", StringComparison.Ordinal)) stopped = false;
+                    }
+                    if (stopped) return;
+                    Thread.Sleep(10);
+                }
+                throw new AssertionException("portcullis serve did not stop within 5 s");
+            }
+
             public void Dispose()
             {
                 Kill();
@@ -113,11 +131,19 @@ namespace Portcullis.Tests
             return path;
         }
 
-        /// <summary>The decision JSON without eval_ns, which legitimately differs.</summary>
+        /// <summary>
+        /// The decision JSON without what legitimately differs between two engines: eval_ns, and
+        /// retry_after_ms, which reads each engine's own clock (checked to be within the window).
+        /// </summary>
         private static string Comparable(Decision d)
         {
-            int at = d.Json.IndexOf(",\"eval_ns\":", StringComparison.Ordinal);
-            return at < 0 ? d.Json : d.Json.Substring(0, at);
+            if (d.Code == DecisionCode.RateLimited)
+            {
+                Assert.True(d.RetryAfterMs > 0 && d.RetryAfterMs <= 3600000, "retry_after_ms " + d.RetryAfterMs);
+            }
+            string json = System.Text.RegularExpressions.Regex.Replace(d.Json, ",\"retry_after_ms\":[0-9]+", ",\"retry_after_ms\":null");
+            int at = json.IndexOf(",\"eval_ns\":", StringComparison.Ordinal);
+            return at < 0 ? json : json.Substring(0, at);
         }
 
         [Test]
@@ -206,6 +232,7 @@ namespace Portcullis.Tests
                 Assert.True(after.Allowed && !after.Fallback, "recovered: " + after);
 
                 server.Signal("STOP");
+                server.WaitStopped();
                 using (var stopped = new RemoteEngine("unix:" + server.Socket, new RemoteOptions { Timeout = TimeSpan.FromMilliseconds(100), BreakerFailures = 0 }))
                 {
                     for (int i = 0; i < 3; i++)

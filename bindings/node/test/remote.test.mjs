@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,20 @@ after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until every thread of `pid` is stopped (signals are delivered asynchronously). */
+async function waitStopped(pid) {
+  for (let i = 0; i < 500; i++) {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    const stopped = tasks.every((task) => {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 1).startsWith(' T');
+    });
+    if (stopped) return;
+    await sleep(10);
+  }
+  throw new Error(`process ${pid} did not stop within 5 s`);
+}
+
 /** A `portcullis serve` process on a Unix socket in a fresh directory. */
 class Server {
   constructor() {
@@ -73,8 +87,15 @@ class Server {
   }
 }
 
-/** Drops what legitimately differs between two engines. */
-const comparable = ({ eval_ns, ...rest }) => rest;
+/**
+ * Drops what legitimately differs between two engines: the evaluation time, and
+ * retry_after_ms, which reads each engine's own clock (checked to be within the window).
+ */
+const comparable = ({ eval_ns, retry_after_ms, ...rest }) => {
+  if (rest.code === 'rate_limited') assert.ok(retry_after_ms > 0 && retry_after_ms <= 3_600_000, `retry_after_ms ${retry_after_ms}`);
+  else assert.equal(retry_after_ms, null);
+  return rest;
+};
 
 describe('RemoteEngine', () => {
   test('decides exactly as an in-process engine, and the server counts', async (t) => {
@@ -160,6 +181,7 @@ describe('RemoteEngine', () => {
     assert.equal(d.allowed, true, `after the restart: ${JSON.stringify(d)}`);
 
     server.child.kill('SIGSTOP');
+    await waitStopped(server.child.pid);
     const stopped = new RemoteEngine(`unix:${server.socket}`, { timeoutMs: 100, breakerFailures: 0 });
     t.after(() => stopped.close());
     for (let i = 0; i < 3; i++) {
