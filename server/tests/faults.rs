@@ -139,6 +139,7 @@ fn sigstop_timeouts_hold() {
     let workers = load(&server, 2, false, 100, stop.clone());
     std::thread::sleep(Duration::from_millis(200));
     server.signal("STOP");
+    server.wait_stopped();
     let client = server.client(RemoteOptions {
         timeout: Duration::from_millis(100),
         breaker_failures: 0,

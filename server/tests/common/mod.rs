@@ -109,6 +109,28 @@ impl Server {
         assert!(ok, "kill -{sig} failed");
     }
 
+    /// Waits (bounded) until every thread of the process is stopped: `kill -STOP` returns
+    /// before the signal takes effect.
+    pub fn wait_stopped(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).unwrap();
+            let stopped = tasks.flatten().all(|task| {
+                let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.starts_with(" T"))
+            });
+            if stopped {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop within 5 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits (bounded) for the process to exit; returns its exit code.
     pub fn wait_exit(&mut self) -> Option<i32> {
         let mut child = self.child.take().unwrap();
