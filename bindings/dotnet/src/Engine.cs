@@ -208,6 +208,38 @@ namespace Portcullis
             {
                 return DenyInvalid("the action text " + problem).Json;
             }
+            return TextCall("evaluate", action, length, NativeMethods.portcullis_engine_evaluate_json);
+        }
+
+        /// <summary>
+        /// Explains the decision for an action given as JSON text, as JSON text: the rules the
+        /// index offered and skipped, each rule's match and conditions with the values read, the
+        /// combining steps, and the decision <see cref="EvaluateJson"/> would return now (see
+        /// docs/cli/explain.md). A dry run: no rate limit is used, no approval consumed, no audit
+        /// record written. A malformed action is explained as its invalid_action decision.
+        /// </summary>
+        /// <exception cref="ArgumentNullException"><paramref name="actionJson"/> is null.</exception>
+        /// <exception cref="InvalidArgumentException">The text has a lone surrogate (it has no UTF-8 form).</exception>
+        /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+        /// <exception cref="PortcullisException">The native engine failed during the call.</exception>
+        public unsafe string ExplainJson(string actionJson)
+        {
+            if (actionJson == null) throw new ArgumentNullException(nameof(actionJson));
+            byte[] action;
+            int length;
+            string problem;
+            if (!Utf8.TryEncode(actionJson, out action, out length, out problem))
+            {
+                throw new InvalidArgumentException("the action text " + problem);
+            }
+            return TextCall("explain", action, length, NativeMethods.portcullis_engine_explain);
+        }
+
+        private unsafe delegate int TextExport(PortcullisEngine* engine, byte* text, UIntPtr length, PortcullisBuffer** json);
+
+        /// <summary>Calls an export that reads UTF-8 text and writes a JSON buffer; returns the buffer's text.</summary>
+        private unsafe string TextCall(string what, byte[] action, int length, TextExport export)
+        {
             return WithEngine(() =>
             {
                 using (var buffer = new BufferHandle())
@@ -222,11 +254,11 @@ namespace Portcullis
                         finally
                         {
                             PortcullisBuffer* json = null;
-                            status = NativeMethods.portcullis_engine_evaluate_json(Native, text, (UIntPtr)(uint)length, &json);
+                            status = export(Native, text, (UIntPtr)(uint)length, &json);
                             buffer.Attach((IntPtr)json);
                         }
                     }
-                    if (status != NativeMethods.PORTCULLIS_OK || buffer.IsInvalid) throw Failed("evaluate", status);
+                    if (status != NativeMethods.PORTCULLIS_OK || buffer.IsInvalid) throw Failed(what, status);
                     return buffer.Text;
                 }
             });
