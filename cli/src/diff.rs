@@ -29,6 +29,59 @@ pub struct Args {
     /// Examples shown per flip.
     #[arg(long, default_value_t = 3)]
     examples: usize,
+    /// Progress on stderr (the share of ACTIONS read): `auto` shows it when stderr is a
+    /// terminal and ACTIONS holds more than PROGRESS_MIN_LINES lines.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    progress: Progress,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Progress {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Inputs shorter than this get no progress line in `auto` mode.
+const PROGRESS_MIN_LINES: usize = 10_000;
+/// Lines between two progress updates.
+const PROGRESS_EVERY: usize = 1_000;
+
+/// A one-line progress indicator on stderr, redrawn in place.
+struct Meter {
+    on: bool,
+    total_bytes: usize,
+}
+
+impl Meter {
+    fn new(mode: Progress, data: &[u8]) -> Meter {
+        use std::io::IsTerminal;
+        let on = match mode {
+            Progress::Always => true,
+            Progress::Never => false,
+            Progress::Auto => {
+                std::io::stderr().is_terminal()
+                    && data.iter().filter(|&&b| b == b'\n').count() > PROGRESS_MIN_LINES
+            }
+        };
+        Meter {
+            on,
+            total_bytes: data.len().max(1),
+        }
+    }
+
+    fn update(&self, line: usize, read_bytes: usize) {
+        if self.on && line % PROGRESS_EVERY == 0 {
+            let percent = read_bytes.saturating_mul(100) / self.total_bytes;
+            eprint!("\rdiff: {line} lines, {percent}%");
+        }
+    }
+
+    fn finish(&self, lines: usize) {
+        if self.on {
+            eprintln!("\rdiff: {lines} lines, 100%");
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -80,12 +133,28 @@ fn action_of(line: &[u8]) -> Result<Vec<u8>, String> {
 pub fn run(args: &Args) -> Result<ExitCode, String> {
     let old = input::load(&args.old)?;
     let new = input::load(&args.new)?;
-    let reader = std::io::Cursor::new(input::read(&args.actions)?);
-    let (mut total, mut skipped) = (0usize, 0usize);
+    let data = input::read(&args.actions)?;
+    let meter = Meter::new(args.progress, &data);
+    let mut reader = std::io::Cursor::new(data);
+    let (mut total, mut skipped, mut lines) = (0usize, 0usize, 0usize);
     let mut flips: BTreeMap<(String, String), Flip> = BTreeMap::new();
-    for (n, line) in reader.split(b'\n').enumerate() {
-        let line = line.map_err(|e| e.to_string())?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+    let mut line = Vec::new();
+    for n in 0.. {
+        line.clear();
+        if reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| e.to_string())?
+            == 0
+        {
+            break;
+        }
+        lines = n + 1;
+        meter.update(
+            lines,
+            usize::try_from(reader.position()).unwrap_or(usize::MAX),
+        );
+        let line = line.strip_suffix(b"\n").unwrap_or(&line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
@@ -104,6 +173,7 @@ pub fn run(args: &Args) -> Result<ExitCode, String> {
             }
         }
     }
+    meter.finish(lines);
     let changed: usize = flips.values().map(|f| f.count).sum();
     let mut list: Vec<(&(String, String), &Flip)> = flips.iter().collect();
     list.sort_by(|x, y| y.1.count.cmp(&x.1.count).then(x.0.cmp(y.0)));

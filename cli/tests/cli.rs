@@ -259,6 +259,34 @@ fn diff_golden_in_every_format() {
 }
 
 #[test]
+fn diff_progress_goes_to_stderr_and_leaves_the_report_alone() {
+    let args = [
+        "diff",
+        "tests/fixtures/pay-policy.json",
+        "tests/fixtures/pay-policy-new.json",
+        "tests/fixtures/diff-actions.jsonl",
+        "--examples",
+        "2",
+    ];
+    let lines = std::fs::read_to_string(here("tests/fixtures/diff-actions.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let plain = run(&[&args[..], &["--progress", "never"]].concat(), b"");
+    let shown = run(&[&args[..], &["--progress", "always"]].concat(), b"");
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert_eq!(text(&plain.stdout), text(&shown.stdout));
+    assert_eq!(text(&plain.stderr), "");
+    assert!(
+        text(&shown.stderr).ends_with(&format!("diff: {lines} lines, 100%\n")),
+        "{}",
+        text(&shown.stderr)
+    );
+    // Not a terminal: auto shows nothing.
+    assert_eq!(text(&run(&args, b"").stderr), "");
+}
+
+#[test]
 fn yaml_policies_decide_as_their_json_twins() {
     let input: &[u8] = b"{\"tool\":\"pay\",\"agent\":{\"id\":\"a\"},\"params\":{\"amount\":500}}\n{\"tool\":\"pay\",\"agent\":{\"id\":\"a\"},\"params\":{\"amount\":5,\"to\":\"shop\"}}\n";
     let strip = |o: Output| -> Vec<String> {
