@@ -71,7 +71,7 @@ impl Meter {
     }
 
     fn update(&self, line: usize, read_bytes: usize) {
-        if self.on && line % PROGRESS_EVERY == 0 {
+        if self.on && line.is_multiple_of(PROGRESS_EVERY) {
             let percent = read_bytes.saturating_mul(100) / self.total_bytes;
             eprint!("\rdiff: {line} lines, {percent}%");
         }
