@@ -114,7 +114,7 @@ pub(crate) struct Outcome<'s> {
 
 impl Outcome<'_> {
     /// A default-deny outcome, carrying `action_hash` if given.
-    fn new(action_hash: Option<String>) -> Self {
+    pub(crate) fn new(action_hash: Option<String>) -> Self {
         Outcome {
             effect: Effect::Deny,
             code: Code::Default,

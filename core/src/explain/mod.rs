@@ -295,19 +295,7 @@ impl<'s, 'a> Tracer<'s, 'a> {
 
     /// The combining step (§5.2-5.5), mirroring evaluation without consuming anything.
     fn combine(&mut self, traced: &[Traced<'s>], state: &dyn StateBackend) -> Outcome<'s> {
-        let mut o = Outcome {
-            effect: Effect::Deny,
-            code: Code::Default,
-            rule: None,
-            reason: None,
-            matched: Vec::new(),
-            matched_count: 0,
-            shadow: Vec::new(),
-            shadow_count: 0,
-            params: None,
-            retry_after_ms: None,
-            action_hash: Some(self.view.hash()),
-        };
+        let mut o = Outcome::new(Some(self.view.hash()));
         let firing = |t: &&Traced<'s>| t.offered && t.fires;
         o.shadow = traced
             .iter()
@@ -525,14 +513,6 @@ fn empty_like<'s>(o: &Outcome<'s>) -> Outcome<'s> {
     Outcome {
         effect: o.effect,
         code: o.code,
-        rule: None,
-        reason: None,
-        matched: Vec::new(),
-        matched_count: 0,
-        shadow: Vec::new(),
-        shadow_count: 0,
-        params: None,
-        retry_after_ms: None,
-        action_hash: None,
+        ..Outcome::new(None)
     }
 }
