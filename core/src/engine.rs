@@ -93,7 +93,7 @@ impl Engine {
         Engine::build(policy_json, options, None).map_err(|e| match e {
             CreateError::Policy(p) => p,
             // No trail is opened without audit options.
-            CreateError::Audit(m) => PolicyError::new("", m),
+            CreateError::Audit(e) => PolicyError::new("", e.to_string()),
         })
     }
 

@@ -57,7 +57,7 @@ pub enum EngineError {
     InvalidAction(String),
     /// The audit trail cannot be written.
     #[error("audit trail: {0}")]
-    Audit(String),
+    Audit(crate::AuditError),
     /// The shared state did not store the grant (unreachable, or no answer in time).
     #[error("shared state: {0}")]
     Unavailable(String),
@@ -69,7 +69,7 @@ pub enum CreateError {
     /// The policy does not load.
     #[error(transparent)]
     Policy(#[from] PolicyError),
-    /// The audit sink cannot be opened (the message names the file and the OS error).
+    /// The audit sink cannot be opened (the error names the file and the OS error).
     #[error("audit trail: {0}")]
-    Audit(String),
+    Audit(crate::AuditError),
 }

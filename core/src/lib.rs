@@ -45,8 +45,8 @@ mod time;
 mod value;
 
 pub use audit::{
-    trail_files, verify_files, AuditOptions, AuditSink, AuditStats, Checkpoint, CheckpointError,
-    FileSink, Overflow, VerifyFailure, VerifyReport,
+    trail_files, verify_files, AuditError, AuditOptions, AuditSink, AuditStats, Checkpoint,
+    CheckpointError, FileSink, Overflow, VerifyFailure, VerifyReport,
 };
 pub use decision::{Code, Decision, Effect, PolicyInfo, ShadowHit, Verdict};
 pub use engine::{ClockMode, Engine, EngineOptions};

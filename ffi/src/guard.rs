@@ -97,6 +97,7 @@ pub(crate) fn guarded_void(call: impl FnOnce()) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portcullis::AuditError;
 
     #[test]
     fn a_panic_becomes_ag_err_panic_with_its_message() {
@@ -144,7 +145,10 @@ mod tests {
                 PORTCULLIS_ERR_INVALID_ACTION,
             ),
             (
-                EngineError::Audit("cannot write /var/log/a: disk full".into()),
+                EngineError::Audit(AuditError::Io {
+                    doing: "write /var/log/a".into(),
+                    cause: "disk full".into(),
+                }),
                 PORTCULLIS_ERR_AUDIT,
             ),
         ];
@@ -159,9 +163,10 @@ mod tests {
 
     #[test]
     fn create_errors_map_to_policy_or_audit() {
-        let failure = Failure::from(CreateError::Audit(
-            "cannot open audit file /x/a.log: No such file or directory".into(),
-        ));
+        let failure = Failure::from(CreateError::Audit(AuditError::Io {
+            doing: "open audit file /x/a.log".into(),
+            cause: "No such file or directory".into(),
+        }));
         assert_eq!(failure.status, PORTCULLIS_ERR_AUDIT);
         assert_eq!(failure.path, "");
         assert_eq!(

@@ -1,12 +1,13 @@
 //! Instructions and heap allocations per decision on the reference workload.
 //!
-//!     portcullis-instructions [--mode json|value|verdict] [--n N] [--policy FILE]
+//!     portcullis-instructions [--mode json|value|verdict|swap] [--n N] [--policy FILE]
 //!
 //! Loads `benches/workload/reference-policy.json` (or `FILE`, e.g. a scale policy written by
 //! `benches/generate.py scale`) into an engine with a manual clock, replays
 //! the 1,000 reference actions once untimed (rate-limit windows reach their steady state),
 //! then evaluates `N` more actions and prints one `ALLOC` line: heap allocations per decision,
-//! counted by a global allocator. Under `valgrind --tool=callgrind` the difference between the
+//! counted by a global allocator. Mode `swap` replaces the policy instead of deciding: each step
+//! is one `update_policy` with the same rules under an alternating `version`. Under `valgrind --tool=callgrind` the difference between the
 //! totals of a run with `--n N` and one with `--n 0` is `N` decisions' worth of instructions:
 //! `benches/instructions.py` does that subtraction and compares with the committed baseline.
 use portcullis::{ClockMode, Engine, EngineOptions};
@@ -55,6 +56,7 @@ enum Mode {
     Json,
     Value,
     Verdict,
+    Swap,
 }
 
 struct Args {
@@ -80,7 +82,12 @@ fn parse_args() -> Result<Args, String> {
                     "json" => Mode::Json,
                     "value" => Mode::Value,
                     "verdict" => Mode::Verdict,
-                    other => return Err(format!("unknown mode {other:?}: json, value or verdict")),
+                    "swap" => Mode::Swap,
+                    other => {
+                        return Err(format!(
+                            "unknown mode {other:?}: json, value, verdict or swap"
+                        ))
+                    }
                 }
             }
             _ => return Err(format!("unknown argument {flag:?}")),
@@ -99,10 +106,24 @@ fn workload_file(name: &str) -> Result<Vec<u8>, String> {
 /// Evaluates one action and returns whether the engine could decide it (no `engine_error`).
 fn evaluate(engine: &Engine, mode: Mode, text: &[u8], value: &serde_json::Value) -> bool {
     match mode {
+        Mode::Swap => true,
         Mode::Json => engine.evaluate_json(text).code != portcullis::Code::EngineError,
         Mode::Value => engine.evaluate_value(value).code != portcullis::Code::EngineError,
         Mode::Verdict => engine.evaluate_json_verdict(text).code != portcullis::Code::EngineError,
     }
+}
+
+/// The policy under two `version`s: a swap between them changes no rule.
+fn policy_versions(policy: &[u8]) -> Result<[Vec<u8>; 2], String> {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(policy).map_err(|e| format!("policy: {e}"))?;
+    let mut versioned = |v: &str| {
+        if let Some(obj) = doc.as_object_mut() {
+            obj.insert("version".into(), v.into());
+        }
+        serde_json::to_vec(&doc).map_err(|e| e.to_string())
+    };
+    Ok([versioned("swap-a")?, versioned("swap-b")?])
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -122,10 +143,18 @@ fn run(args: &Args) -> Result<(), String> {
         .iter()
         .map(|a| serde_json::to_vec(a).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
+    let versions = policy_versions(&policy)?;
     let mut step = 0i64;
     let mut replay = |count: usize| -> Result<(), String> {
         for (text, value) in texts.iter().zip(&actions).cycle().take(count) {
-            if !evaluate(&engine, args.mode, text, value) {
+            if args.mode == Mode::Swap {
+                let version = versions
+                    .get(step.unsigned_abs() as usize % 2)
+                    .ok_or("versions")?;
+                engine
+                    .update_policy(version)
+                    .map_err(|e| format!("update {step}: {e}"))?;
+            } else if !evaluate(&engine, args.mode, text, value) {
                 return Err(format!("action {step} gave engine_error"));
             }
             step += 1;

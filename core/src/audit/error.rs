@@ -1,29 +1,48 @@
-//! Why the trail cannot be opened or written. The engine's public errors carry the message
-//! (`EngineError::Audit`, `CreateError::Audit`): it names the file and the operating system's
+//! Why the trail cannot be opened or written, carried by the engine's public errors
+//! (`EngineError::Audit`, `CreateError::Audit`); each names the file and the operating system's
 //! error.
 use std::io;
 
 /// An audit trail failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TrailError {
+#[non_exhaustive]
+pub enum AuditError {
     /// An operating-system call on a trail file failed; `doing` says what was attempted.
     #[error("cannot {doing}: {cause}")]
-    Io { doing: String, cause: String },
+    Io {
+        /// What was attempted ("open /var/log/trail.jsonl", "write ...").
+        doing: String,
+        /// The operating system's error.
+        cause: String,
+    },
     /// Another engine holds the file's lock.
     #[error("audit file {0} is in use by another engine (it is locked)")]
     Locked(String),
     /// The last record of a file cannot continue the chain.
     #[error("the last record of {file} {problem}")]
-    BadHead { file: String, problem: String },
+    BadHead {
+        /// The file.
+        file: String,
+        /// What is wrong with its last record.
+        problem: String,
+    },
     /// A non-empty file without one complete record (`kind`: "audit file" or "rotated audit
     /// file").
     #[error("{kind} {file} holds no complete record")]
-    NoRecord { kind: &'static str, file: String },
+    NoRecord {
+        /// "audit file" or "rotated audit file".
+        kind: &'static str,
+        /// The file.
+        file: String,
+    },
     /// A batch could not be written; `unwritten` records wait for the retry.
     #[error("{unwritten} records not written: cannot write {file}: {cause}")]
     Unwritten {
+        /// Records accepted and not yet written.
         unwritten: u64,
+        /// The file.
         file: String,
+        /// The operating system's error.
         cause: String,
     },
     /// The writer thread is gone.
@@ -37,9 +56,12 @@ pub(crate) enum TrailError {
         "audit trail {path}: {count} accepted records could not be written and are lost: {cause}"
     )]
     Lost {
+        /// The trail's file.
         path: String,
+        /// Records accepted and never written.
         count: u64,
-        cause: Box<TrailError>,
+        /// Why the last write failed.
+        cause: Box<AuditError>,
     },
     /// The writer thread cannot be started.
     #[error("cannot start the audit writer: {0}")]
@@ -49,11 +71,11 @@ pub(crate) enum TrailError {
     Options(String),
 }
 
-impl TrailError {
+impl AuditError {
     /// Maps an I/O error to "cannot `doing`: the error".
-    pub(crate) fn io(doing: impl Into<String>) -> impl FnOnce(io::Error) -> TrailError {
+    pub(crate) fn io(doing: impl Into<String>) -> impl FnOnce(io::Error) -> AuditError {
         let doing = doing.into();
-        move |e| TrailError::Io {
+        move |e| AuditError::Io {
             doing,
             cause: e.to_string(),
         }

@@ -1,7 +1,7 @@
 //! Trail files: opening them safely (owner-only mode, no symbolic links), the lock that keeps
 //! two engines off one trail, finding the last record to continue the chain, and rotated-file
 //! numbering.
-use super::error::TrailError;
+use super::error::AuditError;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -38,30 +38,30 @@ fn explain_symlink(path: &Path, e: io::Error) -> io::Error {
 /// Takes the exclusive lock (`flock`) of the trail file `file` at `path`, held as long as
 /// `file` is open; another engine (in this process or another) holding it gives an error.
 /// Only regular files are locked (a device such as `/dev/null` is shared by design).
-pub(super) fn lock(file: &File, path: &Path) -> Result<(), TrailError> {
+pub(super) fn lock(file: &File, path: &Path) -> Result<(), AuditError> {
     let shown = path.display();
     let regular = file
         .metadata()
-        .map_err(TrailError::io(format!("read {shown}")))?
+        .map_err(AuditError::io(format!("read {shown}")))?
         .is_file();
     if !regular {
         return Ok(());
     }
     match file.try_lock() {
         Ok(()) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(TrailError::Locked(shown.to_string())),
-        Err(std::fs::TryLockError::Error(e)) => Err(TrailError::io(format!("lock {shown}"))(e)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AuditError::Locked(shown.to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(AuditError::io(format!("lock {shown}"))(e)),
     }
 }
 
 /// Creates the new current file after a rotation (`O_EXCL`: if another process created it in
 /// the meantime, that is an error, not a file to share) and locks it.
-pub(super) fn create_locked(path: &Path, mode: u32) -> Result<File, TrailError> {
+pub(super) fn create_locked(path: &Path, mode: u32) -> Result<File, AuditError> {
     let shown = path.display();
     let mut options = OpenOptions::new();
     options.read(true).append(true).create_new(true);
     restrict(&mut options, mode);
-    let file = options.open(path).map_err(TrailError::io(format!(
+    let file = options.open(path).map_err(AuditError::io(format!(
         "create audit file {shown} after rotation (another engine?)"
     )))?;
     lock(&file, path)?;

@@ -20,6 +20,7 @@ mod verify;
 mod writer;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
+pub use error::AuditError;
 pub use files::trail_files;
 pub(crate) use queue::Audit;
 pub(crate) use record::Subject;

@@ -1,6 +1,6 @@
 //! The engine's side of the trail: the bounded queue `evaluate` feeds, the memory sink the
 //! host drains, and the counters both sides share.
-use super::error::TrailError;
+use super::error::AuditError;
 use super::record::{Chain, Record, Subject};
 use super::writer::FileWriter;
 use super::{AuditOptions, AuditSink, AuditStats, Overflow, MAX_QUEUE_CAPACITY};
@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 
 pub(super) enum Msg {
     Record(Box<Record>),
-    Flush(SyncSender<Result<(), TrailError>>),
+    Flush(SyncSender<Result<(), AuditError>>),
 }
 
 /// Counters shared by the enqueuing side and the writer.
@@ -30,26 +30,26 @@ pub(super) struct Counters {
 pub(super) struct Shared {
     pub(super) counters: Arc<Counters>,
     /// The last write error, while the trail cannot be written.
-    failure: Mutex<Option<TrailError>>,
+    failure: Mutex<Option<AuditError>>,
     /// Set when the engine is dropped: a writer stuck on a failing disk makes a last attempt.
     pub(super) closing: AtomicBool,
     /// Set by the writer when the engine was dropped with records it could not write.
-    lost: Mutex<Option<(u64, TrailError)>>,
+    lost: Mutex<Option<(u64, AuditError)>>,
 }
 
 impl Shared {
-    pub(super) fn failure(&self) -> Option<TrailError> {
+    pub(super) fn failure(&self) -> Option<AuditError> {
         self.failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 
-    pub(super) fn set_failure(&self, f: Option<TrailError>) {
+    pub(super) fn set_failure(&self, f: Option<AuditError>) {
         *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = f;
     }
 
-    pub(super) fn set_lost(&self, count: u64, error: &TrailError) {
+    pub(super) fn set_lost(&self, count: u64, error: &AuditError) {
         *self.lost.lock().unwrap_or_else(PoisonError::into_inner) = Some((count, error.clone()));
     }
 
@@ -92,13 +92,9 @@ impl std::fmt::Debug for Audit {
 impl Audit {
     /// Starts the trail; `None` for `AuditSink::None`. The error is the message the
     /// engine's `CreateError::Audit` carries.
-    pub(crate) fn start(options: &AuditOptions) -> Result<Option<Audit>, String> {
-        Audit::try_start(options).map_err(|e| e.to_string())
-    }
-
-    fn try_start(options: &AuditOptions) -> Result<Option<Audit>, TrailError> {
+    pub(crate) fn start(options: &AuditOptions) -> Result<Option<Audit>, AuditError> {
         if options.queue_capacity > MAX_QUEUE_CAPACITY {
-            return Err(TrailError::Options(format!(
+            return Err(AuditError::Options(format!(
                 "queue_capacity {} is larger than {MAX_QUEUE_CAPACITY}",
                 options.queue_capacity
             )));
@@ -121,7 +117,7 @@ impl Audit {
                 let handle = std::thread::Builder::new()
                     .name("portcullis-audit".into())
                     .spawn(move || writer.run(&rx, &for_writer))
-                    .map_err(|e| TrailError::Spawn(e.to_string()))?;
+                    .map_err(|e| AuditError::Spawn(e.to_string()))?;
                 Backend::File {
                     writer: Some(handle),
                     shared,
@@ -188,11 +184,7 @@ impl Audit {
 
     /// Waits until every record enqueued so far is written and flushed (file sink). While the
     /// trail cannot be written, fails at once with the error and the number of records held.
-    pub(crate) fn flush(&self) -> Result<(), String> {
-        self.try_flush().map_err(|e| e.to_string())
-    }
-
-    fn try_flush(&self) -> Result<(), TrailError> {
+    pub(crate) fn flush(&self) -> Result<(), AuditError> {
         let (Some(tx), Backend::File { shared, .. }) = (&self.tx, &self.backend) else {
             return Ok(());
         };
@@ -212,7 +204,7 @@ impl Audit {
                     request = back;
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
-                Err(TrySendError::Disconnected(_)) => return Err(TrailError::WriterStopped),
+                Err(TrySendError::Disconnected(_)) => return Err(AuditError::WriterStopped),
             }
         }
         // A write that starts failing after the request was queued must not leave the caller
@@ -225,7 +217,7 @@ impl Audit {
                         return Err(f);
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(TrailError::WriterStopped),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(AuditError::WriterStopped),
             }
         }
     }
@@ -242,11 +234,11 @@ impl Audit {
 
     /// Stops the writer after it has written what it can, and says what it could not write:
     /// `Ok` when every accepted record reached the trail.
-    pub(crate) fn close(mut self) -> Result<(), String> {
-        self.stop().map_err(|e| e.to_string())
+    pub(crate) fn close(mut self) -> Result<(), AuditError> {
+        self.stop()
     }
 
-    fn stop(&mut self) -> Result<(), TrailError> {
+    fn stop(&mut self) -> Result<(), AuditError> {
         // Closing the queue lets the writer drain what is left, flush and stop.
         self.tx = None;
         let Backend::File {
@@ -260,7 +252,7 @@ impl Audit {
         shared.closing.store(true, Ordering::SeqCst);
         if let Some(handle) = writer.take() {
             if handle.join().is_err() {
-                return Err(TrailError::WriterFailed(path.clone()));
+                return Err(AuditError::WriterFailed(path.clone()));
             }
         }
         let lost = shared
@@ -269,7 +261,7 @@ impl Audit {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         match lost {
-            Some((count, cause)) => Err(TrailError::Lost {
+            Some((count, cause)) => Err(AuditError::Lost {
                 path: path.clone(),
                 count,
                 cause: Box::new(cause),

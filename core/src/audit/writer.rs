@@ -7,7 +7,7 @@
 //! off first); meanwhile the writer takes nothing from the queue, so the queue's overflow
 //! policy applies (block waits, drop counts). Nothing sealed is ever discarded while the
 //! engine lives; records still unwritten when it is dropped are reported.
-use super::error::TrailError;
+use super::error::AuditError;
 use super::files::{self, last_line, next_rotation, open_append};
 use super::queue::{Msg, Shared};
 use super::record::Chain;
@@ -31,7 +31,7 @@ pub(super) struct FileWriter {
     /// The current trail file, locked (the lock goes with the file descriptor).
     file: File,
     /// Set when a rotation left no current file to write: nothing more is written.
-    broken: Option<TrailError>,
+    broken: Option<AuditError>,
     /// Bytes of complete records in the file.
     size: u64,
     /// A failed write may have left part of a batch past `size`: cut it before writing.
@@ -46,8 +46,8 @@ pub(super) struct FileWriter {
 }
 
 /// The chain head recorded in the last line of a trail file.
-fn head_of(line: &[u8], shown: &str) -> Result<Chain, TrailError> {
-    let bad = |problem: String| TrailError::BadHead {
+fn head_of(line: &[u8], shown: &str) -> Result<Chain, AuditError> {
+    let bad = |problem: String| AuditError::BadHead {
         file: shown.to_owned(),
         problem,
     };
@@ -66,8 +66,8 @@ fn head_of(line: &[u8], shown: &str) -> Result<Chain, TrailError> {
 
 /// The chain head of the newest rotated file, for a current file that is empty (a restart
 /// right after rotation): the chain goes on from there, never from genesis.
-fn head_of_rotated(path: &Path) -> Result<Chain, TrailError> {
-    let newest = files::newest_rotated(path).map_err(TrailError::io(format!(
+fn head_of_rotated(path: &Path) -> Result<Chain, AuditError> {
+    let newest = files::newest_rotated(path).map_err(AuditError::io(format!(
         "list the rotated files of {}",
         path.display()
     )))?;
@@ -75,14 +75,14 @@ fn head_of_rotated(path: &Path) -> Result<Chain, TrailError> {
         return Ok(Chain::default());
     };
     let shown = rotated.display().to_string();
-    let mut file = File::open(&rotated).map_err(TrailError::io(format!("open {shown}")))?;
+    let mut file = File::open(&rotated).map_err(AuditError::io(format!("open {shown}")))?;
     let len = file
         .metadata()
-        .map_err(TrailError::io(format!("read {shown}")))?
+        .map_err(AuditError::io(format!("read {shown}")))?
         .len();
-    match last_line(&mut file, len).map_err(TrailError::io(format!("read {shown}")))? {
+    match last_line(&mut file, len).map_err(AuditError::io(format!("read {shown}")))? {
         (Some(line), _) => head_of(&line, &shown),
-        (None, _) => Err(TrailError::NoRecord {
+        (None, _) => Err(AuditError::NoRecord {
             kind: "rotated audit file",
             file: shown,
         }),
@@ -93,14 +93,14 @@ impl FileWriter {
     /// Locks and opens (or creates) the trail and continues its chain from the last complete
     /// record (of the current file, or of the newest rotated file when the current one is
     /// empty); an incomplete last line (a crash mid-write) is cut off and the cut recorded.
-    pub(super) fn open(sink: FileSink) -> Result<FileWriter, TrailError> {
+    pub(super) fn open(sink: FileSink) -> Result<FileWriter, AuditError> {
         let shown = sink.path.display().to_string();
         let file = open_append(&sink.path, sink.mode)
-            .map_err(TrailError::io(format!("open audit file {shown}")))?;
+            .map_err(AuditError::io(format!("open audit file {shown}")))?;
         files::lock(&file, &sink.path)?;
         let len = file
             .metadata()
-            .map_err(TrailError::io(format!("read {shown}")))?
+            .map_err(AuditError::io(format!("read {shown}")))?
             .len();
         let mut writer = FileWriter {
             sink,
@@ -118,9 +118,9 @@ impl FileWriter {
             return Ok(writer);
         }
         let (line, complete) =
-            last_line(&mut writer.file, len).map_err(TrailError::io(format!("read {shown}")))?;
+            last_line(&mut writer.file, len).map_err(AuditError::io(format!("read {shown}")))?;
         let Some(line) = line else {
-            return Err(TrailError::NoRecord {
+            return Err(AuditError::NoRecord {
                 kind: "audit file",
                 file: shown,
             });
@@ -130,7 +130,7 @@ impl FileWriter {
             writer
                 .file
                 .set_len(complete)
-                .map_err(TrailError::io(format!(
+                .map_err(AuditError::io(format!(
                     "cut the incomplete tail of {shown}"
                 )))?;
             writer.size = complete;
@@ -152,7 +152,7 @@ impl FileWriter {
         &mut self,
         rx: &Receiver<Msg>,
         shared: &Shared,
-        acks: &mut Vec<SyncSender<Result<(), TrailError>>>,
+        acks: &mut Vec<SyncSender<Result<(), AuditError>>>,
     ) -> bool {
         let interval = Duration::from_millis(self.sink.flush_interval_ms.max(1));
         let mut open = true;
@@ -225,7 +225,7 @@ impl FileWriter {
     }
 
     /// The engine is gone and the trail still cannot be written: count what is lost.
-    fn give_up(&mut self, rx: &Receiver<Msg>, shared: &Shared, error: &TrailError) {
+    fn give_up(&mut self, rx: &Receiver<Msg>, shared: &Shared, error: &AuditError) {
         let queued = rx
             .try_iter()
             .filter(|m| matches!(m, Msg::Record(_)))
@@ -235,7 +235,7 @@ impl FileWriter {
     }
 
     /// Writes the pending lines in one write, optionally fsyncs, and rotates when due.
-    fn write_out(&mut self, shared: &Shared) -> Result<(), TrailError> {
+    fn write_out(&mut self, shared: &Shared) -> Result<(), AuditError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -246,14 +246,14 @@ impl FileWriter {
         if self.dirty_tail {
             self.file
                 .set_len(self.size)
-                .map_err(TrailError::io(format!("cut a partial write from {shown}")))?;
+                .map_err(AuditError::io(format!("cut a partial write from {shown}")))?;
             self.dirty_tail = false;
         }
         if let Err(e) = self.file.write_all(self.pending.as_bytes()) {
             // Cut whatever part of the batch reached the file, so the retry cannot leave half
             // a record in the middle of the trail (retried before the next write if it fails).
             self.dirty_tail = self.file.set_len(self.size).is_err();
-            return Err(TrailError::Unwritten {
+            return Err(AuditError::Unwritten {
                 unwritten: shared.unwritten(),
                 file: shown,
                 cause: e.to_string(),
@@ -269,7 +269,7 @@ impl FileWriter {
         if self.sink.fsync {
             self.file
                 .sync_data()
-                .map_err(TrailError::io(format!("fsync {shown}")))?;
+                .map_err(AuditError::io(format!("fsync {shown}")))?;
         }
         if self.sink.max_bytes > 0 && self.size >= self.sink.max_bytes {
             self.rotate()?;
@@ -279,14 +279,14 @@ impl FileWriter {
 
     /// Renames the current file to the next `PATH.NNNNNN` and starts a new one; the chain
     /// continues (the new file's first record carries the old file's last hash).
-    fn rotate(&mut self) -> Result<(), TrailError> {
+    fn rotate(&mut self) -> Result<(), AuditError> {
         let path = self.sink.path.clone();
         let shown = path.display().to_string();
         self.file
             .sync_all()
-            .map_err(TrailError::io(format!("fsync {shown}")))?;
-        let next = next_rotation(&path).map_err(TrailError::io(format!("rotate {shown}")))?;
-        std::fs::rename(&path, &next).map_err(TrailError::io(format!("rotate {shown}")))?;
+            .map_err(AuditError::io(format!("fsync {shown}")))?;
+        let next = next_rotation(&path).map_err(AuditError::io(format!("rotate {shown}")))?;
+        std::fs::rename(&path, &next).map_err(AuditError::io(format!("rotate {shown}")))?;
         // The open file is now the rotated one: without a new current file, writing on would
         // put records into a file another engine may continue from, so the writer stops.
         match files::create_locked(&path, self.sink.mode) {

@@ -54,7 +54,7 @@ impl From<CreateError> for NativeCreateError {
             CreateError::Audit(message) => NativeCreateError {
                 kind: "audit".to_owned(),
                 path: String::new(),
-                message,
+                message: message.to_string(),
             },
         }
     }
