@@ -6,8 +6,8 @@ use super::reader::{
     array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
 };
 use super::roles::{close_roles, read_roles, Inherits};
-use super::rules::{assign_field_slots, compile_rule, CompiledRule};
-use super::{Interner, NameIndex, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
+use super::rules::{assign_field_slots, compile_rule, reusable_depth, reuse_rule, CompiledRule};
+use super::{Interner, NameIndex, RuleCache, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
 use crate::glob::Glob;
@@ -79,6 +79,7 @@ pub(crate) fn load(
             .map(|(glob, roles)| (glob, with_ancestors(roles, &closure)))
             .collect(),
     );
+    let kept = reusable(root.get("rules"), &rules);
     let (rules, limit_states) = carry_over(rules, prev, max_keys);
     let mut snapshot = Snapshot {
         info: header.info,
@@ -97,7 +98,37 @@ pub(crate) fn load(
     assign_field_slots(&mut snapshot.rules);
     build_index(&mut snapshot);
     interner.keep_regexes(rd.into_regexes());
+    interner.keep_rules(rule_cache(doc, kept));
     Ok(snapshot)
+}
+
+/// A copy of each compiled rule the next load may reuse (`None` for rules nested too deeply).
+fn reusable(sources: Option<&Value>, rules: &[CompiledRule]) -> Vec<Option<CompiledRule>> {
+    let sources = sources
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let mut scratch = Vec::new();
+    sources
+        .iter()
+        .zip(rules)
+        .map(|(source, rule)| reusable_depth(source, &mut scratch).then(|| rule.clone()))
+        .collect()
+}
+
+/// The document's rules as written, by id, with their compiled forms (in the same order).
+fn rule_cache(doc: Value, compiled: Vec<Option<CompiledRule>>) -> RuleCache {
+    let sources = match doc {
+        Value::Object(mut root) => match root.remove("rules") {
+            Some(Value::Array(list)) => list,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    sources
+        .into_iter()
+        .zip(compiled)
+        .filter_map(|(source, rule)| rule.map(|rule| (rule.rule.id.clone(), (source, rule))))
+        .collect()
 }
 
 /// The size check and the parse.
@@ -209,9 +240,13 @@ fn read_rules(
 ) -> Result<Vec<CompiledRule>, PolicyError> {
     let list = rule_list(v)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut previous = interner.take_rules();
     let mut out = Vec::with_capacity(list.len());
     for (i, rule) in list.iter().enumerate() {
-        out.push(compile_rule(rule, i, rd, interner, &mut seen)?);
+        out.push(match reuse_rule(rule, i, &mut previous, &mut seen) {
+            Some(compiled) => compiled,
+            None => compile_rule(rule, i, rd, interner, &mut seen)?,
+        });
     }
     Ok(out)
 }

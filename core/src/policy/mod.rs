@@ -32,15 +32,31 @@ pub(crate) const MAX_RULES: usize = 10_000;
 pub(crate) use parse::MAX_POLICY_DEPTH;
 
 /// Per-engine state that outlives policy swaps: interned rule ids (an id handed out in a
-/// decision stays valid until the engine is dropped) and the last policy's regexes (an update
-/// that keeps a regex does not compile it again).
+/// decision stays valid until the engine is dropped), the last policy's regexes (an update
+/// that keeps a regex does not compile it again) and its rules as written and as compiled (an
+/// update that keeps a rule's text does not compile the rule again).
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     ids: Mutex<HashSet<Arc<str>>>,
     regexes: Mutex<HashMap<String, regex::Regex>>,
+    rules: Mutex<RuleCache>,
 }
 
+/// The last loaded policy's rules by id: each rule's JSON value and its compiled form.
+pub(crate) type RuleCache = HashMap<Arc<str>, (serde_json::Value, rules::CompiledRule)>;
+
 impl Interner {
+    /// Hands out the last policy's compiled rules (the cache is empty until the next
+    /// [`Interner::keep_rules`]; a load that fails leaves it empty, which costs only time).
+    pub(crate) fn take_rules(&self) -> RuleCache {
+        std::mem::take(&mut *self.rules.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Keeps a newly loaded policy's rules for the next load.
+    pub(crate) fn keep_rules(&self, rules: RuleCache) {
+        *self.rules.lock().unwrap_or_else(PoisonError::into_inner) = rules;
+    }
+
     /// The compiled regexes of the last policy loaded, by pattern.
     pub(crate) fn regexes(&self) -> HashMap<String, regex::Regex> {
         self.regexes
@@ -103,7 +119,7 @@ pub(crate) struct Matcher {
 }
 
 /// A compiled rule.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Rule {
     pub(crate) id: Arc<str>,
     pub(crate) effect: RuleEffect,

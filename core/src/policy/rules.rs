@@ -31,6 +31,7 @@ const RULE_KEYS: [&str; 12] = [
 ];
 
 /// A rule as loaded: disabled rules are checked too, then dropped.
+#[derive(Debug, Clone)]
 pub(crate) struct CompiledRule {
     pub(crate) rule: Rule,
     pub(crate) enabled: bool,
@@ -106,6 +107,77 @@ pub(crate) fn compile_rule(
         enabled,
         roles,
     })
+}
+
+/// The previous policy's compiled form of rule `position` when its JSON value is unchanged
+/// (compiling it again would give the same rule) and its id is not taken by an earlier rule
+/// (then it is compiled, to report the duplicate). Moves the entry out of `previous`.
+pub(crate) fn reuse_rule(
+    v: &Value,
+    position: usize,
+    previous: &mut super::RuleCache,
+    seen: &mut HashMap<String, usize>,
+) -> Option<CompiledRule> {
+    let id = v.get("id")?.as_str()?;
+    if seen.contains_key(id) {
+        return None;
+    }
+    let (source, compiled) = previous.remove(id)?;
+    if !identical(&source, v) {
+        return None;
+    }
+    seen.insert(id.to_owned(), position);
+    Some(compiled)
+}
+
+/// How deeply a rule may nest and still be kept for reuse: cloning a compiled rule recurses
+/// through its operands, so deeper rules (rare; the policy allows 512 levels) are compiled
+/// on every load instead.
+const MAX_REUSED_DEPTH: usize = 32;
+
+/// Whether `v` nests at most [`MAX_REUSED_DEPTH`] levels (iterative; `pending` is scratch
+/// space the caller may reuse).
+pub(crate) fn reusable_depth<'v>(v: &'v Value, pending: &mut Vec<(&'v Value, usize)>) -> bool {
+    pending.clear();
+    pending.push((v, 1));
+    while let Some((value, level)) = pending.pop() {
+        let below = level + 1;
+        match value {
+            Value::Array(_) | Value::Object(_) if level > MAX_REUSED_DEPTH => return false,
+            Value::Array(items) => pending.extend(items.iter().map(|c| (c, below))),
+            Value::Object(map) => pending.extend(map.values().map(|c| (c, below))),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// Whether two JSON values are the same document text up to key order and white space
+/// (numbers by their written form: `1` and `1.0` differ). Iterative, as a rule may nest to
+/// the policy's depth limit.
+fn identical(a: &Value, b: &Value) -> bool {
+    let mut pending = vec![(a, b)];
+    while let Some(pair) = pending.pop() {
+        match pair {
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                pending.extend(x.iter().zip(y));
+            }
+            (Value::Object(x), Value::Object(y)) if x.len() == y.len() => {
+                for (k, v) in x {
+                    match y.get(k) {
+                        Some(w) => pending.push((v, w)),
+                        None => return false,
+                    }
+                }
+            }
+            (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => {
+                return false
+            }
+            (x, y) if x != y => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// A rule id: a name, not used by an earlier rule.

@@ -1,0 +1,107 @@
+//! Policy updates reuse the compiled form of rules whose JSON is unchanged: what an update
+//! decides must be exactly what a fresh engine with the new document decides.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use portcullis::{Effect, Engine, EngineOptions};
+use serde_json::{json, Value};
+
+fn policy(version: &str, rules: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "portcullis": 1, "name": "update", "version": version, "default": "deny",
+        "rules": rules
+    }))
+    .unwrap()
+}
+
+fn effect(engine: &Engine, tool: &str, params: Value) -> (Effect, Option<String>) {
+    // `q` is always present: a missing field makes r2's deny condition unknown, which denies.
+    let mut params = params;
+    params
+        .as_object_mut()
+        .unwrap()
+        .entry("q")
+        .or_insert(json!("select"));
+    let action = json!({"tool": tool, "agent": {"id": "a"}, "params": params});
+    let d = engine.evaluate_value(&action);
+    (d.effect, d.rule.map(|r| r.to_string()))
+}
+
+#[test]
+fn unchanged_rules_decide_the_same_and_changed_ones_take_effect() {
+    let allow = json!({"id": "r1", "effect": "allow", "match": {"tool": ["t"]},
+                       "when": {"field": "params.n", "lt": 10}});
+    let deny_q = json!({"id": "r2", "effect": "deny", "match": {"tool": ["t"]},
+                        "when": {"field": "params.q", "matches": "^drop"}});
+    let engine = Engine::new(
+        &policy("1", json!([allow, deny_q])),
+        EngineOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(effect(&engine, "t", json!({"n": 1})).0, Effect::Allow);
+
+    // Same rules, another version: reused, same decisions.
+    engine
+        .update_policy(&policy("2", json!([allow, deny_q])))
+        .unwrap();
+    assert_eq!(effect(&engine, "t", json!({"n": 1})).0, Effect::Allow);
+    assert_eq!(
+        effect(&engine, "t", json!({"n": 1, "q": "drop table"})),
+        (Effect::Deny, Some("r2".into()))
+    );
+    assert_eq!(engine.policy_info().version.as_deref(), Some("2"));
+
+    // r1's text changes under the same id: the new condition applies.
+    let allow_20 = json!({"id": "r1", "effect": "allow", "match": {"tool": ["t"]},
+                          "when": {"field": "params.n", "lt": 20}});
+    engine
+        .update_policy(&policy("3", json!([deny_q, allow_20])))
+        .unwrap();
+    assert_eq!(effect(&engine, "t", json!({"n": 15})).0, Effect::Allow);
+
+    // Back to the first r1 after an intervening policy: still the first condition.
+    engine
+        .update_policy(&policy("4", json!([allow, deny_q])))
+        .unwrap();
+    assert_eq!(effect(&engine, "t", json!({"n": 15})).0, Effect::Deny);
+
+    // A rule disabled in place stops deciding; enabled again, it decides again.
+    let mut off = allow.clone();
+    off["enabled"] = json!(false);
+    engine
+        .update_policy(&policy("5", json!([off, deny_q])))
+        .unwrap();
+    assert_eq!(effect(&engine, "t", json!({"n": 1})).0, Effect::Deny);
+    engine
+        .update_policy(&policy("6", json!([allow, deny_q])))
+        .unwrap();
+    assert_eq!(effect(&engine, "t", json!({"n": 1})).0, Effect::Allow);
+}
+
+#[test]
+fn an_unchanged_rule_repeated_under_its_id_is_still_a_duplicate() {
+    let r = json!({"id": "r1", "effect": "allow", "match": {"tool": ["t"]}});
+    let engine = Engine::new(&policy("1", json!([r])), EngineOptions::default()).unwrap();
+    let e = engine
+        .update_policy(&policy("2", json!([r, r])))
+        .unwrap_err();
+    assert_eq!(e.path(), "rules[1].id");
+    assert!(e.message().contains("duplicate rule id"), "{e}");
+    // The failed update kept the policy, and the next update still loads.
+    assert_eq!(engine.policy_info().version.as_deref(), Some("1"));
+    engine.update_policy(&policy("3", json!([r]))).unwrap();
+    assert_eq!(effect(&engine, "t", json!({})).0, Effect::Allow);
+}
+
+#[test]
+fn a_reused_rule_is_checked_against_the_new_roles() {
+    // The rule is unchanged, but the role it names is no longer defined anywhere.
+    let r = json!({"id": "r1", "effect": "allow", "match": {"role": ["ops"]}});
+    let with_role = serde_json::to_vec(&json!({
+        "portcullis": 1, "name": "update", "default": "deny",
+        "agents": [{"id": "a", "roles": ["ops"]}], "rules": [r]
+    }))
+    .unwrap();
+    let engine = Engine::new(&with_role, EngineOptions::default()).unwrap();
+    assert_eq!(effect(&engine, "t", json!({})).0, Effect::Allow);
+    let e = engine.update_policy(&policy("2", json!([r]))).unwrap_err();
+    assert!(e.message().contains("undefined role"), "{e}");
+}
