@@ -17,6 +17,7 @@ package portcullis
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -27,7 +28,7 @@ import (
 // major version or an older minor version.
 const (
 	abiMajor = 2
-	abiMinor = 1
+	abiMinor = 2
 )
 
 // headerABIMajor and headerABIMinor are the version of the header the
@@ -122,6 +123,8 @@ func takeError(st C.portcullis_status, cerr *C.portcullis_error, policy bool) er
 		return ErrSystemClock
 	case C.PORTCULLIS_ERR_AUDIT:
 		return &AuditError{Message: message}
+	case C.PORTCULLIS_ERR_UNAVAILABLE:
+		return fmt.Errorf("%w: %s", ErrUnavailable, message)
 	default:
 		return fmt.Errorf("%w: %s (%s)", ErrEngine, message, statusName(st))
 	}
@@ -223,6 +226,163 @@ func (e *Engine) nativeEvaluateJSON(action []byte) (Decision, error) {
 	data := unsafe.Slice((*byte)(unsafe.Pointer(C.portcullis_buffer_data(buf))), int(C.portcullis_buffer_len(buf)))
 	// decodeDecision copies everything it keeps out of data.
 	return decodeDecision(data)
+}
+
+// nativeEvaluate evaluates action text through the plain-struct hot path:
+// the verdict only (no reason, lists, params or action hash).
+func (e *Engine) nativeEvaluate(action []byte) (Verdict, error) {
+	var d C.portcullis_decision
+	st := C.portcullis_engine_evaluate(e.handle, bytesPtr(action), C.size_t(len(action)), &d)
+	runtime.KeepAlive(action)
+	if st != C.PORTCULLIS_OK {
+		runtime.KeepAlive(e)
+		return Verdict{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
+	}
+	// d.rule points into the engine, which e keeps alive until the copy is made.
+	v, err := verdictOf(&d)
+	runtime.KeepAlive(e)
+	return v, err
+}
+
+// nativeEvaluateDetails evaluates action text and copies the whole decision
+// out of the ABI's plain struct (no JSON is built or parsed, except the
+// rewritten params when there are any); the native storage is freed before
+// returning.
+func (e *Engine) nativeEvaluateDetails(action []byte) (Decision, error) {
+	var d C.portcullis_decision_details
+	st := C.portcullis_engine_evaluate_details(e.handle, bytesPtr(action), C.size_t(len(action)), &d)
+	runtime.KeepAlive(action)
+	if st != C.PORTCULLIS_OK {
+		runtime.KeepAlive(e)
+		C.portcullis_decision_details_free(&d)
+		return Decision{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
+	}
+	dec, err := e.decisionOf(&d)
+	C.portcullis_decision_details_free(&d)
+	runtime.KeepAlive(e)
+	return dec, err
+}
+
+// abiEffects and abiCodes map the ABI's numbers to the package's names.
+var (
+	abiEffects     = [...]Effect{EffectAllow, EffectDeny, EffectRequireApproval}
+	abiRuleEffects = [...]Effect{EffectAllow, EffectDeny, EffectRequireApproval, "rate_limit"}
+	abiCodes       = [...]Code{CodeRule, CodeDefault, CodeApproved, CodeRateLimited, CodeApprovalRequired,
+		CodeUnknownAgent, CodeInvalidAction, CodeEngineError, CodeUnavailable}
+)
+
+// view is the bytes of a lent string, valid only while its owner is; nil
+// when absent.
+func view(s C.portcullis_str) []byte {
+	if s.ptr == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(s.ptr)), int(s.len))
+}
+
+// optString copies a lent string; nil when absent.
+func optString(s C.portcullis_str) *string {
+	if s.ptr == nil {
+		return nil
+	}
+	v := string(view(s))
+	return &v
+}
+
+// verdictOf copies a portcullis_decision, refusing values this package does
+// not know (fail closed).
+func verdictOf(d *C.portcullis_decision) (Verdict, error) {
+	if int(d.effect) >= len(abiEffects) || int(d.code) >= len(abiCodes) || (d.allowed == 1) != (d.effect == C.PORTCULLIS_EFFECT_ALLOW) {
+		return Verdict{}, fmt.Errorf("%w: inconsistent decision from the engine (effect %d, allowed %d, code %d)",
+			ErrEngine, d.effect, d.allowed, d.code)
+	}
+	v := Verdict{
+		Effect:         abiEffects[d.effect],
+		Allowed:        d.allowed == 1,
+		Code:           abiCodes[d.code],
+		ParamsModified: d.params_modified == 1,
+		MatchedCount:   int(d.matched_count),
+		ShadowCount:    int(d.shadow_count),
+		EvalNs:         uint64(d.eval_ns),
+	}
+	if d.has_rule == 1 {
+		v.Rule = string(unsafe.Slice((*byte)(unsafe.Pointer(d.rule)), int(d.rule_len)))
+	}
+	if d.has_retry_after == 1 {
+		ms := uint64(d.retry_after_ms)
+		v.RetryAfterMs = &ms
+	}
+	return v, nil
+}
+
+// decisionOf copies the details into a Decision.
+func (e *Engine) decisionOf(d *C.portcullis_decision_details) (Decision, error) {
+	v, err := verdictOf(&d.verdict)
+	if err != nil {
+		return Decision{}, err
+	}
+	dec := Decision{
+		Effect:       v.Effect,
+		Allowed:      v.Allowed,
+		Code:         v.Code,
+		Reason:       string(view(d.reason)),
+		Matched:      []string{},
+		Shadow:       []ShadowHit{},
+		RetryAfterMs: v.RetryAfterMs,
+		ActionHash:   optString(d.action_hash),
+		Policy:       e.policyInfo(view(d.policy_name), d.policy_version),
+		EvalNs:       v.EvalNs,
+	}
+	if d.verdict.has_rule == 1 {
+		dec.Rule = &v.Rule
+	}
+	if n := int(d.verdict.matched_count); n > 0 && d.matched != nil {
+		dec.Matched = make([]string, n)
+		for i, m := range unsafe.Slice(d.matched, n) {
+			// The deciding rule is usually the first matched one: share its copy.
+			if b := view(m); dec.Rule != nil && string(b) == *dec.Rule {
+				dec.Matched[i] = *dec.Rule
+			} else {
+				dec.Matched[i] = string(b)
+			}
+		}
+	}
+	if n := int(d.verdict.shadow_count); n > 0 && d.shadow != nil {
+		dec.Shadow = make([]ShadowHit, n)
+		for i, hit := range unsafe.Slice(d.shadow, n) {
+			if int(hit.effect) >= len(abiRuleEffects) {
+				return Decision{}, fmt.Errorf("%w: unknown shadow rule effect %d from the engine", ErrEngine, hit.effect)
+			}
+			dec.Shadow[i] = ShadowHit{Rule: string(view(hit.rule)), Effect: abiRuleEffects[hit.effect]}
+		}
+	}
+	if raw := view(d.params_json); raw != nil {
+		dec.RawParams = append(json.RawMessage(nil), raw...)
+		if err := json.Unmarshal(dec.RawParams, &dec.Params); err != nil || dec.Params == nil {
+			return Decision{}, fmt.Errorf("%w: malformed params from the engine: %s", ErrEngine, raw)
+		}
+	}
+	return dec, nil
+}
+
+// policyInfo returns the policy name and version, reusing the strings of the
+// previous decision while the policy is the same (the usual case), so that
+// a decision does not copy them each time.
+func (e *Engine) policyInfo(name []byte, version C.portcullis_str) PolicyInfo {
+	last := e.lastPolicy.Load()
+	ver := view(version)
+	if last != nil && last.Name == string(name) && (last.Version == nil) == (ver == nil) &&
+		(ver == nil || *last.Version == string(ver)) {
+		p := PolicyInfo{Name: last.Name}
+		if last.Version != nil {
+			v := *last.Version // a pointer of its own, to the shared string
+			p.Version = &v
+		}
+		return p
+	}
+	p := PolicyInfo{Name: string(name), Version: optString(version)}
+	e.lastPolicy.Store(&PolicyInfo{Name: p.Name, Version: optString(version)})
+	return p
 }
 
 // nativeExplain returns the explanation JSON text (copied out of the buffer).
