@@ -327,9 +327,12 @@ typedef struct portcullis_shadow_hit {
  * verdict of `portcullis_engine_evaluate` plus every text and list of the JSON form, with no
  * JSON to parse.
  *
- * Every pointer in it (but `verdict.rule`, which points into the engine as for
- * `portcullis_engine_evaluate`) points into `storage`, owned by the caller and released with
- * `portcullis_decision_details_free`. The struct itself is the caller's (on the stack is fine).
+ * The rule ids (`verdict.rule`, `matched[i]`, `shadow[i].rule`) point into the engine, as
+ * `portcullis_decision.rule` does: they stay valid until `portcullis_engine_free`, also across
+ * policy updates, and one rule id always has the same address in one engine. Every other
+ * pointer in it (the texts and the two arrays) points into `storage`, owned by the caller and
+ * released with `portcullis_decision_details_free`. The struct itself is the caller's (on the
+ * stack is fine).
  */
 typedef struct portcullis_decision_details {
     /**
@@ -360,12 +363,13 @@ typedef struct portcullis_decision_details {
     struct portcullis_str policy_version;
     /**
      * `verdict.matched_count` rule ids: the non-shadow rules that fired and took part, in
-     * document order. NULL when the count is 0.
+     * document order. NULL when the count is 0. The array is in `storage`; the ids it points
+     * to are the engine's.
      */
     const struct portcullis_str *matched;
     /**
      * `verdict.shadow_count` shadow rules that fired, in document order. NULL when the count
-     * is 0.
+     * is 0. The array is in `storage`; the rule ids it points to are the engine's.
      */
     const struct portcullis_shadow_hit *shadow;
     /**
@@ -689,10 +693,10 @@ portcullis_status portcullis_engine_evaluate_json(const struct portcullis_engine
  * is built for the decision and none needs parsing (the params are JSON text only when an
  * allow rule rewrote them).
  *
- * On `PORTCULLIS_OK`, `out->storage` holds every string and list the struct points to (but
- * `out->verdict.rule`, which points into the engine as for `portcullis_engine_evaluate`); the
- * caller owns it and releases it with `portcullis_decision_details_free(out)`, after copying
- * what it keeps. A malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action`
+ * On `PORTCULLIS_OK`, `out->storage` holds every text and list the struct points to but the
+ * rule ids, which point into the engine as `portcullis_decision.rule` does (valid until
+ * `portcullis_engine_free`); the caller owns it and releases it with
+ * `portcullis_decision_details_free(out)`, after copying what it keeps. A malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action`
  * whose reason says what is wrong. Every failure (a NULL `engine` or `action` included) writes
  * a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`, absent strings and a NULL `storage` into
  * `*out`; only a NULL `out` leaves nothing written.

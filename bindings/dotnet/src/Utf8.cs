@@ -41,6 +41,15 @@ namespace Portcullis
         internal static unsafe string Decode(byte* data, int length)
         {
             if (length == 0) return string.Empty;
+            // Most of what the engine returns (rule ids, hashes, reasons) is short ASCII: widen it
+            // directly, which is several times faster than the encoder on Mono.
+            if (length <= 256)
+            {
+                char* chars = stackalloc char[length];
+                int i = 0;
+                for (; i < length && data[i] < 0x80; i++) chars[i] = (char)data[i];
+                if (i == length) return new string(chars, 0, length);
+            }
             return Strict.GetString(data, length);
         }
 
