@@ -20,6 +20,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -239,7 +241,7 @@ func (e *Engine) nativeEvaluate(action []byte) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
 	}
 	// d.rule points into the engine, which e keeps alive until the copy is made.
-	v, err := verdictOf(&d)
+	v, err := e.verdictOf(&d)
 	runtime.KeepAlive(e)
 	return v, err
 }
@@ -249,19 +251,25 @@ func (e *Engine) nativeEvaluate(action []byte) (Verdict, error) {
 // rewritten params when there are any); the native storage is freed before
 // returning.
 func (e *Engine) nativeEvaluateDetails(action []byte) (Decision, error) {
-	var d C.portcullis_decision_details
-	st := C.portcullis_engine_evaluate_details(e.handle, bytesPtr(action), C.size_t(len(action)), &d)
+	// The struct is pooled: passed to C, it would otherwise escape to the heap
+	// on every call.
+	d := detailsPool.Get().(*C.portcullis_decision_details)
+	defer detailsPool.Put(d)
+	st := C.portcullis_engine_evaluate_details(e.handle, bytesPtr(action), C.size_t(len(action)), d)
 	runtime.KeepAlive(action)
 	if st != C.PORTCULLIS_OK {
 		runtime.KeepAlive(e)
-		C.portcullis_decision_details_free(&d)
+		C.portcullis_decision_details_free(d)
 		return Decision{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
 	}
-	dec, err := e.decisionOf(&d)
-	C.portcullis_decision_details_free(&d)
+	dec, err := e.decisionOf(d)
+	// Also resets every pointer in d to NULL before it goes back to the pool.
+	C.portcullis_decision_details_free(d)
 	runtime.KeepAlive(e)
 	return dec, err
 }
+
+var detailsPool = sync.Pool{New: func() any { return new(C.portcullis_decision_details) }}
 
 // abiEffects and abiCodes map the ABI's numbers to the package's names.
 var (
@@ -291,7 +299,7 @@ func optString(s C.portcullis_str) *string {
 
 // verdictOf copies a portcullis_decision, refusing values this package does
 // not know (fail closed).
-func verdictOf(d *C.portcullis_decision) (Verdict, error) {
+func (e *Engine) verdictOf(d *C.portcullis_decision) (Verdict, error) {
 	if int(d.effect) >= len(abiEffects) || int(d.code) >= len(abiCodes) || (d.allowed == 1) != (d.effect == C.PORTCULLIS_EFFECT_ALLOW) {
 		return Verdict{}, fmt.Errorf("%w: inconsistent decision from the engine (effect %d, allowed %d, code %d)",
 			ErrEngine, d.effect, d.allowed, d.code)
@@ -306,7 +314,7 @@ func verdictOf(d *C.portcullis_decision) (Verdict, error) {
 		EvalNs:         uint64(d.eval_ns),
 	}
 	if d.has_rule == 1 {
-		v.Rule = string(unsafe.Slice((*byte)(unsafe.Pointer(d.rule)), int(d.rule_len)))
+		v.Rule = e.ruleID(d.rule, d.rule_len)
 	}
 	if d.has_retry_after == 1 {
 		ms := uint64(d.retry_after_ms)
@@ -317,7 +325,7 @@ func verdictOf(d *C.portcullis_decision) (Verdict, error) {
 
 // decisionOf copies the details into a Decision.
 func (e *Engine) decisionOf(d *C.portcullis_decision_details) (Decision, error) {
-	v, err := verdictOf(&d.verdict)
+	v, err := e.verdictOf(&d.verdict)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -325,26 +333,22 @@ func (e *Engine) decisionOf(d *C.portcullis_decision_details) (Decision, error) 
 		Effect:       v.Effect,
 		Allowed:      v.Allowed,
 		Code:         v.Code,
-		Reason:       string(view(d.reason)),
+		Reason:       e.reasons.text(d.reason),
 		Matched:      []string{},
 		Shadow:       []ShadowHit{},
 		RetryAfterMs: v.RetryAfterMs,
-		ActionHash:   optString(d.action_hash),
+		ActionHash:   actionHash(d.action_hash),
 		Policy:       e.policyInfo(view(d.policy_name), d.policy_version),
 		EvalNs:       v.EvalNs,
 	}
 	if d.verdict.has_rule == 1 {
-		dec.Rule = &v.Rule
+		rule := e.ruleID(d.verdict.rule, d.verdict.rule_len)
+		dec.Rule = &rule
 	}
 	if n := int(d.verdict.matched_count); n > 0 && d.matched != nil {
 		dec.Matched = make([]string, n)
 		for i, m := range unsafe.Slice(d.matched, n) {
-			// The deciding rule is usually the first matched one: share its copy.
-			if b := view(m); dec.Rule != nil && string(b) == *dec.Rule {
-				dec.Matched[i] = *dec.Rule
-			} else {
-				dec.Matched[i] = string(b)
-			}
+			dec.Matched[i] = e.ruleID(m.ptr, m.len)
 		}
 	}
 	if n := int(d.verdict.shadow_count); n > 0 && d.shadow != nil {
@@ -353,16 +357,72 @@ func (e *Engine) decisionOf(d *C.portcullis_decision_details) (Decision, error) 
 			if int(hit.effect) >= len(abiRuleEffects) {
 				return Decision{}, fmt.Errorf("%w: unknown shadow rule effect %d from the engine", ErrEngine, hit.effect)
 			}
-			dec.Shadow[i] = ShadowHit{Rule: string(view(hit.rule)), Effect: abiRuleEffects[hit.effect]}
+			dec.Shadow[i] = ShadowHit{Rule: e.ruleID(hit.rule.ptr, hit.rule.len), Effect: abiRuleEffects[hit.effect]}
 		}
 	}
 	if raw := view(d.params_json); raw != nil {
 		dec.RawParams = append(json.RawMessage(nil), raw...)
-		if err := json.Unmarshal(dec.RawParams, &dec.Params); err != nil || dec.Params == nil {
+		// Into a local: &dec.Params would move every Decision to the heap.
+		var params map[string]any
+		if err := json.Unmarshal(dec.RawParams, &params); err != nil || params == nil {
 			return Decision{}, fmt.Errorf("%w: malformed params from the engine: %s", ErrEngine, raw)
 		}
+		dec.Params = params
 	}
 	return dec, nil
+}
+
+// ruleID returns the rule id at ptr. The engine interns rule ids: one id has
+// one address until the engine is freed, so the string is made once per id
+// and looked up by address afterwards.
+func (e *Engine) ruleID(ptr *C.uint8_t, n C.size_t) string {
+	key := unsafe.Pointer(ptr)
+	if id, ok := e.ruleIDs.Load(key); ok {
+		return id.(string)
+	}
+	id := string(unsafe.Slice((*byte)(key), int(n)))
+	e.ruleIDs.Store(key, id)
+	return id
+}
+
+// textCache keeps recent texts (decision reasons, which mostly repeat: a
+// rule's reason) so that a decision reuses an equal string instead of
+// copying it. Slots are chosen by the text's address and checked by content,
+// so a freed and reused address can only cost a miss.
+type textCache [64]atomic.Pointer[string]
+
+func (c *textCache) text(s C.portcullis_str) string {
+	b := view(s)
+	slot := &c[(uintptr(unsafe.Pointer(s.ptr))>>4)%uintptr(len(c))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	v := string(b)
+	slot.Store(&v)
+	return v
+}
+
+// hashBox holds an action hash ("sha256:" and 64 hex digits) and the string
+// that points at it, so that Decision.ActionHash costs one allocation.
+type hashBox struct {
+	text  string
+	bytes [71]byte
+}
+
+// actionHash copies a lent action hash; nil when absent.
+func actionHash(s C.portcullis_str) *string {
+	b := view(s)
+	if b == nil {
+		return nil
+	}
+	if len(b) != len(hashBox{}.bytes) {
+		return optString(s)
+	}
+	box := new(hashBox)
+	copy(box.bytes[:], b)
+	// box.bytes is never written again, so the string is immutable.
+	box.text = unsafe.String(&box.bytes[0], len(box.bytes))
+	return &box.text
 }
 
 // policyInfo returns the policy name and version, reusing the strings of the

@@ -26,6 +26,11 @@ type Engine struct {
 	// lastPolicy is the policy name and version of the latest decision, whose
 	// strings the next decisions of the same policy reuse.
 	lastPolicy atomic.Pointer[PolicyInfo]
+	// ruleIDs maps the address of each rule id the engine reported (it
+	// interns them until it is freed) to its string.
+	ruleIDs sync.Map
+	// reasons keeps the reasons of recent decisions.
+	reasons textCache
 }
 
 // Option configures an Engine in New.
