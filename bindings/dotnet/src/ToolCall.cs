@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Text;
 
 namespace Portcullis
 {
@@ -79,27 +80,20 @@ namespace Portcullis
             return json;
         }
 
+        /// <summary>A builder kept per thread, so that writing an action allocates only its text.</summary>
+        [ThreadStatic]
+        private static StringBuilder spareBuilder;
+
         /// <summary>Writes the action JSON, or says which value has no JSON form.</summary>
         internal bool TryToJson(out string json, out string problem)
         {
-            var action = new JsonObject();
-            if (Kind.HasValue) action.Add("kind", KindName(Kind.Value));
-            // A null tool or agent id is left out: the engine then denies the action and says
-            // which field is missing.
-            if (Tool != null) action.Add("tool", Tool);
-            var agent = new JsonObject();
-            if (AgentId != null) agent.Add("id", AgentId);
-            action.Add("agent", agent);
-            if (Target != null) action.Add("target", Target);
-            if (Arguments != null) action.Add("params", Arguments);
-            if (Context != null) action.Add("context", Context);
-            if (Timestamp.HasValue)
-            {
-                action.Add("timestamp", Timestamp.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-            }
+            StringBuilder output = spareBuilder ?? new StringBuilder(256);
+            spareBuilder = null;
+            output.Clear();
             try
             {
-                json = JsonWriter.Write(action, MaxDepth, "", MaxActionBytes);
+                WriteAction(output);
+                json = output.ToString();
                 problem = null;
                 return true;
             }
@@ -116,6 +110,61 @@ namespace Portcullis
                 problem = "an argument could not be read: " + e.GetType().FullName + ": " + e.Message;
                 return false;
             }
+            finally
+            {
+                if (output.Capacity <= 16 * 1024) spareBuilder = output;
+            }
+        }
+
+        /// <summary>
+        /// The action object, members in this order: kind, tool, agent, target, params, context,
+        /// timestamp. A null tool or agent id is left out: the engine then denies the action and
+        /// says which field is missing.
+        /// </summary>
+        private void WriteAction(StringBuilder output)
+        {
+            var writer = JsonWriter.Appending(output, MaxDepth, MaxActionBytes);
+            output.Append('{');
+            if (Kind.HasValue)
+            {
+                output.Append("\"kind\":");
+                JsonWriter.WriteString(output, KindName(Kind.Value));
+                output.Append(',');
+            }
+            if (Tool != null)
+            {
+                output.Append("\"tool\":");
+                JsonWriter.WriteString(output, Tool);
+                output.Append(',');
+            }
+            output.Append("\"agent\":{");
+            if (AgentId != null)
+            {
+                output.Append("\"id\":");
+                JsonWriter.WriteString(output, AgentId);
+            }
+            output.Append('}');
+            if (Target != null)
+            {
+                output.Append(",\"target\":");
+                JsonWriter.WriteString(output, Target);
+            }
+            if (Arguments != null)
+            {
+                output.Append(",\"params\":");
+                writer.WriteMember("params", Arguments, 2);
+            }
+            if (Context != null)
+            {
+                output.Append(",\"context\":");
+                writer.WriteMember("context", Context, 2);
+            }
+            if (Timestamp.HasValue)
+            {
+                output.Append(",\"timestamp\":");
+                JsonWriter.WriteString(output, Timestamp.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            }
+            output.Append('}');
         }
 
         private static string KindName(ActionKind kind)
