@@ -37,8 +37,10 @@ namespace Portcullis
         public Decision Evaluate(ToolCall call)
         {
             if (call == null) throw new ArgumentNullException(nameof(call));
-            string json, problem;
-            if (call.TryToJson(out json, out problem)) return Evaluate(json);
+            byte[] action;
+            int length;
+            string problem;
+            if (call.TryToUtf8(out action, out length, out problem)) return EvaluateDetails(action, length);
             return DenyInvalid(problem);
         }
 
@@ -76,10 +78,12 @@ namespace Portcullis
         public Verdict EvaluateVerdict(ToolCall call)
         {
             if (call == null) throw new ArgumentNullException(nameof(call));
-            string json, problem;
+            byte[] action;
+            int length;
+            string problem;
             // A call with no JSON form is judged as an action that is not an object: the engine
             // denies it as invalid (and audits the deny), as Evaluate does.
-            return call.TryToJson(out json, out problem) ? EvaluateVerdict(json) : EvaluateVerdictOf(NotAnAction, 4);
+            return call.TryToUtf8(out action, out length, out problem) ? EvaluateVerdictOf(action, length) : EvaluateVerdictOf(NotAnAction, 4);
         }
 
         /// <summary>"null": text the engine always denies as an invalid action.</summary>

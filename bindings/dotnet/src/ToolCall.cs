@@ -84,35 +84,81 @@ namespace Portcullis
         [ThreadStatic]
         private static StringBuilder spareBuilder;
 
+        /// <summary>Per-thread buffers for <see cref="TryToUtf8"/>.</summary>
+        [ThreadStatic]
+        private static char[] spareChars;
+
+        [ThreadStatic]
+        private static byte[] spareBytes;
+
+        /// <summary>
+        /// Writes the action JSON as UTF-8 into a per-thread buffer (valid until the thread's next
+        /// call), with one spare byte after the text, or says which value has no JSON form.
+        /// </summary>
+        internal bool TryToUtf8(out byte[] buffer, out int length, out string problem)
+        {
+            buffer = null;
+            length = 0;
+            StringBuilder output = spareBuilder ?? new StringBuilder(256);
+            spareBuilder = null;
+            try
+            {
+                if (!TryWrite(output, out problem)) return false;
+                char[] chars = spareChars;
+                if (chars == null || chars.Length < output.Length) chars = new char[Math.Max(256, output.Length)];
+                output.CopyTo(0, chars, 0, output.Length);
+                // The writer escapes lone surrogates, so the text always has a UTF-8 form.
+                int needed = Utf8.ByteCount(chars, output.Length);
+                byte[] bytes = spareBytes;
+                if (bytes == null || bytes.Length < needed + 1) bytes = new byte[Math.Max(512, needed + 1)];
+                length = Utf8.Encode(chars, output.Length, bytes);
+                buffer = bytes;
+                if (chars.Length <= 16 * 1024) spareChars = chars;
+                if (bytes.Length <= 64 * 1024) spareBytes = bytes;
+                return true;
+            }
+            finally
+            {
+                if (output.Capacity <= 16 * 1024) spareBuilder = output;
+            }
+        }
+
         /// <summary>Writes the action JSON, or says which value has no JSON form.</summary>
         internal bool TryToJson(out string json, out string problem)
         {
             StringBuilder output = spareBuilder ?? new StringBuilder(256);
             spareBuilder = null;
+            try
+            {
+                json = TryWrite(output, out problem) ? output.ToString() : null;
+                return json != null;
+            }
+            finally
+            {
+                if (output.Capacity <= 16 * 1024) spareBuilder = output;
+            }
+        }
+
+        /// <summary>Writes the action JSON into <paramref name="output"/> (cleared first), or says which value has no JSON form.</summary>
+        private bool TryWrite(StringBuilder output, out string problem)
+        {
             output.Clear();
             try
             {
                 WriteAction(output);
-                json = output.ToString();
                 problem = null;
                 return true;
             }
             catch (UnrepresentableValueException e)
             {
-                json = null;
                 problem = e.Path + " cannot be sent to the engine: " + e.Problem;
                 return false;
             }
             catch (Exception e) when (!(e is OutOfMemoryException) && !(e is StackOverflowException))
             {
                 // An argument's enumerator, getter or ToString threw: the call is denied, never thrown.
-                json = null;
                 problem = "an argument could not be read: " + e.GetType().FullName + ": " + e.Message;
                 return false;
-            }
-            finally
-            {
-                if (output.Capacity <= 16 * 1024) spareBuilder = output;
             }
         }
 

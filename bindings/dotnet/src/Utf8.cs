@@ -37,6 +37,18 @@ namespace Portcullis
             }
         }
 
+        /// <summary>The UTF-8 length of the first <paramref name="count"/> chars (valid UTF-16).</summary>
+        internal static int ByteCount(char[] chars, int count)
+        {
+            return Strict.GetByteCount(chars, 0, count);
+        }
+
+        /// <summary>Encodes the first <paramref name="count"/> chars (valid UTF-16) into <paramref name="bytes"/>; returns the byte count.</summary>
+        internal static int Encode(char[] chars, int count, byte[] bytes)
+        {
+            return Strict.GetBytes(chars, 0, count, bytes, 0);
+        }
+
         /// <summary>Decodes <paramref name="length"/> bytes of UTF-8.</summary>
         internal static unsafe string Decode(byte* data, int length)
         {
