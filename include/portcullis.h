@@ -24,9 +24,11 @@
  * trailing fields of the size-versioned option structs; a program compiled against minor
  * version N runs on any library with the same major version and a minor version >= N.
  * Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes);
- * 2.1 appends `state_url` to `portcullis_engine_options`.
+ * 2.1 appends `state_url` to `portcullis_engine_options`; 2.2 adds
+ * `portcullis_engine_evaluate_details` (the whole decision without JSON) and
+ * `PORTCULLIS_ERR_UNAVAILABLE`.
  */
-#define PORTCULLIS_ABI_VERSION_MINOR 1
+#define PORTCULLIS_ABI_VERSION_MINOR 2
 
 /**
  * `portcullis_engine_options.clock`: the engine reads the system clock (the default).
@@ -102,6 +104,26 @@
 #define PORTCULLIS_CODE_UNAVAILABLE 8
 
 /**
+ * `portcullis_shadow_hit.effect`: the shadow rule is an allow rule.
+ */
+#define PORTCULLIS_RULE_EFFECT_ALLOW 0
+
+/**
+ * `portcullis_shadow_hit.effect`: the shadow rule is a deny rule.
+ */
+#define PORTCULLIS_RULE_EFFECT_DENY 1
+
+/**
+ * `portcullis_shadow_hit.effect`: the shadow rule is a require_approval rule.
+ */
+#define PORTCULLIS_RULE_EFFECT_REQUIRE_APPROVAL 2
+
+/**
+ * `portcullis_shadow_hit.effect`: the shadow rule is a rate_limit rule.
+ */
+#define PORTCULLIS_RULE_EFFECT_RATE_LIMIT 3
+
+/**
  * `portcullis_audit_options.sink`: no audit trail (the engine behaves as one from `portcullis_engine_new`).
  */
 #define PORTCULLIS_AUDIT_NONE 0
@@ -139,6 +161,13 @@
  * from several threads at once is safe.
  */
 typedef struct portcullis_buffer portcullis_buffer;
+
+/**
+ * What the strings and lists of a `portcullis_decision_details` point into.
+ *
+ * Opaque; released with the details by `portcullis_decision_details_free`.
+ */
+typedef struct portcullis_decision_storage portcullis_decision_storage;
 
 /**
  * A policy engine: a compiled policy snapshot plus its clock, rate-limit counters and
@@ -261,6 +290,94 @@ typedef struct portcullis_decision {
      */
     uint64_t eval_ns;
 } portcullis_decision;
+
+/**
+ * A string the library lends: UTF-8, not NUL-terminated, `len` bytes at `ptr`.
+ *
+ * A NULL `ptr` means the value is absent (JSON null); a present empty string has a non-NULL
+ * `ptr` and `len` 0.
+ */
+typedef struct portcullis_str {
+    /**
+     * The first byte, or NULL when the value is absent.
+     */
+    const uint8_t *ptr;
+    /**
+     * Length in bytes (0 when `ptr` is NULL).
+     */
+    size_t len;
+} portcullis_str;
+
+/**
+ * A shadow rule that fired: reported, never deciding.
+ */
+typedef struct portcullis_shadow_hit {
+    /**
+     * The shadow rule's id.
+     */
+    struct portcullis_str rule;
+    /**
+     * One of the `PORTCULLIS_RULE_EFFECT_*` values: what the rule would have done.
+     */
+    uint32_t effect;
+} portcullis_shadow_hit;
+
+/**
+ * The whole decision in plain fields, filled by `portcullis_engine_evaluate_details`: the
+ * verdict of `portcullis_engine_evaluate` plus every text and list of the JSON form, with no
+ * JSON to parse.
+ *
+ * The rule ids (`verdict.rule`, `matched[i]`, `shadow[i].rule`) point into the engine, as
+ * `portcullis_decision.rule` does: they stay valid until `portcullis_engine_free`, also across
+ * policy updates, and one rule id always has the same address in one engine. Every other
+ * pointer in it (the texts and the two arrays) points into `storage`, owned by the caller and
+ * released with `portcullis_decision_details_free`. The struct itself is the caller's (on the
+ * stack is fine).
+ */
+typedef struct portcullis_decision_details {
+    /**
+     * Effect, code, rule, counts, `retry_after_ms` and `eval_ns`, exactly as
+     * `portcullis_engine_evaluate` reports them.
+     */
+    struct portcullis_decision verdict;
+    /**
+     * The deciding rule's reason (default: its id), or a sentence that says why. Always present.
+     */
+    struct portcullis_str reason;
+    /**
+     * "sha256:" + 64 lowercase hex digits; absent (NULL) for an invalid action.
+     */
+    struct portcullis_str action_hash;
+    /**
+     * The rewritten params as compact JSON text (an object); absent (NULL) unless an allow
+     * rule's `modify` changed them (`verdict.params_modified`).
+     */
+    struct portcullis_str params_json;
+    /**
+     * The name of the policy that decided. Always present.
+     */
+    struct portcullis_str policy_name;
+    /**
+     * The version of the policy that decided; absent (NULL) when it has none.
+     */
+    struct portcullis_str policy_version;
+    /**
+     * `verdict.matched_count` rule ids: the non-shadow rules that fired and took part, in
+     * document order. NULL when the count is 0. The array is in `storage`; the ids it points
+     * to are the engine's.
+     */
+    const struct portcullis_str *matched;
+    /**
+     * `verdict.shadow_count` shadow rules that fired, in document order. NULL when the count
+     * is 0. The array is in `storage`; the rule ids it points to are the engine's.
+     */
+    const struct portcullis_shadow_hit *shadow;
+    /**
+     * What the pointers above point into; NULL after a failure and after
+     * `portcullis_decision_details_free`.
+     */
+    struct portcullis_decision_storage *storage;
+} portcullis_decision_details;
 
 /**
  * How an engine from `portcullis_engine_new_audited` records its decisions. Fill it with
@@ -392,6 +509,12 @@ typedef struct portcullis_audit_stats {
  */
 #define PORTCULLIS_ERR_AUDIT 9
 
+/**
+ * The shared state (`portcullis_engine_options.state_url`) did not answer in time, so an
+ * approval could not be recorded (ABI 2.2). Nothing was granted; retry once the store is back.
+ */
+#define PORTCULLIS_ERR_UNAVAILABLE 10
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -433,6 +556,20 @@ const char *portcullis_status_name(portcullis_status status);
  * `out` is NULL or valid for a write of one `portcullis_engine_options`.
  */
 void portcullis_engine_options_default(struct portcullis_engine_options *out);
+
+/**
+ * Releases the storage of `details` (filled by `portcullis_engine_evaluate_details`) and
+ * resets every pointer in it to NULL, so a second call does nothing. NULL is accepted and
+ * ignored, and so is a struct whose `storage` is NULL (after a failed evaluation).
+ *
+ * Not thread-safe with respect to `details`: no other thread may read its strings during or
+ * after this call.
+ *
+ * # Safety
+ * `details` is NULL or a writable struct filled by `portcullis_engine_evaluate_details` (or
+ * already released by this function), whose `storage` has not been released otherwise.
+ */
+void portcullis_decision_details_free(struct portcullis_decision_details *details);
 
 /**
  * Creates an engine from a policy document (JSON text, `policy_len` bytes, not
@@ -548,6 +685,32 @@ portcullis_status portcullis_engine_evaluate_json(const struct portcullis_engine
                                                   const uint8_t *action,
                                                   size_t action_len,
                                                   struct portcullis_buffer **out_json);
+
+/**
+ * Decides an action like `portcullis_engine_evaluate` and fills `*out` with the whole
+ * decision: the verdict plus the reason, action hash, rewritten params (JSON text), policy
+ * name and version, and the matched and shadow rule lists, as pointers and lengths. No JSON
+ * is built for the decision and none needs parsing (the params are JSON text only when an
+ * allow rule rewrote them).
+ *
+ * On `PORTCULLIS_OK`, `out->storage` holds every text and list the struct points to but the
+ * rule ids, which point into the engine as `portcullis_decision.rule` does (valid until
+ * `portcullis_engine_free`); the caller owns it and releases it with
+ * `portcullis_decision_details_free(out)`, after copying what it keeps. A malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action`
+ * whose reason says what is wrong. Every failure (a NULL `engine` or `action` included) writes
+ * a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`, absent strings and a NULL `storage` into
+ * `*out`; only a NULL `out` leaves nothing written.
+ *
+ * Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
+ *
+ * # Safety
+ * `engine` is a live engine; `action` is readable for `action_len` bytes; `out` is
+ * writable.
+ */
+portcullis_status portcullis_engine_evaluate_details(const struct portcullis_engine *engine,
+                                                     const uint8_t *action,
+                                                     size_t action_len,
+                                                     struct portcullis_decision_details *out);
 
 /**
  * Explains the decision for an action (JSON text, `action_len` bytes) as a JSON object:

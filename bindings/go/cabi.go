@@ -17,8 +17,11 @@ package portcullis
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -27,7 +30,7 @@ import (
 // major version or an older minor version.
 const (
 	abiMajor = 2
-	abiMinor = 1
+	abiMinor = 2
 )
 
 // headerABIMajor and headerABIMinor are the version of the header the
@@ -122,6 +125,8 @@ func takeError(st C.portcullis_status, cerr *C.portcullis_error, policy bool) er
 		return ErrSystemClock
 	case C.PORTCULLIS_ERR_AUDIT:
 		return &AuditError{Message: message}
+	case C.PORTCULLIS_ERR_UNAVAILABLE:
+		return fmt.Errorf("%w: %s", ErrUnavailable, message)
 	default:
 		return fmt.Errorf("%w: %s (%s)", ErrEngine, message, statusName(st))
 	}
@@ -223,6 +228,221 @@ func (e *Engine) nativeEvaluateJSON(action []byte) (Decision, error) {
 	data := unsafe.Slice((*byte)(unsafe.Pointer(C.portcullis_buffer_data(buf))), int(C.portcullis_buffer_len(buf)))
 	// decodeDecision copies everything it keeps out of data.
 	return decodeDecision(data)
+}
+
+// nativeEvaluate evaluates action text through the plain-struct hot path:
+// the verdict only (no reason, lists, params or action hash).
+func (e *Engine) nativeEvaluate(action []byte) (Verdict, error) {
+	var d C.portcullis_decision
+	st := C.portcullis_engine_evaluate(e.handle, bytesPtr(action), C.size_t(len(action)), &d)
+	runtime.KeepAlive(action)
+	if st != C.PORTCULLIS_OK {
+		runtime.KeepAlive(e)
+		return Verdict{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
+	}
+	// d.rule points into the engine, which e keeps alive until the copy is made.
+	v, err := e.verdictOf(&d)
+	runtime.KeepAlive(e)
+	return v, err
+}
+
+// nativeEvaluateDetails evaluates action text and copies the whole decision
+// out of the ABI's plain struct (no JSON is built or parsed, except the
+// rewritten params when there are any); the native storage is freed before
+// returning.
+func (e *Engine) nativeEvaluateDetails(action []byte) (Decision, error) {
+	// The struct is pooled: passed to C, it would otherwise escape to the heap
+	// on every call.
+	d := detailsPool.Get().(*C.portcullis_decision_details)
+	defer detailsPool.Put(d)
+	st := C.portcullis_engine_evaluate_details(e.handle, bytesPtr(action), C.size_t(len(action)), d)
+	runtime.KeepAlive(action)
+	if st != C.PORTCULLIS_OK {
+		runtime.KeepAlive(e)
+		C.portcullis_decision_details_free(d)
+		return Decision{}, fmt.Errorf("%w: evaluate returned %s", ErrEngine, statusName(st))
+	}
+	dec, err := e.decisionOf(d)
+	// Also resets every pointer in d to NULL before it goes back to the pool.
+	C.portcullis_decision_details_free(d)
+	runtime.KeepAlive(e)
+	return dec, err
+}
+
+var detailsPool = sync.Pool{New: func() any { return new(C.portcullis_decision_details) }}
+
+// abiEffects and abiCodes map the ABI's numbers to the package's names.
+var (
+	abiEffects     = [...]Effect{EffectAllow, EffectDeny, EffectRequireApproval}
+	abiRuleEffects = [...]Effect{EffectAllow, EffectDeny, EffectRequireApproval, "rate_limit"}
+	abiCodes       = [...]Code{CodeRule, CodeDefault, CodeApproved, CodeRateLimited, CodeApprovalRequired,
+		CodeUnknownAgent, CodeInvalidAction, CodeEngineError, CodeUnavailable}
+)
+
+// view is the bytes of a lent string, valid only while its owner is; nil
+// when absent.
+func view(s C.portcullis_str) []byte {
+	if s.ptr == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(s.ptr)), int(s.len))
+}
+
+// optString copies a lent string; nil when absent.
+func optString(s C.portcullis_str) *string {
+	if s.ptr == nil {
+		return nil
+	}
+	v := string(view(s))
+	return &v
+}
+
+// verdictOf copies a portcullis_decision, refusing values this package does
+// not know (fail closed).
+func (e *Engine) verdictOf(d *C.portcullis_decision) (Verdict, error) {
+	if int(d.effect) >= len(abiEffects) || int(d.code) >= len(abiCodes) || (d.allowed == 1) != (d.effect == C.PORTCULLIS_EFFECT_ALLOW) {
+		return Verdict{}, fmt.Errorf("%w: inconsistent decision from the engine (effect %d, allowed %d, code %d)",
+			ErrEngine, d.effect, d.allowed, d.code)
+	}
+	v := Verdict{
+		Effect:         abiEffects[d.effect],
+		Allowed:        d.allowed == 1,
+		Code:           abiCodes[d.code],
+		ParamsModified: d.params_modified == 1,
+		MatchedCount:   int(d.matched_count),
+		ShadowCount:    int(d.shadow_count),
+		EvalNs:         uint64(d.eval_ns),
+	}
+	if d.has_rule == 1 {
+		v.Rule = e.ruleID(d.rule, d.rule_len)
+	}
+	if d.has_retry_after == 1 {
+		ms := uint64(d.retry_after_ms)
+		v.RetryAfterMs = &ms
+	}
+	return v, nil
+}
+
+// decisionOf copies the details into a Decision.
+func (e *Engine) decisionOf(d *C.portcullis_decision_details) (Decision, error) {
+	v, err := e.verdictOf(&d.verdict)
+	if err != nil {
+		return Decision{}, err
+	}
+	dec := Decision{
+		Effect:       v.Effect,
+		Allowed:      v.Allowed,
+		Code:         v.Code,
+		Reason:       e.reasons.text(d.reason),
+		Matched:      []string{},
+		Shadow:       []ShadowHit{},
+		RetryAfterMs: v.RetryAfterMs,
+		ActionHash:   actionHash(d.action_hash),
+		Policy:       e.policyInfo(view(d.policy_name), d.policy_version),
+		EvalNs:       v.EvalNs,
+	}
+	if d.verdict.has_rule == 1 {
+		rule := e.ruleID(d.verdict.rule, d.verdict.rule_len)
+		dec.Rule = &rule
+	}
+	if n := int(d.verdict.matched_count); n > 0 && d.matched != nil {
+		dec.Matched = make([]string, n)
+		for i, m := range unsafe.Slice(d.matched, n) {
+			dec.Matched[i] = e.ruleID(m.ptr, m.len)
+		}
+	}
+	if n := int(d.verdict.shadow_count); n > 0 && d.shadow != nil {
+		dec.Shadow = make([]ShadowHit, n)
+		for i, hit := range unsafe.Slice(d.shadow, n) {
+			if int(hit.effect) >= len(abiRuleEffects) {
+				return Decision{}, fmt.Errorf("%w: unknown shadow rule effect %d from the engine", ErrEngine, hit.effect)
+			}
+			dec.Shadow[i] = ShadowHit{Rule: e.ruleID(hit.rule.ptr, hit.rule.len), Effect: abiRuleEffects[hit.effect]}
+		}
+	}
+	if raw := view(d.params_json); raw != nil {
+		dec.RawParams = append(json.RawMessage(nil), raw...)
+		// Into a local: &dec.Params would move every Decision to the heap.
+		var params map[string]any
+		if err := json.Unmarshal(dec.RawParams, &params); err != nil || params == nil {
+			return Decision{}, fmt.Errorf("%w: malformed params from the engine: %s", ErrEngine, raw)
+		}
+		dec.Params = params
+	}
+	return dec, nil
+}
+
+// ruleID returns the rule id at ptr. The engine interns rule ids: one id has
+// one address until the engine is freed, so the string is made once per id
+// and looked up by address afterwards.
+func (e *Engine) ruleID(ptr *C.uint8_t, n C.size_t) string {
+	key := unsafe.Pointer(ptr)
+	if id, ok := e.ruleIDs.Load(key); ok {
+		return id.(string)
+	}
+	id := string(unsafe.Slice((*byte)(key), int(n)))
+	e.ruleIDs.Store(key, id)
+	return id
+}
+
+// textCache keeps recent texts (decision reasons, which mostly repeat: a
+// rule's reason) so that a decision reuses an equal string instead of
+// copying it. Slots are chosen by the text's address and checked by content,
+// so a freed and reused address can only cost a miss.
+type textCache [64]atomic.Pointer[string]
+
+func (c *textCache) text(s C.portcullis_str) string {
+	b := view(s)
+	slot := &c[(uintptr(unsafe.Pointer(s.ptr))>>4)%uintptr(len(c))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	v := string(b)
+	slot.Store(&v)
+	return v
+}
+
+// hashBox holds an action hash ("sha256:" and 64 hex digits) and the string
+// that points at it, so that Decision.ActionHash costs one allocation.
+type hashBox struct {
+	text  string
+	bytes [71]byte
+}
+
+// actionHash copies a lent action hash; nil when absent.
+func actionHash(s C.portcullis_str) *string {
+	b := view(s)
+	if b == nil {
+		return nil
+	}
+	if len(b) != len(hashBox{}.bytes) {
+		return optString(s)
+	}
+	box := new(hashBox)
+	copy(box.bytes[:], b)
+	// box.bytes is never written again, so the string is immutable.
+	box.text = unsafe.String(&box.bytes[0], len(box.bytes))
+	return &box.text
+}
+
+// policyInfo returns the policy name and version, reusing the strings of the
+// previous decision while the policy is the same (the usual case), so that
+// a decision does not copy them each time.
+func (e *Engine) policyInfo(name []byte, version C.portcullis_str) PolicyInfo {
+	last := e.lastPolicy.Load()
+	ver := view(version)
+	if last != nil && last.Name == string(name) && (last.Version == nil) == (ver == nil) &&
+		(ver == nil || *last.Version == string(ver)) {
+		p := PolicyInfo{Name: last.Name}
+		if last.Version != nil {
+			v := *last.Version // a pointer of its own, to the shared string
+			p.Version = &v
+		}
+		return p
+	}
+	p := PolicyInfo{Name: string(name), Version: optString(version)}
+	e.lastPolicy.Store(&PolicyInfo{Name: p.Name, Version: optString(version)})
+	return p
 }
 
 // nativeExplain returns the explanation JSON text (copied out of the buffer).

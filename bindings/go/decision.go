@@ -122,3 +122,30 @@ func engineErrorDecision(reason string) Decision {
 		Shadow:  []ShadowHit{},
 	}
 }
+
+// Verdict is the part of a decision a host needs to act on it, as
+// EvaluateVerdict returns it: no reason, rule lists, params or action hash.
+type Verdict struct {
+	Effect Effect
+	// Allowed is true only when Effect is EffectAllow.
+	Allowed bool
+	Code    Code
+	// Rule is the deciding rule's id; "" when no rule decided.
+	Rule string
+	// RetryAfterMs is set for rate_limited decisions caused by an exhausted
+	// limit, as in Decision.
+	RetryAfterMs *uint64
+	// ParamsModified is true when an allow rule rewrote the params: the action
+	// must run with the rewritten params, which only Decision carries.
+	ParamsModified bool
+	// MatchedCount and ShadowCount are the lengths of Decision.Matched and
+	// Decision.Shadow.
+	MatchedCount, ShadowCount int
+	// EvalNs is the engine's evaluation time in nanoseconds.
+	EvalNs uint64
+}
+
+// deniedVerdict is a deny no rule made.
+func deniedVerdict(code Code) Verdict {
+	return Verdict{Effect: EffectDeny, Code: code}
+}

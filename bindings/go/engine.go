@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,14 @@ type Engine struct {
 	mu      sync.RWMutex
 	handle  handle // nil once closed
 	cleanup runtime.Cleanup
+	// lastPolicy is the policy name and version of the latest decision, whose
+	// strings the next decisions of the same policy reuse.
+	lastPolicy atomic.Pointer[PolicyInfo]
+	// ruleIDs maps the address of each rule id the engine reported (it
+	// interns them until it is freed) to its string.
+	ruleIDs sync.Map
+	// reasons keeps the reasons of recent decisions.
+	reasons textCache
 }
 
 // Option configures an Engine in New.
@@ -157,11 +166,51 @@ func (e *Engine) EvaluateJSON(action []byte) Decision {
 	if e.handle == nil {
 		return engineErrorDecision(ErrClosed.Error())
 	}
-	d, err := e.nativeEvaluateJSON(action)
+	d, err := e.nativeEvaluateDetails(action)
 	if err != nil {
 		return engineErrorDecision(err.Error())
 	}
 	return d
+}
+
+// EvaluateVerdict decides a like Evaluate but returns only the verdict:
+// effect, code, deciding rule, retry delay and counts, without the reason,
+// rule lists, rewritten params and action hash of a Decision. It is the
+// fastest way to decide (the engine computes no action hash and copies no
+// texts), for hosts that act on the effect alone. The decision is the same,
+// and counts the same: it consumes rate limits and approval uses, and is
+// audited, like Evaluate. Evaluate each action once, with the method whose
+// output you need; a host that must show why an action was stopped or run it
+// with rewritten params (ParamsModified) needs Evaluate.
+//
+// An action the engine cannot accept gets a deny with code invalid_action;
+// on a closed engine, or if the native engine fails, a deny with code
+// engine_error.
+func (e *Engine) EvaluateVerdict(a Action) Verdict {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	var err error
+	buf.b, err = appendAction(buf.b[:0], &a)
+	if err != nil {
+		// Judged as an action that is not an object: the engine denies it as
+		// invalid (and audits the deny), as Evaluate does.
+		return e.EvaluateVerdictJSON(notAnAction)
+	}
+	return e.EvaluateVerdictJSON(buf.b)
+}
+
+// EvaluateVerdictJSON is EvaluateVerdict for an action given as JSON text.
+func (e *Engine) EvaluateVerdictJSON(action []byte) Verdict {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.handle == nil {
+		return deniedVerdict(CodeEngineError)
+	}
+	v, err := e.nativeEvaluate(action)
+	if err != nil {
+		return deniedVerdict(CodeEngineError)
+	}
+	return v
 }
 
 // ExplainJSON explains the decision for an action given as JSON text and

@@ -27,9 +27,12 @@ var (
 	// ErrAudit matches every *AuditError: an audit trail that cannot be
 	// opened (New) or written (FlushAudit).
 	ErrAudit = errors.New("portcullis: audit trail failure")
-	// ErrUnavailable: a RemoteEngine could not reach its server, or the
-	// server could not answer (a request that is not a decision failed).
-	ErrUnavailable = errors.New("portcullis: remote engine unavailable")
+	// ErrUnavailable: something the call needed did not answer in time. A
+	// RemoteEngine could not reach its server, or the server could not answer
+	// (a request that is not a decision failed); or an engine created
+	// WithStateURL could not reach its shared store to record an approval
+	// (Approve, ApproveJSON, ApproveHash: nothing was granted, retry later).
+	ErrUnavailable = errors.New("portcullis: unavailable")
 )
 
 // AuditError reports an audit trail that cannot be opened (New with

@@ -101,6 +101,27 @@ func TestStateURLDownAndMalformed(t *testing.T) {
 	}
 }
 
+// Approving needs the shared store: when it does not answer, Approve fails
+// with ErrUnavailable (not ErrInvalidArgument: the call may be retried) and
+// nothing is granted.
+func TestApproveWithStoreDownIsUnavailable(t *testing.T) {
+	e := newEngineWith(t, `{"portcullis": 1, "name": "p", "rules": [
+	  {"id": "pay", "effect": "require_approval", "match": {"tool": ["pay"]}}]}`,
+		portcullis.WithStateURL("redis://127.0.0.1:1/0?timeout_ms=200"))
+	pay := portcullis.Action{Tool: "pay", Agent: portcullis.Agent{ID: "a"}}
+	_, err := e.Approve(pay, time.Minute, 1)
+	if !errors.Is(err, portcullis.ErrUnavailable) || errors.Is(err, portcullis.ErrInvalidArgument) {
+		t.Fatalf("Approve: want ErrUnavailable, got %v", err)
+	}
+	hash := "sha256:" + strings.Repeat("0", 64)
+	if err := e.ApproveHash(hash, time.Minute, 1); !errors.Is(err, portcullis.ErrUnavailable) {
+		t.Fatalf("ApproveHash: want ErrUnavailable, got %v", err)
+	}
+	if d := e.Evaluate(pay); d.Allowed {
+		t.Fatalf("nothing was granted, yet: %+v", d)
+	}
+}
+
 func newEngineWith(t *testing.T, policy string, opts ...portcullis.Option) *portcullis.Engine {
 	t.Helper()
 	e, err := portcullis.New([]byte(policy), opts...)

@@ -8,6 +8,7 @@ use crate::audit::{self, PortcullisAuditOptions};
 use crate::buffer::{portcullis_buffer_free, PortcullisBuffer};
 use crate::call::{self, on_engine, on_input};
 use crate::decision::PortcullisDecision;
+use crate::details::PortcullisDecisionDetails;
 use crate::error::PortcullisError;
 use crate::guard::Failure;
 use crate::input;
@@ -253,6 +254,49 @@ pub unsafe extern "C" fn portcullis_engine_evaluate_json(
     let (json, status) = outcome.value_or(ptr::null_mut());
     // SAFETY: `out_json` is non-NULL and writable (caller's guarantee).
     unsafe { out_json.write(json) };
+    status
+}
+
+/// Decides an action like `portcullis_engine_evaluate` and fills `*out` with the whole
+/// decision: the verdict plus the reason, action hash, rewritten params (JSON text), policy
+/// name and version, and the matched and shadow rule lists, as pointers and lengths. No JSON
+/// is built for the decision and none needs parsing (the params are JSON text only when an
+/// allow rule rewrote them).
+///
+/// On `PORTCULLIS_OK`, `out->storage` holds every text and list the struct points to but the
+/// rule ids, which point into the engine as `portcullis_decision.rule` does (valid until
+/// `portcullis_engine_free`); the caller owns it and releases it with
+/// `portcullis_decision_details_free(out)`, after copying what it keeps. A malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action`
+/// whose reason says what is wrong. Every failure (a NULL `engine` or `action` included) writes
+/// a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`, absent strings and a NULL `storage` into
+/// `*out`; only a NULL `out` leaves nothing written.
+///
+/// Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
+///
+/// # Safety
+/// `engine` is a live engine; `action` is readable for `action_len` bytes; `out` is
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn portcullis_engine_evaluate_details(
+    engine: *const PortcullisEngine,
+    action: *const u8,
+    action_len: usize,
+    out: *mut PortcullisDecisionDetails,
+) -> PortcullisStatus {
+    if out.is_null() {
+        return PORTCULLIS_ERR_NULL_POINTER;
+    }
+    // SAFETY: `engine` and `action` are as this function's contract says (caller's guarantee).
+    let outcome = unsafe {
+        on_input(engine, action, action_len, "action", |engine, action| {
+            Ok(PortcullisDecisionDetails::from_decision(
+                engine.evaluate_json(action),
+            ))
+        })
+    };
+    let (details, status) = outcome.value_or(PortcullisDecisionDetails::engine_failure());
+    // SAFETY: `out` is non-NULL and writable (caller's guarantee).
+    unsafe { out.write(details) };
     status
 }
 

@@ -7,6 +7,7 @@ use portcullis::{CreateError, EngineError, PolicyError};
 use crate::status::{
     PortcullisStatus, PORTCULLIS_ERR_AUDIT, PORTCULLIS_ERR_CLOCK, PORTCULLIS_ERR_INVALID_ACTION,
     PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_PANIC, PORTCULLIS_ERR_POLICY,
+    PORTCULLIS_ERR_UNAVAILABLE,
 };
 
 /// Why a call failed: a status code with the details a `portcullis_error` carries.
@@ -59,8 +60,8 @@ impl From<EngineError> for Failure {
             EngineError::InvalidArgument(_) => PORTCULLIS_ERR_INVALID_ARGUMENT,
             EngineError::InvalidAction(_) => PORTCULLIS_ERR_INVALID_ACTION,
             EngineError::Audit(_) => PORTCULLIS_ERR_AUDIT,
-            // Engines made through the C ABI keep their state in process: never reached.
-            EngineError::Unavailable(_) => PORTCULLIS_ERR_INVALID_ARGUMENT,
+            // The shared state (options.state_url) did not answer: approving can be retried.
+            EngineError::Unavailable(_) => PORTCULLIS_ERR_UNAVAILABLE,
         };
         Failure::new(status, err.to_string())
     }
@@ -150,6 +151,10 @@ mod tests {
                     cause: "disk full".into(),
                 }),
                 PORTCULLIS_ERR_AUDIT,
+            ),
+            (
+                EngineError::Unavailable("redis://127.0.0.1:1: connection refused".into()),
+                PORTCULLIS_ERR_UNAVAILABLE,
             ),
         ];
         for (err, status) in cases {

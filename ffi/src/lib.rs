@@ -19,6 +19,8 @@ mod options;
 
 mod decision;
 
+mod details;
+
 mod engine;
 
 mod audit;
@@ -48,11 +50,16 @@ pub use decision::{
     PORTCULLIS_CODE_UNKNOWN_AGENT, PORTCULLIS_EFFECT_ALLOW, PORTCULLIS_EFFECT_DENY,
     PORTCULLIS_EFFECT_REQUIRE_APPROVAL,
 };
+pub use details::{
+    portcullis_decision_details_free, PortcullisDecisionDetails, PortcullisDecisionStorage,
+    PortcullisShadowHit, PortcullisStr, PORTCULLIS_RULE_EFFECT_ALLOW, PORTCULLIS_RULE_EFFECT_DENY,
+    PORTCULLIS_RULE_EFFECT_RATE_LIMIT, PORTCULLIS_RULE_EFFECT_REQUIRE_APPROVAL,
+};
 pub use engine::{
     portcullis_engine_approve_action, portcullis_engine_approve_hash, portcullis_engine_evaluate,
-    portcullis_engine_evaluate_json, portcullis_engine_explain, portcullis_engine_free,
-    portcullis_engine_new, portcullis_engine_now, portcullis_engine_set_time,
-    portcullis_engine_update_policy, PortcullisEngine,
+    portcullis_engine_evaluate_details, portcullis_engine_evaluate_json, portcullis_engine_explain,
+    portcullis_engine_free, portcullis_engine_new, portcullis_engine_now,
+    portcullis_engine_set_time, portcullis_engine_update_policy, PortcullisEngine,
 };
 pub use error::{
     portcullis_error_free, portcullis_error_message, portcullis_error_path,
@@ -66,7 +73,7 @@ pub use status::{
     portcullis_status_name, PortcullisStatus, PORTCULLIS_ERR_AUDIT, PORTCULLIS_ERR_CLOCK,
     PORTCULLIS_ERR_INVALID_ACTION, PORTCULLIS_ERR_INVALID_ARGUMENT, PORTCULLIS_ERR_INVALID_UTF8,
     PORTCULLIS_ERR_NULL_POINTER, PORTCULLIS_ERR_OPTIONS_SIZE, PORTCULLIS_ERR_PANIC,
-    PORTCULLIS_ERR_POLICY, PORTCULLIS_OK,
+    PORTCULLIS_ERR_POLICY, PORTCULLIS_ERR_UNAVAILABLE, PORTCULLIS_OK,
 };
 
 use std::ffi::c_char;
@@ -79,8 +86,10 @@ pub const PORTCULLIS_ABI_VERSION_MAJOR: u32 = 2;
 /// trailing fields of the size-versioned option structs; a program compiled against minor
 /// version N runs on any library with the same major version and a minor version >= N.
 /// Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes);
-/// 2.1 appends `state_url` to `portcullis_engine_options`.
-pub const PORTCULLIS_ABI_VERSION_MINOR: u32 = 1;
+/// 2.1 appends `state_url` to `portcullis_engine_options`; 2.2 adds
+/// `portcullis_engine_evaluate_details` (the whole decision without JSON) and
+/// `PORTCULLIS_ERR_UNAVAILABLE`.
+pub const PORTCULLIS_ABI_VERSION_MINOR: u32 = 2;
 
 /// Returns the ABI version of the loaded library: `(PORTCULLIS_ABI_VERSION_MAJOR << 16) |
 /// PORTCULLIS_ABI_VERSION_MINOR`.

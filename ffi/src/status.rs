@@ -30,6 +30,9 @@ pub const PORTCULLIS_ERR_OPTIONS_SIZE: PortcullisStatus = 8;
 /// The audit trail cannot be opened or written (the `portcullis_error` message names the file and the
 /// operating system's error).
 pub const PORTCULLIS_ERR_AUDIT: PortcullisStatus = 9;
+/// The shared state (`portcullis_engine_options.state_url`) did not answer in time, so an
+/// approval could not be recorded (ABI 2.2). Nothing was granted; retry once the store is back.
+pub const PORTCULLIS_ERR_UNAVAILABLE: PortcullisStatus = 10;
 
 /// Returns the name of a status code, e.g. "PORTCULLIS_ERR_POLICY", or "PORTCULLIS_UNKNOWN_STATUS" for a
 /// value this library does not define.
@@ -53,6 +56,7 @@ pub(crate) fn status_name(status: PortcullisStatus) -> &'static CStr {
         PORTCULLIS_ERR_PANIC => c"PORTCULLIS_ERR_PANIC",
         PORTCULLIS_ERR_OPTIONS_SIZE => c"PORTCULLIS_ERR_OPTIONS_SIZE",
         PORTCULLIS_ERR_AUDIT => c"PORTCULLIS_ERR_AUDIT",
+        PORTCULLIS_ERR_UNAVAILABLE => c"PORTCULLIS_ERR_UNAVAILABLE",
         _ => c"PORTCULLIS_UNKNOWN_STATUS",
     }
 }
@@ -80,12 +84,13 @@ mod tests {
             (PORTCULLIS_ERR_PANIC, "PORTCULLIS_ERR_PANIC"),
             (PORTCULLIS_ERR_OPTIONS_SIZE, "PORTCULLIS_ERR_OPTIONS_SIZE"),
             (PORTCULLIS_ERR_AUDIT, "PORTCULLIS_ERR_AUDIT"),
+            (PORTCULLIS_ERR_UNAVAILABLE, "PORTCULLIS_ERR_UNAVAILABLE"),
         ];
         for (status, name) in all {
             assert_eq!(status_name(status).to_str().unwrap(), name);
         }
         assert_eq!(
-            status_name(10).to_str().unwrap(),
+            status_name(11).to_str().unwrap(),
             "PORTCULLIS_UNKNOWN_STATUS"
         );
         assert_eq!(

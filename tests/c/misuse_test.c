@@ -71,7 +71,7 @@ static char *evaluate_json_text(const portcullis_engine *engine, const uint8_t *
 static void test_versions_and_names(void) {
     CHECK(portcullis_abi_version() == ((PORTCULLIS_ABI_VERSION_MAJOR << 16) | PORTCULLIS_ABI_VERSION_MINOR),
           "portcullis_abi_version() = %#x", portcullis_abi_version());
-    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 2 && PORTCULLIS_ABI_VERSION_MINOR == 1, "ABI version 2.1");
+    CHECK(PORTCULLIS_ABI_VERSION_MAJOR == 2 && PORTCULLIS_ABI_VERSION_MINOR == 2, "ABI version 2.2");
     const char *version = portcullis_version();
     unsigned major, minor, patch;
     CHECK(version != NULL && sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3,
@@ -87,7 +87,8 @@ static void test_versions_and_names(void) {
     CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_PANIC), "PORTCULLIS_ERR_PANIC");
     CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_OPTIONS_SIZE), "PORTCULLIS_ERR_OPTIONS_SIZE");
     CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_AUDIT), "PORTCULLIS_ERR_AUDIT");
-    CHECK_STR(portcullis_status_name(10), "PORTCULLIS_UNKNOWN_STATUS");
+    CHECK_STR(portcullis_status_name(PORTCULLIS_ERR_UNAVAILABLE), "PORTCULLIS_ERR_UNAVAILABLE");
+    CHECK_STR(portcullis_status_name(11), "PORTCULLIS_UNKNOWN_STATUS");
     CHECK_STR(portcullis_status_name(-1), "PORTCULLIS_UNKNOWN_STATUS");
 }
 

@@ -121,7 +121,7 @@ namespace Portcullis
     }
 
     /// <summary>The engine's decision on one action: every field of the policy language's decision object.</summary>
-    public sealed class Decision
+    public sealed partial class Decision
     {
         private static readonly IReadOnlyList<string> NoRules = new ReadOnlyCollection<string>(new string[0]);
         private static readonly IReadOnlyList<ShadowHit> NoShadowHits = new ReadOnlyCollection<ShadowHit>(new ShadowHit[0]);
@@ -177,8 +177,15 @@ namespace Portcullis
         /// <summary>How long the evaluation took inside the engine, in nanoseconds.</summary>
         public long EvalNs { get; private set; }
 
-        /// <summary>The decision as the engine wrote it: the JSON object of the policy language (for audit logs).</summary>
-        public string Json { get; private set; }
+        /// <summary>
+        /// The decision as the JSON object of the policy language, as the engine writes it (for
+        /// audit logs): the same text <see cref="Engine.EvaluateJson"/> returns, written on first use.
+        /// </summary>
+        public string Json
+        {
+            get { return json ?? (json = WriteJson()); }
+            private set { json = value; }
+        }
 
         /// <inheritdoc />
         public override string ToString()

@@ -83,6 +83,20 @@ namespace Portcullis
         }
     }
 
+    /// <summary>
+    /// Something the call needed did not answer in time: the shared state of an engine with
+    /// <see cref="EngineOptions.StateUrl"/> when approving (nothing was granted; retry once the
+    /// store is back), or the server of a <see cref="RemoteEngine"/>.
+    /// </summary>
+    /// <remarks>Evaluation does not throw it: a decision that needs what is unavailable is a deny with code <see cref="DecisionCode.Unavailable"/>.</remarks>
+    public class UnavailableException : PortcullisException
+    {
+        /// <summary>Creates the exception with a message.</summary>
+        public UnavailableException(string message) : base(message)
+        {
+        }
+    }
+
     /// <summary>The native library could not be loaded, or its ABI version does not match this assembly.</summary>
     public class NativeLibraryException : PortcullisException
     {

@@ -79,6 +79,22 @@ namespace Portcullis
             return builder.ToString();
         }
 
+        /// <summary>A writer that appends to <paramref name="output"/>, for a caller that writes the enclosing object itself.</summary>
+        internal static JsonWriter Appending(StringBuilder output, int maxDepth, int maxChars)
+        {
+            return new JsonWriter(output, maxDepth, maxChars);
+        }
+
+        /// <summary>Appends the value of the member <paramref name="name"/> (named so in error paths) at nesting level <paramref name="depth"/>.</summary>
+        /// <exception cref="UnrepresentableValueException">The value has no JSON form.</exception>
+        internal void WriteMember(string name, object value, int depth)
+        {
+            path.Add(name);
+            WriteValue(value, depth);
+            path.RemoveAt(path.Count - 1);
+            CheckLength();
+        }
+
         /// <summary>Appends <paramref name="value"/> as a JSON string literal.</summary>
         internal static void WriteString(StringBuilder output, string value)
         {
@@ -292,7 +308,9 @@ namespace Portcullis
         private bool WriteJsonElement(object value, int depth)
         {
             Type type = value.GetType();
-            if (type.FullName != "System.Text.Json.JsonElement") return false;
+            // JsonElement is a struct: dictionaries, lists and other classes are never one, and
+            // Type.FullName is slow on Mono (it is built anew on each call).
+            if (!type.IsValueType || type.Name != "JsonElement" || type.FullName != "System.Text.Json.JsonElement") return false;
             MethodInfo getRawText = type.GetMethod("GetRawText", Type.EmptyTypes);
             if (getRawText == null) return false;
             string raw = (string)getRawText.Invoke(value, null);

@@ -91,6 +91,22 @@ namespace Portcullis.Native
         /// </summary>
         internal const uint PORTCULLIS_CODE_UNAVAILABLE = 8;
         /// <summary>
+        ///  `portcullis_shadow_hit.effect`: the shadow rule is an allow rule.
+        /// </summary>
+        internal const uint PORTCULLIS_RULE_EFFECT_ALLOW = 0;
+        /// <summary>
+        ///  `portcullis_shadow_hit.effect`: the shadow rule is a deny rule.
+        /// </summary>
+        internal const uint PORTCULLIS_RULE_EFFECT_DENY = 1;
+        /// <summary>
+        ///  `portcullis_shadow_hit.effect`: the shadow rule is a require_approval rule.
+        /// </summary>
+        internal const uint PORTCULLIS_RULE_EFFECT_REQUIRE_APPROVAL = 2;
+        /// <summary>
+        ///  `portcullis_shadow_hit.effect`: the shadow rule is a rate_limit rule.
+        /// </summary>
+        internal const uint PORTCULLIS_RULE_EFFECT_RATE_LIMIT = 3;
+        /// <summary>
         ///  Major version of this C ABI. A library whose major version differs from the one a program
         ///  was compiled against is incompatible with it.
         /// </summary>
@@ -100,9 +116,11 @@ namespace Portcullis.Native
         ///  trailing fields of the size-versioned option structs; a program compiled against minor
         ///  version N runs on any library with the same major version and a minor version &gt;= N.
         ///  Version 2.0 is the first under the name portcullis (1.x was the same ABI with other prefixes);
-        ///  2.1 appends `state_url` to `portcullis_engine_options`.
+        ///  2.1 appends `state_url` to `portcullis_engine_options`; 2.2 adds
+        ///  `portcullis_engine_evaluate_details` (the whole decision without JSON) and
+        ///  `PORTCULLIS_ERR_UNAVAILABLE`.
         /// </summary>
-        internal const uint PORTCULLIS_ABI_VERSION_MINOR = 1;
+        internal const uint PORTCULLIS_ABI_VERSION_MINOR = 2;
         /// <summary>
         ///  `portcullis_engine_options.clock`: the engine reads the system clock (the default).
         /// </summary>
@@ -157,6 +175,11 @@ namespace Portcullis.Native
         ///  operating system's error).
         /// </summary>
         internal const int PORTCULLIS_ERR_AUDIT = 9;
+        /// <summary>
+        ///  The shared state (`portcullis_engine_options.state_url`) did not answer in time, so an
+        ///  approval could not be recorded (ABI 2.2). Nothing was granted; retry once the store is back.
+        /// </summary>
+        internal const int PORTCULLIS_ERR_UNAVAILABLE = 10;
 
 
 
@@ -297,6 +320,21 @@ namespace Portcullis.Native
         internal static extern void portcullis_buffer_free(PortcullisBuffer* buf);
 
         /// <summary>
+        ///  Releases the storage of `details` (filled by `portcullis_engine_evaluate_details`) and
+        ///  resets every pointer in it to NULL, so a second call does nothing. NULL is accepted and
+        ///  ignored, and so is a struct whose `storage` is NULL (after a failed evaluation).
+        ///
+        ///  Not thread-safe with respect to `details`: no other thread may read its strings during or
+        ///  after this call.
+        ///
+        ///  # Safety
+        ///  `details` is NULL or a writable struct filled by `portcullis_engine_evaluate_details` (or
+        ///  already released by this function), whose `storage` has not been released otherwise.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "portcullis_decision_details_free", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern void portcullis_decision_details_free(PortcullisDecisionDetails* details);
+
+        /// <summary>
         ///  Creates an engine from a policy document (JSON text, `policy_len` bytes, not
         ///  NUL-terminated).
         ///
@@ -402,6 +440,30 @@ namespace Portcullis.Native
         /// </summary>
         [DllImport(__DllName, EntryPoint = "portcullis_engine_evaluate_json", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
         internal static extern int portcullis_engine_evaluate_json(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, PortcullisBuffer** out_json);
+
+        /// <summary>
+        ///  Decides an action like `portcullis_engine_evaluate` and fills `*out` with the whole
+        ///  decision: the verdict plus the reason, action hash, rewritten params (JSON text), policy
+        ///  name and version, and the matched and shadow rule lists, as pointers and lengths. No JSON
+        ///  is built for the decision and none needs parsing (the params are JSON text only when an
+        ///  allow rule rewrote them).
+        ///
+        ///  On `PORTCULLIS_OK`, `out-&gt;storage` holds every text and list the struct points to but the
+        ///  rule ids, which point into the engine as `portcullis_decision.rule` does (valid until
+        ///  `portcullis_engine_free`); the caller owns it and releases it with
+        ///  `portcullis_decision_details_free(out)`, after copying what it keeps. A malformed action is `PORTCULLIS_OK` with a deny of code `invalid_action`
+        ///  whose reason says what is wrong. Every failure (a NULL `engine` or `action` included) writes
+        ///  a deny with code `PORTCULLIS_CODE_ENGINE_ERROR`, absent strings and a NULL `storage` into
+        ///  `*out`; only a NULL `out` leaves nothing written.
+        ///
+        ///  Thread-safe: may run concurrently with any call on the same engine but `portcullis_engine_free`.
+        ///
+        ///  # Safety
+        ///  `engine` is a live engine; `action` is readable for `action_len` bytes; `out` is
+        ///  writable.
+        /// </summary>
+        [DllImport(__DllName, EntryPoint = "portcullis_engine_evaluate_details", CallingConvention = CallingConvention.Cdecl, ExactSpelling = true)]
+        internal static extern int portcullis_engine_evaluate_details(PortcullisEngine* engine, byte* action, System.UIntPtr action_len, PortcullisDecisionDetails* @out);
 
         /// <summary>
         ///  Explains the decision for an action (JSON text, `action_len` bytes) as a JSON object:
@@ -738,6 +800,110 @@ namespace Portcullis.Native
         ///  Time the evaluation took, in nanoseconds.
         /// </summary>
         public ulong eval_ns;
+    }
+
+    /// <summary>
+    ///  A string the library lends: UTF-8, not NUL-terminated, `len` bytes at `ptr`.
+    ///
+    ///  A NULL `ptr` means the value is absent (JSON null); a present empty string has a non-NULL
+    ///  `ptr` and `len` 0.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct PortcullisStr
+    {
+        /// <summary>
+        ///  The first byte, or NULL when the value is absent.
+        /// </summary>
+        public byte* ptr;
+        /// <summary>
+        ///  Length in bytes (0 when `ptr` is NULL).
+        /// </summary>
+        public System.UIntPtr len;
+    }
+
+    /// <summary>
+    ///  A shadow rule that fired: reported, never deciding.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct PortcullisShadowHit
+    {
+        /// <summary>
+        ///  The shadow rule's id.
+        /// </summary>
+        public PortcullisStr rule;
+        /// <summary>
+        ///  One of the `PORTCULLIS_RULE_EFFECT_*` values: what the rule would have done.
+        /// </summary>
+        public uint effect;
+    }
+
+    /// <summary>
+    ///  What the strings and lists of a `portcullis_decision_details` point into.
+    ///
+    ///  Opaque; released with the details by `portcullis_decision_details_free`.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct PortcullisDecisionStorage
+    {
+    }
+
+    /// <summary>
+    ///  The whole decision in plain fields, filled by `portcullis_engine_evaluate_details`: the
+    ///  verdict of `portcullis_engine_evaluate` plus every text and list of the JSON form, with no
+    ///  JSON to parse.
+    ///
+    ///  The rule ids (`verdict.rule`, `matched[i]`, `shadow[i].rule`) point into the engine, as
+    ///  `portcullis_decision.rule` does: they stay valid until `portcullis_engine_free`, also across
+    ///  policy updates, and one rule id always has the same address in one engine. Every other
+    ///  pointer in it (the texts and the two arrays) points into `storage`, owned by the caller and
+    ///  released with `portcullis_decision_details_free`. The struct itself is the caller's (on the
+    ///  stack is fine).
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe partial struct PortcullisDecisionDetails
+    {
+        /// <summary>
+        ///  Effect, code, rule, counts, `retry_after_ms` and `eval_ns`, exactly as
+        ///  `portcullis_engine_evaluate` reports them.
+        /// </summary>
+        public PortcullisDecision verdict;
+        /// <summary>
+        ///  The deciding rule's reason (default: its id), or a sentence that says why. Always present.
+        /// </summary>
+        public PortcullisStr reason;
+        /// <summary>
+        ///  "sha256:" + 64 lowercase hex digits; absent (NULL) for an invalid action.
+        /// </summary>
+        public PortcullisStr action_hash;
+        /// <summary>
+        ///  The rewritten params as compact JSON text (an object); absent (NULL) unless an allow
+        ///  rule's `modify` changed them (`verdict.params_modified`).
+        /// </summary>
+        public PortcullisStr params_json;
+        /// <summary>
+        ///  The name of the policy that decided. Always present.
+        /// </summary>
+        public PortcullisStr policy_name;
+        /// <summary>
+        ///  The version of the policy that decided; absent (NULL) when it has none.
+        /// </summary>
+        public PortcullisStr policy_version;
+        /// <summary>
+        ///  `verdict.matched_count` rule ids: the non-shadow rules that fired and took part, in
+        ///  document order. NULL when the count is 0. The array is in `storage`; the ids it points
+        ///  to are the engine's.
+        /// </summary>
+        public PortcullisStr* matched;
+        /// <summary>
+        ///  `verdict.shadow_count` shadow rules that fired, in document order. NULL when the count
+        ///  is 0. The array is in `storage`; the rule ids it points to are the engine's.
+        /// </summary>
+        public PortcullisShadowHit* shadow;
+        /// <summary>
+        ///  What the pointers above point into; NULL after a failure and after
+        ///  `portcullis_decision_details_free`.
+        /// </summary>
+        public PortcullisDecisionStorage* storage;
     }
 
     /// <summary>

@@ -158,7 +158,7 @@ namespace Portcullis
             }
             catch (RemoteFailure e)
             {
-                throw new PortcullisException("the remote engine is unavailable: " + e.Message);
+                throw new UnavailableException("the remote engine is unavailable: " + e.Message);
             }
             JsonObject root = null;
             try
@@ -186,7 +186,7 @@ namespace Portcullis
             if (answer.Status >= 500 || answer.Status == 200)
             {
                 if (answer.Status >= 500) Failed(describe + " answered " + answer.Status);
-                throw new PortcullisException("the remote engine is unavailable: " + describe + " answered " + answer.Status + ": " + text);
+                throw new UnavailableException("the remote engine is unavailable: " + describe + " answered " + answer.Status + ": " + text);
             }
             if ((code as string) == "invalid_action") throw new InvalidArgumentException("invalid action: " + text);
             throw new InvalidArgumentException(text);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Text;
 
 namespace Portcullis
 {
@@ -79,43 +80,137 @@ namespace Portcullis
             return json;
         }
 
+        /// <summary>A builder kept per thread, so that writing an action allocates only its text.</summary>
+        [ThreadStatic]
+        private static StringBuilder spareBuilder;
+
+        /// <summary>Per-thread buffers for <see cref="TryToUtf8"/>.</summary>
+        [ThreadStatic]
+        private static char[] spareChars;
+
+        [ThreadStatic]
+        private static byte[] spareBytes;
+
+        /// <summary>
+        /// Writes the action JSON as UTF-8 into a per-thread buffer (valid until the thread's next
+        /// call), with one spare byte after the text, or says which value has no JSON form.
+        /// </summary>
+        internal bool TryToUtf8(out byte[] buffer, out int length, out string problem)
+        {
+            buffer = null;
+            length = 0;
+            StringBuilder output = spareBuilder ?? new StringBuilder(256);
+            spareBuilder = null;
+            try
+            {
+                if (!TryWrite(output, out problem)) return false;
+                char[] chars = spareChars;
+                if (chars == null || chars.Length < output.Length) chars = new char[Math.Max(256, output.Length)];
+                output.CopyTo(0, chars, 0, output.Length);
+                // The writer escapes lone surrogates, so the text always has a UTF-8 form.
+                int needed = Utf8.ByteCount(chars, output.Length);
+                byte[] bytes = spareBytes;
+                if (bytes == null || bytes.Length < needed + 1) bytes = new byte[Math.Max(512, needed + 1)];
+                length = Utf8.Encode(chars, output.Length, bytes);
+                buffer = bytes;
+                if (chars.Length <= 16 * 1024) spareChars = chars;
+                if (bytes.Length <= 64 * 1024) spareBytes = bytes;
+                return true;
+            }
+            finally
+            {
+                if (output.Capacity <= 16 * 1024) spareBuilder = output;
+            }
+        }
+
         /// <summary>Writes the action JSON, or says which value has no JSON form.</summary>
         internal bool TryToJson(out string json, out string problem)
         {
-            var action = new JsonObject();
-            if (Kind.HasValue) action.Add("kind", KindName(Kind.Value));
-            // A null tool or agent id is left out: the engine then denies the action and says
-            // which field is missing.
-            if (Tool != null) action.Add("tool", Tool);
-            var agent = new JsonObject();
-            if (AgentId != null) agent.Add("id", AgentId);
-            action.Add("agent", agent);
-            if (Target != null) action.Add("target", Target);
-            if (Arguments != null) action.Add("params", Arguments);
-            if (Context != null) action.Add("context", Context);
-            if (Timestamp.HasValue)
-            {
-                action.Add("timestamp", Timestamp.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-            }
+            StringBuilder output = spareBuilder ?? new StringBuilder(256);
+            spareBuilder = null;
             try
             {
-                json = JsonWriter.Write(action, MaxDepth, "", MaxActionBytes);
+                json = TryWrite(output, out problem) ? output.ToString() : null;
+                return json != null;
+            }
+            finally
+            {
+                if (output.Capacity <= 16 * 1024) spareBuilder = output;
+            }
+        }
+
+        /// <summary>Writes the action JSON into <paramref name="output"/> (cleared first), or says which value has no JSON form.</summary>
+        private bool TryWrite(StringBuilder output, out string problem)
+        {
+            output.Clear();
+            try
+            {
+                WriteAction(output);
                 problem = null;
                 return true;
             }
             catch (UnrepresentableValueException e)
             {
-                json = null;
                 problem = e.Path + " cannot be sent to the engine: " + e.Problem;
                 return false;
             }
             catch (Exception e) when (!(e is OutOfMemoryException) && !(e is StackOverflowException))
             {
                 // An argument's enumerator, getter or ToString threw: the call is denied, never thrown.
-                json = null;
                 problem = "an argument could not be read: " + e.GetType().FullName + ": " + e.Message;
                 return false;
             }
+        }
+
+        /// <summary>
+        /// The action object, members in this order: kind, tool, agent, target, params, context,
+        /// timestamp. A null tool or agent id is left out: the engine then denies the action and
+        /// says which field is missing.
+        /// </summary>
+        private void WriteAction(StringBuilder output)
+        {
+            var writer = JsonWriter.Appending(output, MaxDepth, MaxActionBytes);
+            output.Append('{');
+            if (Kind.HasValue)
+            {
+                output.Append("\"kind\":");
+                JsonWriter.WriteString(output, KindName(Kind.Value));
+                output.Append(',');
+            }
+            if (Tool != null)
+            {
+                output.Append("\"tool\":");
+                JsonWriter.WriteString(output, Tool);
+                output.Append(',');
+            }
+            output.Append("\"agent\":{");
+            if (AgentId != null)
+            {
+                output.Append("\"id\":");
+                JsonWriter.WriteString(output, AgentId);
+            }
+            output.Append('}');
+            if (Target != null)
+            {
+                output.Append(",\"target\":");
+                JsonWriter.WriteString(output, Target);
+            }
+            if (Arguments != null)
+            {
+                output.Append(",\"params\":");
+                writer.WriteMember("params", Arguments, 2);
+            }
+            if (Context != null)
+            {
+                output.Append(",\"context\":");
+                writer.WriteMember("context", Context, 2);
+            }
+            if (Timestamp.HasValue)
+            {
+                output.Append(",\"timestamp\":");
+                JsonWriter.WriteString(output, Timestamp.Value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            }
+            output.Append('}');
         }
 
         private static string KindName(ActionKind kind)

@@ -160,14 +160,16 @@ namespace Portcullis.Tests
             string fake = Path.Combine(BuildDir, "fake-abi", "libportcullis.so");
             Assert.True(File.Exists(fake), "the ABI 3.0 test library was built: " + fake);
             string output = RunProbe(BuildDir, fake);
-            Assert.Contains("error NativeLibraryException: the portcullis native library has ABI version 3.0, but this Portcullis.dll needs ABI 2.1", output, "probe");
+            Assert.Contains("error NativeLibraryException: the portcullis native library has ABI version 3.0, but this Portcullis.dll needs ABI 2.2", output, "probe");
         }
 
         [Test]
         public static void Abi_versions_are_compared_by_major_and_minimum_minor()
         {
-            NativeLoader.CheckAbi(0x20001);
+            NativeLoader.CheckAbi(0x20002);
             NativeLoader.CheckAbi(0x20007);
+            // 2.1 has no portcullis_engine_evaluate_details, which Evaluate calls.
+            Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x20001), "minor 1");
             // 2.0 has no EngineOptions.StateUrl: it would keep shared state in process.
             Assert.Throws<NativeLibraryException>(() => NativeLoader.CheckAbi(0x20000), "minor 0");
             // 1.x is the ABI before the rename: other symbol names.

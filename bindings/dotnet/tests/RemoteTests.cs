@@ -219,7 +219,7 @@ namespace Portcullis.Tests
                 Assert.Contains("\"fallback\":true", fb.Json, "fallback JSON");
                 var fbSearch = withFallback.Evaluate(Search);
                 Assert.True(fbSearch.Allowed && fbSearch.Fallback && fbSearch.Rule == "fallback-search", "fallback search: " + fbSearch);
-                Assert.Throws<PortcullisException>(() => remote.Approve(Shell, TimeSpan.FromMinutes(1)), "approve while down");
+                Assert.Throws<UnavailableException>(() => remote.Approve(Shell, TimeSpan.FromMinutes(1)), "approve while down");
 
                 server.Start();
                 Decision after = null;

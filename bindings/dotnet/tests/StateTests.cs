@@ -95,6 +95,21 @@ namespace Portcullis.Tests
         }
 
         [Test]
+        public static void Approving_with_the_store_down_throws_unavailable()
+        {
+            const string pay = "{\"tool\": \"pay\", \"agent\": {\"id\": \"x\"}}";
+            string policy = EngineTests.J(@"{'portcullis': 1, 'name': 'p', 'rules': [
+              {'id': 'pay', 'effect': 'require_approval', 'match': {'tool': ['pay']}}]}");
+            using (Engine e = Engine.FromPolicy(policy, new EngineOptions { StateUrl = "redis://127.0.0.1:" + FreePort() + "/0?timeout_ms=200" }))
+            {
+                var error = Assert.Throws<UnavailableException>(() => e.Approve(pay, TimeSpan.FromMinutes(1)), "approve");
+                Assert.True(error.Message.Length > 0, "the message says why");
+                Assert.Throws<UnavailableException>(() => e.ApproveHash("sha256:" + new string('0', 64), TimeSpan.FromMinutes(1)), "approve by hash");
+                Assert.True(!e.Evaluate(pay).Allowed, "nothing was granted");
+            }
+        }
+
+        [Test]
         public static void A_malformed_state_url_is_refused_at_creation()
         {
             foreach (string url in new[] { "http://127.0.0.1:6379", "redis://", "redis://127.0.0.1\0" })
