@@ -6,7 +6,8 @@
 For each mode (json: full decision from JSON text; value: full decision from a parsed value;
 verdict: effect/code/rule from JSON text, all on the reference policy; 10k-json: full decision
 from JSON text on the 10,000-rule scale policy of benches/generate.py, whose 2,000 tenant rules
-on common tools are guarded by `context.tenant eq`) the binary runs twice under
+on common tools are guarded by `context.tenant eq`; swap: one `update_policy` of the unchanged
+reference policy under another version, per "decision") the binary runs twice under
 `valgrind --tool=callgrind`: with `--n 0` (load the policy, replay 1,000 actions once) and
 with `--n N`. The difference of the two instruction totals, divided by N, is the cost of one
 decision; it repeats exactly for the same binary and inputs, whatever else the machine does.
@@ -21,12 +22,15 @@ import subprocess
 import sys
 import tempfile
 
-# mode name -> (the binary's --mode, the scale policy's rule count or None for the reference)
+# mode name -> (the binary's --mode, the scale policy's rule count or None for the reference,
+# the count N to measure or None for --n)
 MODES = {
-    "json": ("json", None),
-    "value": ("value", None),
-    "verdict": ("verdict", None),
-    "10k-json": ("json", 10000),
+    "json": ("json", None, None),
+    "value": ("value", None, None),
+    "verdict": ("verdict", None, None),
+    "10k-json": ("json", 10000, None),
+    # A swap costs a few hundred decisions: fewer of them keep the run short.
+    "swap": ("swap", None, 50),
 }
 TOLERANCE = 0.10
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,7 +62,8 @@ def main():
 
     measured = {}
     with tempfile.TemporaryDirectory() as policies:
-        for name, (mode, rules) in MODES.items():
+        for name, (mode, rules, count) in MODES.items():
+            n = count or args.n
             policy = None
             if rules:
                 policy = os.path.join(policies, f"policy-{rules}.json")
@@ -66,8 +71,8 @@ def main():
                     subprocess.run([sys.executable, os.path.join(HERE, "generate.py"), "scale",
                                     str(rules), policy], check=True)
             base, _ = collected(args.binary, mode, 0, policy)
-            total, allocs = collected(args.binary, mode, args.n, policy)
-            measured[name] = {"instructions": round((total - base) / args.n),
+            total, allocs = collected(args.binary, mode, n, policy)
+            measured[name] = {"instructions": round((total - base) / n),
                               "allocations": allocs}
 
     if args.record:

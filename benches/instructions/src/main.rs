@@ -7,7 +7,7 @@
 //! the 1,000 reference actions once untimed (rate-limit windows reach their steady state),
 //! then evaluates `N` more actions and prints one `ALLOC` line: heap allocations per decision,
 //! counted by a global allocator. Mode `swap` replaces the policy instead of deciding: each step
-//! is one `update_policy` with the same rules under an alternating `version`. Under `valgrind --tool=callgrind` the difference between the
+//! is one `update_policy` with the same rules under an alternating `version` (10 untimed). Under `valgrind --tool=callgrind` the difference between the
 //! totals of a run with `--n N` and one with `--n 0` is `N` decisions' worth of instructions:
 //! `benches/instructions.py` does that subtraction and compares with the committed baseline.
 use portcullis::{ClockMode, Engine, EngineOptions};
@@ -164,7 +164,8 @@ fn run(args: &Args) -> Result<(), String> {
         }
         Ok(())
     };
-    replay(actions.len())?;
+    // Rate-limit windows need the whole replay to settle; swaps have no state to warm.
+    replay(if args.mode == Mode::Swap { 10 } else { actions.len() })?;
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     replay(args.n)?;
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
