@@ -47,7 +47,7 @@ impl RemoteEngine {
     /// A client of the server at `endpoint`. Nothing is connected until the first call.
     pub fn new(endpoint: Endpoint, opts: RemoteOptions) -> RemoteEngine {
         RemoteEngine {
-            wire: Wire::new(endpoint, opts.timeout, opts.token.as_deref()),
+            wire: Wire::new(endpoint, &opts),
             breaker: Breaker::new(opts.breaker_failures, opts.breaker_cooldown),
             fallback: opts.fallback,
             last_policy: Mutex::new(None),

@@ -58,6 +58,11 @@ pub struct RemoteOptions {
     pub breaker_failures: u32,
     /// How long an open breaker waits before probing `/readyz`.
     pub breaker_cooldown: Duration,
+    /// How long a call polls for the answer, yielding the processor between polls, before
+    /// the thread sleeps until it comes (at most `timeout`; zero: sleep at once). A decision
+    /// over the socket usually comes within this time, and polling spares the wake-up of a
+    /// sleeping thread, the largest part of a round trip on an idle machine.
+    pub spin_wait: Duration,
 }
 
 impl Default for RemoteOptions {
@@ -68,6 +73,7 @@ impl Default for RemoteOptions {
             fallback: None,
             breaker_failures: 5,
             breaker_cooldown: Duration::from_millis(500),
+            spin_wait: Duration::from_micros(50),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! HTTP/1.1 round trips over pooled keep-alive connections (Unix socket or TCP), bounded by
 //! one deadline per call and never retried.
 use super::error::CallError;
-use super::options::Endpoint;
+use super::options::{Endpoint, RemoteOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -74,36 +74,43 @@ impl Write for Stream {
     }
 }
 
-/// A connection taken from the pool (or new), in non-blocking mode.
+/// A connection. Idle in the pool it is non-blocking; `blocking` says its current mode (each
+/// switch is a system call, so it is switched only when needed).
 struct Conn {
     stream: Stream,
+    blocking: bool,
 }
 
 impl Conn {
+    fn set_blocking(&mut self, on: bool) -> std::io::Result<()> {
+        if self.blocking != on {
+            self.stream.set_nonblocking(!on)?;
+            self.blocking = on;
+        }
+        Ok(())
+    }
+
     /// True when the server has closed (or written to) this idle connection: it must not be
-    /// reused, since nothing may be sent twice. Reads nothing from a healthy connection; leaves
-    /// it non-blocking.
+    /// reused, since nothing may be sent twice. Reads nothing from a healthy connection.
     fn stale(&mut self) -> bool {
         let mut b = [0u8; 1];
         let r = self
-            .stream
-            .set_nonblocking(true)
+            .set_blocking(false)
             .and_then(|()| self.stream.read(&mut b));
         !matches!(r, Err(ref e) if e.kind() == ErrorKind::WouldBlock)
     }
 
     /// Sends `req` whole. The first write is non-blocking (a request fits in an empty socket
-    /// buffer); whatever is left is written blocking, bounded by the deadline. Leaves the
-    /// connection blocking.
+    /// buffer); whatever is left is written blocking, bounded by the deadline.
     fn send(&mut self, req: &[u8], deadline: Instant) -> std::io::Result<()> {
         let sent = match self.stream.write(req) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
             Err(e) => return Err(e),
         };
-        self.stream.set_nonblocking(false)?;
         let rest = req.get(sent..).unwrap_or_default();
         if !rest.is_empty() {
+            self.set_blocking(true)?;
             self.stream
                 .set_write_timeout(deadline.saturating_duration_since(Instant::now()))?;
             self.stream.write_all(rest)?;
@@ -111,8 +118,29 @@ impl Conn {
         Ok(())
     }
 
-    /// Reads once into `chunk`, waiting no later than the deadline; 0 at end of stream.
-    fn read(&mut self, chunk: &mut [u8], deadline: Instant) -> std::io::Result<usize> {
+    /// Reads once into `chunk`; 0 at end of stream. Until `spin_until` it polls without
+    /// sleeping, yielding the processor between polls: an answer that comes within that
+    /// time is read without the thread being put to sleep and woken again, which on an
+    /// idle machine costs more than the server's work. Then it waits, until the deadline.
+    fn read(
+        &mut self,
+        chunk: &mut [u8],
+        spin_until: Instant,
+        deadline: Instant,
+    ) -> std::io::Result<usize> {
+        if !self.blocking {
+            loop {
+                match self.stream.read(chunk) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    r => return r,
+                }
+                if Instant::now() >= spin_until {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        }
+        self.set_blocking(true)?;
         self.stream
             .set_read_timeout(deadline.saturating_duration_since(Instant::now()))?;
         self.stream.read(chunk)
@@ -171,21 +199,24 @@ pub(super) struct Wire {
     /// `unix:PATH` or `http://IP:PORT`, for reasons.
     shown: String,
     timeout: Duration,
+    /// How long to poll for the answer before sleeping on it.
+    spin: Duration,
     /// `Authorization: Bearer ...\r\n` on TCP when a token is set; empty otherwise.
     auth: String,
-    pool: Mutex<Vec<Stream>>,
+    pool: Mutex<Vec<Conn>>,
 }
 
 impl Wire {
-    pub(super) fn new(endpoint: Endpoint, timeout: Duration, token: Option<&str>) -> Wire {
-        let auth = match (token, &endpoint) {
+    pub(super) fn new(endpoint: Endpoint, opts: &RemoteOptions) -> Wire {
+        let auth = match (&opts.token, &endpoint) {
             (Some(t), Endpoint::Tcp(_)) => format!("Authorization: Bearer {t}\r\n"),
             _ => String::new(),
         };
         Wire {
             shown: endpoint.describe(),
             endpoint,
-            timeout,
+            timeout: opts.timeout,
+            spin: opts.spin_wait.min(opts.timeout),
             auth,
             pool: Mutex::new(Vec::new()),
         }
@@ -195,7 +226,7 @@ impl Wire {
         &self.endpoint
     }
 
-    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Stream>> {
+    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Conn>> {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -208,9 +239,10 @@ impl Wire {
         };
         let mut conn = Conn {
             stream: stream.map_err(|e| self.connect_error(e))?,
+            blocking: true,
         };
-        // A fresh connection is never stale; this only makes it non-blocking like a pooled one.
-        let _ = conn.stale();
+        conn.set_blocking(false)
+            .map_err(|e| self.connect_error(e))?;
         Ok(conn)
     }
 
@@ -219,8 +251,7 @@ impl Wire {
         loop {
             let pooled = self.pool().pop();
             match pooled {
-                Some(stream) => {
-                    let mut conn = Conn { stream };
+                Some(mut conn) => {
                     if !conn.stale() {
                         return Ok(conn);
                     }
@@ -274,15 +305,21 @@ impl Wire {
         let mut conn = self.checkout(deadline)?;
         conn.send(&self.encode(method, path, body), deadline)
             .map_err(|e| self.io_error(e, true))?;
-        let (answer, reusable) = self.receive(&mut conn, deadline)?;
+        let spin_until = Instant::now() + self.spin;
+        let (answer, reusable) = self.receive(&mut conn, spin_until.min(deadline), deadline)?;
         if reusable {
-            self.pool().push(conn.stream);
+            self.pool().push(conn);
         }
         Ok(answer)
     }
 
     /// Reads one answer; also says whether the connection may carry another request.
-    fn receive(&self, conn: &mut Conn, deadline: Instant) -> Result<(Answer, bool), CallError> {
+    fn receive(
+        &self,
+        conn: &mut Conn,
+        spin_until: Instant,
+        deadline: Instant,
+    ) -> Result<(Answer, bool), CallError> {
         let mut buf: Vec<u8> = Vec::with_capacity(1024);
         let mut chunk = [0u8; 16 * 1024];
         let head = loop {
@@ -290,7 +327,7 @@ impl Wire {
                 break head;
             }
             let n = conn
-                .read(&mut chunk, deadline)
+                .read(&mut chunk, spin_until, deadline)
                 .map_err(|e| self.io_error(e, false))?;
             if n == 0 {
                 return Err(CallError::Closed {
@@ -302,7 +339,7 @@ impl Wire {
         let end = head.len + head.content_length;
         while buf.len() < end {
             let n = conn
-                .read(&mut chunk, deadline)
+                .read(&mut chunk, spin_until, deadline)
                 .map_err(|e| self.io_error(e, false))?;
             if n == 0 {
                 return Err(CallError::ClosedMidAnswer);
