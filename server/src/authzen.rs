@@ -55,17 +55,29 @@ pub(crate) fn to_action(req: &Value) -> Result<Value, String> {
 }
 
 /// Decides one AuthZEN request: `{"decision": bool, "context": <decision>}`.
-fn evaluate(state: &State, req: &Value) -> Result<Value, String> {
-    let action = to_action(req)?;
+/// A request that does not describe an action is `Ok(Err(message))`; an engine call that
+/// failed is `Err`.
+async fn evaluate(state: &State, req: &Value) -> Result<Result<Value, String>, ApiError> {
+    let action = match to_action(req) {
+        Ok(a) => a,
+        Err(message) => return Ok(Err(message)),
+    };
     let start = Instant::now();
-    let d = state.may_block(|| state.engine().evaluate_value(&action));
+    let engine = state.engine();
+    let d = state
+        .may_block(move || engine.evaluate_value(&action))
+        .await?;
     state.metrics.decision(&d, start.elapsed());
-    Ok(json!({"decision": d.allowed(), "context": d.to_value()}))
+    Ok(Ok(
+        json!({"decision": d.allowed(), "context": d.to_value()}),
+    ))
 }
 
 pub(crate) async fn evaluation(S(state): S<Arc<State>>, body: Body) -> Result<Response, ApiError> {
     let req = parse_json(&read_body(body, state.max_body).await?)?;
-    let answer = evaluate(&state, &req).map_err(ApiError::bad_request)?;
+    let answer = evaluate(&state, &req)
+        .await?
+        .map_err(ApiError::bad_request)?;
     Ok(json_response(StatusCode::OK, answer.to_string()))
 }
 
@@ -83,7 +95,9 @@ pub(crate) async fn evaluations(S(state): S<Arc<State>>, body: Body) -> Result<R
         Some(_) => return Err(ApiError::bad_request("evaluations must be an array")),
     };
     if items.is_empty() {
-        let answer = evaluate(&state, &req).map_err(ApiError::bad_request)?;
+        let answer = evaluate(&state, &req)
+            .await?
+            .map_err(ApiError::bad_request)?;
         return Ok(json_response(StatusCode::OK, answer.to_string()));
     }
     let semantic = req
@@ -110,7 +124,7 @@ pub(crate) async fn evaluations(S(state): S<Arc<State>>, body: Body) -> Result<R
                 merged.insert(key.to_owned(), v.clone());
             }
         }
-        let answer = evaluate(&state, &Value::Object(merged)).unwrap_or_else(|message| {
+        let answer = evaluate(&state, &Value::Object(merged)).await?.unwrap_or_else(|message| {
             json!({"decision": false, "context": {"error": {"status": 400, "message": message}}})
         });
         let decided = answer.get("decision").and_then(Value::as_bool);

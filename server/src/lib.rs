@@ -15,6 +15,7 @@ mod metrics;
 mod reload;
 mod routes;
 mod state;
+mod workers;
 pub mod yaml;
 
 pub use args::ServeArgs;
@@ -25,8 +26,9 @@ use std::process::ExitCode;
 /// drain, 1 when the server cannot start).
 pub fn run(args: ServeArgs) -> ExitCode {
     init_logs(&args);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.worker_threads.max(1))
+    // The main runtime accepts connections, watches signals and the policy file; the
+    // connections are served by `--worker-threads` workers (see workers.rs).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -4,20 +4,16 @@ use crate::http::Peer;
 use crate::reload;
 use crate::routes::{initial_engine, router};
 use crate::state::State;
+use crate::workers::{Accepted, Conf, Dispatch, Pool};
 use arc_swap::ArcSwap;
-use axum::body::Body;
-use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
 
 /// Why the server cannot start (or could not flush its audit trail when stopping).
 #[derive(Debug, thiserror::Error)]
@@ -168,38 +164,12 @@ fn read_token(path: &Path) -> Result<String, ServeError> {
     Ok(token)
 }
 
-/// Serves one accepted connection until it closes or the drain ends it.
-fn spawn_conn<S>(
-    stream: S,
-    peer: Peer,
-    app: Router,
-    watcher: Arc<GracefulShutdown>,
-    header_timeout: Duration,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(peer);
-        app.clone().oneshot(req.map(Body::new))
-    });
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), svc);
-    let conn = watcher.watch(conn);
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "connection ended with an error");
-        }
-    });
-}
-
+/// What the accept loops share: where connections go and the drain they join.
+#[derive(Clone)]
 struct Ctx {
-    app: Router,
-    watcher: Arc<GracefulShutdown>,
-    header_timeout: Duration,
-    tls: Option<TlsAcceptor>,
+    dispatch: Dispatch,
+    graceful: Arc<GracefulShutdown>,
+    tls: bool,
 }
 
 async fn accept_unix(l: UnixListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
@@ -209,12 +179,18 @@ async fn accept_unix(l: UnixListener, ctx: Ctx, mut stop: watch::Receiver<bool>)
         tls: false,
     };
     loop {
-        tokio::select! {
+        let s = tokio::select! {
             _ = stop.changed() => return,
             r = l.accept() => match r {
-                Ok((s, _)) => spawn_conn(s, peer, ctx.app.clone(), ctx.watcher.clone(), ctx.header_timeout),
-                Err(e) => { tracing::warn!(error = %e, "accept failed"); tokio::time::sleep(Duration::from_millis(10)).await; }
+                Ok((s, _)) => s,
+                Err(e) => { tracing::warn!(error = %e, "accept failed"); tokio::time::sleep(Duration::from_millis(10)).await; continue; }
             }
+        };
+        match s.into_std() {
+            Ok(s) => ctx
+                .dispatch
+                .send(Accepted::Unix(s), peer, ctx.graceful.watcher()),
+            Err(e) => tracing::warn!(error = %e, "cannot hand a connection over"),
         }
     }
 }
@@ -232,31 +208,13 @@ async fn accept_tcp(l: TcpListener, ctx: Ctx, mut stop: watch::Receiver<bool>) {
         let peer = Peer {
             local: addr.ip().is_loopback(),
             tcp: true,
-            tls: ctx.tls.is_some(),
+            tls: ctx.tls,
         };
-        match &ctx.tls {
-            None => spawn_conn(
-                s,
-                peer,
-                ctx.app.clone(),
-                ctx.watcher.clone(),
-                ctx.header_timeout,
-            ),
-            Some(acceptor) => {
-                let (acceptor, app, watcher, t) = (
-                    acceptor.clone(),
-                    ctx.app.clone(),
-                    ctx.watcher.clone(),
-                    ctx.header_timeout,
-                );
-                tokio::spawn(async move {
-                    match tokio::time::timeout(t, acceptor.accept(s)).await {
-                        Ok(Ok(tls)) => spawn_conn(tls, peer, app, watcher, t),
-                        Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-                    }
-                });
-            }
+        match s.into_std() {
+            Ok(s) => ctx
+                .dispatch
+                .send(Accepted::Tcp(s), peer, ctx.graceful.watcher()),
+            Err(e) => tracing::warn!(%addr, error = %e, "cannot hand a connection over"),
         }
     }
 }
@@ -294,10 +252,16 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         test_control: args.test_control,
         shared,
     });
-    let app = router(state.clone());
+    let pool = Pool::start(
+        args.worker_threads,
+        &Conf {
+            app: router(state.clone()),
+            header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
+            tls: tls.clone(),
+        },
+    )?;
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop_tx, stop_rx) = watch::channel(false);
-    let header_timeout = Duration::from_millis(args.header_timeout_ms.max(1));
     // Bind everything first: the server answers on no listener before all of them are up.
     let mut sockets: Vec<PathBuf> = Vec::new();
     let mut unix = Vec::new();
@@ -319,23 +283,19 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), ServeError> {
             }
         }
     }
-    let ctx = |tls: Option<TlsAcceptor>| Ctx {
-        app: app.clone(),
-        watcher: graceful.clone(),
-        header_timeout,
-        tls,
+    let ctx = Ctx {
+        dispatch: pool.dispatch(),
+        graceful: graceful.clone(),
+        tls: tls.is_some(),
     };
     let mut tasks = Vec::new();
     for l in unix {
-        tasks.push(tokio::spawn(accept_unix(l, ctx(None), stop_rx.clone())));
+        tasks.push(tokio::spawn(accept_unix(l, ctx.clone(), stop_rx.clone())));
     }
     for l in tcp {
-        tasks.push(tokio::spawn(accept_tcp(
-            l,
-            ctx(tls.clone()),
-            stop_rx.clone(),
-        )));
+        tasks.push(tokio::spawn(accept_tcp(l, ctx.clone(), stop_rx.clone())));
     }
+    drop(ctx);
     let info = state.engine().policy_info();
     tracing::info!(policy = %info.name, version = info.version.as_deref().unwrap_or(""), file = %args.policy.display(), "portcullis serve ready");
     let watcher_task = tokio::spawn(reload::watch_file(state.clone(), args.watch_interval_ms));
@@ -355,6 +315,7 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         }
         Err(_) => tracing::warn!("listeners still running; not draining"),
     }
+    pool.stop().await;
     for s in &sockets {
         let _ = std::fs::remove_file(s);
     }

@@ -60,7 +60,10 @@ pub(crate) fn policy_json(info: &PolicyInfo) -> Value {
 async fn decide(S(state): Shared, body: Body) -> Result<Response, ApiError> {
     let bytes = read_body(body, state.max_body).await?;
     let start = Instant::now();
-    let d = state.may_block(|| state.engine().evaluate_json(&bytes));
+    let engine = state.engine();
+    let d = state
+        .may_block(move || engine.evaluate_json(&bytes))
+        .await?;
     state.metrics.decision(&d, start.elapsed());
     Ok(json_response(StatusCode::OK, d.to_json()))
 }
@@ -95,12 +98,18 @@ async fn approve(S(state): Shared, body: Body) -> Result<Response, ApiError> {
     };
     let engine = state.engine();
     let hash = match (req.get("action"), req.get("action_hash")) {
-        (Some(action), None) => state
-            .may_block(|| engine.approve_action_value(action, ttl, uses))
-            .map_err(engine_error)?,
-        (None, Some(Value::String(hash))) => {
+        (Some(action), None) => {
+            let action = action.clone();
             state
-                .may_block(|| engine.approve_hash(hash, ttl, uses))
+                .may_block(move || engine.approve_action_value(&action, ttl, uses))
+                .await?
+                .map_err(engine_error)?
+        }
+        (None, Some(Value::String(hash))) => {
+            let granted = hash.clone();
+            state
+                .may_block(move || engine.approve_hash(&granted, ttl, uses))
+                .await?
                 .map_err(engine_error)?;
             hash.clone()
         }

@@ -1,4 +1,5 @@
 //! What every request shares: the engine, counters, limits and the reload status.
+use crate::http::ApiError;
 use crate::metrics::Metrics;
 use arc_swap::ArcSwap;
 use portcullis::{
@@ -80,16 +81,25 @@ impl State {
         self.engine.load_full()
     }
 
-    /// Runs an engine call that may wait on the shared store (up to its timeout) without
-    /// holding up the other requests of this runtime worker.
-    pub(crate) fn may_block<T>(&self, f: impl FnOnce() -> T) -> T {
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if self.shared.is_some() && multi_thread {
-            tokio::task::block_in_place(f)
-        } else {
-            f()
+    /// Runs an engine call. With a shared store (`--state`) the call may wait on the network
+    /// (up to the store's timeout), so it runs on the blocking pool and the other connections
+    /// of this worker keep being served; without one it runs here. A call that panics is a
+    /// 500 `engine_error`.
+    pub(crate) async fn may_block<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        if self.shared.is_none() {
+            return Ok(f());
         }
+        tokio::task::spawn_blocking(f).await.map_err(|e| {
+            tracing::error!(error = %e, "an engine call failed");
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "engine_error",
+                "the engine call failed",
+            )
+        })
     }
 
     pub(crate) fn reload_failing(&self) -> Option<ReloadFailure> {

@@ -416,3 +416,50 @@ fn sigterm_drains_and_flushes_the_audit_trail() {
     assert_eq!(report.decisions, 200);
     assert!(!server.sock.exists(), "the socket is removed on exit");
 }
+
+/// A request in flight when SIGTERM arrives is answered before the server exits; idle
+/// keep-alive connections are closed at once.
+#[test]
+fn sigterm_answers_the_request_in_flight() {
+    let dir = Dir::new("inflight");
+    let mut server = Server::start(&dir, &["--log-level", "warn"]);
+    let c = server.client(RemoteOptions::default());
+    let body = action("fs.read").to_string();
+    let (head, tail) = body.as_bytes().split_at(body.len() / 2);
+    // The request's headers and half its body: the handler waits for the rest.
+    let mut pending = std::os::unix::net::UnixStream::connect(&server.sock).unwrap();
+    pending
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        pending,
+        "POST /v1/decide HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    pending.write_all(head).unwrap();
+    // In flight: this metrics request and the pending one.
+    wait_until("the pending request to be in flight", || {
+        metric(&c, "portcullis_http_requests_in_flight") == 2
+    });
+    // An idle keep-alive connection, to see the drain start.
+    let mut idle = std::os::unix::net::UnixStream::connect(&server.sock).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    assert!(idle.read(&mut buf).unwrap() > 0);
+    server.signal("TERM");
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    // The drain has begun; the pending request still gets its decision.
+    pending.write_all(tail).unwrap();
+    let mut answer = Vec::new();
+    pending.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("\"effect\":\"allow\""), "{answer}");
+    assert_eq!(server.wait_exit(), Some(0));
+}

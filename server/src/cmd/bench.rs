@@ -37,7 +37,7 @@ fn latency(name: &str, client: &RemoteEngine, n: usize) {
     }
     v.sort();
     println!(
-        "{name:<8} round trip  p50 {:>7.1} µs  p99 {:>7.1} µs  ({n} calls)",
+        "{name:<19} round trip  p50 {:>7.1} µs  p99 {:>7.1} µs  ({n} calls)",
         percentile(&v, 0.50).as_secs_f64() * 1e6,
         percentile(&v, 0.99).as_secs_f64() * 1e6
     );
@@ -59,7 +59,7 @@ fn throughput(name: &str, client: &Arc<RemoteEngine>, threads: usize, n: usize) 
         h.join().unwrap();
     }
     let rate = (threads * n) as f64 / t.elapsed().as_secs_f64();
-    println!("{name:<8} throughput  {threads} thread(s)  {rate:>9.0} decisions/s");
+    println!("{name:<19} throughput  {threads} thread(s)  {rate:>9.0} decisions/s");
 }
 
 fn main() {
@@ -98,7 +98,7 @@ fn main() {
         .spawn()
         .unwrap();
     let unix = Arc::new(RemoteEngine::new(
-        Endpoint::Unix(sock),
+        Endpoint::Unix(sock.clone()),
         RemoteOptions {
             timeout: Duration::from_secs(5),
             ..RemoteOptions::default()
@@ -116,9 +116,19 @@ fn main() {
         assert!(Instant::now() < deadline, "the server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
+    let asleep = RemoteEngine::new(
+        Endpoint::Unix(sock.clone()),
+        RemoteOptions {
+            timeout: Duration::from_secs(5),
+            spin_wait: Duration::ZERO,
+            ..RemoteOptions::default()
+        },
+    );
     println!("== portcullis serve round trip (Rust client, HTTP/1.1 keep-alive) ==");
     latency("socket", &unix, n);
     latency("tcp", &tcp, n);
+    // The client sleeping on the answer at once instead of polling for up to spin_wait.
+    latency("socket, spin_wait 0", &asleep, n);
     for threads in [1, 2] {
         throughput("socket", &unix, threads, n / 2);
         throughput("tcp", &tcp, threads, n / 2);

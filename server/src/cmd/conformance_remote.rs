@@ -44,7 +44,7 @@ fn control(engine: &RemoteEngine, path: &str, body: &Value) -> Result<Value, (u1
                 Err((status, v))
             }
         }
-        Err(e) => Err((0, json!({"error": {"message": e}}))),
+        Err(e) => Err((0, json!({"error": {"message": e.to_string()}}))),
     }
 }
 
