@@ -6,7 +6,7 @@
 # is enough to count the package as present.
 .PHONY: deps nuget-cli
 DEPS_APT = gcc=gcc g++=g++ libc6-dev libcjson-dev valgrind=valgrind redis-server=redis-server \
-	redis-tools=redis-cli $(DOTNET_PACKAGES)
+	redis-tools=redis-cli openssl=openssl $(DOTNET_PACKAGES)
 
 deps:
 	@missing=""; \

@@ -1,7 +1,7 @@
 // RemoteEngine over HTTPS against a real `portcullis serve` ($PORTCULLIS_BIN, default
 // target/release/portcullis) with a TLS listener on 127.0.0.1 and a bearer token. The test
-// makes a private CA and a server certificate for 127.0.0.1 with the openssl command (skipped
-// when it is missing), and a second, unrelated CA: a client that trusts only the wrong CA, or
+// makes a private CA and a server certificate for 127.0.0.1 with the openssl command (`make deps`
+// installs it; the test fails when it is missing), and a second, unrelated CA: a client that trusts only the wrong CA, or
 // that speaks plain HTTP to the TLS listener, gets a deny with code `unavailable`.
 
 import assert from 'node:assert/strict';
@@ -101,7 +101,8 @@ async function waitListening(port, child) {
   throw new Error(`portcullis serve did not listen on 127.0.0.1:${port} within 5 s`);
 }
 
-describe('RemoteEngine over HTTPS', { skip: hasOpenssl() ? false : 'the openssl command is not installed' }, () => {
+describe('RemoteEngine over HTTPS', () => {
+  assert.ok(hasOpenssl(), 'the openssl command is not installed (make deps installs it)');
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-remote-tls-'));
   let child;
   let port;
