@@ -1,8 +1,9 @@
 // RemoteEngine over HTTPS against a real `portcullis serve` ($PORTCULLIS_BIN, default
 // target/release/portcullis) with a TLS listener on 127.0.0.1 and a bearer token. The test
-// makes a private CA and a server certificate for 127.0.0.1 with the openssl command (`make deps`
-// installs it; the test fails when it is missing), and a second, unrelated CA: a client that trusts only the wrong CA, or
-// that speaks plain HTTP to the TLS listener, gets a deny with code `unavailable`.
+// makes a private CA and a server certificate for 127.0.0.1 with the openssl command
+// (`make deps` installs it; the test fails when it is missing), and a second, unrelated CA: a
+// client that trusts only the wrong CA, or that speaks plain HTTP to the TLS listener, gets a
+// deny with code `unavailable`.
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
