@@ -3,8 +3,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { Decision } from './types';
-
 export interface NativePolicyError {
   path: string;
   message: string;
@@ -28,16 +26,20 @@ export interface NativeAuditOptions {
 }
 
 export interface NativeEngineError {
-  kind: 'system_clock' | 'invalid_argument' | 'invalid_action' | 'audit';
+  kind: 'system_clock' | 'invalid_argument' | 'invalid_action' | 'audit' | 'unavailable';
   message: string;
 }
 
 export interface NativeEngine {
   updatePolicy(policy: string): NativePolicyError | null;
+  /** The decision in the compact form (src/compact.ts). */
+  evaluate(action: string): string;
+  /** The verdict in the compact form (src/compact.ts). */
+  evaluateVerdict(action: string): string;
+  /** The decision as JSON text. */
   evaluateJson(action: string): string;
   explain(action: string): string;
-  evaluateJsonObject(action: string): Decision;
-  evaluateValue(action: unknown): string;
+  /** The `invalid_action` deny in the compact form. */
   invalidAction(reason: string): string;
   approveJson(action: string, ttlMs: number, uses: number): string | NativeEngineError;
   approveHash(hash: string, ttlMs: number, uses: number): NativeEngineError | null;
