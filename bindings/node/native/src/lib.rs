@@ -66,7 +66,7 @@ pub struct NativePolicyInfo {
 }
 
 /// An engine call error, as a value. `kind` is `system_clock`, `invalid_argument`,
-/// `invalid_action` or `audit`.
+/// `invalid_action`, `audit` or `unavailable` (the shared state store cannot be reached).
 #[napi(object)]
 pub struct NativeEngineError {
     pub kind: String,
