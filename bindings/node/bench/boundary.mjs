@@ -11,6 +11,7 @@ import { compare, printComparison, workload } from './workload.mjs';
 const require = createRequire(import.meta.url);
 const { native } = require('../dist/cjs/native.js');
 const { encodeJson } = require('../dist/cjs/encode.js');
+const { readDecision, readVerdict } = require('../dist/cjs/compact.js');
 
 const args = process.argv.slice(2);
 const flag = args.indexOf('--iterations');
@@ -20,36 +21,31 @@ const { policy, action } = workload(policyPath, actionPath);
 const policyText = typeof policy === 'string' ? policy : JSON.stringify(policy);
 
 function rows(title, engine) {
-  const text = JSON.stringify(action);
+  const text = encodeJson(action);
   const decisionText = engine.evaluateJson(text);
+  const compactText = engine.evaluate(text);
   const coreNs = JSON.parse(decisionText).eval_ns;
-  const fields = () =>
-    engine.evaluateFields(action.tool, action.agent.id, encodeJson(action.params ?? {}), encodeJson(action.context ?? {}));
-  for (const variant of [engine.evaluateValue(action), fields(), engine.evaluateJson(JSON.stringify(action))]) {
-    if (JSON.parse(variant).action_hash !== JSON.parse(decisionText).action_hash) throw new Error('the variants disagree');
-  }
 
   console.log(`== ${title}: core eval_ns of one call ${(coreNs / 1000).toFixed(2)} µs ==`);
-  console.log('  action in (decision out by JSON.parse in every row):');
-  printComparison(
-    compare(
-      {
-        'JS encoder + text (shipped)': () => JSON.parse(engine.evaluateJson(encodeJson(action))),
-        'JSON.stringify + text (not safe, reference)': () => JSON.parse(engine.evaluateJson(JSON.stringify(action))),
-        'object walk in Rust via Node-API': () => JSON.parse(engine.evaluateValue(action)),
-        'typed fields + encoded params/context': () => JSON.parse(fields()),
-        'text already encoded (lower bound)': () => JSON.parse(engine.evaluateJson(text)),
-      },
-      iterations,
-    ),
-  );
   console.log('  decision out (action in as text in every row):');
   printComparison(
     compare(
       {
-        'JSON text + JSON.parse (shipped)': () => JSON.parse(engine.evaluateJson(text)),
-        'object built in Rust via Node-API': () => engine.evaluateJsonObject(text),
-        'JSON text, not decoded (lower bound)': () => engine.evaluateJson(text),
+        'compact form + object literal (shipped)': () => readDecision(engine.evaluate(text)),
+        'JSON text + JSON.parse (before)': () => JSON.parse(engine.evaluateJson(text)),
+        'verdict only, compact (evaluateVerdict)': () => readVerdict(engine.evaluateVerdict(text)),
+        'compact form, not read (lower bound)': () => engine.evaluate(text),
+      },
+      iterations,
+    ),
+  );
+  console.log('  action in (decision out by the compact form in every row):');
+  printComparison(
+    compare(
+      {
+        'JS encoder + text (shipped)': () => readDecision(engine.evaluate(encodeJson(action))),
+        'JSON.stringify + text (not safe, reference)': () => readDecision(engine.evaluate(JSON.stringify(action))),
+        'text already encoded (lower bound)': () => readDecision(engine.evaluate(text)),
       },
       iterations,
     ),
@@ -61,6 +57,7 @@ function rows(title, engine) {
         'JS encoder': () => encodeJson(action),
         'JSON.stringify': () => JSON.stringify(action),
         'JSON.parse of the decision': () => JSON.parse(decisionText),
+        'reading the compact form': () => readDecision(compactText),
       },
       iterations,
     ),

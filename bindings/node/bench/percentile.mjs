@@ -8,7 +8,7 @@
 // ACTIONS.json is one JSON array of actions. The engine has a manual clock that starts at
 // --start-ms and moves --step-ms after each action (outside the timed region). W untimed calls,
 // then N timed calls, replaying the actions in order, each mode on a fresh engine:
-//   NAME-object  evaluate(action object): the binding encodes it, the decision comes back parsed
+//   NAME-object  evaluate(action object): the binding encodes it, the decision comes back as an object
 //   NAME-text    evaluate(JSON text of the action), encoded once before timing
 // Exits 1 when an evaluation fails (invalid_action or engine_error).
 

@@ -1,7 +1,8 @@
-// Builds the package: the Node-API module (cargo, release profile) into dist/portcullis.node,
-// the TypeScript sources into dist/cjs (CommonJS) and the adapters into dist/esm (.mjs),
-// and the ESM entry point that re-exports the CommonJS engine (one copy of every class, so
-// `instanceof` works whichever way the package was loaded).
+// Builds the package: the Node-API module (`napi build` of @napi-rs/cli, release profile) into
+// dist/portcullis.node with its generated declarations in src/addon.d.ts, the TypeScript sources
+// into dist/cjs (CommonJS) and the adapters into dist/esm (.mjs), and the ESM entry point that
+// re-exports the CommonJS engine (one copy of every class, so `instanceof` works whichever way
+// the package was loaded).
 //
 // Usage: node scripts/build.mjs [--debug | --ts-only] [--quiet]   (CARGO overrides the cargo executable)
 //   --debug    the native module in the dev profile (faster to compile, slower to run)
@@ -9,7 +10,7 @@
 //   --quiet    no cargo progress lines (errors still print)
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,24 +31,19 @@ function run(command, args, options = {}) {
   return result;
 }
 
+// `napi build` runs cargo with an explicit --target, so its artifacts live in
+// target/<host triple>/, apart from the workspace's target/{debug,release}.
 function buildNative() {
-  const args = ['build', '-p', 'portcullis-node', '--message-format=json-render-diagnostics'];
+  const cli = join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
+  const args = [cli, 'build', '--manifest-path', 'native/Cargo.toml', '--package-json-path', 'package.json'];
+  args.push('--output-dir', 'dist', '--dts', '../src/addon.d.ts');
   if (!debug) args.push('--release');
-  if (quiet) args.push('--quiet');
-  const result = run(process.env.CARGO ?? 'cargo', args, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 << 20 });
-  let library;
-  for (const line of result.stdout.toString().split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const message = JSON.parse(line);
-    if (message.reason === 'compiler-artifact' && message.target?.name === 'portcullis_node') {
-      library = message.filenames.find((file) => /\.(so|dylib|dll)$/.test(file));
-    }
-  }
-  if (!library) {
-    console.error('build: cargo did not report the portcullis_node library');
+  if (quiet) args.push('--', '--quiet');
+  run(process.execPath, args);
+  if (!existsSync(join(dist, 'portcullis.node'))) {
+    console.error('build: napi build did not write dist/portcullis.node');
     process.exit(1);
   }
-  copyFileSync(library, join(dist, 'portcullis.node'));
 }
 
 // The ES modules are named .mjs rather than marked by a nested package.json: a nested
@@ -63,6 +59,8 @@ function renameToModules(folder) {
 function buildTypeScript() {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   run(process.execPath, [tsc, '-p', 'tsconfig.json']);
+  // tsc does not copy declaration files: dist/cjs/native.d.ts refers to the addon's.
+  copyFileSync(join(root, 'src', 'addon.d.ts'), join(dist, 'cjs', 'addon.d.ts'));
   run(process.execPath, [tsc, '-p', 'tsconfig.esm.json']);
   renameToModules(join(dist, 'esm'));
 

@@ -20,6 +20,15 @@ const hasOwn = Object.prototype.hasOwnProperty;
 const isEnumerable = Object.prototype.propertyIsEnumerable;
 const quote = JSON.stringify as (value: string) => string;
 const isWellFormed = String.prototype.isWellFormed as (this: string) => boolean;
+const regexExec = RegExp.prototype.exec;
+
+/**
+ * A character `JSON.stringify` would escape (`"`, `\\`, U+0000 to U+001F) or a surrogate (which
+ * may be a lone one): a string without any is its own JSON text between quotes, which is much
+ * cheaper than `JSON.stringify` of a short string. Called through the captured `exec`, so a
+ * changed `RegExp.prototype` cannot change what is encoded.
+ */
+const needsQuoting = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** Nesting limit of actions (POLICY.md §1): the action object itself is level 1. */
 export const MAX_DEPTH = 64;
@@ -103,8 +112,10 @@ function quoteKey(key: string): string {
   return quoted;
 }
 
+const plainSegment = /^[A-Za-z0-9_$-]+$/;
+
 function keySegment(key: string): string {
-  return /^[A-Za-z0-9_$-]+$/.test(key) ? `.${key}` : `[${quote(key)}]`;
+  return regexExec.call(plainSegment, key) !== null ? `.${key}` : `[${quote(key)}]`;
 }
 
 function describeObject(value: object): string {
@@ -125,8 +136,12 @@ class Encoder {
   value(value: unknown, depth: number): void {
     switch (typeof value) {
       case 'string':
-        if (!isWellFormed.call(value)) throw new EncodeError('a string with a lone surrogate is not valid text');
-        this.out += quote(value);
+        if (regexExec.call(needsQuoting, value) === null) {
+          this.out += '"' + value + '"';
+        } else {
+          if (!isWellFormed.call(value)) throw new EncodeError('a string with a lone surrogate is not valid text');
+          this.out += quote(value);
+        }
         break;
       case 'number':
         if (value !== value || value === Infinity || value === -Infinity) {

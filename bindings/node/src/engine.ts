@@ -1,7 +1,8 @@
+import { readDecision, readVerdict, verdictOf } from './compact';
 import { EncodeError, MAX_ACTION_BYTES, MAX_POLICY_DEPTH, encodeJson, wellFormed } from './encode';
-import { PortcullisError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError } from './errors';
+import { PortcullisError, AuditError, ClockError, InvalidActionError, InvalidArgumentError, PolicyError, UnavailableError } from './errors';
 import { native, type NativeAuditOptions, type NativeCreateError, type NativeEngine, type NativeEngineError } from './native';
-import type { Action, AuditRecord, Decision, Explanation, Policy } from './types';
+import type { Action, AuditRecord, Decision, Explanation, Policy, Verdict } from './types';
 
 /** How an engine reads time and bounds its rate-limit state. */
 export interface EngineOptions {
@@ -132,7 +133,31 @@ export class Engine {
    * code `invalid_action` and a reason that says what is wrong.
    */
   evaluate(action: Action | string): Decision {
-    return this.evaluateWithJson(action).decision;
+    try {
+      const text = actionText(action);
+      if (text instanceof EncodeError) return readDecision(this.#native.invalidAction(text.describe('action')));
+      return readDecision(this.#native.evaluate(text));
+    } catch {
+      return this.#failed();
+    }
+  }
+
+  /**
+   * `evaluate`, returning only the verdict: effect, code, deciding rule, `retry_after_ms` and
+   * whether a `modify` rewrote the params. The same decision as `evaluate` (it uses rate limits,
+   * consumes approvals and writes the audit record the same way), without the work of the
+   * lists, texts and action hash: the path for hosts that only act on the effect. A verdict
+   * with `params_modified` must not run the action as passed; hosts whose policies use `modify`
+   * call `evaluate`. Never throws.
+   */
+  evaluateVerdict(action: Action | string): Verdict {
+    try {
+      const text = actionText(action);
+      if (text instanceof EncodeError) return verdictOf(readDecision(this.#native.invalidAction(text.describe('action'))));
+      return readVerdict(this.#native.evaluateVerdict(text));
+    } catch {
+      return verdictOf(this.#failed());
+    }
   }
 
   /**
@@ -152,6 +177,9 @@ export class Engine {
    * Grants an approval for one action: the action (an object, or its JSON text starting with
    * `{`) or its `action_hash` (`sha256:<hex>`). Returns the hash. A later action with that hash that would
    * need approval is allowed instead, `uses` times, until `ttlMs` passes on the engine's clock.
+   * Throws `UnavailableError` when the engine keeps grants in a `state` store that cannot be
+   * reached (the grant is not made), `InvalidActionError` for an action that is not valid and
+   * `InvalidArgumentError` for a bad hash or options.
    */
   approve(actionOrHash: Action | string, options: ApproveOptions): string {
     const { ttlMs, uses } = readApproveOptions(options);
@@ -217,9 +245,9 @@ export class Engine {
     try {
       const text = actionText(action);
       if (text instanceof EncodeError) {
-        return { decision: JSON.parse(this.#native.invalidAction(text.describe('action'))) as Decision, json: null };
+        return { decision: readDecision(this.#native.invalidAction(text.describe('action'))), json: null };
       }
-      return { decision: JSON.parse(this.#native.evaluateJson(text)) as Decision, json: text };
+      return { decision: readDecision(this.#native.evaluate(text)), json: text };
     } catch {
       return { decision: this.#failed(), json: null };
     }
@@ -331,6 +359,8 @@ function engineError(error: NativeEngineError): PortcullisError {
       return new InvalidArgumentError(error.message);
     case 'audit':
       return new AuditError(error.message);
+    case 'unavailable':
+      return new UnavailableError(error.message);
     default:
       return new PortcullisError(error.message);
   }

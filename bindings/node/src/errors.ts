@@ -38,6 +38,13 @@ export class ClockError extends PortcullisError {}
 export class AuditError extends PortcullisError {}
 
 /**
+ * A shared store or remote engine that cannot be reached: `approve` on an engine whose `state`
+ * store is down or refuses the grant, or on a `RemoteEngine` whose server cannot be reached or
+ * answered 5xx. The grant was not made; retry once the store or server answers again.
+ */
+export class UnavailableError extends PortcullisError {}
+
+/**
  * The sentence an agent or a log gets for a decision that is not allow:
  * `Denied by policy: <reason>` or `Approval required by policy: <reason>`.
  */

@@ -27,8 +27,9 @@ export {
   InvalidActionError,
   InvalidArgumentError,
   PolicyError,
+  UnavailableError,
   refusalMessage,
 } from './errors';
 export { guard, type GuardOptions } from './guard';
-export { RemoteEngine, UnavailableError, type RemoteEngineOptions } from './remote';
+export { RemoteEngine, type RemoteEngineOptions } from './remote';
 export type * from './types';

@@ -3,68 +3,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { Decision } from './types';
+// The module's declarations, generated from native/src by `napi build` (scripts/build.mjs).
+import type * as Addon from './addon';
 
-export interface NativePolicyError {
-  path: string;
-  message: string;
-}
+export type { NativeAuditOptions, NativeCreateError, NativeEngine, NativeEngineError, NativePolicyError } from './addon';
 
-export interface NativeCreateError {
-  kind: 'policy' | 'audit' | 'invalid_argument';
-  path: string;
-  message: string;
-}
-
-/** Audit options as `readOptions` validated them; absent keys keep the core's defaults. */
-export interface NativeAuditOptions {
-  sink: 'file' | 'memory';
-  path?: string;
-  maxBytes?: number;
-  flushIntervalMs?: number;
-  fsync?: boolean;
-  overflow?: 'block' | 'drop';
-  queueCapacity?: number;
-}
-
-export interface NativeEngineError {
-  kind: 'system_clock' | 'invalid_argument' | 'invalid_action' | 'audit';
-  message: string;
-}
-
-export interface NativeEngine {
-  updatePolicy(policy: string): NativePolicyError | null;
-  evaluateJson(action: string): string;
-  explain(action: string): string;
-  evaluateJsonObject(action: string): Decision;
-  evaluateValue(action: unknown): string;
-  invalidAction(reason: string): string;
-  approveJson(action: string, ttlMs: number, uses: number): string | NativeEngineError;
-  approveHash(hash: string, ttlMs: number, uses: number): NativeEngineError | null;
-  setTime(unixMs: number): NativeEngineError | null;
-  nowMs(): number;
-  policyInfo(): { name: string; version?: string | null };
-  /** The JSON text of an array of audit records. */
-  drainAudit(max: number): string;
-  flushAudit(): NativeEngineError | null;
-  auditStats(): { recorded: number; dropped: number };
-}
-
-export interface NativeModule {
-  /** The core's largest audit queue, in records. */
-  MAX_QUEUE_CAPACITY: number;
-  NativeEngine: {
-    new (): never;
-    create(
-      policy: string,
-      manual: boolean,
-      startMs: number,
-      maxKeysPerLimit: number,
-      audit?: NativeAuditOptions,
-      state?: string,
-    ): NativeEngine | NativeCreateError;
-  };
-}
+/** The module's exports. */
+export type NativeModule = typeof Addon;
 
 /** The file a build from source writes next to the compiled JavaScript (`dist/portcullis.node`). */
 export const NATIVE_PATH = path.join(__dirname, '..', 'portcullis.node');

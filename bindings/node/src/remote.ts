@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { actionText, type ApproveOptions, type Engine } from './engine';
 import { EncodeError } from './encode';
-import { InvalidActionError, InvalidArgumentError, PortcullisError } from './errors';
+import { InvalidActionError, InvalidArgumentError, UnavailableError } from './errors';
 import type { Action, Decision, DecisionCode, Effect } from './types';
 
 /** Options of a `RemoteEngine`. */
@@ -24,8 +24,6 @@ export interface RemoteEngineOptions {
   ca?: string | Buffer;
 }
 
-/** A grant the server could not make because it could not be reached, or answered 5xx. */
-export class UnavailableError extends PortcullisError {}
 
 const OPTION_KEYS = new Set(['timeoutMs', 'token', 'fallback', 'breakerFailures', 'breakerCooldownMs', 'ca']);
 const EFFECTS: ReadonlySet<string> = new Set<Effect>(['allow', 'deny', 'require_approval']);

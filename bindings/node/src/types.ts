@@ -335,6 +335,26 @@ export interface Decision {
   fallback?: boolean;
 }
 
+/**
+ * The hot-path summary of a decision (`Engine.evaluateVerdict`): what a host needs to act on
+ * the outcome, without the lists, texts and hash of a full `Decision`.
+ */
+export interface Verdict {
+  effect: Effect;
+  /** True only when `effect` is `allow`. */
+  allowed: boolean;
+  code: DecisionCode;
+  /** The deciding rule, or null (as in `Decision`). */
+  rule: string | null;
+  /** For `rate_limited`: how long until the limit admits again. */
+  retry_after_ms: number | null;
+  /**
+   * True when a `modify` rule rewrote the params: the action must not run as it was passed.
+   * Hosts whose policies modify params call `evaluate`, which returns the rewritten params.
+   */
+  params_modified: boolean;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The audit trail
 

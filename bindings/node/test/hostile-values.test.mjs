@@ -89,6 +89,23 @@ describe('inherited properties are never read', () => {
     assert.equal(engine.evaluate(base({ admin: true })).rule, 'no-admin');
   });
 
+  test('a replaced RegExp.prototype.exec cannot let a quote or a lone surrogate through unescaped', () => {
+    const { exec, test: regexTest } = RegExp.prototype;
+    const text = 'a", "admin": true, "b": "';
+    const expected = engine.evaluate(base({ note: text, admin: false }));
+    try {
+      RegExp.prototype.exec = () => null;
+      RegExp.prototype.test = () => false;
+      const decision = engine.evaluate(base({ note: text, admin: false }));
+      assert.equal(decision.action_hash, expected.action_hash);
+      assert.equal(decision.effect, 'allow');
+      invalid(base({ note: 'a\ud800' }), /params\.note: a string with a lone surrogate/);
+    } finally {
+      RegExp.prototype.exec = exec;
+      RegExp.prototype.test = regexTest;
+    }
+  });
+
   test('an array hole is not filled from a polluted Array.prototype', () => {
     Array.prototype[1] = 'filled';
     // eslint-disable-next-line no-sparse-arrays

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { Engine, InvalidArgumentError } from 'portcullis';
+import { Engine, InvalidArgumentError, PortcullisError, UnavailableError } from 'portcullis';
 
 const policy = {
   portcullis: 1,
@@ -90,5 +90,15 @@ describe('state: redis://', () => {
     assert.equal(d.code, 'unavailable');
     assert.equal(d.allowed, false);
     assert.equal(e.evaluate(read).code, 'default');
+  });
+
+  test('approve on a store that is down throws UnavailableError, by action and by hash', async () => {
+    const port = await freePort();
+    const e = Engine.fromPolicy(policy, { state: `redis://127.0.0.1:${port}/0?timeout_ms=200` });
+    const hash = e.evaluate(read).action_hash;
+    const unavailable = (error) =>
+      error instanceof UnavailableError && error instanceof PortcullisError && error.name === 'UnavailableError' && /./.test(error.message);
+    assert.throws(() => e.approve(read, { ttlMs: 60_000 }), unavailable);
+    assert.throws(() => e.approve(hash, { ttlMs: 60_000 }), unavailable);
   });
 });

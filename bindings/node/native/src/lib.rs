@@ -2,18 +2,16 @@
 //!
 //! The JavaScript layer (`bindings/node/src`) owns the public API: it turns user values into
 //! JSON text, validates arguments and maps errors to `Error` subclasses. This module only moves
-//! bytes between V8 and the core: policy and action text in, decision JSON, audit records or
-//! error values out.
+//! text between V8 and the core: policy and action text in; decisions in a compact form (see
+//! `decision.rs`), explanations and audit records as JSON text, and error values out.
 //! It never throws for bad action content; load and argument errors are returned as values so
 //! the JavaScript layer can raise the right error class with every field intact.
 
 mod audit;
 mod decision;
-mod walk;
 
 use audit::{NativeAuditOptions, NativeAuditStats};
-use napi::bindgen_prelude::{Either, Object, Unknown};
-use napi::Env;
+use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 use portcullis::{ClockMode, CreateError, Engine, EngineError, EngineOptions, PolicyError};
 
@@ -68,7 +66,7 @@ pub struct NativePolicyInfo {
 }
 
 /// An engine call error, as a value. `kind` is `system_clock`, `invalid_argument`,
-/// `invalid_action` or `audit`.
+/// `invalid_action`, `audit` or `unavailable` (the shared state store cannot be reached).
 #[napi(object)]
 pub struct NativeEngineError {
     pub kind: String,
@@ -157,7 +155,22 @@ impl NativeEngine {
             .map(Into::into)
     }
 
-    /// Evaluates JSON text; returns the decision as JSON text (POLICY.md §8).
+    /// Evaluates JSON text; returns the decision in the compact form of `decision.rs`, which
+    /// `src/compact.ts` reads.
+    #[napi]
+    pub fn evaluate(&self, action: String) -> String {
+        decision::compact(&self.engine.evaluate_json(action.as_bytes()))
+    }
+
+    /// Evaluates JSON text and returns only the verdict (effect, code, rule, retry, whether
+    /// params were modified) in the compact form of `decision.rs`: the core's hot path.
+    #[napi]
+    pub fn evaluate_verdict(&self, action: String) -> String {
+        decision::compact_verdict(&self.engine.evaluate_json_verdict(action.as_bytes()))
+    }
+
+    /// Evaluates JSON text; returns the decision as JSON text (POLICY.md §8). The reference the
+    /// tests compare the compact form with.
     #[napi]
     pub fn evaluate_json(&self, action: String) -> String {
         self.engine.evaluate_json(action.as_bytes()).to_json()
@@ -169,58 +182,12 @@ impl NativeEngine {
         self.engine.explain(action.as_bytes()).to_json()
     }
 
-    /// Evaluates JSON text; returns the decision built as a JavaScript object.
-    /// A measured alternative (see README.md), not used by the public API.
-    #[napi]
-    pub fn evaluate_json_object<'env>(
-        &self,
-        env: &'env Env,
-        action: String,
-    ) -> napi::Result<Object<'env>> {
-        decision::to_object(env, &self.engine.evaluate_json(action.as_bytes()))
-    }
-
-    /// Evaluates a JavaScript value read directly through Node-API; returns decision JSON text.
-    /// A measured alternative (see README.md), not used by the public API.
-    #[napi]
-    pub fn evaluate_value(&self, env: &Env, action: Unknown<'_>) -> String {
-        match walk::to_json_value(env, action) {
-            Ok(value) => self.engine.evaluate_value(&value).to_json(),
-            Err(reason) => self.invalid_action(reason),
-        }
-    }
-
-    /// Evaluates an action passed as typed fields, with `params` and `context` as JSON text
-    /// (empty for absent) as the JavaScript encoder writes it; returns decision JSON text.
-    /// A measured alternative (see README.md), not used by the public API.
-    #[napi]
-    pub fn evaluate_fields(
-        &self,
-        tool: String,
-        agent_id: String,
-        params: String,
-        context: String,
-    ) -> String {
-        let mut text = format!(
-            r#"{{"tool":{},"agent":{{"id":{}}}"#,
-            serde_json::Value::from(tool),
-            serde_json::Value::from(agent_id)
-        );
-        for (key, json) in [("params", params), ("context", context)] {
-            if !json.is_empty() {
-                text.push_str(&format!(r#","{key}":{json}"#));
-            }
-        }
-        text.push('}');
-        self.engine.evaluate_json(text.as_bytes()).to_json()
-    }
-
     /// The `invalid_action` deny for a value the JavaScript layer could not turn into JSON,
-    /// with `reason` saying what is wrong. Carries the current policy's name and version, and
-    /// is written to the audit trail like every decision.
+    /// with `reason` saying what is wrong, in the compact form. Carries the current policy's
+    /// name and version, and is written to the audit trail like every decision.
     #[napi]
     pub fn invalid_action(&self, reason: String) -> String {
-        self.engine.deny_invalid_action(&reason).to_json()
+        decision::compact(&self.engine.deny_invalid_action(&reason))
     }
 
     /// The current policy's name and version.

@@ -3,6 +3,7 @@ import {
   AuditError,
   Engine,
   PolicyError,
+  UnavailableError,
   guard,
   type Action,
   type AuditOptions,
@@ -12,6 +13,7 @@ import {
   type Decision,
   type Policy,
   type Rule,
+  type Verdict,
 } from 'portcullis';
 import { guardTool, toolInputGuardrail } from 'portcullis/openai';
 import { portcullisMiddleware } from 'portcullis/langchain';
@@ -62,6 +64,12 @@ const effect: 'allow' | 'deny' | 'require_approval' = decision.effect;
 const rule: string | null = decision.rule;
 const hash: string = engine.approve(action, { ttlMs: 1000, uses: 2 });
 engine.evaluate('{"tool": "x", "agent": {"id": "a"}}');
+const verdict: Verdict = engine.evaluateVerdict(action);
+const modified: boolean = verdict.params_modified;
+const retry: number | null = verdict.retry_after_ms;
+// @ts-expect-error: a verdict has no action hash (evaluate returns the full decision)
+verdict.action_hash;
+const unavailable: boolean = new UnavailableError('store down') instanceof Error;
 // @ts-expect-error: an action names its agent
 engine.evaluate({ tool: 'x' });
 // @ts-expect-error: ttlMs is required
