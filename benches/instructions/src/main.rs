@@ -165,7 +165,11 @@ fn run(args: &Args) -> Result<(), String> {
         Ok(())
     };
     // Rate-limit windows need the whole replay to settle; swaps have no state to warm.
-    replay(if args.mode == Mode::Swap { 10 } else { actions.len() })?;
+    replay(if args.mode == Mode::Swap {
+        10
+    } else {
+        actions.len()
+    })?;
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     replay(args.n)?;
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
