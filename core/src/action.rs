@@ -116,58 +116,11 @@ impl<'a> ActionView<'a> {
         }
         let [kind_field, tool_field, agent_field, target_field, params_field, context_field, timestamp_field] =
             fields;
-        let (kind, kind_value) = match present(kind_field) {
-            None => (Kind::ToolCall, &*KIND_TOOL_CALL),
-            Some(k @ Value::String(s)) => match Kind::parse(s) {
-                Some(kind) => (kind, k),
-                None => {
-                    return Err(format!(
-                        "\"kind\" is {}; expected \"tool_call\", \"message\" or \"resource\"",
-                        json::quote(s)
-                    ))
-                }
-            },
-            Some(other) => {
-                return Err(format!(
-                    "\"kind\" must be a string, not {}",
-                    json::show(other)
-                ))
-            }
-        };
+        let (kind, kind_value) = read_kind(kind_field)?;
         let tool_value = tool_field.ok_or("the action lacks \"tool\"")?;
-        let tool = match tool_value {
-            Value::String(s) if !s.is_empty() => s.as_str(),
-            Value::String(_) => return Err("\"tool\" is empty".into()),
-            Value::Null => return Err("the action lacks \"tool\"".into()),
-            other => {
-                return Err(format!(
-                    "\"tool\" must be a string, not {}",
-                    json::show(other)
-                ))
-            }
-        };
-        let agent_obj = match agent_field {
-            Some(Value::Object(a)) => a,
-            None | Some(Value::Null) => return Err("the action lacks \"agent.id\"".into()),
-            Some(other) => {
-                return Err(format!(
-                    "\"agent\" must be an object, not {}",
-                    json::show(other)
-                ))
-            }
-        };
-        let agent_value = agent_obj.get("id").ok_or("the action lacks \"agent.id\"")?;
-        let agent = match agent_value {
-            Value::String(s) if !s.is_empty() => s.as_str(),
-            Value::String(_) => return Err("\"agent.id\" is empty".into()),
-            Value::Null => return Err("the action lacks \"agent.id\"".into()),
-            other => {
-                return Err(format!(
-                    "\"agent.id\" must be a string, not {}",
-                    json::show(other)
-                ))
-            }
-        };
+        let tool = read_name(tool_value, "tool", "the action lacks \"tool\"")?;
+        let agent_value = read_agent(agent_field)?;
+        let agent = read_name(agent_value, "agent.id", "the action lacks \"agent.id\"")?;
         let (target, target_value) = match present(target_field) {
             None => (None, None),
             Some(t @ Value::String(s)) => (Some(s.as_str()), Some(t)),
@@ -178,34 +131,9 @@ impl<'a> ActionView<'a> {
                 ))
             }
         };
-        let object_field = |name: &str, field: Option<&'a Value>| -> Result<&'a Value, String> {
-            match present(field) {
-                None => Ok(&*EMPTY_OBJECT),
-                Some(o @ Value::Object(_)) => Ok(o),
-                Some(other) => Err(format!(
-                    "\"{name}\" must be an object, not {}",
-                    json::show(other)
-                )),
-            }
-        };
         let params = object_field("params", params_field)?;
         let context = object_field("context", context_field)?;
-        match present(timestamp_field) {
-            None => {}
-            Some(Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => {
-                return Err(format!(
-                    "\"timestamp\" {} is not an RFC 3339 date-time",
-                    json::quote(s)
-                ));
-            }
-            Some(Value::String(_)) => {}
-            Some(other) => {
-                return Err(format!(
-                    "\"timestamp\" must be a string, not {}",
-                    json::show(other)
-                ))
-            }
-        }
+        check_timestamp(timestamp_field)?;
         Ok(ActionView {
             kind,
             kind_value,
@@ -239,6 +167,82 @@ impl<'a> ActionView<'a> {
         json::write_jcs_string(self.tool, &mut text);
         text.push('}');
         crate::digest::sha256_tag(text.as_bytes())
+    }
+}
+
+/// `kind`: `tool_call` when absent or null.
+fn read_kind(field: Option<&Value>) -> Result<(Kind, &Value), String> {
+    match present(field) {
+        None => Ok((Kind::ToolCall, &*KIND_TOOL_CALL)),
+        Some(k @ Value::String(s)) => match Kind::parse(s) {
+            Some(kind) => Ok((kind, k)),
+            None => Err(format!(
+                "\"kind\" is {}; expected \"tool_call\", \"message\" or \"resource\"",
+                json::quote(s)
+            )),
+        },
+        Some(other) => Err(format!(
+            "\"kind\" must be a string, not {}",
+            json::show(other)
+        )),
+    }
+}
+
+/// A required, non-empty string (`tool`, `agent.id`); `missing` is the reason when it is null.
+fn read_name<'a>(v: &'a Value, name: &str, missing: &str) -> Result<&'a str, String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Ok(s.as_str()),
+        Value::String(_) => Err(format!("\"{name}\" is empty")),
+        Value::Null => Err(missing.to_owned()),
+        other => Err(format!(
+            "\"{name}\" must be a string, not {}",
+            json::show(other)
+        )),
+    }
+}
+
+/// `agent.id`'s value: `agent` must be an object holding `id`.
+fn read_agent(field: Option<&Value>) -> Result<&Value, String> {
+    let agent = match field {
+        Some(Value::Object(a)) => a,
+        None | Some(Value::Null) => return Err("the action lacks \"agent.id\"".into()),
+        Some(other) => {
+            return Err(format!(
+                "\"agent\" must be an object, not {}",
+                json::show(other)
+            ))
+        }
+    };
+    agent
+        .get("id")
+        .ok_or_else(|| "the action lacks \"agent.id\"".into())
+}
+
+/// `params` or `context`: an object, `{}` when absent or null.
+fn object_field<'a>(name: &str, field: Option<&'a Value>) -> Result<&'a Value, String> {
+    match present(field) {
+        None => Ok(&*EMPTY_OBJECT),
+        Some(o @ Value::Object(_)) => Ok(o),
+        Some(other) => Err(format!(
+            "\"{name}\" must be an object, not {}",
+            json::show(other)
+        )),
+    }
+}
+
+/// `timestamp`, when present, is an RFC 3339 date-time string.
+fn check_timestamp(field: Option<&Value>) -> Result<(), String> {
+    match present(field) {
+        None => Ok(()),
+        Some(Value::String(s)) if chrono::DateTime::parse_from_rfc3339(s).is_err() => Err(format!(
+            "\"timestamp\" {} is not an RFC 3339 date-time",
+            json::quote(s)
+        )),
+        Some(Value::String(_)) => Ok(()),
+        Some(other) => Err(format!(
+            "\"timestamp\" must be a string, not {}",
+            json::show(other)
+        )),
     }
 }
 
