@@ -24,10 +24,10 @@ C_LIBS := -lcjson -lpthread -ldl -lm
 C_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 C_VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=all --error-exitcode=1 \
 	--suppressions=$(C_TEST_DIR)/valgrind.supp
-C_TESTS := rfc3339_test misuse_test struct_test threads_test audit_test deep_policy_test explain_test details_test
+C_TESTS := rfc3339_test misuse_test audit_misuse_test struct_test threads_test audit_test deep_policy_test explain_test details_test
 # Each suite runs natively and under ASan+UBSan; these also run under valgrind (the threads
 # test is left to ASan: under valgrind's serialized threads it proves little and runs long).
-C_VALGRIND_TESTS := misuse_test struct_test audit_test details_test
+C_VALGRIND_TESTS := misuse_test audit_misuse_test struct_test audit_test details_test
 # The audit test checks trails with the verifier that `make tools` builds.
 C_TEST_ENV := PORTCULLIS_BIN=$(ROOT)/target/release/portcullis
 C_CONFORMANCE_DIR := tests/conformance
