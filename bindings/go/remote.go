@@ -53,6 +53,7 @@ type RemoteEngine struct {
 	unix     bool
 	describe string
 	client   *http.Client
+	wire     *wirePool // plain HTTP/1.1 endpoints; nil for https
 	opts     RemoteOptions
 
 	mu        sync.Mutex
@@ -89,10 +90,10 @@ func NewRemote(endpoint string, opts RemoteOptions) (*RemoteEngine, error) {
 			return nil, fmt.Errorf("%w: %q: the socket path is empty", ErrInvalidArgument, endpoint)
 		}
 		var d net.Dialer
-		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", path)
-		}
+		dial := func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "unix", path) }
+		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) }
 		r.base, r.unix, r.describe = "http://portcullis", true, endpoint
+		r.wire = &wirePool{dial: dial, host: "portcullis"}
 	case strings.HasPrefix(endpoint, "tcp:"):
 		hostPort := strings.TrimPrefix(endpoint, "tcp:")
 		if _, _, err := net.SplitHostPort(hostPort); err != nil {
@@ -100,6 +101,7 @@ func NewRemote(endpoint string, opts RemoteOptions) (*RemoteEngine, error) {
 		}
 		r.base = "http://" + hostPort
 		r.describe = r.base
+		r.wire = tcpWire(hostPort)
 	case strings.HasPrefix(endpoint, "http://"), strings.HasPrefix(endpoint, "https://"):
 		hostPort := endpoint[strings.Index(endpoint, "//")+2:]
 		hostPort = strings.TrimSuffix(hostPort, "/")
@@ -108,6 +110,9 @@ func NewRemote(endpoint string, opts RemoteOptions) (*RemoteEngine, error) {
 		}
 		r.base = strings.TrimSuffix(endpoint, "/")
 		r.describe = r.base
+		if strings.HasPrefix(endpoint, "http://") {
+			r.wire = tcpWire(hostPort)
+		}
 	default:
 		return nil, fmt.Errorf("%w: %q: expected unix:PATH, tcp:HOST:PORT, http://HOST:PORT or https://HOST:PORT",
 			ErrInvalidArgument, endpoint)
@@ -116,9 +121,21 @@ func NewRemote(endpoint string, opts RemoteOptions) (*RemoteEngine, error) {
 	return r, nil
 }
 
+// tcpWire is the plain-HTTP round trip to hostPort over TCP.
+func tcpWire(hostPort string) *wirePool {
+	var d net.Dialer
+	return &wirePool{
+		dial: func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", hostPort) },
+		host: hostPort,
+	}
+}
+
 // Close releases idle connections. The fallback engine stays open.
 func (r *RemoteEngine) Close() error {
 	r.client.CloseIdleConnections()
+	if r.wire != nil {
+		r.wire.closeIdle()
+	}
 	return nil
 }
 
@@ -283,6 +300,17 @@ func (r *RemoteEngine) call(method, path string, body []byte) (int, []byte, erro
 }
 
 func (r *RemoteEngine) roundTrip(method, path string, body []byte) (int, []byte, error) {
+	if r.wire != nil {
+		token := r.opts.Token
+		if r.unix {
+			token = ""
+		}
+		status, answer, err := r.wire.roundTrip(method, path, token, body, time.Now().Add(r.opts.Timeout))
+		if err != nil {
+			return 0, nil, r.transportError(err)
+		}
+		return status, answer, nil
+	}
 	req, err := http.NewRequest(method, r.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
@@ -293,11 +321,7 @@ func (r *RemoteEngine) roundTrip(method, path string, body []byte) (int, []byte,
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return 0, nil, fmt.Errorf("the remote engine at %s did not answer within %s", r.describe, r.opts.Timeout)
-		}
-		return 0, nil, fmt.Errorf("cannot reach the remote engine at %s: %v", r.describe, err)
+		return 0, nil, r.transportError(err)
 	}
 	defer resp.Body.Close()
 	// A decision is small; 16 MiB bounds a broken or hostile server.
@@ -306,6 +330,15 @@ func (r *RemoteEngine) roundTrip(method, path string, body []byte) (int, []byte,
 		return 0, nil, fmt.Errorf("cannot read the answer of %s: %v", r.describe, err)
 	}
 	return resp.StatusCode, answer, nil
+}
+
+// transportError says what a failed round trip means for the caller.
+func (r *RemoteEngine) transportError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("the remote engine at %s did not answer within %s", r.describe, r.opts.Timeout)
+	}
+	return fmt.Errorf("cannot reach the remote engine at %s: %v", r.describe, err)
 }
 
 // admit fails at once while the breaker is open; when its cooldown is over,

@@ -1,6 +1,7 @@
 package portcullis_test
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -421,5 +423,45 @@ func TestRemoteOverTLSWithToken(t *testing.T) {
 	}
 	if d := NewRemoteOrFail(t, "http://"+addr, opts).Evaluate(shell); d.Allowed || d.Code != portcullis.CodeUnavailable {
 		t.Errorf("plain HTTP to a TLS listener: %+v", d)
+	}
+}
+
+// A kept connection the server closed while idle is not written to: the next
+// call dials again and gets its answer (it is not an unavailable deny), and
+// every request reaches the server exactly once.
+func TestRemoteRedialsAConnectionTheServerClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var served atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// Answers one request as if keeping the connection, then closes it.
+			if _, err := http.ReadRequest(bufio.NewReader(conn)); err == nil {
+				served.Add(1)
+				body := `{"effect": "deny", "allowed": false, "code": "default", "rule": null, "reason": "r",
+					"matched": [], "shadow": [], "params": null, "retry_after_ms": null, "action_hash": null,
+					"policy": {"name": "p", "version": null}, "eval_ns": 1}`
+				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			}
+			conn.Close()
+		}
+	}()
+	r := NewRemoteOrFail(t, "tcp:"+ln.Addr().String(), portcullis.RemoteOptions{Timeout: time.Second})
+	defer r.Close()
+	for i := 0; i < 3; i++ {
+		if d := r.Evaluate(search("a")); d.Code != portcullis.CodeDefault {
+			t.Fatalf("call %d: %+v", i, d)
+		}
+		time.Sleep(20 * time.Millisecond) // the close reaches the client
+	}
+	if n := served.Load(); n != 3 {
+		t.Errorf("the server answered %d requests, want 3", n)
 	}
 }
