@@ -79,7 +79,9 @@ pub(crate) fn load(
             .map(|(glob, roles)| (glob, with_ancestors(roles, &closure)))
             .collect(),
     );
-    let kept = reusable(root.get("rules"), &rules);
+    // Only an engine that has been updated once keeps its rules for the next update: an
+    // engine that never changes its policy does not pay for the copies.
+    let kept = prev.map(|_| reusable(root.get("rules"), &rules));
     let (rules, limit_states) = carry_over(rules, prev, max_keys);
     let mut snapshot = Snapshot {
         info: header.info,
@@ -98,7 +100,9 @@ pub(crate) fn load(
     assign_field_slots(&mut snapshot.rules);
     build_index(&mut snapshot);
     interner.keep_regexes(rd.into_regexes());
-    interner.keep_rules(rule_cache(doc, kept));
+    if let Some(kept) = kept {
+        interner.keep_rules(rule_cache(doc, kept));
+    }
     Ok(snapshot)
 }
 

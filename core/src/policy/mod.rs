@@ -33,8 +33,9 @@ pub(crate) use parse::MAX_POLICY_DEPTH;
 
 /// Per-engine state that outlives policy swaps: interned rule ids (an id handed out in a
 /// decision stays valid until the engine is dropped), the last policy's regexes (an update
-/// that keeps a regex does not compile it again) and its rules as written and as compiled (an
-/// update that keeps a rule's text does not compile the rule again).
+/// that keeps a regex does not compile it again) and, once the policy has been updated, its
+/// rules as written and as compiled (a later update that keeps a rule's text does not compile
+/// the rule again).
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
     ids: Mutex<HashSet<Arc<str>>>,
