@@ -37,12 +37,17 @@ function next(): string {
   return text.slice(start, at);
 }
 
+/** Starts reading `compact` (after its mark); returns its flags. */
+function begin(compact: string): number {
+  text = compact;
+  at = 1;
+  return count();
+}
+
 /** The decision in `compact`, as `JSON.parse` of its JSON text would give it. */
 export function readDecision(compact: string): Decision {
   if (compact.charCodeAt(0) !== MARK) return parse(compact) as Decision;
-  text = compact;
-  at = 1;
-  const flags = count();
+  const flags = begin(compact);
   const effect = next() as Effect;
   const code = next() as DecisionCode;
   const rule = flags & RULE ? next() : null;
@@ -85,9 +90,7 @@ export function readVerdict(compact: string): Verdict {
     const v = parse(compact) as Verdict;
     return verdict(v.effect, v.code, v.rule, v.retry_after_ms, v.params_modified);
   }
-  text = compact;
-  at = 1;
-  const flags = count();
+  const flags = begin(compact);
   const effect = next() as Effect;
   const code = next() as DecisionCode;
   const rule = flags & RULE ? next() : null;
