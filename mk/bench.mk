@@ -12,7 +12,7 @@
 # BENCH_N timed evaluations per case after BENCH_WARMUP untimed ones, the same in every language
 # (so the MIX lines of one workload must agree). Results go to target/bench/results/.
 .PHONY: bench-workload bench-rust-build bench-criterion bench-rust bench-c bench-node-ref bench-go-ref \
-	bench-dotnet-ref bench-harnesses bench-report bench-table test-bench
+	bench-dotnet-ref bench-allocs bench-harnesses bench-report bench-table test-bench
 TEST_TARGETS += test-bench
 BENCH_TARGETS += bench-table
 
@@ -27,7 +27,7 @@ BENCH_ACTIONS := $(ROOT)/benches/workload/reference-actions.json
 BENCH_ARGS = --n $(BENCH_N) --warmup $(BENCH_WARMUP) --start-ms $(BENCH_START_MS) --step-ms $(BENCH_STEP_MS)
 BENCH_TEE = set -o pipefail; mkdir -p $(BENCH_RESULTS);
 # Every case of the Rust harness, run with a small n by the smoke test.
-BENCH_SMOKE_CASES := ref-value ref-json 1k-value 1k-json 10k-value 10k-json ref-value-audit-memory \
+BENCH_SMOKE_CASES := ref-value ref-json ref-json-verdict 1k-value 1k-json 10k-value 10k-json ref-value-audit-memory \
 	ref-value-audit-file ref-threads1 ref-threads2 ref-threads2-swap subset-value subset-verdict cedar-subset
 bench_empty :=
 bench_space := $(bench_empty) $(bench_empty)
@@ -70,11 +70,16 @@ bench-dotnet-ref: dotnet-build
 	$(BENCH_TEE) cd $(ROOT) && $(MONO) --optimize=all $(DOTNET_OUT)/Portcullis.Bench.exe --percentile $(BENCH_POLICY) \
 	  $(BENCH_ACTIONS) $(BENCH_ARGS) | tee $(BENCH_RESULTS)/dotnet.txt
 
+# Heap allocations per decision (a counting allocator in the instructions harness, no valgrind).
+bench-allocs: instructions-build
+	$(BENCH_TEE) for m in json verdict; do $(INSTRUCTIONS_BIN) --mode $$m --n 20000 || exit 1; done \
+	  | tee $(BENCH_RESULTS)/allocs.txt
+
 # Serially, in this order, so that no two harnesses share the two cores.
 bench-harnesses:
 	@rm -rf $(BENCH_RESULTS)
 	@uptime | sed 's/^/# load before the run: /'
-	@for t in bench-criterion bench-rust bench-c bench-node-ref bench-go-ref bench-dotnet-ref; do \
+	@for t in bench-criterion bench-rust bench-allocs bench-c bench-node-ref bench-go-ref bench-dotnet-ref; do \
 	  $(MAKE) --no-print-directory $$t || exit 1; done
 	@uptime | sed 's/^/# load after the run: /'
 

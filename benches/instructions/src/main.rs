@@ -59,6 +59,17 @@ enum Mode {
     Swap,
 }
 
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Json => "json",
+            Mode::Value => "value",
+            Mode::Verdict => "verdict",
+            Mode::Swap => "swap",
+        }
+    }
+}
+
 struct Args {
     mode: Mode,
     n: usize,
@@ -175,7 +186,8 @@ fn run(args: &Args) -> Result<(), String> {
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
     if args.n > 0 {
         println!(
-            "ALLOC decisions={} allocations={allocations} per_decision={:.2}",
+            "ALLOC mode={} decisions={} allocations={allocations} per_decision={:.2}",
+            args.mode.name(),
             args.n,
             allocations as f64 / args.n as f64
         );

@@ -27,6 +27,7 @@ const CLOCK_BATCH: usize = 16;
 const ALL_CASES: &[&str] = &[
     "ref-value",
     "ref-json",
+    "ref-json-verdict",
     "1k-value",
     "1k-json",
     "10k-value",
@@ -152,6 +153,28 @@ impl Run {
             |i, d: &Decision| {
                 if i >= warmup {
                     mix.add_decision(d);
+                }
+                let _ = engine.set_time(START_MS + (i as i64 + 1) * STEP_MS);
+            },
+        );
+        self.report(case, &summary, &mix);
+        Ok(())
+    }
+
+    /// `evaluate_json_verdict` on the reference workload: effect, code and rule from JSON text,
+    /// on the same actions and clock steps as `ref-json` (so the MIX lines must agree).
+    fn json_verdict(&mut self, case: &str, w: &Workload) -> Result<(), String> {
+        let engine = workload::engine(&w.policy)?;
+        let count = w.texts.len();
+        let mut mix = Mix::default();
+        let warmup = self.args.warmup;
+        let summary = timed(
+            self.args.n,
+            warmup,
+            |i| engine.evaluate_json_verdict(w.texts.get(i % count).map_or(&[][..], Vec::as_slice)),
+            |i, v: &portcullis::Verdict| {
+                if i >= warmup {
+                    mix.add(v.effect, v.code);
                 }
                 let _ = engine.set_time(START_MS + (i as i64 + 1) * STEP_MS);
             },
@@ -489,6 +512,7 @@ impl Run {
                 }
                 self.single(case, &w, mode == "json")
             }
+            "ref-json-verdict" => self.json_verdict(case, &workload::load("ref")?),
             "ref-value-audit-memory" => self.audit(case, &workload::load("ref")?, false),
             "ref-value-audit-file" => self.audit(case, &workload::load("ref")?, true),
             "ref-threads1" => self.threads(case, &workload::load("ref")?, 1, false),
