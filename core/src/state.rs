@@ -7,6 +7,7 @@
 //! all atomically. Decisions that fire no limit and look up no grant make no call at all.
 use crate::approvals::Approvals;
 use crate::limits::{Held, LimitState};
+use crate::small::SmallList;
 use std::fmt;
 
 /// A SHA-256 digest.
@@ -129,6 +130,40 @@ impl StateBackend for InProcess {
     }
 }
 
+/// Locks every limit's counters, returned in request order. Locks are taken in one global
+/// order (by address), never in document order: an update may list the same two limits in
+/// the other order, and a decision on the old snapshot and one on the new would then each
+/// hold one lock and wait for the other forever. A limit listed twice is refused (a second
+/// lock of the same counters would wait for itself).
+fn lock_all<'a>(limits: &[LimitCheck<'a>]) -> Result<Vec<Held<'a>>, StateError> {
+    // (address, index in the request), sorted by address; inline for up to 8 limits.
+    let mut order: SmallList<(usize, usize), 8> = SmallList::new((0, 0));
+    for (i, check) in limits.iter().enumerate() {
+        let state = check.local.ok_or_else(poisoned)?;
+        order.push((std::ptr::from_ref(state) as usize, i));
+    }
+    order.as_mut_slice().sort_unstable();
+    let mut slots: Vec<Option<Held<'a>>> =
+        std::iter::repeat_with(|| None).take(limits.len()).collect();
+    let mut last = None;
+    for &(address, i) in order.as_slice() {
+        if last == Some(address) {
+            return Err(StateError::Failed(
+                "a rate limit was listed twice in one decision".into(),
+            ));
+        }
+        last = Some(address);
+        let state = limits.get(i).and_then(|c| c.local).ok_or_else(poisoned)?;
+        if let Some(slot) = slots.get_mut(i) {
+            *slot = Some(state.lock().ok_or_else(poisoned)?);
+        }
+    }
+    slots
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(poisoned)
+}
+
 impl InProcess {
     /// Finds the grant and checks the limits; admits and consumes only with `commit`.
     fn step(&self, request: &StateRequest<'_>, commit: bool) -> Result<StateOutcome, StateError> {
@@ -141,17 +176,7 @@ impl InProcess {
                 Some(which) => grant = Some((held, hash, which)),
             }
         }
-        // Lock every limit in document order (so concurrent callers never deadlock), check
-        // them all, and admit in all of them only if none is exhausted.
-        let mut held: Vec<Held<'_>> = Vec::with_capacity(request.limits.len());
-        for check in request.limits {
-            held.push(
-                check
-                    .local
-                    .and_then(LimitState::lock)
-                    .ok_or_else(poisoned)?,
-            );
-        }
+        let mut held = lock_all(request.limits)?;
         let mut exhausted: Option<(usize, u64)> = None;
         for (i, (check, h)) in request.limits.iter().zip(held.iter_mut()).enumerate() {
             if let Err(retry) = h.check(&check.key, now, check.max, check.window_ms) {

@@ -185,3 +185,54 @@ impl Replace for [u8] {
             .into_bytes()
     }
 }
+
+/// Two limits listed in one order, then in the other: their counters carry over the update, so
+/// a decision on the old snapshot and one on the new lock the same two counters. Locking them
+/// in document order would let the two decisions wait for each other forever.
+#[test]
+fn reordering_two_limits_while_deciding_never_deadlocks() {
+    let rule_a = r#"{"id": "a", "effect": "rate_limit", "limit": {"max": 1000000, "window": "1h", "per": ["agent"]}}"#;
+    let rule_b = r#"{"id": "b", "effect": "rate_limit", "limit": {"max": 1000000, "window": "1h", "per": ["tool"]}}"#;
+    let policy = |first: &str, second: &str| {
+        format!(
+            r#"{{"portcullis": 1, "name": "p", "default": "allow", "rules": [{first}, {second}]}}"#
+        )
+    };
+    let versions = [policy(rule_a, rule_b), policy(rule_b, rule_a)];
+    let engine = Arc::new(Engine::new(versions[0].as_bytes(), manual()).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let (engine, stop, done_tx) = (engine.clone(), stop.clone(), done_tx.clone());
+        workers.push(thread::spawn(move || {
+            let mut allowed = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let d = engine.evaluate_json(br#"{"tool": "t", "agent": {"id": "a1"}}"#);
+                assert_eq!(d.effect, Effect::Allow, "{}", d.reason);
+                allowed += 1;
+            }
+            done_tx.send(allowed).unwrap();
+        }));
+    }
+    {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        workers.push(thread::spawn(move || {
+            for k in 0..20000 {
+                engine.update_policy(versions[k % 2].as_bytes()).unwrap();
+            }
+            stop.store(true, Ordering::Relaxed);
+        }));
+    }
+    drop(done_tx);
+    let mut total = 0;
+    for _ in 0..2 {
+        total += done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("two decisions waited for each other's rate-limit lock");
+    }
+    assert!(total > 0);
+    for w in workers {
+        w.join().unwrap();
+    }
+}
