@@ -105,3 +105,22 @@ fn a_reused_rule_is_checked_against_the_new_roles() {
     let e = engine.update_policy(&policy("2", json!([r]))).unwrap_err();
     assert!(e.message().contains("undefined role"), "{e}");
 }
+
+/// A document with several problems reports the first in document order, whether it is a new
+/// engine's policy or an update (the loader records key order only when a load fails), and
+/// the order of `roles` is kept on every load.
+#[test]
+fn load_errors_name_the_first_problem_in_document_order() {
+    let text = br#"{"portcullis": 1, "name": "p", "zeta": 1,
+        "rules": [{"id": "r", "effect": "allow", "when": {"field": "tool", "op": "eq", "value": "t"}, "yank": 1, "beta": 2}],
+        "alpha": 2}"#;
+    let first = Engine::new(text, EngineOptions::default()).unwrap_err();
+    assert!(first.to_string().contains("\"zeta\""), "{first}");
+    let engine = Engine::new(&policy("1", json!([])), EngineOptions::default()).unwrap();
+    let again = engine.update_policy(text).unwrap_err();
+    assert_eq!(again.to_string(), first.to_string());
+    let in_rule = br#"{"portcullis": 1, "name": "p",
+        "rules": [{"id": "r", "effect": "allow", "yank": 1, "beta": 2}]}"#;
+    let e = engine.update_policy(in_rule).unwrap_err();
+    assert!(e.to_string().contains("\"yank\""), "{e}");
+}

@@ -8,6 +8,7 @@ use super::load::{
     check_rule_role, defined_roles, parse, read_agents, read_audit, read_header, root_object,
     rule_list, ROOT_KEYS,
 };
+use super::parse::Order;
 use super::reader::{err, Reader};
 use super::roles::{close_roles, read_roles};
 use super::rules::compile_rule;
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 
 /// Every load error found in `bytes`, in document order; empty when the policy loads.
 pub(crate) fn all_errors(bytes: &[u8]) -> Vec<PolicyError> {
-    let (doc, order) = match parse(bytes) {
+    let (doc, order) = match parse(bytes, Order::All) {
         Ok(parsed) => parsed,
         Err(e) => return vec![e],
     };

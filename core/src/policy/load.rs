@@ -1,7 +1,7 @@
 //! The loader: one step per section of the document (header, agents, roles, rules, audit),
 //! then the checks across sections, then the compiled snapshot with carried-over counters.
 use super::index::build_index;
-use super::parse::{parse_policy, ParseError};
+use super::parse::{parse_policy, Order, ParseError};
 use super::reader::{
     array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
 };
@@ -44,13 +44,34 @@ pub(super) type AgentEntry = (Glob, Vec<String>);
 
 /// Loads and compiles a policy document. Counters of `prev`'s limits carry over where a
 /// rule's id, max, window and per set are unchanged.
+///
+/// The first attempt records only the key order a policy's meaning depends on (`roles`); a
+/// document that fails loads again with every object's order, so that the error reported is
+/// the first in document order, as it always was.
 pub(crate) fn load(
     bytes: &[u8],
     prev: Option<&Snapshot>,
     interner: &Interner,
     max_keys: usize,
 ) -> Result<Snapshot, PolicyError> {
-    let (doc, order) = parse(bytes)?;
+    load_recording(bytes, prev, interner, max_keys, Order::Roles).map_err(|first| {
+        match load_recording(bytes, prev, interner, max_keys, Order::All) {
+            Err(in_order) => in_order,
+            // Key order cannot turn a failing document into a loading one; should it ever,
+            // the first error stands (fail closed).
+            Ok(_) => first,
+        }
+    })
+}
+
+fn load_recording(
+    bytes: &[u8],
+    prev: Option<&Snapshot>,
+    interner: &Interner,
+    max_keys: usize,
+    record: Order,
+) -> Result<Snapshot, PolicyError> {
+    let (doc, order) = parse(bytes, record)?;
     let mut rd = Reader::new(order, interner.regexes());
     let root = root_object(&doc)?;
     rd.check_keys(root, "", &ROOT_KEYS, &["portcullis", "name"])?;
@@ -136,7 +157,10 @@ fn rule_cache(doc: Value, compiled: Vec<Option<CompiledRule>>) -> RuleCache {
 }
 
 /// The size check and the parse.
-pub(super) fn parse(bytes: &[u8]) -> Result<(Value, super::reader::KeyOrder), PolicyError> {
+pub(super) fn parse(
+    bytes: &[u8],
+    record: Order,
+) -> Result<(Value, super::reader::KeyOrder), PolicyError> {
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(err(
             "",
@@ -146,7 +170,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<(Value, super::reader::KeyOrder), Po
             ),
         ));
     }
-    parse_policy(bytes).map_err(|e| match e {
+    parse_policy(bytes, record).map_err(|e| match e {
         ParseError::Duplicate { path, key } => err(&path, format!("duplicate key {}", quote(&key))),
         ParseError::TooDeep { .. } => err("", e.to_string()),
         ParseError::Syntax { .. } => err("", format!("the policy is not valid JSON: {e}")),

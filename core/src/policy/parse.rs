@@ -1,7 +1,9 @@
 //! The policy document parser: strict JSON (duplicate keys, non-finite numbers, lone
 //! surrogates and invalid UTF-8 are errors) read without recursion, so a document nested up to
-//! [`MAX_POLICY_DEPTH`] levels loads on a thread with a small stack. Each object's keys are
-//! recorded in document order, by the object's path, for load-error ordering.
+//! [`MAX_POLICY_DEPTH`] levels loads on a thread with a small stack. Object keys are recorded
+//! in document order, by the object's path: those of the `roles` object always (role order is
+//! part of what a policy means), every object's with [`Order::All`] (load errors name the first
+//! problem in document order, so a loader that fails parses again with it).
 use super::reader::KeyOrder;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -27,16 +29,27 @@ pub(crate) enum ParseError {
     TooDeep { limit: usize },
 }
 
+/// Which objects' key order to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Order {
+    /// The top-level `roles` object's only.
+    Roles,
+    /// Every object's.
+    All,
+}
+
 /// One open container.
 enum Frame {
     Array(Vec<Value>),
-    /// The object so far, the key whose value is being read, and the keys in document order.
-    Object(Map<String, Value>, String, Vec<String>),
+    /// The object so far, the key whose value is being read, and (when `Some`) the keys in
+    /// document order.
+    Object(Map<String, Value>, String, Option<Vec<String>>),
 }
 
-/// One step of the path to the value being read.
+/// One step of the path to the value being read. A key is kept as the byte range of its
+/// (already checked) string token and decoded only to name a path in an error.
 enum Seg {
-    Key(String),
+    Key(std::ops::Range<usize>),
     Index(usize),
 }
 
@@ -46,16 +59,18 @@ struct Parser<'a> {
     stack: Vec<Frame>,
     path: Vec<Seg>,
     order: KeyOrder,
+    record: Order,
 }
 
-/// Parses a policy document; returns the value and each object's keys in document order.
-pub(crate) fn parse_policy(bytes: &[u8]) -> Result<(Value, KeyOrder), ParseError> {
+/// Parses a policy document; returns the value and the key order `record` asks for.
+pub(crate) fn parse_policy(bytes: &[u8], record: Order) -> Result<(Value, KeyOrder), ParseError> {
     let mut p = Parser {
         bytes,
         pos: 0,
         stack: Vec::new(),
         path: Vec::new(),
         order: KeyOrder::new(),
+        record,
     };
     let value = p.document()?;
     Ok((value, p.order))
@@ -98,7 +113,8 @@ impl Parser<'_> {
                 }
                 self.pos += 1;
                 self.stack.push(if b == b'{' {
-                    Frame::Object(Map::new(), String::new(), Vec::new())
+                    let keys = self.records_here().then(Vec::new);
+                    Frame::Object(Map::new(), String::new(), keys)
                 } else {
                     Frame::Array(Vec::new())
                 });
@@ -183,7 +199,9 @@ impl Parser<'_> {
         match self.stack.pop() {
             Some(Frame::Array(items)) => Value::Array(items),
             Some(Frame::Object(map, _, keys)) => {
-                self.order.insert(self.path_text(), keys);
+                if let Some(keys) = keys {
+                    self.order.insert(self.path_text(), keys);
+                }
                 Value::Object(map)
             }
             None => Value::Null,
@@ -198,7 +216,9 @@ impl Parser<'_> {
                 Some(_) => self.syntax("key must be a string"),
             });
         }
+        let start = self.pos;
         let key = self.string()?;
+        let token = start..self.pos;
         self.skip_space();
         if self.bytes.get(self.pos) != Some(&b':') {
             return Err(self.syntax("expected `:`"));
@@ -208,12 +228,30 @@ impl Parser<'_> {
             let path = self.path_text();
             return Err(ParseError::Duplicate { path, key });
         }
-        self.path.push(Seg::Key(key.clone()));
+        self.path.push(Seg::Key(token));
         if let Some(Frame::Object(_, slot, keys)) = self.stack.last_mut() {
-            keys.push(key.clone());
+            if let Some(keys) = keys {
+                keys.push(key.clone());
+            }
             *slot = key;
         }
         Ok(())
+    }
+
+    /// Whether the object opening here has its key order recorded: every object with
+    /// [`Order::All`], else only the value of the document's `roles` key.
+    fn records_here(&self) -> bool {
+        match (self.record, self.stack.len(), self.path.as_slice()) {
+            (Order::All, ..) => true,
+            (Order::Roles, 1, [Seg::Key(token)]) => self.key_text(token) == "roles",
+            _ => false,
+        }
+    }
+
+    /// A key's text from its string token (checked when it was read).
+    fn key_text(&self, token: &std::ops::Range<usize>) -> String {
+        let bytes = self.bytes.get(token.clone()).unwrap_or_default();
+        serde_json::from_slice::<String>(bytes).unwrap_or_default()
     }
 
     /// Reads a string token (at its opening quote); escapes, surrogates and UTF-8 are checked
@@ -299,11 +337,11 @@ impl Parser<'_> {
         let mut out = String::new();
         for seg in &self.path {
             match seg {
-                Seg::Key(k) => {
+                Seg::Key(token) => {
                     if !out.is_empty() {
                         out.push('.');
                     }
-                    out.push_str(k);
+                    out.push_str(&self.key_text(token));
                 }
                 Seg::Index(i) => {
                     let _ = write!(out, "[{i}]");
@@ -368,7 +406,7 @@ mod tests {
             "  {\"a\" :\t[ 1 , 2 ] }\n",
         ];
         for text in texts {
-            let (v, _) = parse_policy(text.as_bytes()).unwrap();
+            let (v, _) = parse_policy(text.as_bytes(), Order::All).unwrap();
             let want: Value = serde_json::from_str(text).unwrap();
             assert_eq!(v, want, "{text}");
         }
@@ -396,23 +434,23 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_policy(text.as_bytes()),
+                    parse_policy(text.as_bytes(), Order::All),
                     Err(ParseError::Syntax { .. })
                 ),
                 "{text:?}"
             );
         }
         assert!(matches!(
-            parse_policy(b"[\xff]"),
+            parse_policy(b"[\xff]", Order::All),
             Err(ParseError::Syntax { .. })
         ));
-        let e = parse_policy(b"{\n  \"a\": tru\n}").unwrap_err();
+        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All).unwrap_err();
         assert_eq!(e.to_string(), "expected value at line 2 column 8");
     }
 
     #[test]
     fn duplicate_keys_name_the_object_and_orders_are_kept() {
-        let e = parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#).unwrap_err();
+        let e = parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#, Order::Roles).unwrap_err();
         assert_eq!(
             e,
             ParseError::Duplicate {
@@ -420,24 +458,33 @@ mod tests {
                 key: "b".into()
             }
         );
-        let (_, order) = parse_policy(br#"{"z":1,"a":{"y":1,"b":2},"m":[{"q":1,"p":2}]}"#).unwrap();
+        let (_, order) = parse_policy(
+            br#"{"z":1,"a":{"y":1,"b":2},"m":[{"q":1,"p":2}]}"#,
+            Order::All,
+        )
+        .unwrap();
         assert_eq!(order[""], ["z", "a", "m"]);
         assert_eq!(order["a"], ["y", "b"]);
         assert_eq!(order["m[0]"], ["q", "p"]);
+        // Without `All`, only the top-level `roles` object's order (also under an escaped key).
+        let text = br#"{"z":1,"rol\u0065s":{"w":[],"a":[]},"a":{"roles":{"y":1,"b":2}}}"#;
+        let (_, order) = parse_policy(text, Order::Roles).unwrap();
+        assert_eq!(order.len(), 1);
+        assert_eq!(order["roles"], ["w", "a"]);
     }
 
     #[test]
     fn depth_is_limited_to_512_without_recursion() {
-        assert!(parse_policy(nested(MAX_POLICY_DEPTH).as_bytes()).is_ok());
+        assert!(parse_policy(nested(MAX_POLICY_DEPTH).as_bytes(), Order::All).is_ok());
         assert_eq!(
-            parse_policy(nested(MAX_POLICY_DEPTH + 1).as_bytes()).unwrap_err(),
+            parse_policy(nested(MAX_POLICY_DEPTH + 1).as_bytes(), Order::All).unwrap_err(),
             ParseError::TooDeep { limit: 512 }
         );
         // Far deeper input fails the same way, on a small stack.
         let deep = "[".repeat(1_000_000);
         let e = std::thread::Builder::new()
             .stack_size(64 << 10)
-            .spawn(move || parse_policy(deep.as_bytes()).unwrap_err())
+            .spawn(move || parse_policy(deep.as_bytes(), Order::All).unwrap_err())
             .unwrap()
             .join()
             .unwrap();
