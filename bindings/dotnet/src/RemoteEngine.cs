@@ -349,6 +349,7 @@ namespace Portcullis
             int headEnd = -1;
             int length = -1;
             int status = 0;
+            bool keepAlive = false;
             keep = false;
             while (true)
             {
@@ -373,7 +374,7 @@ namespace Portcullis
                         }
                         if (length < 0) throw new RemoteFailure("the answer of " + describe + " has no content-length");
                         if (length > MaxAnswerBytes) throw new RemoteFailure("the answer of " + describe + " is too large");
-                        keep = head.IndexOf("\r\nconnection: close", StringComparison.Ordinal) < 0;
+                        keepAlive = head.IndexOf("\r\nconnection: close", StringComparison.Ordinal) < 0;
                         headEnd += 4;
                     }
                     else if (buffer.Length > 64 * 1024)
@@ -383,8 +384,9 @@ namespace Portcullis
                 }
                 if (headEnd >= 0 && buffer.Length >= headEnd + length)
                 {
-                    if (buffer.Length > headEnd + length) keep = false;
                     string body = new UTF8Encoding(false, true).GetString(buffer.GetBuffer(), headEnd, length);
+                    // Kept only when the whole answer, and nothing more, was read.
+                    keep = keepAlive && buffer.Length == headEnd + length;
                     return new Answer { Status = status, Body = body };
                 }
                 int n = c.Receive(chunk, deadline);

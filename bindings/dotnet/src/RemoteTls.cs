@@ -1,9 +1,11 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Linq.Expressions;
 using System.Reflection;
 using System.Security.Authentication;
 using System.Security.Cryptography;
@@ -76,12 +78,13 @@ namespace Portcullis
         {
             var inner = new NetworkStream(socket, false);
             string rejected = null;
-            SslStream ssl = mono != null ? mono.Stream(inner)
-                : new SslStream(inner, false, (sender, certificate, chain, errors) =>
-                {
-                    rejected = Check(certificate, chain, errors, target.Host);
-                    return rejected == null;
-                });
+            Func<X509Certificate, X509Chain, SslPolicyErrors, bool> check = (certificate, chain, errors) =>
+            {
+                rejected = Check(certificate, chain, errors, target.Host);
+                return rejected == null;
+            };
+            SslStream ssl = mono != null ? mono.Stream(inner, check)
+                : new SslStream(inner, false, (sender, certificate, chain, errors) => check(certificate, chain, errors));
             string failure;
             try
             {
@@ -96,8 +99,7 @@ namespace Portcullis
             }
             catch (AuthenticationException e)
             {
-                failure = rejected ?? "the server's certificate was rejected: it is not signed by " + Trusted() +
-                          ", is outside its validity period, or is not issued for " + target.Host + " (" + Innermost(e) + ")";
+                failure = rejected ?? "the server's certificate was rejected (" + Innermost(e) + ")";
             }
             catch (Exception e) when (e is IOException || e is SocketException || e is ObjectDisposedException)
             {
@@ -123,11 +125,14 @@ namespace Portcullis
         private string Check(X509Certificate certificate, X509Chain chain, SslPolicyErrors errors, string host)
         {
             if (certificate == null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0) return "the server sent no certificate";
-            if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0) return "the server's certificate is not issued for " + host;
-            if (authorities == null)
+            if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
             {
-                return (errors & SslPolicyErrors.RemoteCertificateChainErrors) == 0 ? null
-                    : "the server's certificate is not trusted: " + Describe(chain) + " (not signed by " + Trusted() + ")";
+                return CheckName(certificate, host) ?? "the server's certificate is not issued for " + host;
+            }
+            // The platform checked the chain against the right roots (the system's, or on Mono the CA file's).
+            if (authorities == null || mono != null)
+            {
+                return (errors & SslPolicyErrors.RemoteCertificateChainErrors) == 0 ? null : Diagnose(certificate, chain, host);
             }
             using (var own = new X509Chain())
             {
@@ -156,12 +161,32 @@ namespace Portcullis
             return null;
         }
 
-        private static string Describe(X509Chain chain)
+        /// <summary>
+        /// Why the platform refused the certificate, for the reason (the platform decided): its
+        /// validity period, its names, or else its issuer.
+        /// </summary>
+        private string Diagnose(X509Certificate certificate, X509Chain chain, string host)
         {
-            if (chain == null) return "no chain";
-            var text = new StringBuilder();
-            foreach (var status in chain.ChainStatus) text.Append(text.Length == 0 ? "" : ", ").Append(status.Status);
-            return text.Length == 0 ? "chain errors" : text.ToString();
+            var c = new X509Certificate2(certificate);
+            DateTime now = DateTime.Now;
+            if (now < c.NotBefore || now > c.NotAfter)
+            {
+                return "the server's certificate is outside its validity period (" + c.NotBefore.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture) +
+                       " to " + c.NotAfter.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture) + ")";
+            }
+            string name = CheckName(certificate, host);
+            if (name != null) return name;
+            IPAddress ip;
+            if (OnMono && IPAddress.TryParse(host, out ip) && c.GetNameInfo(X509NameType.SimpleName, false) != host)
+            {
+                return "Mono's TLS matches an IP host against the certificate's common name, which is not " + host;
+            }
+            var statuses = new StringBuilder();
+            if (chain != null)
+            {
+                foreach (var status in chain.ChainStatus) statuses.Append(statuses.Length == 0 ? " (" : ", ").Append(status.Status);
+            }
+            return "the server's certificate is not signed by " + Trusted() + (statuses.Length == 0 ? "" : statuses.Append(')').ToString());
         }
 
         private static bool SameBytes(byte[] a, byte[] b)
@@ -258,6 +283,9 @@ namespace Portcullis
             private readonly PropertyInfo trustAnchors, searchPaths, streamOf;
             private readonly MethodInfo create;
             private readonly object provider;
+            private readonly PropertyInfo callback;
+            /// <summary>Wraps a check in Mono's own validation delegate type (its last parameter is a Mono enum).</summary>
+            private readonly Func<Func<X509Certificate, X509Chain, SslPolicyErrors, bool>, Delegate> wrap;
 
             internal MonoTrust(X509Certificate2[] authorities, string caFile)
             {
@@ -272,8 +300,11 @@ namespace Portcullis
                     provider = factory.GetMethod("GetProvider", Type.EmptyTypes).Invoke(null, null);
                     create = provider.GetType().GetMethod("CreateSslStream", new[] { typeof(Stream), typeof(bool), settingsType });
                     streamOf = Type.GetType("Mono.Security.Interface.IMonoSslStream" + MonoSecurity, true).GetProperty("SslStream");
+                    callback = settingsType.GetProperty("RemoteCertificateValidationCallback", instance);
+                    wrap = Wrapper(callback.PropertyType);
                 }
-                catch (Exception e) when (e is TypeLoadException || e is FileNotFoundException || e is TargetInvocationException)
+                catch (Exception e) when (e is TypeLoadException || e is FileNotFoundException || e is TargetInvocationException ||
+                                          e is ArgumentException || e is InvalidOperationException || e is NullReferenceException)
                 {
                     throw new InvalidArgumentException("CaFile " + caFile + ": this Mono runtime cannot take a CA for TLS: " + e.Message);
                 }
@@ -283,14 +314,34 @@ namespace Portcullis
                 }
             }
 
+            /// <summary>(host, certificate, chain, errors) => check(certificate, chain, (SslPolicyErrors)errors), as a <paramref name="type"/>.</summary>
+            private static Func<Func<X509Certificate, X509Chain, SslPolicyErrors, bool>, Delegate> Wrapper(Type type)
+            {
+                var check = Expression.Parameter(typeof(Func<X509Certificate, X509Chain, SslPolicyErrors, bool>), "check");
+                var parameters = Array.ConvertAll(type.GetMethod("Invoke").GetParameters(), p => Expression.Parameter(p.ParameterType, p.Name));
+                var body = Expression.Invoke(check, parameters[1], parameters[2],
+                                             Expression.Convert(Expression.Convert(parameters[3], typeof(int)), typeof(SslPolicyErrors)));
+                var lambda = Expression.Lambda(type, body, parameters);
+                return Expression.Lambda<Func<Func<X509Certificate, X509Chain, SslPolicyErrors, bool>, Delegate>>(
+                    Expression.Convert(lambda, typeof(Delegate)), check).Compile();
+            }
+
             /// <summary>An SslStream that trusts only the CA file's certificates ("@trusted": no system roots).</summary>
-            internal SslStream Stream(Stream inner)
+            internal SslStream Stream(Stream inner, Func<X509Certificate, X509Chain, SslPolicyErrors, bool> check)
             {
                 var settings = Activator.CreateInstance(settingsType);
                 trustAnchors.SetValue(settings, new X509CertificateCollection(authorities));
                 searchPaths.SetValue(settings, new[] { "@trusted" });
-                var stream = create.Invoke(provider, new object[] { inner, false, settings });
-                return (SslStream)streamOf.GetValue(stream);
+                callback.SetValue(settings, wrap(check));
+                try
+                {
+                    var stream = create.Invoke(provider, new object[] { inner, false, settings });
+                    return (SslStream)streamOf.GetValue(stream);
+                }
+                catch (TargetInvocationException e)
+                {
+                    throw new RemoteFailure("cannot start TLS on Mono: " + (e.InnerException ?? e).Message);
+                }
             }
         }
     }

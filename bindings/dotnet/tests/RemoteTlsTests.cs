@@ -28,6 +28,8 @@ namespace Portcullis.Tests
             internal readonly string Cert;
             internal readonly string Expired;
             internal readonly string Key;
+            internal readonly string Localhost;
+            internal readonly string LocalhostKey;
             internal readonly string TokenFile;
 
             internal Pki()
@@ -44,6 +46,14 @@ namespace Portcullis.Tests
                 Cert = Sign("server.pem", 2, "1");
                 // Valid until a day before it was issued.
                 Expired = Sign("expired.pem", 3, "-1");
+                // For the name localhost only (DNS entry), with its own key.
+                LocalhostKey = Path.Combine(Dir, "localhost.key");
+                OpenSsl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out localhost.key");
+                File.WriteAllText(Path.Combine(Dir, "localhost.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
+                                  "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\nauthorityKeyIdentifier=keyid\n");
+                OpenSsl("req -new -key localhost.key -subj /CN=localhost -out localhost.csr");
+                OpenSsl("x509 -req -in localhost.csr -CA good-ca.pem -CAkey good-ca.key -set_serial 4 -days 1 -extfile localhost.ext -out localhost.pem");
+                Localhost = Path.Combine(Dir, "localhost.pem");
                 TokenFile = Path.Combine(Dir, "token");
                 File.WriteAllText(TokenFile, Token + "\n");
             }
@@ -90,9 +100,9 @@ namespace Portcullis.Tests
             }
 
             /// <summary>A server with a TLS listener on 127.0.0.1:<paramref name="port"/> presenting <paramref name="cert"/>.</summary>
-            internal RemoteTests.Server Serve(int port, string cert)
+            internal RemoteTests.Server Serve(int port, string cert, string key = null)
             {
-                return new RemoteTests.Server("--listen tcp:127.0.0.1:" + port + " --tls-cert \"" + cert + "\" --tls-key \"" + Key +
+                return new RemoteTests.Server("--listen tcp:127.0.0.1:" + port + " --tls-cert \"" + cert + "\" --tls-key \"" + (key ?? Key) +
                                               "\" --token-file \"" + TokenFile + "\" --watch-interval-ms 0");
             }
 
@@ -144,17 +154,17 @@ namespace Portcullis.Tests
             Assert.Contains(reasonPart, d.Reason, what + " reason");
         }
 
-        /// <summary>Server-side TCP connections established on the port (from /proc/net/tcp).</summary>
-        private static int Established(int port)
+        /// <summary>The client ends (address:port in hex) of the connections established to the server's port, from /proc/net/tcp.</summary>
+        private static string Established(int port)
         {
             string local = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
-            int n = 0;
+            var clients = new System.Collections.Generic.List<string>();
             foreach (var line in File.ReadAllLines("/proc/net/tcp"))
             {
                 var fields = line.Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length > 3 && fields[1].EndsWith(local, StringComparison.Ordinal) && fields[3] == "01") n++;
+                if (fields.Length > 3 && fields[1].EndsWith(local, StringComparison.Ordinal) && fields[3] == "01") clients.Add(fields[2]);
             }
-            return n;
+            return string.Join(" ", clients);
         }
 
         [Test]
@@ -168,6 +178,9 @@ namespace Portcullis.Tests
                 WaitReady(pki, port);
                 using (var remote = new RemoteEngine("https://127.0.0.1:" + port + "/", Options(pki.GoodCa)))
                 {
+                    Assert.True(remote.Evaluate(RemoteTests.Shell).Allowed, "the first call");
+                    string first = Established(port);
+                    Assert.True(first.Length > 0 && first.IndexOf(' ') < 0, "one connection after the first call: " + first);
                     foreach (var action in new[] { RemoteTests.Shell, Rm, @"{""tool"": ""nothing"", ""agent"": {""id"": ""a""}}", "not json" })
                     {
                         Assert.Equal(RemoteTests.Comparable(local.Evaluate(action)), RemoteTests.Comparable(remote.Evaluate(action)), action);
@@ -177,8 +190,8 @@ namespace Portcullis.Tests
                     Assert.Equal(DecisionCode.ApprovalRequired, before.Code, "before the grant");
                     Assert.Equal(before.ActionHash, remote.Approve(pay, TimeSpan.FromMinutes(1)), "granted hash");
                     Assert.Equal(DecisionCode.Approved, remote.Evaluate(pay).Code, "after the grant");
-                    // Every call of this client went over one kept-alive TLS connection.
-                    Assert.Equal(1, Established(port), "connections to the server");
+                    // Every later call went over the first call's kept-alive TLS connection.
+                    Assert.Equal(first, Established(port), "the connection to the server after the other calls");
                 }
             }
         }
@@ -193,13 +206,13 @@ namespace Portcullis.Tests
                 WaitReady(pki, port);
                 using (var other = new RemoteEngine("https://127.0.0.1:" + port, Options(pki.OtherCa, breakerFailures: 2)))
                 {
-                    for (int i = 0; i < 2; i++) AssertUnavailable(other.Evaluate(RemoteTests.Shell), "certificate", "another CA");
+                    for (int i = 0; i < 2; i++) AssertUnavailable(other.Evaluate(RemoteTests.Shell), "certificate is not signed by a CA of CaFile", "another CA");
                     AssertUnavailable(other.Evaluate(RemoteTests.Shell), "circuit open", "after two failed handshakes");
                     Assert.Throws<UnavailableException>(() => other.Approve(RemoteTests.Shell, TimeSpan.FromMinutes(1)), "approve");
                 }
                 using (var system = new RemoteEngine("https://127.0.0.1:" + port, Options(null)))
                 {
-                    AssertUnavailable(system.Evaluate(RemoteTests.Shell), "certificate", "the system's roots");
+                    AssertUnavailable(system.Evaluate(RemoteTests.Shell), "certificate is not signed by a CA the system trusts", "the system's roots");
                 }
                 using (var fallback = Engine.FromPolicy(RemoteTests.Policy))
                 {
@@ -217,16 +230,27 @@ namespace Portcullis.Tests
         [Test]
         public static void A_host_the_certificate_does_not_name_or_an_expired_certificate_gives_unavailable()
         {
-            int port = FreePort(), expiredPort = FreePort();
+            int port = FreePort(), expiredPort = FreePort(), namedPort = FreePort();
             using (var pki = new Pki())
             using (var server = pki.Serve(port, pki.Cert))
             {
                 WaitReady(pki, port);
                 using (var byName = new RemoteEngine("https://localhost:" + port, Options(pki.GoodCa)))
                 {
-                    var d = byName.Evaluate(RemoteTests.Shell);
-                    AssertUnavailable(d, "certificate", "localhost");
-                    Assert.Contains("localhost", d.Reason, "the host in the reason");
+                    AssertUnavailable(byName.Evaluate(RemoteTests.Shell), "certificate is not issued for localhost", "localhost");
+                }
+                using (var namedServer = pki.Serve(namedPort, pki.Localhost, pki.LocalhostKey))
+                using (var named = new RemoteEngine("https://localhost:" + namedPort, Options(pki.GoodCa)))
+                using (var byIp = new RemoteEngine("https://127.0.0.1:" + namedPort, Options(pki.GoodCa)))
+                {
+                    Decision d = null;
+                    for (int i = 0; i < 200 && (d == null || !d.Allowed); i++)
+                    {
+                        if (i > 0) Thread.Sleep(25);
+                        d = named.Evaluate(RemoteTests.Shell);
+                    }
+                    Assert.True(d.Allowed && d.Rule == "shell", "a certificate for the DNS name localhost: " + d);
+                    AssertUnavailable(byIp.Evaluate(RemoteTests.Shell), "certificate is not issued for 127.0.0.1", "127.0.0.1");
                 }
                 using (var expiredServer = pki.Serve(expiredPort, pki.Expired))
                 using (var expired = new RemoteEngine("https://127.0.0.1:" + expiredPort, Options(pki.GoodCa)))
@@ -238,7 +262,7 @@ namespace Portcullis.Tests
                         if (d.Reason.Contains("certificate")) break;
                         Thread.Sleep(25);
                     }
-                    AssertUnavailable(d, "certificate", "expired");
+                    AssertUnavailable(d, "certificate is outside its validity period", "expired");
                 }
             }
         }
