@@ -27,6 +27,11 @@ namespace Portcullis
         private static readonly bool OnMono = Type.GetType("Mono.Runtime") != null;
         // TLS 1.3 has no name in netstandard2.0; Mono's TLS (BoringSSL through btls) stops at 1.2.
         private static readonly SslProtocols Protocols = OnMono ? SslProtocols.Tls12 : SslProtocols.Tls12 | (SslProtocols)12288;
+        /// <summary>
+        /// False makes Mono check a CA file's chain with X509Chain as other runtimes do (the unit
+        /// tests, with RSA certificates: Mono's X509Chain cannot check ECDSA signatures).
+        /// </summary>
+        internal static bool UseMonoTrust = true;
         private readonly X509Certificate2[] authorities;
         private readonly string caFile;
         private readonly MonoTrust mono;
@@ -38,7 +43,7 @@ namespace Portcullis
             if (caFile == null) return;
             authorities = ReadCertificates(caFile);
             // Mono's own chain building cannot check ECDSA signatures; its TLS library can, given the CAs.
-            if (OnMono) mono = new MonoTrust(authorities, caFile);
+            if (OnMono && UseMonoTrust) mono = new MonoTrust(authorities, caFile);
         }
 
         private static X509Certificate2[] ReadCertificates(string path)
@@ -154,7 +159,9 @@ namespace Portcullis
                 {
                     if (status.Status != X509ChainStatusFlags.NoError && status.Status != X509ChainStatusFlags.UntrustedRoot)
                     {
-                        return "the server's certificate is not valid: " + status.Status + " " + status.StatusInformation.Trim();
+                        string info = status.StatusInformation.Trim();
+                        return Validity(new X509Certificate2(certificate)) ?? "the server's certificate is not valid: " + status.Status +
+                               (info.Length == 0 || info == status.Status.ToString() ? "" : " (" + info + ")");
                     }
                 }
             }
@@ -168,13 +175,7 @@ namespace Portcullis
         private string Diagnose(X509Certificate certificate, X509Chain chain, string host)
         {
             var c = new X509Certificate2(certificate);
-            DateTime now = DateTime.Now;
-            if (now < c.NotBefore || now > c.NotAfter)
-            {
-                return "the server's certificate is outside its validity period (" + c.NotBefore.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture) +
-                       " to " + c.NotAfter.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture) + ")";
-            }
-            string name = CheckName(certificate, host);
+            string name = Validity(c) ?? CheckName(certificate, host);
             if (name != null) return name;
             IPAddress ip;
             if (OnMono && IPAddress.TryParse(host, out ip) && c.GetNameInfo(X509NameType.SimpleName, false) != host)
@@ -187,6 +188,14 @@ namespace Portcullis
                 foreach (var status in chain.ChainStatus) statuses.Append(statuses.Length == 0 ? " (" : ", ").Append(status.Status);
             }
             return "the server's certificate is not signed by " + Trusted() + (statuses.Length == 0 ? "" : statuses.Append(')').ToString());
+        }
+
+        private static string Validity(X509Certificate2 c)
+        {
+            DateTime now = DateTime.Now;
+            if (now >= c.NotBefore && now <= c.NotAfter) return null;
+            return "the server's certificate is outside its validity period (" + c.NotBefore.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture) +
+                   " to " + c.NotAfter.ToUniversalTime().ToString("u", CultureInfo.InvariantCulture) + ")";
         }
 
         private static bool SameBytes(byte[] a, byte[] b)

@@ -32,14 +32,18 @@ namespace Portcullis.Tests
             internal readonly string LocalhostKey;
             internal readonly string TokenFile;
 
-            internal Pki()
+            private readonly string keyAlgorithm;
+
+            /// <summary>EC P-256 keys, or RSA 2048 with <paramref name="rsa"/>.</summary>
+            internal Pki(bool rsa = false)
             {
+                keyAlgorithm = rsa ? "RSA -pkeyopt rsa_keygen_bits:2048" : "EC -pkeyopt ec_paramgen_curve:P-256";
                 Dir = Path.Combine(Path.GetTempPath(), "portcullis-tls-" + Guid.NewGuid().ToString("N").Substring(0, 12));
                 Directory.CreateDirectory(Dir);
                 GoodCa = MakeCa("good");
                 OtherCa = MakeCa("other");
                 Key = Path.Combine(Dir, "server.key");
-                OpenSsl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key");
+                OpenSsl("genpkey -algorithm " + keyAlgorithm + " -out server.key");
                 File.WriteAllText(Path.Combine(Dir, "server.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
                                   "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\nauthorityKeyIdentifier=keyid\n");
                 OpenSsl("req -new -key server.key -subj /CN=127.0.0.1 -out server.csr");
@@ -48,7 +52,7 @@ namespace Portcullis.Tests
                 Expired = Sign("expired.pem", 3, "-1");
                 // For the name localhost only (DNS entry), with its own key.
                 LocalhostKey = Path.Combine(Dir, "localhost.key");
-                OpenSsl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out localhost.key");
+                OpenSsl("genpkey -algorithm " + keyAlgorithm + " -out localhost.key");
                 File.WriteAllText(Path.Combine(Dir, "localhost.ext"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
                                   "extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\nauthorityKeyIdentifier=keyid\n");
                 OpenSsl("req -new -key localhost.key -subj /CN=localhost -out localhost.csr");
@@ -60,7 +64,7 @@ namespace Portcullis.Tests
 
             private string MakeCa(string name)
             {
-                OpenSsl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + name + "-ca.key");
+                OpenSsl("genpkey -algorithm " + keyAlgorithm + " -out " + name + "-ca.key");
                 File.WriteAllText(Path.Combine(Dir, name + "-ca.ext"),
                                   "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n");
                 OpenSsl("req -new -key " + name + "-ca.key -subj \"/CN=portcullis test " + name + " CA\" -out " + name + "-ca.csr");
@@ -325,6 +329,41 @@ namespace Portcullis.Tests
                 Assert.Throws<InvalidArgumentException>(() => new RemoteEngine("http://127.0.0.1:1", Options(pki.GoodCa)), "a CA file for plain HTTP");
                 new RemoteEngine("https://portcullis.internal:8443", Options(pki.GoodCa)).Dispose();
                 new RemoteEngine("https://[::1]:8443", Options(pki.GoodCa)).Dispose();
+            }
+        }
+
+        [Test]
+        public static void Off_mono_the_chain_is_checked_against_the_ca_file_only()
+        {
+            int port = FreePort(), expiredPort = FreePort();
+            RemoteTls.UseMonoTrust = false;
+            try
+            {
+                using (var pki = new Pki(rsa: true))
+                using (var server = pki.Serve(port, pki.Cert))
+                using (var expiredServer = pki.Serve(expiredPort, pki.Expired))
+                {
+                    WaitReady(pki, port);
+                    using (var other = new RemoteEngine("https://127.0.0.1:" + port, Options(pki.OtherCa)))
+                    using (var byName = new RemoteEngine("https://localhost:" + port, Options(pki.GoodCa)))
+                    using (var expired = new RemoteEngine("https://127.0.0.1:" + expiredPort, Options(pki.GoodCa)))
+                    {
+                        AssertUnavailable(other.Evaluate(RemoteTests.Shell), "certificate is not signed by a CA of CaFile", "another CA");
+                        AssertUnavailable(byName.Evaluate(RemoteTests.Shell), "certificate is not issued for localhost", "localhost");
+                        Decision d = null;
+                        for (int i = 0; i < 200; i++)
+                        {
+                            d = expired.Evaluate(RemoteTests.Shell);
+                            if (d.Reason.Contains("certificate")) break;
+                            Thread.Sleep(25);
+                        }
+                        AssertUnavailable(d, "certificate is outside its validity period", "expired");
+                    }
+                }
+            }
+            finally
+            {
+                RemoteTls.UseMonoTrust = true;
             }
         }
 
