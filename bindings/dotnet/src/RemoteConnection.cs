@@ -63,7 +63,7 @@ namespace Portcullis
             int port;
             bool hostOk = host != null && (host.StartsWith("[", StringComparison.Ordinal)
                 ? host.EndsWith("]", StringComparison.Ordinal) && IPAddress.TryParse(host.Substring(1, host.Length - 2), out ip) && ip.AddressFamily == AddressFamily.InterNetworkV6
-                : IPAddress.TryParse(host, out ip) ? ip.AddressFamily == AddressFamily.InterNetwork : secure && IsDnsName(host));
+                : IPAddress.TryParse(host, out ip) || (secure && IsDnsName(host)));
             if (!hostOk || !int.TryParse(hostPort.Substring(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) ||
                 port < 1 || port > 65535)
             {

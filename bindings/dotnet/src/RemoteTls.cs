@@ -2,10 +2,10 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
+using System.Linq.Expressions;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Linq.Expressions;
 using System.Reflection;
 using System.Security.Authentication;
 using System.Security.Cryptography;
@@ -85,7 +85,14 @@ namespace Portcullis
             string rejected = null;
             Func<X509Certificate, X509Chain, SslPolicyErrors, bool> check = (certificate, chain, errors) =>
             {
-                rejected = Check(certificate, chain, errors, target.Host);
+                try
+                {
+                    rejected = Check(certificate, chain, errors, target.Host);
+                }
+                catch (CryptographicException e)
+                {
+                    rejected = "the server's certificate cannot be read: " + e.Message;
+                }
                 return rejected == null;
             };
             SslStream ssl = mono != null ? mono.Stream(inner, check)
@@ -106,7 +113,7 @@ namespace Portcullis
             {
                 failure = rejected ?? "the server's certificate was rejected (" + Innermost(e) + ")";
             }
-            catch (Exception e) when (e is IOException || e is SocketException || e is ObjectDisposedException)
+            catch (Exception e) when (e is IOException || e is SocketException || e is ObjectDisposedException || e is CryptographicException)
             {
                 failure = rejected ?? Innermost(e);
             }
@@ -126,7 +133,10 @@ namespace Portcullis
             return e.Message.Split('\n')[0].Trim();
         }
 
-        /// <summary>Why the platform's verdict on the certificate is a refusal, or null to accept it (outside Mono with a CA file).</summary>
+        /// <summary>
+        /// Why the certificate is refused, or null to accept it: the platform's verdict, except
+        /// outside Mono with a CA file, where the chain must end at one of the file's CAs.
+        /// </summary>
         private string Check(X509Certificate certificate, X509Chain chain, SslPolicyErrors errors, string host)
         {
             if (certificate == null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0) return "the server sent no certificate";

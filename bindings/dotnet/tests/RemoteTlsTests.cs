@@ -320,7 +320,7 @@ namespace Portcullis.Tests
         {
             using (var pki = new Pki())
             {
-                foreach (var bad in new[] { "https://", "https://:443", "https://host", "https://bad_host:1", "https://-x:1", "https://127.0.0.1:0", "https://[::1:1" })
+                foreach (var bad in new[] { "https://", "https://:443", "https://host", "https://bad_host:1", "https://-x:1", "https://127.0.0.1:0", "https://[::1:1", "https://[127.0.0.1]:1", "http://pc.internal:80", "tcp:pc.internal:80" })
                 {
                     Assert.Throws<InvalidArgumentException>(() => new RemoteEngine(bad), bad);
                 }
@@ -329,6 +329,8 @@ namespace Portcullis.Tests
                 Assert.Throws<InvalidArgumentException>(() => new RemoteEngine("http://127.0.0.1:1", Options(pki.GoodCa)), "a CA file for plain HTTP");
                 new RemoteEngine("https://portcullis.internal:8443", Options(pki.GoodCa)).Dispose();
                 new RemoteEngine("https://[::1]:8443", Options(pki.GoodCa)).Dispose();
+                new RemoteEngine("tcp:[::1]:8080").Dispose();
+                new RemoteEngine("http://::1:8080").Dispose();
             }
         }
 
