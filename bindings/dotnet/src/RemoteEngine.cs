@@ -9,33 +9,13 @@ using System.Threading;
 
 namespace Portcullis
 {
-    /// <summary>Options of a <see cref="RemoteEngine"/>.</summary>
-    public sealed class RemoteOptions
-    {
-        /// <summary>Time allowed for one call: connecting, sending and reading the whole answer (default 250 ms).</summary>
-        public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(250);
-
-        /// <summary>Sent as <c>Authorization: Bearer</c> over TCP (never over a Unix socket).</summary>
-        public string Token { get; set; }
-
-        /// <summary>
-        /// An in-process engine that decides when the remote engine is unavailable; its decisions
-        /// have <see cref="Decision.Fallback"/> set. The remote engine does not dispose it.
-        /// </summary>
-        public Engine Fallback { get; set; }
-
-        /// <summary>Consecutive failures (transport errors, timeouts, 5xx) that open the circuit breaker (default 5; 0 never opens it).</summary>
-        public int BreakerFailures { get; set; } = 5;
-
-        /// <summary>How long an open breaker fails calls at once before one call probes <c>GET /readyz</c> (default 500 ms).</summary>
-        public TimeSpan BreakerCooldown { get; set; } = TimeSpan.FromMilliseconds(500);
-    }
-
     /// <summary>
     /// A client of <c>portcullis serve</c> with the local <see cref="Engine"/>'s Evaluate and
-    /// Approve, over a Unix socket or plain HTTP on TCP (reach a TLS listener through a local
-    /// proxy). It fails closed: a failed call (no connection, timeout, an error status, an
-    /// answer that is not a valid decision) is a deny with code <see cref="DecisionCode.Unavailable"/>
+    /// Approve, over a Unix socket, plain HTTP on TCP, or HTTPS (TLS 1.2 or later, the
+    /// certificate checked against <see cref="RemoteOptions.CaFile"/> or the system's roots and
+    /// the endpoint's host), with keep-alive connections. It fails closed: a failed call (no
+    /// connection, timeout, an error status, an answer that is not a valid decision, a failed TLS
+    /// handshake, a certificate that is not trusted or not for the host) is a deny with code <see cref="DecisionCode.Unavailable"/>
     /// and a reason, or, with <see cref="RemoteOptions.Fallback"/>, that engine's decision with
     /// <see cref="Decision.Fallback"/> set. Evaluate never throws for a failed call, and a
     /// decision is never retried (no action is counted twice, no grant consumed twice).
@@ -44,11 +24,10 @@ namespace Portcullis
     public sealed class RemoteEngine : IDisposable
     {
         private const int MaxAnswerBytes = 16 << 20;
-        private readonly EndPoint endpoint;
-        private readonly bool unix;
+        private readonly RemoteTarget target;
         private readonly string describe;
         private readonly RemoteOptions options;
-        private readonly ConcurrentBag<Socket> pool = new ConcurrentBag<Socket>();
+        private readonly ConcurrentBag<RemoteConnection> pool = new ConcurrentBag<RemoteConnection>();
         private readonly object breakerLock = new object();
         private int failures;
         private DateTime openUntil;
@@ -56,36 +35,20 @@ namespace Portcullis
         private int probing;
         private bool disposed;
 
-        /// <summary>A client of the server at <c>unix:PATH</c> or <c>tcp:IP:PORT</c> / <c>http://IP:PORT</c>. Nothing connects until the first call.</summary>
-        /// <exception cref="InvalidArgumentException">The endpoint or an option is malformed.</exception>
+        /// <summary>
+        /// A client of the server at <c>unix:PATH</c>, <c>tcp:IP:PORT</c> / <c>http://IP:PORT</c>, or
+        /// <c>https://HOST:PORT</c> (HOST an IP address or a DNS name, which the server's
+        /// certificate must name). Nothing connects until the first call.
+        /// </summary>
+        /// <exception cref="InvalidArgumentException">The endpoint or an option is malformed, or <see cref="RemoteOptions.CaFile"/> cannot be read.</exception>
         public RemoteEngine(string endpoint, RemoteOptions options = null)
         {
             if (endpoint == null) throw new ArgumentNullException(nameof(endpoint));
             this.options = options ?? new RemoteOptions();
             if (this.options.Timeout <= TimeSpan.Zero) throw new InvalidArgumentException("Timeout must be positive");
             if (this.options.BreakerFailures < 0) throw new InvalidArgumentException("BreakerFailures must be 0 or more");
+            target = RemoteTarget.Parse(endpoint, this.options);
             describe = endpoint;
-            if (endpoint.StartsWith("unix:", StringComparison.Ordinal))
-            {
-                string path = endpoint.Substring(5);
-                if (path.Length == 0) throw new InvalidArgumentException(endpoint + ": the socket path is empty");
-                this.endpoint = new UnixSocketEndPoint(path);
-                unix = true;
-                return;
-            }
-            string hostPort = endpoint.StartsWith("tcp:", StringComparison.Ordinal) ? endpoint.Substring(4)
-                : endpoint.StartsWith("http://", StringComparison.Ordinal) ? endpoint.Substring(7).TrimEnd('/')
-                : null;
-            int colon = hostPort == null ? -1 : hostPort.LastIndexOf(':');
-            IPAddress ip;
-            int port;
-            if (colon <= 0 || !IPAddress.TryParse(hostPort.Substring(0, colon).Trim('[', ']'), out ip) ||
-                !int.TryParse(hostPort.Substring(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out port) ||
-                port < 1 || port > 65535)
-            {
-                throw new InvalidArgumentException(endpoint + ": expected unix:PATH, tcp:IP:PORT or http://IP:PORT");
-            }
-            this.endpoint = new IPEndPoint(ip, port);
         }
 
         /// <summary>Decides an action given as JSON text on the remote engine. Never throws for a failed call.</summary>
@@ -196,8 +159,8 @@ namespace Portcullis
         public void Dispose()
         {
             disposed = true;
-            Socket s;
-            while (pool.TryTake(out s)) s.Dispose();
+            RemoteConnection c;
+            while (pool.TryTake(out c)) c.Dispose();
         }
 
         private Decision Unavailable(string actionJson, string cause)
@@ -241,14 +204,6 @@ namespace Portcullis
         {
             internal int Status;
             internal string Body;
-        }
-
-        /// <summary>A call that failed before an answer arrived.</summary>
-        private sealed class RemoteFailure : Exception
-        {
-            internal RemoteFailure(string message) : base(message)
-            {
-            }
         }
 
         private Answer Call(string method, string path, string body)
@@ -323,81 +278,48 @@ namespace Portcullis
         }
 
         /// <summary>A pooled connection the server has not closed, or a new one.</summary>
-        private Socket Checkout(DateTime deadline)
+        private RemoteConnection Checkout(DateTime deadline)
         {
-            Socket s;
-            while (pool.TryTake(out s))
+            RemoteConnection c;
+            while (pool.TryTake(out c))
             {
-                // Readable while idle means closed (or garbage from the server): never reuse it.
-                if (!s.Poll(0, SelectMode.SelectRead)) return s;
-                s.Dispose();
+                if (c.IdleAndOpen) return c;
+                c.Dispose();
             }
-            s = unix ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
-                     : new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                var connect = s.BeginConnect(endpoint, null, null);
-                if (!connect.AsyncWaitHandle.WaitOne(Remaining(deadline)))
-                {
-                    throw new RemoteFailure("the remote engine at " + describe + " did not answer within " + Millis() + " ms");
-                }
-                s.EndConnect(connect);
-                return s;
-            }
-            catch (SocketException e)
-            {
-                s.Dispose();
-                throw new RemoteFailure("cannot connect to " + describe + ": " + e.Message);
-            }
-            catch (RemoteFailure)
-            {
-                s.Dispose();
-                throw;
-            }
-        }
-
-        private string Millis()
-        {
-            return ((long)options.Timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-        }
-
-        private static int Remaining(DateTime deadline)
-        {
-            double ms = (deadline - DateTime.UtcNow).TotalMilliseconds;
-            return ms < 1 ? 1 : ms > int.MaxValue ? int.MaxValue : (int)ms;
+            return RemoteConnection.Open(target, deadline);
         }
 
         /// <summary>One HTTP/1.1 round trip, sent once.</summary>
         private Answer RoundTrip(string method, string path, string body)
         {
             var deadline = DateTime.UtcNow + options.Timeout;
-            var s = Checkout(deadline);
+            var c = Checkout(deadline);
             bool keep = false;
             try
             {
                 byte[] payload = body == null ? new byte[0] : new UTF8Encoding(false, true).GetBytes(body);
                 var head = new StringBuilder();
                 head.Append(method).Append(' ').Append(path).Append(" HTTP/1.1\r\nHost: portcullis\r\nContent-Type: application/json\r\n");
-                if (options.Token != null && !unix) head.Append("Authorization: Bearer ").Append(options.Token).Append("\r\n");
+                if (options.Token != null && !target.Unix) head.Append("Authorization: Bearer ").Append(options.Token).Append("\r\n");
                 head.Append("Content-Length: ").Append(payload.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n\r\n");
                 byte[] headBytes = Encoding.ASCII.GetBytes(head.ToString());
-                s.SendTimeout = Remaining(deadline);
-                s.Send(headBytes);
-                if (payload.Length > 0) s.Send(payload);
-                var answer = Read(s, deadline, out keep);
-                return answer;
+                var request = new byte[headBytes.Length + payload.Length];
+                Buffer.BlockCopy(headBytes, 0, request, 0, headBytes.Length);
+                Buffer.BlockCopy(payload, 0, request, headBytes.Length, payload.Length);
+                c.Send(request, deadline);
+                return Read(c, deadline, out keep);
             }
             catch (SocketException e)
             {
-                if (e.SocketErrorCode == SocketError.TimedOut || e.SocketErrorCode == SocketError.WouldBlock)
-                {
-                    throw new RemoteFailure("the remote engine at " + describe + " did not answer within " + Millis() + " ms");
-                }
-                throw new RemoteFailure("the remote engine at " + describe + " failed: " + e.Message);
+                throw Transport(e);
+            }
+            catch (IOException e)
+            {
+                throw Transport(e.InnerException as SocketException ?? (Exception)e);
             }
             catch (ObjectDisposedException e)
             {
-                throw new RemoteFailure("the remote engine at " + describe + " failed: " + e.Message);
+                throw target.Broken(e.Message);
             }
             catch (DecoderFallbackException)
             {
@@ -405,18 +327,29 @@ namespace Portcullis
             }
             finally
             {
-                if (keep && !disposed) pool.Add(s);
-                else s.Dispose();
+                if (keep && !disposed) pool.Add(c);
+                else c.Dispose();
             }
         }
 
-        private Answer Read(Socket s, DateTime deadline, out bool keep)
+        private RemoteFailure Transport(Exception e)
+        {
+            var socket = e as SocketException;
+            if (socket != null && (socket.SocketErrorCode == SocketError.TimedOut || socket.SocketErrorCode == SocketError.WouldBlock))
+            {
+                return target.TimedOut();
+            }
+            return target.Broken(e.Message);
+        }
+
+        private Answer Read(RemoteConnection c, DateTime deadline, out bool keep)
         {
             var buffer = new MemoryStream();
             var chunk = new byte[16 * 1024];
             int headEnd = -1;
             int length = -1;
             int status = 0;
+            bool keepAlive = false;
             keep = false;
             while (true)
             {
@@ -441,7 +374,7 @@ namespace Portcullis
                         }
                         if (length < 0) throw new RemoteFailure("the answer of " + describe + " has no content-length");
                         if (length > MaxAnswerBytes) throw new RemoteFailure("the answer of " + describe + " is too large");
-                        keep = head.IndexOf("\r\nconnection: close", StringComparison.Ordinal) < 0;
+                        keepAlive = head.IndexOf("\r\nconnection: close", StringComparison.Ordinal) < 0;
                         headEnd += 4;
                     }
                     else if (buffer.Length > 64 * 1024)
@@ -451,16 +384,12 @@ namespace Portcullis
                 }
                 if (headEnd >= 0 && buffer.Length >= headEnd + length)
                 {
-                    if (buffer.Length > headEnd + length) keep = false;
                     string body = new UTF8Encoding(false, true).GetString(buffer.GetBuffer(), headEnd, length);
+                    // Kept only when the whole answer, and nothing more, was read.
+                    keep = keepAlive && buffer.Length == headEnd + length;
                     return new Answer { Status = status, Body = body };
                 }
-                s.ReceiveTimeout = Remaining(deadline);
-                if (DateTime.UtcNow >= deadline)
-                {
-                    throw new RemoteFailure("the remote engine at " + describe + " did not answer within " + Millis() + " ms");
-                }
-                int n = s.Receive(chunk);
+                int n = c.Receive(chunk, deadline);
                 if (n == 0) throw new RemoteFailure("the remote engine at " + describe + " closed the connection");
                 buffer.Write(chunk, 0, n);
             }

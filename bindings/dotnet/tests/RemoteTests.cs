@@ -14,7 +14,7 @@ namespace Portcullis.Tests
     /// </summary>
     internal static class RemoteTests
     {
-        private const string Policy = @"{""portcullis"": 1, ""name"": ""remote-test"", ""version"": ""7"", ""rules"": [
+        internal const string Policy = @"{""portcullis"": 1, ""name"": ""remote-test"", ""version"": ""7"", ""rules"": [
   {""id"": ""no-rm"", ""effect"": ""deny"", ""match"": {""tool"": [""shell""]}, ""when"": {""field"": ""params.cmd"", ""contains"": ""rm -rf""}},
   {""id"": ""shell"", ""effect"": ""allow"", ""match"": {""tool"": [""shell""]}},
   {""id"": ""search"", ""effect"": ""allow"", ""match"": {""tool"": [""search""]}},
@@ -24,11 +24,11 @@ namespace Portcullis.Tests
         private const string FallbackPolicy = @"{""portcullis"": 1, ""name"": ""fallback"",
   ""rules"": [{""id"": ""fallback-search"", ""effect"": ""allow"", ""match"": {""tool"": [""search""]}}]}";
 
-        private const string Shell = @"{""tool"": ""shell"", ""agent"": {""id"": ""a""}, ""params"": {""cmd"": ""ls""}}";
+        internal const string Shell = @"{""tool"": ""shell"", ""agent"": {""id"": ""a""}, ""params"": {""cmd"": ""ls""}}";
         private const string Search = @"{""tool"": ""search"", ""agent"": {""id"": ""a""}}";
 
         /// <summary>A <c>portcullis serve</c> process; killed on Dispose.</summary>
-        private sealed class Server : IDisposable
+        internal sealed class Server : IDisposable
         {
             internal readonly string Dir;
             internal readonly string Socket;
@@ -135,7 +135,7 @@ namespace Portcullis.Tests
         /// The decision JSON without what legitimately differs between two engines: eval_ns, and
         /// retry_after_ms, which reads each engine's own clock (checked to be within the window).
         /// </summary>
-        private static string Comparable(Decision d)
+        internal static string Comparable(Decision d)
         {
             if (d.Code == DecisionCode.RateLimited)
             {
