@@ -124,3 +124,59 @@ fn load_errors_name_the_first_problem_in_document_order() {
     let e = engine.update_policy(in_rule).unwrap_err();
     assert!(e.to_string().contains("\"yank\""), "{e}");
 }
+
+/// Rules whose bytes are unchanged are not parsed again; the same rules written with other
+/// white space are recognised by value; brackets and quotes inside strings do not confuse
+/// where a rule's text ends.
+#[test]
+fn rules_reused_by_text_and_by_value_decide_as_a_fresh_engine() {
+    let tricky = json!({"id": "r1", "effect": "deny", "match": {"tool": ["t"]},
+                        "when": {"field": "params.q", "matches": "^\\]\"\\}"}});
+    let allow = json!({"id": "r2", "effect": "allow", "match": {"tool": ["t"]}});
+    let compact = |version: &str, rules: Value| policy(version, rules);
+    let pretty = |version: &str, rules: Value| {
+        serde_json::to_vec_pretty(&json!({
+            "portcullis": 1, "name": "update", "version": version, "default": "deny",
+            "rules": rules
+        }))
+        .unwrap()
+    };
+    let engine = Engine::new(
+        &compact("1", json!([tricky, allow])),
+        EngineOptions::default(),
+    )
+    .unwrap();
+    let check = |engine: &Engine| {
+        assert_eq!(
+            effect(engine, "t", json!({"q": "]\"} x"})),
+            (Effect::Deny, Some("r1".into()))
+        );
+        assert_eq!(
+            effect(engine, "t", json!({"q": "x"})),
+            (Effect::Allow, Some("r2".into()))
+        );
+    };
+    check(&engine);
+    for (version, text) in [
+        ("2", compact("2", json!([tricky, allow]))),
+        ("3", compact("3", json!([tricky, allow]))),
+        ("4", pretty("4", json!([tricky, allow]))),
+        ("5", pretty("5", json!([allow, tricky]))),
+        ("6", compact("6", json!([tricky, allow]))),
+    ] {
+        engine.update_policy(&text).unwrap();
+        assert_eq!(engine.policy_info().version.as_deref(), Some(version));
+        check(&engine);
+        let fresh = Engine::new(&text, EngineOptions::default()).unwrap();
+        check(&fresh);
+    }
+    // A changed rule after text reuse takes effect.
+    let deny_all = json!({"id": "r2", "effect": "deny", "match": {"tool": ["t"]}});
+    engine
+        .update_policy(&compact("7", json!([tricky, deny_all])))
+        .unwrap();
+    assert_eq!(
+        effect(&engine, "t", json!({"q": "x"})),
+        (Effect::Deny, Some("r2".into()))
+    );
+}

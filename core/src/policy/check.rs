@@ -20,8 +20,8 @@ use std::collections::HashMap;
 
 /// Every load error found in `bytes`, in document order; empty when the policy loads.
 pub(crate) fn all_errors(bytes: &[u8]) -> Vec<PolicyError> {
-    let (doc, order) = match parse(bytes, Order::All) {
-        Ok(parsed) => parsed,
+    let (doc, order) = match parse(bytes, Order::All, &|_| false) {
+        Ok(parsed) => (parsed.value, parsed.order),
         Err(e) => return vec![e],
     };
     let root = match root_object(&doc) {

@@ -1,12 +1,14 @@
 //! The loader: one step per section of the document (header, agents, roles, rules, audit),
 //! then the checks across sections, then the compiled snapshot with carried-over counters.
 use super::index::build_index;
-use super::parse::{parse_policy, Order, ParseError};
+use super::parse::{parse_policy, Order, ParseError, Parsed, RuleSpan};
 use super::reader::{
     array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
 };
 use super::roles::{close_roles, read_roles, Inherits};
-use super::rules::{assign_field_slots, compile_rule, reusable_depth, reuse_rule, CompiledRule};
+use super::rules::{
+    assign_field_slots, compile_rule, reusable_depth, reuse_rule, reuse_text, CompiledRule,
+};
 use super::{Interner, NameIndex, RuleCache, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
@@ -45,22 +47,26 @@ pub(super) type AgentEntry = (Glob, Vec<String>);
 /// Loads and compiles a policy document. Counters of `prev`'s limits carry over where a
 /// rule's id, max, window and per set are unchanged.
 ///
-/// The first attempt records only the key order a policy's meaning depends on (`roles`); a
-/// document that fails loads again with every object's order, so that the error reported is
-/// the first in document order, as it always was.
+/// The first attempt records only the key order a policy's meaning depends on (`roles`) and
+/// steps over rules whose exact text the last load compiled. A document that fails loads
+/// again in full, with every object's order and nothing reused: that second load is the
+/// reference, and its error is the first in document order, as it always was.
 pub(crate) fn load(
     bytes: &[u8],
     prev: Option<&Snapshot>,
     interner: &Interner,
     max_keys: usize,
 ) -> Result<Snapshot, PolicyError> {
-    load_recording(bytes, prev, interner, max_keys, Order::Roles).map_err(|first| {
-        match load_recording(bytes, prev, interner, max_keys, Order::All) {
-            Err(in_order) => in_order,
-            // Key order cannot turn a failing document into a loading one; should it ever,
-            // the first error stands (fail closed).
-            Ok(_) => first,
-        }
+    let previous = interner.take_rules();
+    load_recording(bytes, prev, interner, max_keys, Order::Roles, previous).or_else(|_| {
+        load_recording(
+            bytes,
+            prev,
+            interner,
+            max_keys,
+            Order::All,
+            RuleCache::default(),
+        )
     })
 }
 
@@ -70,9 +76,12 @@ fn load_recording(
     interner: &Interner,
     max_keys: usize,
     record: Order,
+    mut previous: RuleCache,
 ) -> Result<Snapshot, PolicyError> {
-    let (doc, order) = parse(bytes, record)?;
-    let mut rd = Reader::new(order, interner.regexes());
+    let known = |text: &[u8]| previous.by_text.contains_key(text);
+    let parsed = parse(bytes, record, &known)?;
+    let (doc, spans) = (parsed.value, parsed.rules);
+    let mut rd = Reader::new(parsed.order, interner.regexes());
     let root = root_object(&doc)?;
     rd.check_keys(root, "", &ROOT_KEYS, &["portcullis", "name"])?;
     let header = read_header(root)?;
@@ -84,9 +93,9 @@ fn load_recording(
         Some(v) => read_roles(v, &rd)?,
         None => Vec::new(),
     };
-    let rules = match root.get("rules") {
-        Some(v) => read_rules(v, &mut rd, interner)?,
-        None => Vec::new(),
+    let (rules, mut carried) = match root.get("rules") {
+        Some(v) => read_rules(v, &mut rd, interner, &mut previous, &spans, bytes)?,
+        None => (Vec::new(), Vec::new()),
     };
     let audit_params = match root.get("audit") {
         Some(v) => read_audit(v, &rd)?,
@@ -102,7 +111,7 @@ fn load_recording(
     );
     // Only an engine that has been updated once keeps its rules for the next update: an
     // engine that never changes its policy does not pay for the copies.
-    let kept = prev.map(|_| reusable(root.get("rules"), &rules));
+    let kept = prev.map(|_| reusable(root.get("rules"), &carried, &rules));
     let (rules, limit_states) = carry_over(rules, prev, max_keys);
     let mut snapshot = Snapshot {
         info: header.info,
@@ -122,26 +131,43 @@ fn load_recording(
     build_index(&mut snapshot);
     interner.keep_regexes(rd.into_regexes());
     if let Some(kept) = kept {
-        interner.keep_rules(rule_cache(doc, kept));
+        let texts = spans.iter().map(|s| (s.index, bytes.get(s.text.clone())));
+        let texts: HashMap<usize, &[u8]> = texts.filter_map(|(i, t)| Some((i, t?))).collect();
+        interner.keep_rules(rule_cache(doc, &mut carried, kept, &texts));
     }
     Ok(snapshot)
 }
 
 /// A copy of each compiled rule the next load may reuse (`None` for rules nested too deeply).
-fn reusable(sources: Option<&Value>, rules: &[CompiledRule]) -> Vec<Option<CompiledRule>> {
+/// A rule the parser stepped over has its JSON value in `carried`.
+fn reusable(
+    sources: Option<&Value>,
+    carried: &[Option<Value>],
+    rules: &[CompiledRule],
+) -> Vec<Option<CompiledRule>> {
     let sources = sources
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     let mut scratch = Vec::new();
     sources
         .iter()
+        .enumerate()
         .zip(rules)
-        .map(|(source, rule)| reusable_depth(source, &mut scratch).then(|| rule.clone()))
+        .map(|((i, source), rule)| {
+            let source = carried.get(i).and_then(Option::as_ref).unwrap_or(source);
+            reusable_depth(source, &mut scratch).then(|| rule.clone())
+        })
         .collect()
 }
 
-/// The document's rules as written, by id, with their compiled forms (in the same order).
-fn rule_cache(doc: Value, compiled: Vec<Option<CompiledRule>>) -> RuleCache {
+/// The document's rules as written (by id, with their compiled forms, in the same order) and
+/// by exact text.
+fn rule_cache(
+    doc: Value,
+    carried: &mut [Option<Value>],
+    compiled: Vec<Option<CompiledRule>>,
+    texts: &HashMap<usize, &[u8]>,
+) -> RuleCache {
     let sources = match doc {
         Value::Object(mut root) => match root.remove("rules") {
             Some(Value::Array(list)) => list,
@@ -149,18 +175,25 @@ fn rule_cache(doc: Value, compiled: Vec<Option<CompiledRule>>) -> RuleCache {
         },
         _ => Vec::new(),
     };
-    sources
-        .into_iter()
-        .zip(compiled)
-        .filter_map(|(source, rule)| rule.map(|rule| (rule.rule.id.clone(), (source, rule))))
-        .collect()
+    let mut cache = RuleCache::default();
+    for (i, (source, rule)) in sources.into_iter().zip(compiled).enumerate() {
+        let Some(rule) = rule else { continue };
+        let source = carried.get_mut(i).and_then(Option::take).unwrap_or(source);
+        let id = rule.rule.id.clone();
+        if let Some(text) = texts.get(&i) {
+            cache.by_text.insert(Box::from(*text), id.clone());
+        }
+        cache.by_id.insert(id, (source, rule));
+    }
+    cache
 }
 
 /// The size check and the parse.
 pub(super) fn parse(
     bytes: &[u8],
     record: Order,
-) -> Result<(Value, super::reader::KeyOrder), PolicyError> {
+    known: &dyn Fn(&[u8]) -> bool,
+) -> Result<Parsed, PolicyError> {
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(err(
             "",
@@ -170,7 +203,7 @@ pub(super) fn parse(
             ),
         ));
     }
-    parse_policy(bytes, record).map_err(|e| match e {
+    parse_policy(bytes, record, known).map_err(|e| match e {
         ParseError::Duplicate { path, key } => err(&path, format!("duplicate key {}", quote(&key))),
         ParseError::TooDeep { .. } => err("", e.to_string()),
         ParseError::Syntax { .. } => err("", format!("the policy is not valid JSON: {e}")),
@@ -260,23 +293,40 @@ pub(super) fn read_agents(v: &Value, rd: &Reader) -> Result<Vec<AgentEntry>, Pol
     Ok(out)
 }
 
-/// Every rule, enabled or not (ids and errors count disabled rules too).
+/// Every rule, enabled or not (ids and errors count disabled rules too), and the JSON value
+/// of each rule the parser stepped over (its text was the same as a rule of `previous`).
 fn read_rules(
     v: &Value,
     rd: &mut Reader,
     interner: &Interner,
-) -> Result<Vec<CompiledRule>, PolicyError> {
+    previous: &mut RuleCache,
+    spans: &[RuleSpan],
+    bytes: &[u8],
+) -> Result<(Vec<CompiledRule>, Vec<Option<Value>>), PolicyError> {
     let list = rule_list(v)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut previous = interner.take_rules();
     let mut out = Vec::with_capacity(list.len());
+    let mut carried = Vec::new();
+    let mut skipped = spans.iter().filter(|s| s.skipped).peekable();
     for (i, rule) in list.iter().enumerate() {
-        out.push(match reuse_rule(rule, i, &mut previous, &mut seen) {
+        if let Some(span) = skipped.next_if(|s| s.index == i) {
+            let text = bytes.get(span.text.clone()).unwrap_or_default();
+            // `None`: the id is a duplicate; the full load that follows reports it.
+            let (compiled, source) = reuse_text(text, i, previous, &mut seen)
+                .ok_or_else(|| err(&index("rules", i), "duplicate rule id"))?;
+            carried.resize(i + 1, None);
+            if let Some(slot) = carried.get_mut(i) {
+                *slot = Some(source);
+            }
+            out.push(compiled);
+            continue;
+        }
+        out.push(match reuse_rule(rule, i, previous, &mut seen) {
             Some(compiled) => compiled,
             None => compile_rule(rule, i, rd, interner, &mut seen)?,
         });
     }
-    Ok(out)
+    Ok((out, carried))
 }
 
 /// `audit.include_params`: each path and its keys below `params`.

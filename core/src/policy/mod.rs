@@ -43,8 +43,13 @@ pub(crate) struct Interner {
     rules: Mutex<RuleCache>,
 }
 
-/// The last loaded policy's rules by id: each rule's JSON value and its compiled form.
-pub(crate) type RuleCache = HashMap<Arc<str>, (serde_json::Value, rules::CompiledRule)>;
+/// The last loaded policy's rules: by id, each rule's JSON value and compiled form; by exact
+/// text, each rule's id (a rule whose bytes are unchanged is not even parsed again).
+#[derive(Debug, Default)]
+pub(crate) struct RuleCache {
+    pub(crate) by_id: HashMap<Arc<str>, (serde_json::Value, rules::CompiledRule)>,
+    pub(crate) by_text: HashMap<Box<[u8]>, Arc<str>>,
+}
 
 impl Interner {
     /// Hands out the last policy's compiled rules (the cache is empty until the next

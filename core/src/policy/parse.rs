@@ -38,6 +38,25 @@ pub(crate) enum Order {
     All,
 }
 
+/// An object element of the document's `rules` array: its index, the byte range of its text,
+/// and whether its exact text was known (then it was not parsed: `null` stands in its place).
+#[derive(Debug, Clone)]
+pub(crate) struct RuleSpan {
+    pub(crate) index: usize,
+    pub(crate) text: std::ops::Range<usize>,
+    pub(crate) skipped: bool,
+}
+
+/// A parsed policy document.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) value: Value,
+    /// The key order asked for.
+    pub(crate) order: KeyOrder,
+    /// Every object element of the top-level `rules` array, in order.
+    pub(crate) rules: Vec<RuleSpan>,
+}
+
 /// One open container.
 enum Frame {
     Array(Vec<Value>),
@@ -60,10 +79,19 @@ struct Parser<'a> {
     path: Vec<Seg>,
     order: KeyOrder,
     record: Order,
+    known: &'a dyn Fn(&[u8]) -> bool,
+    rules: Vec<RuleSpan>,
 }
 
-/// Parses a policy document; returns the value and the key order `record` asks for.
-pub(crate) fn parse_policy(bytes: &[u8], record: Order) -> Result<(Value, KeyOrder), ParseError> {
+/// Parses a policy document, recording the key order `record` asks for. An element of the
+/// top-level `rules` array whose exact text `known` accepts is not parsed: the loader holds
+/// it compiled from an earlier load, where the same bytes at the same depth parsed and
+/// compiled without error.
+pub(crate) fn parse_policy(
+    bytes: &[u8],
+    record: Order,
+    known: &dyn Fn(&[u8]) -> bool,
+) -> Result<Parsed, ParseError> {
     let mut p = Parser {
         bytes,
         pos: 0,
@@ -71,9 +99,15 @@ pub(crate) fn parse_policy(bytes: &[u8], record: Order) -> Result<(Value, KeyOrd
         path: Vec::new(),
         order: KeyOrder::new(),
         record,
+        known,
+        rules: Vec::new(),
     };
     let value = p.document()?;
-    Ok((value, p.order))
+    Ok(Parsed {
+        value,
+        order: p.order,
+        rules: p.rules,
+    })
 }
 
 impl Parser<'_> {
@@ -110,6 +144,11 @@ impl Parser<'_> {
                     return Err(ParseError::TooDeep {
                         limit: MAX_POLICY_DEPTH,
                     });
+                }
+                if b == b'{' {
+                    if let Some(skipped) = self.rule_element() {
+                        return Ok(skipped);
+                    }
                 }
                 self.pos += 1;
                 self.stack.push(if b == b'{' {
@@ -238,12 +277,73 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// At an object element of the top-level `rules` array: records its span and, when its
+    /// text is known, steps over it (`Some(null)`). `None`: parse it.
+    fn rule_element(&mut self) -> Option<Option<Value>> {
+        let index = match (self.stack.len(), self.path.as_slice()) {
+            (2, [Seg::Key(token), Seg::Index(i)]) if self.key_is(token, "rules") => *i,
+            _ => return None,
+        };
+        let end = self.extent()?;
+        let text = self.bytes.get(self.pos..end)?;
+        let skipped = (self.known)(text);
+        self.rules.push(RuleSpan {
+            index,
+            text: self.pos..end,
+            skipped,
+        });
+        if !skipped {
+            return None;
+        }
+        self.pos = end;
+        Some(Some(Value::Null))
+    }
+
+    /// Where the container opening at `pos` ends (just past its closing bracket), found by
+    /// bracket counting outside strings; `None` at the end of the input. Exact for valid JSON,
+    /// which is the only case its answer matters for (a known text parsed before).
+    fn extent(&self) -> Option<usize> {
+        let mut depth = 0usize;
+        let mut i = self.pos;
+        while let Some(&b) = self.bytes.get(i) {
+            match b {
+                b'"' => loop {
+                    i += 1;
+                    match self.bytes.get(i)? {
+                        b'"' => break,
+                        b'\\' => i += 1,
+                        _ => {}
+                    }
+                },
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Whether a key token spells `name` (escapes decoded).
+    fn key_is(&self, token: &std::ops::Range<usize>, name: &str) -> bool {
+        let raw = self.bytes.get(token.clone()).unwrap_or_default();
+        if raw.contains(&b'\\') {
+            return self.key_text(token) == name;
+        }
+        raw.get(1..raw.len().saturating_sub(1)) == Some(name.as_bytes())
+    }
+
     /// Whether the object opening here has its key order recorded: every object with
     /// [`Order::All`], else only the value of the document's `roles` key.
     fn records_here(&self) -> bool {
         match (self.record, self.stack.len(), self.path.as_slice()) {
             (Order::All, ..) => true,
-            (Order::Roles, 1, [Seg::Key(token)]) => self.key_text(token) == "roles",
+            (Order::Roles, 1, [Seg::Key(token)]) => self.key_is(token, "roles"),
             _ => false,
         }
     }
@@ -406,7 +506,8 @@ mod tests {
             "  {\"a\" :\t[ 1 , 2 ] }\n",
         ];
         for text in texts {
-            let (v, _) = parse_policy(text.as_bytes(), Order::All).unwrap();
+            let Parsed { value: v, .. } =
+                parse_policy(text.as_bytes(), Order::All, &|_| false).unwrap();
             let want: Value = serde_json::from_str(text).unwrap();
             assert_eq!(v, want, "{text}");
         }
@@ -434,23 +535,24 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_policy(text.as_bytes(), Order::All),
+                    parse_policy(text.as_bytes(), Order::All, &|_| false),
                     Err(ParseError::Syntax { .. })
                 ),
                 "{text:?}"
             );
         }
         assert!(matches!(
-            parse_policy(b"[\xff]", Order::All),
+            parse_policy(b"[\xff]", Order::All, &|_| false),
             Err(ParseError::Syntax { .. })
         ));
-        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All).unwrap_err();
+        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All, &|_| false).unwrap_err();
         assert_eq!(e.to_string(), "expected value at line 2 column 8");
     }
 
     #[test]
     fn duplicate_keys_name_the_object_and_orders_are_kept() {
-        let e = parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#, Order::Roles).unwrap_err();
+        let e =
+            parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#, Order::Roles, &|_| false).unwrap_err();
         assert_eq!(
             e,
             ParseError::Duplicate {
@@ -458,9 +560,10 @@ mod tests {
                 key: "b".into()
             }
         );
-        let (_, order) = parse_policy(
+        let Parsed { order, .. } = parse_policy(
             br#"{"z":1,"a":{"y":1,"b":2},"m":[{"q":1,"p":2}]}"#,
             Order::All,
+            &|_| false,
         )
         .unwrap();
         assert_eq!(order[""], ["z", "a", "m"]);
@@ -468,23 +571,53 @@ mod tests {
         assert_eq!(order["m[0]"], ["q", "p"]);
         // Without `All`, only the top-level `roles` object's order (also under an escaped key).
         let text = br#"{"z":1,"rol\u0065s":{"w":[],"a":[]},"a":{"roles":{"y":1,"b":2}}}"#;
-        let (_, order) = parse_policy(text, Order::Roles).unwrap();
+        let Parsed { order, .. } = parse_policy(text, Order::Roles, &|_| false).unwrap();
         assert_eq!(order.len(), 1);
         assert_eq!(order["roles"], ["w", "a"]);
     }
 
     #[test]
-    fn depth_is_limited_to_512_without_recursion() {
-        assert!(parse_policy(nested(MAX_POLICY_DEPTH).as_bytes(), Order::All).is_ok());
+    fn known_rule_texts_are_stepped_over_and_every_rule_is_spanned() {
+        let text = br#"{"rules": [{"id": "a", "x": "}\"]"}, 7, {"id": "b"}], "m": [{"id": "a"}]}"#;
+        let known = |t: &[u8]| t == br#"{"id": "a", "x": "}\"]"}"#;
+        let Parsed { value, rules, .. } = parse_policy(text, Order::Roles, &known).unwrap();
+        assert_eq!(value["rules"], serde_json::json!([null, 7, {"id": "b"}]));
+        assert_eq!(value["m"], serde_json::json!([{"id": "a"}]));
+        let spans: Vec<_> = rules
+            .iter()
+            .map(|r| (r.index, &text[r.text.clone()], r.skipped))
+            .collect();
         assert_eq!(
-            parse_policy(nested(MAX_POLICY_DEPTH + 1).as_bytes(), Order::All).unwrap_err(),
+            spans,
+            [
+                (0, &br#"{"id": "a", "x": "}\"]"}"#[..], true),
+                (2, &br#"{"id": "b"}"#[..], false)
+            ]
+        );
+        // A known text is still read in full when a duplicate key precedes it elsewhere.
+        assert!(parse_policy(
+            br#"{"a": 1, "a": 2, "rules": [{"id": "a", "x": "}\"]"}]}"#,
+            Order::Roles,
+            &known
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn depth_is_limited_to_512_without_recursion() {
+        assert!(parse_policy(nested(MAX_POLICY_DEPTH).as_bytes(), Order::All, &|_| false).is_ok());
+        assert_eq!(
+            parse_policy(nested(MAX_POLICY_DEPTH + 1).as_bytes(), Order::All, &|_| {
+                false
+            })
+            .unwrap_err(),
             ParseError::TooDeep { limit: 512 }
         );
         // Far deeper input fails the same way, on a small stack.
         let deep = "[".repeat(1_000_000);
         let e = std::thread::Builder::new()
             .stack_size(64 << 10)
-            .spawn(move || parse_policy(deep.as_bytes(), Order::All).unwrap_err())
+            .spawn(move || parse_policy(deep.as_bytes(), Order::All, &|_| false).unwrap_err())
             .unwrap()
             .join()
             .unwrap();
