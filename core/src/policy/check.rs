@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 /// Every load error found in `bytes`, in document order; empty when the policy loads.
 pub(crate) fn all_errors(bytes: &[u8]) -> Vec<PolicyError> {
-    let (doc, order) = match parse(bytes, Order::All, &|_| false) {
+    let (doc, order) = match parse(bytes, Order::All, &mut |_| None) {
         Ok(parsed) => (parsed.value, parsed.order),
         Err(e) => return vec![e],
     };

@@ -1,7 +1,7 @@
 //! The loader: one step per section of the document (header, agents, roles, rules, audit),
 //! then the checks across sections, then the compiled snapshot with carried-over counters.
 use super::index::build_index;
-use super::parse::{parse_policy, Order, ParseError, Parsed, RuleSpan};
+use super::parse::{parse_policy, Known, Order, ParseError, Parsed, RuleSpan};
 use super::reader::{
     array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
 };
@@ -9,7 +9,9 @@ use super::roles::{close_roles, read_roles, Inherits};
 use super::rules::{
     assign_field_slots, compile_rule, reusable_depth, reuse_rule, reuse_text, CompiledRule,
 };
-use super::{Interner, NameIndex, RuleCache, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
+use super::{
+    Interner, NameIndex, RuleCache, Shelf, Snapshot, TextMap, MAX_POLICY_BYTES, MAX_RULES,
+};
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
 use crate::glob::Glob;
@@ -78,8 +80,12 @@ fn load_recording(
     record: Order,
     mut previous: RuleCache,
 ) -> Result<Snapshot, PolicyError> {
-    let known = |text: &[u8]| previous.by_text.contains_key(text);
-    let parsed = parse(bytes, record, &known)?;
+    let mut known = |text: &[u8]| {
+        let (id, found) = previous.by_text.get_mut(text)?;
+        *found = true;
+        Some(id.clone())
+    };
+    let parsed = parse(bytes, record, &mut known)?;
     let (doc, spans) = (parsed.value, parsed.rules);
     let mut rd = Reader::new(parsed.order, interner.regexes());
     let root = root_object(&doc)?;
@@ -94,7 +100,7 @@ fn load_recording(
         None => Vec::new(),
     };
     let (rules, mut carried) = match root.get("rules") {
-        Some(v) => read_rules(v, &mut rd, interner, &mut previous, &spans, bytes)?,
+        Some(v) => read_rules(v, &mut rd, interner, &mut previous, &spans)?,
         None => (Vec::new(), Vec::new()),
     };
     let audit_params = match root.get("audit") {
@@ -131,9 +137,13 @@ fn load_recording(
     build_index(&mut snapshot);
     interner.keep_regexes(rd.into_regexes());
     if let Some(kept) = kept {
-        let texts = spans.iter().map(|s| (s.index, bytes.get(s.text.clone())));
+        // Texts found again keep their entries; the others are added (hashed once).
+        let mut by_text = std::mem::take(&mut previous.by_text);
+        by_text.retain(|_, (_, found)| std::mem::take(found));
+        let new_texts = spans.iter().filter(|s| s.known.is_none());
+        let texts = new_texts.map(|s| (s.index, bytes.get(s.text.clone())));
         let texts: HashMap<usize, &[u8]> = texts.filter_map(|(i, t)| Some((i, t?))).collect();
-        interner.keep_rules(rule_cache(doc, &mut carried, kept, &texts));
+        interner.keep_rules(rule_cache(doc, &mut carried, kept, &texts, by_text));
     }
     Ok(snapshot)
 }
@@ -167,6 +177,7 @@ fn rule_cache(
     carried: &mut [Option<Value>],
     compiled: Vec<Option<CompiledRule>>,
     texts: &HashMap<usize, &[u8]>,
+    by_text: TextMap,
 ) -> RuleCache {
     let sources = match doc {
         Value::Object(mut root) => match root.remove("rules") {
@@ -175,13 +186,16 @@ fn rule_cache(
         },
         _ => Vec::new(),
     };
-    let mut cache = RuleCache::default();
+    let mut cache = RuleCache {
+        by_id: HashMap::new(),
+        by_text,
+    };
     for (i, (source, rule)) in sources.into_iter().zip(compiled).enumerate() {
         let Some(rule) = rule else { continue };
         let source = carried.get_mut(i).and_then(Option::take).unwrap_or(source);
         let id = rule.rule.id.clone();
         if let Some(text) = texts.get(&i) {
-            cache.by_text.insert(Box::from(*text), id.clone());
+            cache.by_text.insert(Box::from(*text), (id.clone(), false));
         }
         cache.by_id.insert(id, (source, rule));
     }
@@ -192,7 +206,7 @@ fn rule_cache(
 pub(super) fn parse(
     bytes: &[u8],
     record: Order,
-    known: &dyn Fn(&[u8]) -> bool,
+    known: &mut Known<'_>,
 ) -> Result<Parsed, PolicyError> {
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(err(
@@ -301,18 +315,19 @@ fn read_rules(
     interner: &Interner,
     previous: &mut RuleCache,
     spans: &[RuleSpan],
-    bytes: &[u8],
 ) -> Result<(Vec<CompiledRule>, Vec<Option<Value>>), PolicyError> {
     let list = rule_list(v)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(list.len());
     let mut carried = Vec::new();
-    let mut skipped = spans.iter().filter(|s| s.skipped).peekable();
+    let mut skipped = spans.iter().filter(|s| s.known.is_some()).peekable();
     for (i, rule) in list.iter().enumerate() {
-        if let Some(span) = skipped.next_if(|s| s.index == i) {
-            let text = bytes.get(span.text.clone()).unwrap_or_default();
+        if let Some(id) = skipped
+            .next_if(|s| s.index == i)
+            .and_then(|s| s.known.as_ref())
+        {
             // `None`: the id is a duplicate; the full load that follows reports it.
-            let (compiled, source) = reuse_text(text, i, previous, &mut seen)
+            let (compiled, source) = reuse_text(id, i, previous, &mut seen)
                 .ok_or_else(|| err(&index("rules", i), "duplicate rule id"))?;
             carried.resize(i + 1, None);
             if let Some(slot) = carried.get_mut(i) {

@@ -44,12 +44,16 @@ pub(crate) struct Interner {
 }
 
 /// The last loaded policy's rules: by id, each rule's JSON value and compiled form; by exact
-/// text, each rule's id (a rule whose bytes are unchanged is not even parsed again).
+/// text, each rule's id (a rule whose bytes are unchanged is not even parsed again) and
+/// whether the load in progress found that text.
 #[derive(Debug, Default)]
 pub(crate) struct RuleCache {
     pub(crate) by_id: HashMap<Arc<str>, (serde_json::Value, rules::CompiledRule)>,
-    pub(crate) by_text: HashMap<Box<[u8]>, Arc<str>>,
+    pub(crate) by_text: TextMap,
 }
+
+/// Rule texts to their ids, and whether the load in progress found them.
+pub(crate) type TextMap = HashMap<Box<[u8]>, (Arc<str>, bool)>;
 
 impl Interner {
     /// Hands out the last policy's compiled rules (the cache is empty until the next

@@ -39,13 +39,17 @@ pub(crate) enum Order {
 }
 
 /// An object element of the document's `rules` array: its index, the byte range of its text,
-/// and whether its exact text was known (then it was not parsed: `null` stands in its place).
+/// and, when its exact text was known, the id of the rule it is (then it was not parsed:
+/// `null` stands in its place).
 #[derive(Debug, Clone)]
 pub(crate) struct RuleSpan {
     pub(crate) index: usize,
     pub(crate) text: std::ops::Range<usize>,
-    pub(crate) skipped: bool,
+    pub(crate) known: Option<std::sync::Arc<str>>,
 }
+
+/// Answers whether a rule text is known, with the id of its rule.
+pub(crate) type Known<'k> = dyn FnMut(&[u8]) -> Option<std::sync::Arc<str>> + 'k;
 
 /// A parsed policy document.
 #[derive(Debug)]
@@ -79,7 +83,7 @@ struct Parser<'a> {
     path: Vec<Seg>,
     order: KeyOrder,
     record: Order,
-    known: &'a dyn Fn(&[u8]) -> bool,
+    known: &'a mut Known<'a>,
     rules: Vec<RuleSpan>,
 }
 
@@ -87,10 +91,10 @@ struct Parser<'a> {
 /// top-level `rules` array whose exact text `known` accepts is not parsed: the loader holds
 /// it compiled from an earlier load, where the same bytes at the same depth parsed and
 /// compiled without error.
-pub(crate) fn parse_policy(
-    bytes: &[u8],
+pub(crate) fn parse_policy<'a>(
+    bytes: &'a [u8],
     record: Order,
-    known: &dyn Fn(&[u8]) -> bool,
+    known: &'a mut Known<'a>,
 ) -> Result<Parsed, ParseError> {
     let mut p = Parser {
         bytes,
@@ -286,11 +290,12 @@ impl Parser<'_> {
         };
         let end = self.extent()?;
         let text = self.bytes.get(self.pos..end)?;
-        let skipped = (self.known)(text);
+        let known = (self.known)(text);
+        let skipped = known.is_some();
         self.rules.push(RuleSpan {
             index,
             text: self.pos..end,
-            skipped,
+            known,
         });
         if !skipped {
             return None;
@@ -507,7 +512,7 @@ mod tests {
         ];
         for text in texts {
             let Parsed { value: v, .. } =
-                parse_policy(text.as_bytes(), Order::All, &|_| false).unwrap();
+                parse_policy(text.as_bytes(), Order::All, &mut |_| None).unwrap();
             let want: Value = serde_json::from_str(text).unwrap();
             assert_eq!(v, want, "{text}");
         }
@@ -535,24 +540,26 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_policy(text.as_bytes(), Order::All, &|_| false),
+                    parse_policy(text.as_bytes(), Order::All, &mut |_| None),
                     Err(ParseError::Syntax { .. })
                 ),
                 "{text:?}"
             );
         }
         assert!(matches!(
-            parse_policy(b"[\xff]", Order::All, &|_| false),
+            parse_policy(b"[\xff]", Order::All, &mut |_| None),
             Err(ParseError::Syntax { .. })
         ));
-        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All, &|_| false).unwrap_err();
+        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All, &mut |_| None).unwrap_err();
         assert_eq!(e.to_string(), "expected value at line 2 column 8");
     }
 
     #[test]
     fn duplicate_keys_name_the_object_and_orders_are_kept() {
-        let e =
-            parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#, Order::Roles, &|_| false).unwrap_err();
+        let e = parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#, Order::Roles, &mut |_| {
+            None
+        })
+        .unwrap_err();
         assert_eq!(
             e,
             ParseError::Duplicate {
@@ -563,7 +570,7 @@ mod tests {
         let Parsed { order, .. } = parse_policy(
             br#"{"z":1,"a":{"y":1,"b":2},"m":[{"q":1,"p":2}]}"#,
             Order::All,
-            &|_| false,
+            &mut |_| None,
         )
         .unwrap();
         assert_eq!(order[""], ["z", "a", "m"]);
@@ -571,7 +578,7 @@ mod tests {
         assert_eq!(order["m[0]"], ["q", "p"]);
         // Without `All`, only the top-level `roles` object's order (also under an escaped key).
         let text = br#"{"z":1,"rol\u0065s":{"w":[],"a":[]},"a":{"roles":{"y":1,"b":2}}}"#;
-        let Parsed { order, .. } = parse_policy(text, Order::Roles, &|_| false).unwrap();
+        let Parsed { order, .. } = parse_policy(text, Order::Roles, &mut |_| None).unwrap();
         assert_eq!(order.len(), 1);
         assert_eq!(order["roles"], ["w", "a"]);
     }
@@ -579,13 +586,13 @@ mod tests {
     #[test]
     fn known_rule_texts_are_stepped_over_and_every_rule_is_spanned() {
         let text = br#"{"rules": [{"id": "a", "x": "}\"]"}, 7, {"id": "b"}], "m": [{"id": "a"}]}"#;
-        let known = |t: &[u8]| t == br#"{"id": "a", "x": "}\"]"}"#;
-        let Parsed { value, rules, .. } = parse_policy(text, Order::Roles, &known).unwrap();
+        let mut known = |t: &[u8]| (t == br#"{"id": "a", "x": "}\"]"}"#).then(|| "a".into());
+        let Parsed { value, rules, .. } = parse_policy(text, Order::Roles, &mut known).unwrap();
         assert_eq!(value["rules"], serde_json::json!([null, 7, {"id": "b"}]));
         assert_eq!(value["m"], serde_json::json!([{"id": "a"}]));
         let spans: Vec<_> = rules
             .iter()
-            .map(|r| (r.index, &text[r.text.clone()], r.skipped))
+            .map(|r| (r.index, &text[r.text.clone()], r.known.is_some()))
             .collect();
         assert_eq!(
             spans,
@@ -598,18 +605,25 @@ mod tests {
         assert!(parse_policy(
             br#"{"a": 1, "a": 2, "rules": [{"id": "a", "x": "}\"]"}]}"#,
             Order::Roles,
-            &known
+            &mut known
         )
         .is_err());
     }
 
     #[test]
     fn depth_is_limited_to_512_without_recursion() {
-        assert!(parse_policy(nested(MAX_POLICY_DEPTH).as_bytes(), Order::All, &|_| false).is_ok());
-        assert_eq!(
-            parse_policy(nested(MAX_POLICY_DEPTH + 1).as_bytes(), Order::All, &|_| {
-                false
+        assert!(
+            parse_policy(nested(MAX_POLICY_DEPTH).as_bytes(), Order::All, &mut |_| {
+                None
             })
+            .is_ok()
+        );
+        assert_eq!(
+            parse_policy(
+                nested(MAX_POLICY_DEPTH + 1).as_bytes(),
+                Order::All,
+                &mut |_| None
+            )
             .unwrap_err(),
             ParseError::TooDeep { limit: 512 }
         );
@@ -617,7 +631,7 @@ mod tests {
         let deep = "[".repeat(1_000_000);
         let e = std::thread::Builder::new()
             .stack_size(64 << 10)
-            .spawn(move || parse_policy(deep.as_bytes(), Order::All, &|_| false).unwrap_err())
+            .spawn(move || parse_policy(deep.as_bytes(), Order::All, &mut |_| None).unwrap_err())
             .unwrap()
             .join()
             .unwrap();

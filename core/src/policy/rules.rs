@@ -130,21 +130,20 @@ pub(crate) fn reuse_rule(
     Some(compiled)
 }
 
-/// The previous policy's rule whose exact text is `text` (the parser stepped over it): its
-/// compiled form and JSON value. `None` when its id is taken by an earlier rule (a duplicate,
-/// which a full parse then reports). Moves the entry out of `previous`.
+/// The previous policy's rule `id`, whose exact text the parser stepped over: its compiled
+/// form and JSON value. `None` when the id is taken by an earlier rule (a duplicate, which a
+/// full parse then reports). Moves the entry out of `previous`.
 pub(crate) fn reuse_text(
-    text: &[u8],
+    id: &str,
     position: usize,
     previous: &mut super::RuleCache,
     seen: &mut HashMap<String, usize>,
 ) -> Option<(CompiledRule, Value)> {
-    let id = previous.by_text.get(text)?;
-    if seen.contains_key(&**id) {
+    if seen.contains_key(id) {
         return None;
     }
     let (source, compiled) = previous.by_id.remove(id)?;
-    seen.insert(id.to_string(), position);
+    seen.insert(id.to_owned(), position);
     Some((compiled, source))
 }
 
