@@ -160,7 +160,14 @@ func (r *RemoteEngine) Evaluate(a Action) Decision {
 
 // EvaluateJSON decides an action given as JSON text on the remote engine.
 func (r *RemoteEngine) EvaluateJSON(action []byte) Decision {
-	status, body, err := r.call(http.MethodPost, "/v1/decide", action)
+	// The answer is read into a pooled buffer: the decision copies what it
+	// keeps, so nothing refers to the buffer once it is decoded.
+	buf := getBuffer()
+	defer putBuffer(buf)
+	status, body, err := r.call(http.MethodPost, "/v1/decide", action, buf.b)
+	if body != nil {
+		buf.b = body[:0]
+	}
 	if err == nil && status != http.StatusOK {
 		err = r.statusError(status, body)
 	}
@@ -231,7 +238,7 @@ func (r *RemoteEngine) approve(action json.RawMessage, hash string, ttl time.Dur
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
-	status, answer, err := r.call(http.MethodPost, "/v1/approve", body)
+	status, answer, err := r.call(http.MethodPost, "/v1/approve", body, nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
@@ -283,12 +290,13 @@ func (r *RemoteEngine) statusError(status int, body []byte) error {
 }
 
 // call makes one round trip, sent once. Transport failures count towards the
-// circuit breaker; a call while the breaker is open fails at once.
-func (r *RemoteEngine) call(method, path string, body []byte) (int, []byte, error) {
+// circuit breaker; a call while the breaker is open fails at once. The
+// answer may be stored in dst's storage.
+func (r *RemoteEngine) call(method, path string, body, dst []byte) (int, []byte, error) {
 	if err := r.admit(); err != nil {
 		return 0, nil, err
 	}
-	status, answer, err := r.roundTrip(method, path, body)
+	status, answer, err := r.roundTrip(method, path, body, dst)
 	if err != nil {
 		r.failed(err.Error())
 		return 0, nil, err
@@ -299,13 +307,13 @@ func (r *RemoteEngine) call(method, path string, body []byte) (int, []byte, erro
 	return status, answer, nil
 }
 
-func (r *RemoteEngine) roundTrip(method, path string, body []byte) (int, []byte, error) {
+func (r *RemoteEngine) roundTrip(method, path string, body, dst []byte) (int, []byte, error) {
 	if r.wire != nil {
 		token := r.opts.Token
 		if r.unix {
 			token = ""
 		}
-		status, answer, err := r.wire.roundTrip(method, path, token, body, time.Now().Add(r.opts.Timeout))
+		status, answer, err := r.wire.roundTrip(method, path, token, body, dst, time.Now().Add(r.opts.Timeout))
 		if err != nil {
 			return 0, nil, r.transportError(err)
 		}
@@ -325,7 +333,7 @@ func (r *RemoteEngine) roundTrip(method, path string, body []byte) (int, []byte,
 	}
 	defer resp.Body.Close()
 	// A decision is small; 16 MiB bounds a broken or hostile server.
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return 0, nil, fmt.Errorf("cannot read the answer of %s: %v", r.describe, err)
 	}
@@ -357,7 +365,7 @@ func (r *RemoteEngine) admit() error {
 		return fmt.Errorf("circuit open after %d consecutive failures (last: %s)", r.opts.BreakerFailures, last)
 	}
 	defer r.probing.Store(false)
-	status, _, err := r.roundTrip(http.MethodGet, "/readyz", nil)
+	status, _, err := r.roundTrip(http.MethodGet, "/readyz", nil, nil)
 	if err == nil && status == http.StatusOK {
 		r.succeeded()
 		return nil

@@ -3,8 +3,6 @@ package portcullis
 import (
 	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -26,11 +24,13 @@ type wirePool struct {
 	idle []*wireConn
 }
 
-// wireConn is one kept-alive connection and its read buffer.
+// wireConn is one kept-alive connection, its read buffer and the reused
+// request buffer. One call at a time uses it (it is out of the pool meanwhile).
 type wireConn struct {
-	conn net.Conn
-	in   *bufio.Reader
-	out  []byte
+	conn  net.Conn
+	in    *bufio.Reader
+	out   []byte
+	check *idleCheck // nil where an idle connection cannot be checked
 }
 
 // maxIdleWire bounds the connections kept for reuse.
@@ -59,7 +59,7 @@ func (p *wirePool) take(deadline time.Time) (*wireConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wireConn{conn: conn, in: bufio.NewReaderSize(conn, 4096)}, nil
+	return &wireConn{conn: conn, in: bufio.NewReaderSize(conn, 4096), check: newIdleCheck(conn)}, nil
 }
 
 // open reports whether the server still keeps the connection: nothing to
@@ -67,7 +67,7 @@ func (p *wirePool) take(deadline time.Time) (*wireConn, error) {
 // connection the server closed while idle is never written to, so a request
 // is never sent on a connection that cannot answer it, and none is retried.
 func (w *wireConn) open() bool {
-	return w.in.Buffered() == 0 && silent(w.conn)
+	return w.in.Buffered() == 0 && w.check.silent()
 }
 
 // give keeps w for the next call.
@@ -95,8 +95,10 @@ func (p *wirePool) closeIdle() {
 }
 
 // roundTrip sends one request and reads its whole answer before deadline.
-// Errors wrap a net.Error when the deadline passed.
-func (p *wirePool) roundTrip(method, path, token string, body []byte, deadline time.Time) (int, []byte, error) {
+// The answer's body is appended to dst[:0] (the caller may reuse that
+// storage once it is done with the answer). Errors wrap a net.Error when the
+// deadline passed.
+func (p *wirePool) roundTrip(method, path, token string, body, dst []byte, deadline time.Time) (int, []byte, error) {
 	w, err := p.take(deadline)
 	if err != nil {
 		return 0, nil, err
@@ -110,24 +112,17 @@ func (p *wirePool) roundTrip(method, path, token string, body []byte, deadline t
 		_ = w.conn.Close()
 		return 0, nil, err
 	}
-	resp, err := http.ReadResponse(w.in, nil)
+	status, answer, keep, err := readAnswer(w.in, dst[:0])
 	if err != nil {
 		_ = w.conn.Close()
 		return 0, nil, err
 	}
-	// A decision is small; 16 MiB bounds a broken or hostile server.
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	_ = resp.Body.Close()
-	if err != nil {
-		_ = w.conn.Close()
-		return 0, nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.Close || w.in.Buffered() > 0 {
-		_ = w.conn.Close()
-	} else {
+	if keep && w.in.Buffered() == 0 {
 		p.give(w)
+	} else {
+		_ = w.conn.Close()
 	}
-	return resp.StatusCode, answer, nil
+	return status, answer, nil
 }
 
 // appendRequest writes an HTTP/1.1 request with a JSON body (none for GET).
