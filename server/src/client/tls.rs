@@ -214,6 +214,9 @@ impl TlsStream {
         while !rest.is_empty() {
             // rustls takes what fits in its buffer; the records are written before the rest.
             let n = self.conn.writer().write(rest)?;
+            if n == 0 && !self.conn.wants_write() {
+                return Err(ErrorKind::WriteZero.into());
+            }
             rest = rest.get(n..).unwrap_or_default();
             self.flush(deadline)?;
         }
