@@ -336,6 +336,19 @@ fn listeners_that_never_answer_or_do_not_speak_tls_are_unavailable() {
     assert_unavailable(&decide_bounded(remote), "TLS handshake with");
     server.join().unwrap();
     drop(silent);
+    // A name that does not resolve (looked up on a helper thread, within the timeout).
+    let remote = RemoteEngine::new(
+        Endpoint::parse("https://portcullis.invalid:8443").unwrap(),
+        opts(),
+    )
+    .unwrap();
+    let d = decide_bounded(remote);
+    assert_eq!((d.effect, d.code), (Effect::Deny, Code::Unavailable));
+    assert!(
+        d.reason.contains("https://portcullis.invalid:8443"),
+        "{}",
+        d.reason
+    );
 }
 
 #[test]

@@ -274,11 +274,11 @@ impl Wire {
         let Some(tls) = &self.tls else {
             return Err(self.tls_error("no TLS settings".to_owned()));
         };
-        let timeout = |e: std::io::Error| match e.kind() {
+        let failed = |e: std::io::Error| match e.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => self.io_error(e, false),
             _ => self.connect_error(e),
         };
-        let addrs = tls::resolve(host, port, deadline).map_err(timeout)?;
+        let addrs = tls::resolve(host, port, deadline).map_err(failed)?;
         let mut last = std::io::Error::new(ErrorKind::NotFound, "the host has no address");
         let mut sock = None;
         for addr in addrs {
@@ -291,7 +291,7 @@ impl Wire {
                 Err(e) => last = e,
             }
         }
-        let sock = sock.ok_or(last).map_err(timeout)?;
+        let sock = sock.ok_or(last).map_err(failed)?;
         sock.set_nodelay(true).map_err(|e| self.connect_error(e))?;
         let stream = match tls.handshake(sock, deadline) {
             Ok(s) => s,
