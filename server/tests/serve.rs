@@ -269,7 +269,7 @@ fn tcp_needs_the_token_and_non_loopback_needs_tls() {
     let token = dir.path("token").display().to_string();
     let server = Server::start(&dir, &["--listen", &listen, "--token-file", &token]);
     let ep = Endpoint::parse(&format!("http://127.0.0.1:{port}")).unwrap();
-    let anon = RemoteEngine::new(ep.clone(), RemoteOptions::default());
+    let anon = RemoteEngine::new(ep.clone(), RemoteOptions::default()).unwrap();
     let d = anon.evaluate_value(&action("fs.read"));
     assert_eq!((d.effect, d.code), (Effect::Deny, Code::Unavailable));
     assert!(d.reason.contains("401"), "{}", d.reason);
@@ -279,7 +279,8 @@ fn tcp_needs_the_token_and_non_loopback_needs_tls() {
             token: Some("0123456789abcdef0124".into()),
             ..RemoteOptions::default()
         },
-    );
+    )
+    .unwrap();
     assert_eq!(
         wrong.evaluate_value(&action("fs.read")).code,
         Code::Unavailable
@@ -290,7 +291,8 @@ fn tcp_needs_the_token_and_non_loopback_needs_tls() {
             token: Some("0123456789abcdef0123".into()),
             ..RemoteOptions::default()
         },
-    );
+    )
+    .unwrap();
     assert_eq!(
         good.evaluate_value(&action("fs.read")).effect,
         Effect::Allow

@@ -4,12 +4,38 @@
 use portcullis::PolicyError;
 use std::sync::Arc;
 
-/// A malformed endpoint string.
+/// A malformed endpoint string, or TLS settings the client cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EndpointError {
-    /// Not `unix:`, `tcp:` or `http://`.
-    #[error("{0}: expected unix:PATH, tcp:IP:PORT or http://IP:PORT")]
+    /// Not `unix:`, `tcp:`, `http://` or `https://`.
+    #[error("{0}: expected unix:PATH, tcp:IP:PORT, http://IP:PORT or https://HOST:PORT")]
     Scheme(String),
+    /// The part after `https://` is not `HOST:PORT`.
+    #[error("{endpoint}: {reason}")]
+    Https {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The host is not a name a certificate can be checked against.
+    #[error("{0}: not a DNS name or an IP address")]
+    Host(String),
+    /// The CA file cannot be read, holds no certificate, or holds one that is not valid.
+    #[error("CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// No CA file was given and the system's CA certificates cannot be loaded.
+    #[error("no system CA certificates to check the server against: {0}")]
+    SystemRoots(String),
+    /// The TLS settings cannot be built.
+    #[error("TLS settings: {0}")]
+    Tls(String),
     /// The address after `tcp:` or `http://` is not `IP:PORT`.
     #[error("{endpoint}: {source}")]
     Address {
@@ -32,6 +58,15 @@ pub enum CallError {
         endpoint: String,
         /// The operating system's error.
         source: Arc<std::io::Error>,
+    },
+    /// The TLS handshake failed: the server's certificate is not trusted, has expired or
+    /// is not valid for the endpoint's host, or the server refused or does not speak TLS.
+    #[error("TLS handshake with {endpoint} failed: {reason}")]
+    Tls {
+        /// The endpoint, as `https://HOST:PORT`.
+        endpoint: String,
+        /// Which check failed.
+        reason: String,
     },
     /// The whole call did not complete within the client's timeout.
     #[error("the remote engine at {endpoint} did not answer within {timeout_ms} ms")]

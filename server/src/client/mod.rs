@@ -1,8 +1,9 @@
 //! [`RemoteEngine`]: a client of `portcullis serve` with the local engine's evaluate/approve
 //! API, that fails closed (see [docs/serve.md, "Clients"](../../docs/serve.md#clients)).
 //!
-//! - One HTTP/1.1 keep-alive connection per concurrent caller, over a Unix socket or TCP; a
-//!   timeout per call covers connecting, sending and reading the answer.
+//! - One HTTP/1.1 keep-alive connection per concurrent caller, over a Unix socket, TCP or
+//!   TLS (`https://`); a timeout per call covers connecting (the TLS handshake included),
+//!   sending and reading the answer.
 //! - A failed call (no connection, timeout, error status, an answer that is not a valid
 //!   decision) is a deny with code `unavailable` and a reason, or, with a fallback policy,
 //!   the fallback engine's decision marked `fallback: true`. Never an error, never a retry.
@@ -12,6 +13,7 @@ mod breaker;
 mod decode;
 mod error;
 mod options;
+mod tls;
 mod wire;
 
 pub use decode::decision_from_value;
@@ -44,14 +46,16 @@ impl std::fmt::Debug for RemoteEngine {
 }
 
 impl RemoteEngine {
-    /// A client of the server at `endpoint`. Nothing is connected until the first call.
-    pub fn new(endpoint: Endpoint, opts: RemoteOptions) -> RemoteEngine {
-        RemoteEngine {
-            wire: Wire::new(endpoint, &opts),
+    /// A client of the server at `endpoint`. Nothing is connected until the first call; an
+    /// `https://` endpoint's CAs are read now (`ca_file`, or the system's), and a file that
+    /// holds none, or an invalid one, is an error.
+    pub fn new(endpoint: Endpoint, opts: RemoteOptions) -> Result<RemoteEngine, EndpointError> {
+        Ok(RemoteEngine {
+            wire: Wire::new(endpoint, &opts)?,
             breaker: Breaker::new(opts.breaker_failures, opts.breaker_cooldown),
             fallback: opts.fallback,
             last_policy: Mutex::new(None),
-        }
+        })
     }
 
     /// A call through the breaker; an answer of 500 or more, or a failed round trip, counts

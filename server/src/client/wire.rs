@@ -1,7 +1,8 @@
-//! HTTP/1.1 round trips over pooled keep-alive connections (Unix socket or TCP), bounded by
-//! one deadline per call and never retried.
-use super::error::CallError;
-use super::options::{Endpoint, RemoteOptions};
+//! HTTP/1.1 round trips over pooled keep-alive connections (Unix socket, TCP or TLS),
+//! bounded by one deadline per call and never retried.
+use super::error::{CallError, EndpointError};
+use super::options::{authority, Endpoint, RemoteOptions};
+use super::tls::{self, HandshakeError, Tls, TlsStream};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -23,6 +24,25 @@ pub(super) struct Answer {
 enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+/// The time left before `deadline`, at least 1 µs (a zero socket timeout means none).
+fn left(deadline: Instant) -> Option<Duration> {
+    Some(
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_micros(1)),
+    )
+}
+
+/// A first write that does not wait: what fits in the socket's buffer.
+fn write_now(s: &mut impl Write, buf: &[u8]) -> std::io::Result<usize> {
+    match s.write(buf) {
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 impl Stream {
@@ -30,22 +50,20 @@ impl Stream {
         match self {
             Stream::Unix(s) => s.set_nonblocking(on),
             Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Tls(s) => s.socket().set_nonblocking(on),
         }
     }
 
-    fn set_read_timeout(&self, d: Duration) -> std::io::Result<()> {
-        let d = Some(d.max(Duration::from_micros(1)));
+    /// Reads once on the blocking socket, waiting until the deadline at most.
+    fn read_by(&mut self, buf: &mut [u8], deadline: Instant) -> std::io::Result<usize> {
         match self {
-            Stream::Unix(s) => s.set_read_timeout(d),
-            Stream::Tcp(s) => s.set_read_timeout(d),
-        }
-    }
-
-    fn set_write_timeout(&self, d: Duration) -> std::io::Result<()> {
-        let d = Some(d.max(Duration::from_micros(1)));
-        match self {
-            Stream::Unix(s) => s.set_write_timeout(d),
-            Stream::Tcp(s) => s.set_write_timeout(d),
+            Stream::Unix(s) => s
+                .set_read_timeout(left(deadline))
+                .and_then(|()| s.read(buf)),
+            Stream::Tcp(s) => s
+                .set_read_timeout(left(deadline))
+                .and_then(|()| s.read(buf)),
+            Stream::Tls(s) => s.read_by(buf, Some(deadline)),
         }
     }
 }
@@ -55,21 +73,7 @@ impl Read for Stream {
         match self {
             Stream::Unix(s) => s.read(buf),
             Stream::Tcp(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.flush(),
-            Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.read(buf),
         }
     }
 }
@@ -100,20 +104,27 @@ impl Conn {
         !matches!(r, Err(ref e) if e.kind() == ErrorKind::WouldBlock)
     }
 
-    /// Sends `req` whole. The first write is non-blocking (a request fits in an empty socket
-    /// buffer); whatever is left is written blocking, bounded by the deadline.
+    /// Sends `req` whole. On a plain stream the first write is non-blocking (a request fits
+    /// in an empty socket buffer); whatever is left (over TLS, all of it) is written
+    /// blocking, bounded by the deadline.
     fn send(&mut self, req: &[u8], deadline: Instant) -> std::io::Result<()> {
-        let sent = match self.stream.write(req) {
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(e),
+        let sent = match &mut self.stream {
+            Stream::Unix(s) => write_now(s, req)?,
+            Stream::Tcp(s) => write_now(s, req)?,
+            Stream::Tls(_) => 0,
         };
         let rest = req.get(sent..).unwrap_or_default();
         if !rest.is_empty() {
             self.set_blocking(true)?;
-            self.stream
-                .set_write_timeout(deadline.saturating_duration_since(Instant::now()))?;
-            self.stream.write_all(rest)?;
+            match &mut self.stream {
+                Stream::Unix(s) => s
+                    .set_write_timeout(left(deadline))
+                    .and_then(|()| s.write_all(rest)),
+                Stream::Tcp(s) => s
+                    .set_write_timeout(left(deadline))
+                    .and_then(|()| s.write_all(rest)),
+                Stream::Tls(s) => s.send(rest, deadline),
+            }?;
         }
         Ok(())
     }
@@ -141,9 +152,7 @@ impl Conn {
             }
         }
         self.set_blocking(true)?;
-        self.stream
-            .set_read_timeout(deadline.saturating_duration_since(Instant::now()))?;
-        self.stream.read(chunk)
+        self.stream.read_by(chunk, deadline)
     }
 }
 
@@ -196,30 +205,42 @@ fn parse_head(buf: &[u8]) -> Result<Option<Head>, CallError> {
 /// The transport of one client: where, how long, the pool of idle connections.
 pub(super) struct Wire {
     endpoint: Endpoint,
-    /// `unix:PATH` or `http://IP:PORT`, for reasons.
+    /// `unix:PATH`, `http://IP:PORT` or `https://HOST:PORT`, for reasons.
     shown: String,
+    /// The TLS settings of an `https://` endpoint.
+    tls: Option<Tls>,
     timeout: Duration,
     /// How long to poll for the answer before sleeping on it.
     spin: Duration,
-    /// `Authorization: Bearer ...\r\n` on TCP when a token is set; empty otherwise.
-    auth: String,
+    /// The request's headers after the request line, but for `Content-Length`: `Host`,
+    /// `Content-Type`, and `Authorization: Bearer ...` on TCP when a token is set.
+    headers: String,
     pool: Mutex<Vec<Conn>>,
 }
 
 impl Wire {
-    pub(super) fn new(endpoint: Endpoint, opts: &RemoteOptions) -> Wire {
-        let auth = match (&opts.token, &endpoint) {
-            (Some(t), Endpoint::Tcp(_)) => format!("Authorization: Bearer {t}\r\n"),
-            _ => String::new(),
+    /// The transport to `endpoint`; for `https://`, reads the CA file (or the system's CAs).
+    pub(super) fn new(endpoint: Endpoint, opts: &RemoteOptions) -> Result<Wire, EndpointError> {
+        let (host, tls) = match &endpoint {
+            Endpoint::Https { host, port } => (
+                authority(host, *port),
+                Some(Tls::new(host, opts.ca_file.as_deref())?),
+            ),
+            _ => ("portcullis".to_owned(), None),
         };
-        Wire {
+        let mut headers = format!("Host: {host}\r\nContent-Type: application/json\r\n");
+        if let (Some(t), Endpoint::Tcp(_) | Endpoint::Https { .. }) = (&opts.token, &endpoint) {
+            headers.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        Ok(Wire {
             shown: endpoint.describe(),
             endpoint,
+            tls,
             timeout: opts.timeout,
             spin: opts.spin_wait.min(opts.timeout),
-            auth,
+            headers,
             pool: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     pub(super) fn endpoint(&self) -> &Endpoint {
@@ -236,6 +257,7 @@ impl Wire {
             Endpoint::Unix(p) => UnixStream::connect(p).map(Stream::Unix),
             Endpoint::Tcp(a) => TcpStream::connect_timeout(a, left.max(Duration::from_millis(1)))
                 .and_then(|s| s.set_nodelay(true).map(|()| Stream::Tcp(s))),
+            Endpoint::Https { host, port } => return self.connect_tls(host, *port, deadline),
         };
         let mut conn = Conn {
             stream: stream.map_err(|e| self.connect_error(e))?,
@@ -244,6 +266,59 @@ impl Wire {
         conn.set_blocking(false)
             .map_err(|e| self.connect_error(e))?;
         Ok(conn)
+    }
+
+    /// Resolves the host, connects to its first address that answers, and makes the TLS
+    /// handshake, all before the deadline.
+    fn connect_tls(&self, host: &str, port: u16, deadline: Instant) -> Result<Conn, CallError> {
+        let Some(tls) = &self.tls else {
+            return Err(self.tls_error("no TLS settings".to_owned()));
+        };
+        let failed = |e: std::io::Error| match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => self.io_error(e, false),
+            _ => self.connect_error(e),
+        };
+        let addrs = tls::resolve(host, port, deadline).map_err(failed)?;
+        let mut last = std::io::Error::new(ErrorKind::NotFound, "the host has no address");
+        let mut sock = None;
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match TcpStream::connect_timeout(&addr, left.max(Duration::from_millis(1))) {
+                Ok(s) => {
+                    sock = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let sock = sock.ok_or(last).map_err(failed)?;
+        sock.set_nodelay(true).map_err(|e| self.connect_error(e))?;
+        let stream = match tls.handshake(sock, deadline) {
+            Ok(s) => s,
+            Err(HandshakeError::Io(e))
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                return Err(self.io_error(e, false))
+            }
+            Err(HandshakeError::Io(e)) => {
+                return Err(self.tls_error(format!("connection failed: {e}")))
+            }
+            Err(HandshakeError::Refused(why)) => return Err(self.tls_error(why)),
+        };
+        let mut conn = Conn {
+            stream: Stream::Tls(Box::new(stream)),
+            blocking: true,
+        };
+        conn.set_blocking(false)
+            .map_err(|e| self.connect_error(e))?;
+        Ok(conn)
+    }
+
+    fn tls_error(&self, reason: String) -> CallError {
+        CallError::Tls {
+            endpoint: self.shown.clone(),
+            reason,
+        }
     }
 
     /// An idle pooled connection the server has not closed, or a new one.
@@ -281,14 +356,12 @@ impl Wire {
     }
 
     fn encode(&self, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
-        let mut req = Vec::with_capacity(body.len() + 160 + self.auth.len());
+        let mut req = Vec::with_capacity(body.len() + 100 + self.headers.len());
         req.extend_from_slice(method.as_bytes());
         req.push(b' ');
         req.extend_from_slice(path.as_bytes());
-        req.extend_from_slice(
-            b" HTTP/1.1\r\nHost: portcullis\r\nContent-Type: application/json\r\n",
-        );
-        req.extend_from_slice(self.auth.as_bytes());
+        req.extend_from_slice(b" HTTP/1.1\r\n");
+        req.extend_from_slice(self.headers.as_bytes());
         req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
         req.extend_from_slice(body);
         req

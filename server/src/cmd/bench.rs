@@ -97,20 +97,26 @@ fn main() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let unix = Arc::new(RemoteEngine::new(
-        Endpoint::Unix(sock.clone()),
-        RemoteOptions {
-            timeout: Duration::from_secs(5),
-            ..RemoteOptions::default()
-        },
-    ));
-    let tcp = Arc::new(RemoteEngine::new(
-        Endpoint::parse(&format!("tcp:127.0.0.1:{port}")).unwrap(),
-        RemoteOptions {
-            timeout: Duration::from_secs(5),
-            ..RemoteOptions::default()
-        },
-    ));
+    let unix = Arc::new(
+        RemoteEngine::new(
+            Endpoint::Unix(sock.clone()),
+            RemoteOptions {
+                timeout: Duration::from_secs(5),
+                ..RemoteOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    let tcp = Arc::new(
+        RemoteEngine::new(
+            Endpoint::parse(&format!("tcp:127.0.0.1:{port}")).unwrap(),
+            RemoteOptions {
+                timeout: Duration::from_secs(5),
+                ..RemoteOptions::default()
+            },
+        )
+        .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     while !(unix.ready() && tcp.ready()) {
         assert!(Instant::now() < deadline, "the server did not start");
@@ -123,7 +129,8 @@ fn main() {
             spin_wait: Duration::ZERO,
             ..RemoteOptions::default()
         },
-    );
+    )
+    .unwrap();
     println!("== portcullis serve round trip (Rust client, HTTP/1.1 keep-alive) ==");
     latency("socket", &unix, n);
     latency("tcp", &tcp, n);

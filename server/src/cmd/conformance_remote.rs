@@ -198,14 +198,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let engine = RemoteEngine::new(
+    let engine = match RemoteEngine::new(
         Endpoint::Unix(sock),
         RemoteOptions {
             timeout: Duration::from_secs(120),
             breaker_failures: 0,
             ..RemoteOptions::default()
         },
-    );
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Case files may nest values deeper than serde_json's default limit: read them on a
     // large stack.
     let (passed, failed) =

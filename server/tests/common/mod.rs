@@ -149,7 +149,7 @@ impl Server {
     }
 
     pub fn client(&self, opts: RemoteOptions) -> RemoteEngine {
-        RemoteEngine::new(Endpoint::Unix(self.sock.clone()), opts)
+        RemoteEngine::new(Endpoint::Unix(self.sock.clone()), opts).unwrap()
     }
 }
 
