@@ -133,6 +133,7 @@ fn rules_reused_by_text_and_by_value_decide_as_a_fresh_engine() {
     let tricky = json!({"id": "r1", "effect": "deny", "match": {"tool": ["t"]},
                         "when": {"field": "params.q", "matches": "^\\]\"\\}"}});
     let allow = json!({"id": "r2", "effect": "allow", "match": {"tool": ["t"]}});
+    let extra = json!({"id": "r3", "effect": "deny", "match": {"tool": ["other"]}});
     let compact = |version: &str, rules: Value| policy(version, rules);
     let pretty = |version: &str, rules: Value| {
         serde_json::to_vec_pretty(&json!({
@@ -163,6 +164,10 @@ fn rules_reused_by_text_and_by_value_decide_as_a_fresh_engine() {
         ("4", pretty("4", json!([tricky, allow]))),
         ("5", pretty("5", json!([allow, tricky]))),
         ("6", compact("6", json!([tricky, allow]))),
+        ("7", compact("7", json!([extra, tricky, allow]))),
+        ("8", compact("8", json!([tricky, extra, allow]))),
+        ("9", compact("9", json!([tricky, allow]))),
+        ("10", compact("10", json!([allow, extra, tricky]))),
     ] {
         engine.update_policy(&text).unwrap();
         assert_eq!(engine.policy_info().version.as_deref(), Some(version));
@@ -170,6 +175,7 @@ fn rules_reused_by_text_and_by_value_decide_as_a_fresh_engine() {
         let fresh = Engine::new(&text, EngineOptions::default()).unwrap();
         check(&fresh);
     }
+    assert_eq!(effect(&engine, "other", json!({})).0, Effect::Deny);
     // A changed rule after text reuse takes effect.
     let deny_all = json!({"id": "r2", "effect": "deny", "match": {"tool": ["t"]}});
     engine

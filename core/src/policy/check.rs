@@ -8,7 +8,7 @@ use super::load::{
     check_rule_role, defined_roles, parse, read_agents, read_audit, read_header, root_object,
     rule_list, ROOT_KEYS,
 };
-use super::parse::Order;
+use super::parse::{NoKnownRules, Order};
 use super::reader::{err, Reader};
 use super::roles::{close_roles, read_roles};
 use super::rules::compile_rule;
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 
 /// Every load error found in `bytes`, in document order; empty when the policy loads.
 pub(crate) fn all_errors(bytes: &[u8]) -> Vec<PolicyError> {
-    let (doc, order) = match parse(bytes, Order::All, &mut |_| None) {
+    let (doc, order) = match parse(bytes, Order::All, &mut NoKnownRules) {
         Ok(parsed) => (parsed.value, parsed.order),
         Err(e) => return vec![e],
     };

@@ -1,7 +1,7 @@
 //! The loader: one step per section of the document (header, agents, roles, rules, audit),
 //! then the checks across sections, then the compiled snapshot with carried-over counters.
 use super::index::build_index;
-use super::parse::{parse_policy, Known, Order, ParseError, Parsed, RuleSpan};
+use super::parse::{parse_policy, KnownRules, Order, ParseError, Parsed, RuleSpan};
 use super::reader::{
     array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
 };
@@ -10,7 +10,7 @@ use super::rules::{
     assign_field_slots, compile_rule, reusable_depth, reuse_rule, reuse_text, CompiledRule,
 };
 use super::{
-    Interner, NameIndex, RuleCache, Shelf, Snapshot, TextMap, MAX_POLICY_BYTES, MAX_RULES,
+    Interner, NameIndex, RuleCache, RuleTexts, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES,
 };
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
@@ -80,12 +80,13 @@ fn load_recording(
     record: Order,
     mut previous: RuleCache,
 ) -> Result<Snapshot, PolicyError> {
-    let mut known = |text: &[u8]| {
-        let (id, found) = previous.by_text.get_mut(text)?;
-        *found = true;
-        Some(id.clone())
+    let mut lookup = Lookup {
+        cache: &previous,
+        cursor: 0,
+        moved: vec![None; previous.texts.len()],
     };
-    let parsed = parse(bytes, record, &mut known)?;
+    let parsed = parse(bytes, record, &mut lookup)?;
+    let moved = lookup.moved;
     let (doc, spans) = (parsed.value, parsed.rules);
     let mut rd = Reader::new(parsed.order, interner.regexes());
     let root = root_object(&doc)?;
@@ -137,15 +138,85 @@ fn load_recording(
     build_index(&mut snapshot);
     interner.keep_regexes(rd.into_regexes());
     if let Some(kept) = kept {
-        // Texts found again keep their entries; the others are added (hashed once).
-        let mut by_text = std::mem::take(&mut previous.by_text);
-        by_text.retain(|_, (_, found)| std::mem::take(found));
-        let new_texts = spans.iter().filter(|s| s.known.is_none());
-        let texts = new_texts.map(|s| (s.index, bytes.get(s.text.clone())));
-        let texts: HashMap<usize, &[u8]> = texts.filter_map(|(i, t)| Some((i, t?))).collect();
-        interner.keep_rules(rule_cache(doc, &mut carried, kept, &texts, by_text));
+        let (texts, by_text) = rule_texts(bytes, &spans, &kept, &moved, previous.by_text);
+        interner.keep_rules(RuleCache {
+            by_id: rules_by_id(doc, &mut carried, kept),
+            texts,
+            by_text,
+        });
     }
     Ok(snapshot)
+}
+
+/// The last load's rule texts, as the parser looks them up: first the text that followed the
+/// last one found (in an unchanged policy, the one at the same place), then by the text.
+struct Lookup<'c> {
+    cache: &'c RuleCache,
+    cursor: usize,
+    /// Where each of the cache's texts was found in this document.
+    moved: Vec<Option<usize>>,
+}
+
+impl Lookup<'_> {
+    fn found(&mut self, previous: usize, index: usize) -> Option<&Arc<str>> {
+        if let Some(slot) = self.moved.get_mut(previous) {
+            *slot = Some(index);
+        }
+        self.cursor = previous + 1;
+        let (_, id) = self.cache.texts.get(previous)?.as_ref()?;
+        Some(id)
+    }
+}
+
+impl KnownRules for Lookup<'_> {
+    fn next(&mut self, index: usize, rest: &[u8]) -> Option<(Arc<str>, usize)> {
+        let (text, _) = self.cache.texts.get(self.cursor)?.as_ref()?;
+        if !rest.starts_with(text) {
+            return None;
+        }
+        let len = text.len();
+        Some((self.found(self.cursor, index)?.clone(), len))
+    }
+
+    fn find(&mut self, index: usize, text: &[u8]) -> Option<Arc<str>> {
+        let previous = *self.cache.by_text.get(text)?;
+        self.found(previous, index).cloned()
+    }
+}
+
+/// The texts of the rules kept for the next load, by index, and the index of each text: the
+/// entries of texts found again are moved, so that only new texts are hashed.
+fn rule_texts(
+    bytes: &[u8],
+    spans: &[RuleSpan],
+    kept: &[Option<CompiledRule>],
+    moved: &[Option<usize>],
+    mut by_text: HashMap<Box<[u8]>, usize>,
+) -> (RuleTexts, HashMap<Box<[u8]>, usize>) {
+    let mut texts: RuleTexts = vec![None; kept.len()];
+    for span in spans {
+        let rule = kept.get(span.index).and_then(Option::as_ref);
+        if let (Some(rule), Some(text), Some(slot)) = (
+            rule,
+            bytes.get(span.text.clone()),
+            texts.get_mut(span.index),
+        ) {
+            *slot = Some((Box::from(text), rule.rule.id.clone()));
+        }
+    }
+    by_text.retain(|_, at| match moved.get(*at).copied().flatten() {
+        Some(index) if texts.get(index).is_some_and(Option::is_some) => {
+            *at = index;
+            true
+        }
+        _ => false,
+    });
+    for span in spans.iter().filter(|s| s.known.is_none()) {
+        if let Some(Some((text, _))) = texts.get(span.index) {
+            by_text.insert(text.clone(), span.index);
+        }
+    }
+    (texts, by_text)
 }
 
 /// A copy of each compiled rule the next load may reuse (`None` for rules nested too deeply).
@@ -170,15 +241,12 @@ fn reusable(
         .collect()
 }
 
-/// The document's rules as written (by id, with their compiled forms, in the same order) and
-/// by exact text.
-fn rule_cache(
+/// The document's rules as written, by id, with their compiled forms (in the same order).
+fn rules_by_id(
     doc: Value,
     carried: &mut [Option<Value>],
     compiled: Vec<Option<CompiledRule>>,
-    texts: &HashMap<usize, &[u8]>,
-    by_text: TextMap,
-) -> RuleCache {
+) -> HashMap<Arc<str>, (Value, CompiledRule)> {
     let sources = match doc {
         Value::Object(mut root) => match root.remove("rules") {
             Some(Value::Array(list)) => list,
@@ -186,27 +254,20 @@ fn rule_cache(
         },
         _ => Vec::new(),
     };
-    let mut cache = RuleCache {
-        by_id: HashMap::new(),
-        by_text,
-    };
+    let mut by_id = HashMap::new();
     for (i, (source, rule)) in sources.into_iter().zip(compiled).enumerate() {
         let Some(rule) = rule else { continue };
         let source = carried.get_mut(i).and_then(Option::take).unwrap_or(source);
-        let id = rule.rule.id.clone();
-        if let Some(text) = texts.get(&i) {
-            cache.by_text.insert(Box::from(*text), (id.clone(), false));
-        }
-        cache.by_id.insert(id, (source, rule));
+        by_id.insert(rule.rule.id.clone(), (source, rule));
     }
-    cache
+    by_id
 }
 
 /// The size check and the parse.
 pub(super) fn parse(
     bytes: &[u8],
     record: Order,
-    known: &mut Known<'_>,
+    known: &mut dyn KnownRules,
 ) -> Result<Parsed, PolicyError> {
     if bytes.len() > MAX_POLICY_BYTES {
         return Err(err(

@@ -43,17 +43,20 @@ pub(crate) struct Interner {
     rules: Mutex<RuleCache>,
 }
 
-/// The last loaded policy's rules: by id, each rule's JSON value and compiled form; by exact
-/// text, each rule's id (a rule whose bytes are unchanged is not even parsed again) and
-/// whether the load in progress found that text.
+/// Rule texts with their ids, by index in the `rules` array (`None`: not kept).
+pub(crate) type RuleTexts = Vec<Option<(Box<[u8]>, Arc<str>)>>;
+
+/// The last loaded policy's rules: by id, each rule's JSON value and compiled form; and each
+/// rule's exact text with its id, by its index in the document and by the text itself (a rule
+/// whose bytes are unchanged is not even parsed again).
 #[derive(Debug, Default)]
 pub(crate) struct RuleCache {
     pub(crate) by_id: HashMap<Arc<str>, (serde_json::Value, rules::CompiledRule)>,
-    pub(crate) by_text: TextMap,
+    /// By index in the `rules` array (`None`: not kept).
+    pub(crate) texts: RuleTexts,
+    /// Each kept text's index in `texts`.
+    pub(crate) by_text: HashMap<Box<[u8]>, usize>,
 }
-
-/// Rule texts to their ids, and whether the load in progress found them.
-pub(crate) type TextMap = HashMap<Box<[u8]>, (Arc<str>, bool)>;
 
 impl Interner {
     /// Hands out the last policy's compiled rules (the cache is empty until the next

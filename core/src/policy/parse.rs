@@ -48,8 +48,26 @@ pub(crate) struct RuleSpan {
     pub(crate) known: Option<std::sync::Arc<str>>,
 }
 
-/// Answers whether a rule text is known, with the id of its rule.
-pub(crate) type Known<'k> = dyn FnMut(&[u8]) -> Option<std::sync::Arc<str>> + 'k;
+/// The rule texts a loader holds compiled from an earlier load.
+pub(crate) trait KnownRules {
+    /// When `rest` (the document from element `index` of `rules` on) starts with the text
+    /// expected there, that rule's id and the text's length. Cheap: one comparison.
+    fn next(&mut self, index: usize, rest: &[u8]) -> Option<(std::sync::Arc<str>, usize)>;
+    /// The id of the rule whose text is exactly `text`, found at element `index`.
+    fn find(&mut self, index: usize, text: &[u8]) -> Option<std::sync::Arc<str>>;
+}
+
+/// No rule text is known: every rule is parsed.
+pub(crate) struct NoKnownRules;
+
+impl KnownRules for NoKnownRules {
+    fn next(&mut self, _: usize, _: &[u8]) -> Option<(std::sync::Arc<str>, usize)> {
+        None
+    }
+    fn find(&mut self, _: usize, _: &[u8]) -> Option<std::sync::Arc<str>> {
+        None
+    }
+}
 
 /// A parsed policy document.
 #[derive(Debug)]
@@ -83,18 +101,18 @@ struct Parser<'a> {
     path: Vec<Seg>,
     order: KeyOrder,
     record: Order,
-    known: &'a mut Known<'a>,
+    known: &'a mut dyn KnownRules,
     rules: Vec<RuleSpan>,
 }
 
 /// Parses a policy document, recording the key order `record` asks for. An element of the
-/// top-level `rules` array whose exact text `known` accepts is not parsed: the loader holds
-/// it compiled from an earlier load, where the same bytes at the same depth parsed and
+/// top-level `rules` array whose exact text is one of `known`'s is not parsed: the loader
+/// holds it compiled from an earlier load, where the same bytes at the same depth parsed and
 /// compiled without error.
 pub(crate) fn parse_policy<'a>(
     bytes: &'a [u8],
     record: Order,
-    known: &'a mut Known<'a>,
+    known: &'a mut dyn KnownRules,
 ) -> Result<Parsed, ParseError> {
     let mut p = Parser {
         bytes,
@@ -288,9 +306,15 @@ impl Parser<'_> {
             (2, [Seg::Key(token), Seg::Index(i)]) if self.key_is(token, "rules") => *i,
             _ => return None,
         };
-        let end = self.extent()?;
-        let text = self.bytes.get(self.pos..end)?;
-        let known = (self.known)(text);
+        let rest = self.bytes.get(self.pos..)?;
+        let (end, known) = match self.known.next(index, rest) {
+            Some((id, len)) => (self.pos + len, Some(id)),
+            None => {
+                let end = self.extent()?;
+                let text = self.bytes.get(self.pos..end)?;
+                (end, self.known.find(index, text))
+            }
+        };
         let skipped = known.is_some();
         self.rules.push(RuleSpan {
             index,
@@ -512,7 +536,7 @@ mod tests {
         ];
         for text in texts {
             let Parsed { value: v, .. } =
-                parse_policy(text.as_bytes(), Order::All, &mut |_| None).unwrap();
+                parse_policy(text.as_bytes(), Order::All, &mut NoKnownRules).unwrap();
             let want: Value = serde_json::from_str(text).unwrap();
             assert_eq!(v, want, "{text}");
         }
@@ -540,25 +564,27 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    parse_policy(text.as_bytes(), Order::All, &mut |_| None),
+                    parse_policy(text.as_bytes(), Order::All, &mut NoKnownRules),
                     Err(ParseError::Syntax { .. })
                 ),
                 "{text:?}"
             );
         }
         assert!(matches!(
-            parse_policy(b"[\xff]", Order::All, &mut |_| None),
+            parse_policy(b"[\xff]", Order::All, &mut NoKnownRules),
             Err(ParseError::Syntax { .. })
         ));
-        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All, &mut |_| None).unwrap_err();
+        let e = parse_policy(b"{\n  \"a\": tru\n}", Order::All, &mut NoKnownRules).unwrap_err();
         assert_eq!(e.to_string(), "expected value at line 2 column 8");
     }
 
     #[test]
     fn duplicate_keys_name_the_object_and_orders_are_kept() {
-        let e = parse_policy(br#"{"r":[{"a":{"b":1,"b":2}}]}"#, Order::Roles, &mut |_| {
-            None
-        })
+        let e = parse_policy(
+            br#"{"r":[{"a":{"b":1,"b":2}}]}"#,
+            Order::Roles,
+            &mut NoKnownRules,
+        )
         .unwrap_err();
         assert_eq!(
             e,
@@ -570,7 +596,7 @@ mod tests {
         let Parsed { order, .. } = parse_policy(
             br#"{"z":1,"a":{"y":1,"b":2},"m":[{"q":1,"p":2}]}"#,
             Order::All,
-            &mut |_| None,
+            &mut NoKnownRules,
         )
         .unwrap();
         assert_eq!(order[""], ["z", "a", "m"]);
@@ -578,7 +604,7 @@ mod tests {
         assert_eq!(order["m[0]"], ["q", "p"]);
         // Without `All`, only the top-level `roles` object's order (also under an escaped key).
         let text = br#"{"z":1,"rol\u0065s":{"w":[],"a":[]},"a":{"roles":{"y":1,"b":2}}}"#;
-        let Parsed { order, .. } = parse_policy(text, Order::Roles, &mut |_| None).unwrap();
+        let Parsed { order, .. } = parse_policy(text, Order::Roles, &mut NoKnownRules).unwrap();
         assert_eq!(order.len(), 1);
         assert_eq!(order["roles"], ["w", "a"]);
     }
@@ -586,7 +612,16 @@ mod tests {
     #[test]
     fn known_rule_texts_are_stepped_over_and_every_rule_is_spanned() {
         let text = br#"{"rules": [{"id": "a", "x": "}\"]"}, 7, {"id": "b"}], "m": [{"id": "a"}]}"#;
-        let mut known = |t: &[u8]| (t == br#"{"id": "a", "x": "}\"]"}"#).then(|| "a".into());
+        struct One;
+        impl KnownRules for One {
+            fn next(&mut self, _: usize, _: &[u8]) -> Option<(std::sync::Arc<str>, usize)> {
+                None
+            }
+            fn find(&mut self, _: usize, t: &[u8]) -> Option<std::sync::Arc<str>> {
+                (t == br#"{"id": "a", "x": "}\"]"}"#).then(|| "a".into())
+            }
+        }
+        let mut known = One;
         let Parsed { value, rules, .. } = parse_policy(text, Order::Roles, &mut known).unwrap();
         assert_eq!(value["rules"], serde_json::json!([null, 7, {"id": "b"}]));
         assert_eq!(value["m"], serde_json::json!([{"id": "a"}]));
@@ -612,17 +647,17 @@ mod tests {
 
     #[test]
     fn depth_is_limited_to_512_without_recursion() {
-        assert!(
-            parse_policy(nested(MAX_POLICY_DEPTH).as_bytes(), Order::All, &mut |_| {
-                None
-            })
-            .is_ok()
-        );
+        assert!(parse_policy(
+            nested(MAX_POLICY_DEPTH).as_bytes(),
+            Order::All,
+            &mut NoKnownRules
+        )
+        .is_ok());
         assert_eq!(
             parse_policy(
                 nested(MAX_POLICY_DEPTH + 1).as_bytes(),
                 Order::All,
-                &mut |_| None
+                &mut NoKnownRules
             )
             .unwrap_err(),
             ParseError::TooDeep { limit: 512 }
@@ -631,7 +666,9 @@ mod tests {
         let deep = "[".repeat(1_000_000);
         let e = std::thread::Builder::new()
             .stack_size(64 << 10)
-            .spawn(move || parse_policy(deep.as_bytes(), Order::All, &mut |_| None).unwrap_err())
+            .spawn(move || {
+                parse_policy(deep.as_bytes(), Order::All, &mut NoKnownRules).unwrap_err()
+            })
             .unwrap()
             .join()
             .unwrap();
