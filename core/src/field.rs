@@ -28,6 +28,8 @@ struct Step {
 pub(crate) struct FieldPath {
     root: Root,
     steps: Vec<Step>,
+    /// See [`FieldPath::canonical`]; written once, when the path is compiled.
+    canonical: std::sync::Arc<str>,
     /// Its slot in the per-evaluation lookup cache (shared by every leaf that reads the same
     /// field); `NO_SLOT` until the snapshot assigns one.
     pub(crate) slot: usize,
@@ -38,6 +40,18 @@ pub(crate) const NO_SLOT: usize = usize::MAX;
 
 /// How many distinct fields one evaluation caches (more are resolved every time).
 pub(crate) const CACHE_SLOTS: usize = 32;
+
+/// The root, then each key prefixed with its length, so no key text (NUL, dots, digits
+/// included) can make two different step lists read the same.
+fn canonical_text(root: Root, steps: &[Step]) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("{root:?}");
+    for step in steps {
+        let _ = write!(out, "/{}:", step.key.len());
+        out.push_str(&step.key);
+    }
+    out
+}
 
 /// One cached lookup.
 #[derive(Debug, Clone, Copy)]
@@ -144,23 +158,19 @@ impl FieldPath {
         {
             return Err(format!("field {q}: a string field has no sub-fields"));
         }
+        let canonical = canonical_text(root, &steps).into();
         Ok(FieldPath {
             root,
             steps,
+            canonical,
             slot: NO_SLOT,
         })
     }
 
-    /// A text that is equal for two paths exactly when they address the same field.
-    pub(crate) fn canonical(&self) -> String {
-        // Each key is prefixed with its length, so no key text (NUL, dots, digits included)
-        // can make two different step lists read the same.
-        let mut out = format!("{:?}", self.root);
-        for step in &self.steps {
-            out.push_str(&format!("/{}:", step.key.len()));
-            out.push_str(&step.key);
-        }
-        out
+    /// A text that is equal for two paths exactly when they address the same field (the
+    /// snapshot numbers cache slots by it on every load, so it is computed once).
+    pub(crate) fn canonical(&self) -> &std::sync::Arc<str> {
+        &self.canonical
     }
 
     /// The path as dotted text (`params.a.0`), for explanations.
@@ -262,7 +272,7 @@ mod tests {
 
     #[test]
     fn canonical_keys_never_collide() {
-        let c = |p: &str| FieldPath::parse(p).unwrap().canonical();
+        let c = |p: &str| FieldPath::parse(p).unwrap().canonical().clone();
         assert_ne!(c("/params/a\u{0}b"), c("params.a.b"));
         assert_ne!(c("/params/a\u{0}1:b"), c("params.a.b"));
         assert_ne!(c("/params/a/1:b"), c("/params/a\u{0}1:b"));

@@ -396,7 +396,7 @@ fn compile_limit(v: &Value, p: &str, rd: &Reader) -> Result<LimitSpec, PolicyErr
 
 /// Gives every distinct field the conditions read a slot in the per-evaluation lookup cache.
 pub(crate) fn assign_field_slots(rules: &mut [Rule]) {
-    let mut slots: HashMap<String, usize> = HashMap::new();
+    let mut slots: HashMap<Arc<str>, usize> = HashMap::new();
     for rule in rules {
         for cond in [rule.when.as_mut(), rule.unless.as_mut()]
             .into_iter()
@@ -404,7 +404,7 @@ pub(crate) fn assign_field_slots(rules: &mut [Rule]) {
         {
             cond.fields_mut(&mut |field| {
                 let next = slots.len();
-                let slot = *slots.entry(field.canonical()).or_insert(next);
+                let slot = *slots.entry(field.canonical().clone()).or_insert(next);
                 field.slot = slot;
             });
         }
