@@ -4,11 +4,12 @@
 //! cycles need `roles`; undefined roles need `agents` and `roles`, and are checked for each
 //! rule that compiled). The errors come in the loader's order, so the first is the error
 //! loading reports.
+use super::known::NoKnownRules;
 use super::load::{
     check_rule_role, defined_roles, parse, read_agents, read_audit, read_header, root_object,
     rule_list, ROOT_KEYS,
 };
-use super::parse::{NoKnownRules, Order};
+use super::parse::Order;
 use super::reader::{err, Reader};
 use super::roles::{close_roles, read_roles};
 use super::rules::compile_rule;

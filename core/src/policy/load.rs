@@ -1,7 +1,8 @@
 //! The loader: one step per section of the document (header, agents, roles, rules, audit),
 //! then the checks across sections, then the compiled snapshot with carried-over counters.
 use super::index::build_index;
-use super::parse::{parse_policy, KnownRules, Order, ParseError, Parsed, RuleSpan};
+use super::known::{rule_texts, KnownRules, Lookup, RuleSpan};
+use super::parse::{parse_policy, Order, ParseError, Parsed};
 use super::reader::{
     array, boolean, child, err, index, is_name, object, one_of, role_name, string, Reader, MAX_NAME,
 };
@@ -9,9 +10,7 @@ use super::roles::{close_roles, read_roles, Inherits};
 use super::rules::{
     assign_field_slots, compile_rule, reusable_depth, reuse_rule, reuse_text, CompiledRule,
 };
-use super::{
-    Interner, NameIndex, RuleCache, RuleTexts, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES,
-};
+use super::{Interner, NameIndex, RuleCache, Shelf, Snapshot, MAX_POLICY_BYTES, MAX_RULES};
 use crate::decision::PolicyInfo;
 use crate::error::PolicyError;
 use crate::glob::Glob;
@@ -146,77 +145,6 @@ fn load_recording(
         });
     }
     Ok(snapshot)
-}
-
-/// The last load's rule texts, as the parser looks them up: first the text that followed the
-/// last one found (in an unchanged policy, the one at the same place), then by the text.
-struct Lookup<'c> {
-    cache: &'c RuleCache,
-    cursor: usize,
-    /// Where each of the cache's texts was found in this document.
-    moved: Vec<Option<usize>>,
-}
-
-impl Lookup<'_> {
-    fn found(&mut self, previous: usize, index: usize) -> Option<&Arc<str>> {
-        if let Some(slot) = self.moved.get_mut(previous) {
-            *slot = Some(index);
-        }
-        self.cursor = previous + 1;
-        let (_, id) = self.cache.texts.get(previous)?.as_ref()?;
-        Some(id)
-    }
-}
-
-impl KnownRules for Lookup<'_> {
-    fn next(&mut self, index: usize, rest: &[u8]) -> Option<(Arc<str>, usize)> {
-        let (text, _) = self.cache.texts.get(self.cursor)?.as_ref()?;
-        if !rest.starts_with(text) {
-            return None;
-        }
-        let len = text.len();
-        Some((self.found(self.cursor, index)?.clone(), len))
-    }
-
-    fn find(&mut self, index: usize, text: &[u8]) -> Option<Arc<str>> {
-        let previous = *self.cache.by_text.get(text)?;
-        self.found(previous, index).cloned()
-    }
-}
-
-/// The texts of the rules kept for the next load, by index, and the index of each text: the
-/// entries of texts found again are moved, so that only new texts are hashed.
-fn rule_texts(
-    bytes: &[u8],
-    spans: &[RuleSpan],
-    kept: &[Option<CompiledRule>],
-    moved: &[Option<usize>],
-    mut by_text: HashMap<Box<[u8]>, usize>,
-) -> (RuleTexts, HashMap<Box<[u8]>, usize>) {
-    let mut texts: RuleTexts = vec![None; kept.len()];
-    for span in spans {
-        let rule = kept.get(span.index).and_then(Option::as_ref);
-        if let (Some(rule), Some(text), Some(slot)) = (
-            rule,
-            bytes.get(span.text.clone()),
-            texts.get_mut(span.index),
-        ) {
-            *slot = Some((Box::from(text), rule.rule.id.clone()));
-        }
-    }
-    by_text.retain(|_, at| match moved.get(*at).copied().flatten() {
-        Some(index) if texts.get(index).is_some_and(Option::is_some) => {
-            *at = index;
-            true
-        }
-        _ => false,
-    });
-    for span in spans.iter().filter(|s| s.known.is_none()) {
-        if let Some(Some((text, _))) = texts.get(span.index) {
-            by_text.insert(text.clone(), span.index);
-        }
-    }
-    (texts, by_text)
 }
 
 /// A copy of each compiled rule the next load may reuse (`None` for rules nested too deeply).

@@ -1,6 +1,7 @@
 //! The policy: the compiled model evaluation reads, and how a document becomes one.
 //!
 //! - [`parse`]: the document parser (strict JSON, no recursion, key order recorded);
+//! - [`known`]: the rule texts an update already holds compiled, which the parser steps over;
 //! - [`reader`]: key order, the regex cache and the JSON-shape checks loaders share;
 //! - [`load`]: the loader, one step per section of the document;
 //! - [`roles`]: role inheritance and its cycles; [`rules`]: one rule; [`index`]: the rule
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 pub(crate) mod check;
 mod index;
+mod known;
 mod load;
 pub(crate) mod parse;
 pub(crate) mod reader;

@@ -4,6 +4,7 @@
 //! in document order, by the object's path: those of the `roles` object always (role order is
 //! part of what a policy means), every object's with [`Order::All`] (load errors name the first
 //! problem in document order, so a loader that fails parses again with it).
+use super::known::{extent, KnownRules, RuleSpan};
 use super::reader::KeyOrder;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -36,37 +37,6 @@ pub(crate) enum Order {
     Roles,
     /// Every object's.
     All,
-}
-
-/// An object element of the document's `rules` array: its index, the byte range of its text,
-/// and, when its exact text was known, the id of the rule it is (then it was not parsed:
-/// `null` stands in its place).
-#[derive(Debug, Clone)]
-pub(crate) struct RuleSpan {
-    pub(crate) index: usize,
-    pub(crate) text: std::ops::Range<usize>,
-    pub(crate) known: Option<std::sync::Arc<str>>,
-}
-
-/// The rule texts a loader holds compiled from an earlier load.
-pub(crate) trait KnownRules {
-    /// When `rest` (the document from element `index` of `rules` on) starts with the text
-    /// expected there, that rule's id and the text's length. Cheap: one comparison.
-    fn next(&mut self, index: usize, rest: &[u8]) -> Option<(std::sync::Arc<str>, usize)>;
-    /// The id of the rule whose text is exactly `text`, found at element `index`.
-    fn find(&mut self, index: usize, text: &[u8]) -> Option<std::sync::Arc<str>>;
-}
-
-/// No rule text is known: every rule is parsed.
-pub(crate) struct NoKnownRules;
-
-impl KnownRules for NoKnownRules {
-    fn next(&mut self, _: usize, _: &[u8]) -> Option<(std::sync::Arc<str>, usize)> {
-        None
-    }
-    fn find(&mut self, _: usize, _: &[u8]) -> Option<std::sync::Arc<str>> {
-        None
-    }
 }
 
 /// A parsed policy document.
@@ -310,7 +280,7 @@ impl Parser<'_> {
         let (end, known) = match self.known.next(index, rest) {
             Some((id, len)) => (self.pos + len, Some(id)),
             None => {
-                let end = self.extent()?;
+                let end = extent(self.bytes, self.pos)?;
                 let text = self.bytes.get(self.pos..end)?;
                 (end, self.known.find(index, text))
             }
@@ -326,36 +296,6 @@ impl Parser<'_> {
         }
         self.pos = end;
         Some(Some(Value::Null))
-    }
-
-    /// Where the container opening at `pos` ends (just past its closing bracket), found by
-    /// bracket counting outside strings; `None` at the end of the input. Exact for valid JSON,
-    /// which is the only case its answer matters for (a known text parsed before).
-    fn extent(&self) -> Option<usize> {
-        let mut depth = 0usize;
-        let mut i = self.pos;
-        while let Some(&b) = self.bytes.get(i) {
-            match b {
-                b'"' => loop {
-                    i += 1;
-                    match self.bytes.get(i)? {
-                        b'"' => break,
-                        b'\\' => i += 1,
-                        _ => {}
-                    }
-                },
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        return Some(i + 1);
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        None
     }
 
     /// Whether a key token spells `name` (escapes decoded).
@@ -517,6 +457,7 @@ fn bare_message(e: &serde_json::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::known::NoKnownRules;
     use super::*;
 
     fn nested(depth: usize) -> String {
@@ -607,42 +548,6 @@ mod tests {
         let Parsed { order, .. } = parse_policy(text, Order::Roles, &mut NoKnownRules).unwrap();
         assert_eq!(order.len(), 1);
         assert_eq!(order["roles"], ["w", "a"]);
-    }
-
-    #[test]
-    fn known_rule_texts_are_stepped_over_and_every_rule_is_spanned() {
-        let text = br#"{"rules": [{"id": "a", "x": "}\"]"}, 7, {"id": "b"}], "m": [{"id": "a"}]}"#;
-        struct One;
-        impl KnownRules for One {
-            fn next(&mut self, _: usize, _: &[u8]) -> Option<(std::sync::Arc<str>, usize)> {
-                None
-            }
-            fn find(&mut self, _: usize, t: &[u8]) -> Option<std::sync::Arc<str>> {
-                (t == br#"{"id": "a", "x": "}\"]"}"#).then(|| "a".into())
-            }
-        }
-        let mut known = One;
-        let Parsed { value, rules, .. } = parse_policy(text, Order::Roles, &mut known).unwrap();
-        assert_eq!(value["rules"], serde_json::json!([null, 7, {"id": "b"}]));
-        assert_eq!(value["m"], serde_json::json!([{"id": "a"}]));
-        let spans: Vec<_> = rules
-            .iter()
-            .map(|r| (r.index, &text[r.text.clone()], r.known.is_some()))
-            .collect();
-        assert_eq!(
-            spans,
-            [
-                (0, &br#"{"id": "a", "x": "}\"]"}"#[..], true),
-                (2, &br#"{"id": "b"}"#[..], false)
-            ]
-        );
-        // A known text is still read in full when a duplicate key precedes it elsewhere.
-        assert!(parse_policy(
-            br#"{"a": 1, "a": 2, "rules": [{"id": "a", "x": "}\"]"}]}"#,
-            Order::Roles,
-            &mut known
-        )
-        .is_err());
     }
 
     #[test]
