@@ -13,8 +13,11 @@ export PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig
 echo "pkg-config portcullis $(pkg-config --modversion portcullis): $(pkg-config --cflags --libs portcullis)"
 cc -std=c11 -Wall -Werror -o demo-shared demo.c $(pkg-config --cflags --libs portcullis) -lcjson
 cc -std=c11 -Wall -Werror -o demo-static demo.c $(pkg-config --cflags --libs portcullis-static) -lcjson
-if ldd demo-static | grep -q libportcullis; then echo "FAIL: demo-static links libportcullis.so"; exit 1; fi
-ldd demo-shared | grep -q 'libportcullis.so' || { echo "FAIL: demo-shared does not link libportcullis.so"; exit 1; }
+# ldd's output is read whole before grep sees it: `ldd | grep -q` under pipefail fails at random
+# when grep exits at its first match and ldd is killed writing the rest.
+static_libs=$(ldd demo-static) shared_libs=$(ldd demo-shared)
+if grep -q libportcullis <<<"$static_libs"; then echo "FAIL: demo-static links libportcullis.so"; exit 1; fi
+grep -q 'libportcullis.so' <<<"$shared_libs" || { echo "FAIL: demo-shared does not link libportcullis.so"; exit 1; }
 for v in shared static; do
   if [ $v = shared ]; then out=$(LD_LIBRARY_PATH=$tmp/prefix/lib ./demo-$v demo-policy.json demo-actions.json)
   else out=$(./demo-$v demo-policy.json demo-actions.json); fi
