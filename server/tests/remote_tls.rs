@@ -1,6 +1,6 @@
 //! The Rust client over `https://` against a real `portcullis serve` TLS listener on
 //! 127.0.0.1, with a throwaway CA made at test time: identical decisions and approvals over
-//! one kept-alive TLS connection; an untrusted, expired or wrong-name certificate, a missing
+//! one kept-alive TLS connection; a host name resolved and checked against the certificate; an untrusted, expired or wrong-name certificate, a missing
 //! token, a listener that never answers the handshake or does not speak TLS are all denies
 //! with code `unavailable`; unusable CA files are errors when the client is made.
 #![allow(
@@ -207,6 +207,32 @@ fn https_decisions_equal_in_process_ones_over_one_kept_alive_connection() {
     assert_eq!(&*remote.policy_info().unwrap().name, "served");
     // Seven calls, one after another: one TLS connection, kept alive.
     assert_eq!(relay.accepted.load(Ordering::Acquire), 1);
+}
+
+#[test]
+fn a_host_name_is_resolved_and_checked_against_the_certificate() {
+    let dir = Dir::new("tls-name");
+    let ca = Ca::new("portcullis test CA");
+    let ca_file = ca.write(&dir, "ca.pem");
+    let (_server, port) = tls_server(&dir, &ca.issue(&dir, "server", &["localhost"], false));
+    let fs_read = action("fs.read");
+    let by_name = client(
+        &format!("https://localhost:{port}"),
+        Some(&ca_file),
+        Some(TOKEN),
+    );
+    let d = by_name.evaluate_value(&fs_read);
+    assert_eq!((d.effect, d.fallback), (Effect::Allow, false), "{}", d.reason);
+    // The same listener reached by its address: the certificate names only localhost.
+    let by_address = client(
+        &format!("https://127.0.0.1:{port}"),
+        Some(&ca_file),
+        Some(TOKEN),
+    );
+    assert_unavailable(
+        &by_address.evaluate_value(&fs_read),
+        "not valid for 127.0.0.1",
+    );
 }
 
 #[test]
