@@ -24,12 +24,13 @@ bench-serve:
 	$(ROOT)/target/release/portcullis-serve-bench
 
 # Round trip p50/p99 from the Go client (RemoteEngine) over the Unix socket, against a release
-# `portcullis serve` with the reference policy, started on a private socket and stopped after.
+# `portcullis serve` started on a private socket and stopped after (benches/serve_go.sh): on the
+# reference workload, then on bench-serve's own one-action policy (case `triv-remote-*`), which
+# times the Go client on exactly what bench-serve times the Rust client on.
 bench-serve-go: go-toolchain ffi tools
-	@dir=$$(mktemp -d); trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf "$$dir"' EXIT; \
-	$(ROOT)/target/release/portcullis serve --policy $(ROOT)/benches/workload/reference-policy.json \
-	  --listen unix:$$dir/pc.sock --watch-interval-ms 0 --log-format json 2>$$dir/serve.log & pid=$$!; \
-	for i in $$(seq 100); do [ -S $$dir/pc.sock ] && break; sleep 0.05; done; \
-	[ -S $$dir/pc.sock ] || { cat $$dir/serve.log; echo "portcullis serve did not start"; exit 1; }; \
-	cd $(GO_DIR) && $(GO_ENV) $(GO) run ./cmd/portcullis-bench -n 20000 -warmup 2000 -remote unix:$$dir/pc.sock \
+	$(CARGO) build -q --release -p portcullis-server --bin portcullis-serve-bench
+	@$(GO_ENV) GO=$(GO) $(ROOT)/benches/serve_go.sh $(ROOT) ref \
 	  $(ROOT)/benches/workload/reference-policy.json $(ROOT)/benches/workload/reference-actions.json
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	$(ROOT)/target/release/portcullis-serve-bench --write-workload $$dir && \
+	$(GO_ENV) GO=$(GO) $(ROOT)/benches/serve_go.sh $(ROOT) triv $$dir/policy.json $$dir/actions.json

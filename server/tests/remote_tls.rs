@@ -222,7 +222,12 @@ fn a_host_name_is_resolved_and_checked_against_the_certificate() {
         Some(TOKEN),
     );
     let d = by_name.evaluate_value(&fs_read);
-    assert_eq!((d.effect, d.fallback), (Effect::Allow, false), "{}", d.reason);
+    assert_eq!(
+        (d.effect, d.fallback),
+        (Effect::Allow, false),
+        "{}",
+        d.reason
+    );
     // The same listener reached by its address: the certificate names only localhost.
     let by_address = client(
         &format!("https://127.0.0.1:{port}"),

@@ -3,6 +3,8 @@
 //! asserts nothing (targets: socket p50 ≤ 50 µs, p99 ≤ 200 µs).
 //!
 //! usage: portcullis-serve-bench [--server PATH] [--n ROUND_TRIPS]
+//!        portcullis-serve-bench --write-workload DIR   (its policy.json and actions.json, for
+//!        timing another client on the same workload; see benches/serve_go.sh)
 #![expect(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -75,6 +77,13 @@ fn main() {
             .unwrap()
             .with_file_name("portcullis-serve")
     });
+    if let Some(out) = flag("--write-workload") {
+        let out = PathBuf::from(out);
+        std::fs::write(out.join("policy.json"), POLICY).unwrap();
+        let action = std::str::from_utf8(ACTION).unwrap();
+        std::fs::write(out.join("actions.json"), format!("[{action}]\n")).unwrap();
+        return;
+    }
     let n: usize = flag("--n").and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
