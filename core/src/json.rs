@@ -202,13 +202,13 @@ fn parse(
         error: RefCell::new(None),
         orders: RefCell::new(KeyOrder::new()),
     };
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let result = Seed {
-        depth: 1,
-        ctx: &ctx,
-    }
-    .deserialize(&mut de)
-    .and_then(|v| de.end().map(|()| v));
+    // Text that is valid UTF-8 as a whole (checked at once, which is cheap) is read without
+    // serde_json checking each string again; other bytes go through the checking reader, whose
+    // error says where the text stops being UTF-8.
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) => read(&mut serde_json::Deserializer::from_str(text), &ctx),
+        Err(_) => read(&mut serde_json::Deserializer::from_slice(bytes), &ctx),
+    };
     match result {
         Ok(v) => Ok((v, ctx.orders.into_inner())),
         Err(e) => Err(ctx
@@ -217,6 +217,16 @@ fn parse(
             .take()
             .unwrap_or_else(|| StrictError::Syntax(e.to_string()))),
     }
+}
+
+/// One value, then the end of the text.
+fn read<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+    ctx: &Ctx,
+) -> Result<Value, serde_json::Error> {
+    let value = Seed { depth: 1, ctx }.deserialize(&mut *de)?;
+    de.end()?;
+    Ok(value)
 }
 
 /// Quotes a string as a JSON string literal, for error messages.
@@ -549,6 +559,18 @@ mod tests {
             parse_strict(b"{} x", 64),
             Err(StrictError::Syntax(_))
         ));
+        // Bytes that are not UTF-8 (text as a whole is read without checking each string):
+        // in a string, in a key, after the value; the error says where.
+        for bad in [&b"[\"a\xff\"]"[..], b"{\"\xc3\":1}", b"[1] \xe2\x82"] {
+            match parse_strict(bad, 64) {
+                Err(StrictError::Syntax(m)) => assert!(m.contains("column"), "{m}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            parse_strict("{\"é\":[\"€\\u00e9\"]}".as_bytes(), 64).unwrap(),
+            serde_json::json!({"é": ["€é"]})
+        );
     }
 
     #[test]
