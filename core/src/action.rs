@@ -1,5 +1,7 @@
 //! The action: strict reading, validation, defaults, and the canonical action hash.
+use crate::field::Root;
 use crate::json::{self, StrictError};
+use crate::tape::{Shape, Tape, ROOT};
 use serde_json::{Map, Value};
 use std::sync::LazyLock;
 
@@ -72,21 +74,45 @@ pub(crate) fn check_action_value(v: &Value) -> Result<(), String> {
     }
 }
 
-/// A valid action with defaults applied, borrowing from the parsed JSON.
+/// A valid action with defaults applied, borrowing from the parsed JSON or from a [`Tape`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ActionView<'a> {
     pub(crate) kind: Kind,
-    pub(crate) kind_value: &'a Value,
     pub(crate) tool: &'a str,
-    pub(crate) tool_value: &'a Value,
     pub(crate) agent: &'a str,
-    pub(crate) agent_value: &'a Value,
     pub(crate) target: Option<&'a str>,
-    pub(crate) target_value: Option<&'a Value>,
-    /// Always an object (`{}` when absent).
-    pub(crate) params: &'a Value,
-    /// Always an object (`{}` when absent).
-    pub(crate) context: &'a Value,
+    values: Values<'a>,
+}
+
+/// Where the action's values are.
+#[derive(Debug, Clone, Copy)]
+enum Values<'a> {
+    Parsed {
+        kind: &'a Value,
+        tool: &'a Value,
+        agent: &'a Value,
+        target: Option<&'a Value>,
+        /// Always an object (`{}` when absent).
+        params: &'a Value,
+        /// Always an object (`{}` when absent).
+        context: &'a Value,
+    },
+    /// Nodes of the tape (`None`: absent or null, so the default).
+    Tape {
+        tape: &'a Tape<'a>,
+        kind: Option<usize>,
+        tool: usize,
+        agent: usize,
+        target: Option<usize>,
+        params: Option<usize>,
+        context: Option<usize>,
+    },
+}
+
+/// A field root's place: a value, or a tape node (`None`: the root's default).
+pub(crate) enum RootAt<'a> {
+    Value(Option<&'a Value>),
+    Node(&'a Tape<'a>, usize),
 }
 
 fn present(v: Option<&Value>) -> Option<&Value> {
@@ -136,16 +162,136 @@ impl<'a> ActionView<'a> {
         check_timestamp(timestamp_field)?;
         Ok(ActionView {
             kind,
-            kind_value,
             tool,
-            tool_value,
             agent,
-            agent_value,
             target,
-            target_value,
-            params,
-            context,
+            values: Values::Parsed {
+                kind: kind_value,
+                tool: tool_value,
+                agent: agent_value,
+                target: target_value,
+                params,
+                context,
+            },
         })
+    }
+
+    /// Validates the action read into `tape`, building no value when it is valid. Anything
+    /// the quick checks do not accept is decided by [`ActionView::from_value`] on the built
+    /// value, so the answer and its error are always that function's.
+    pub(crate) fn from_tape(tape: &'a Tape<'a>) -> Result<ActionView<'a>, String> {
+        match Self::quick(tape) {
+            Some(view) => Ok(view),
+            None => ActionView::from_value(tape.value(ROOT).unwrap_or(&Value::Null)),
+        }
+    }
+
+    fn quick(tape: &'a Tape<'a>) -> Option<ActionView<'a>> {
+        let mut fields: [Option<usize>; 7] = [None; 7];
+        for (key, node) in tape.entries(ROOT)? {
+            let slot = match key {
+                "kind" => 0,
+                "tool" => 1,
+                "agent" => 2,
+                "target" => 3,
+                "params" => 4,
+                "context" => 5,
+                "timestamp" => 6,
+                _ => continue,
+            };
+            if let Some(f) = fields.get_mut(slot) {
+                *f = (tape.shape(node) != Shape::Null).then_some(node);
+            }
+        }
+        let [kind_node, tool_node, agent_node, target_node, params_node, context_node, timestamp_node] =
+            fields;
+        let kind = match kind_node {
+            None => Kind::ToolCall,
+            Some(k) => Kind::parse(tape.str(k)?)?,
+        };
+        let tool = tape.str(tool_node?).filter(|s| !s.is_empty())?;
+        let agent_id = tape.get(agent_node?, "id")?;
+        let agent = tape.str(agent_id).filter(|s| !s.is_empty())?;
+        let target = match target_node {
+            None => None,
+            Some(t) => Some(tape.str(t)?),
+        };
+        let object = |node: Option<usize>| match node {
+            Some(n) if tape.shape(n) != Shape::Object => None,
+            n => Some(n),
+        };
+        let (params, context) = (object(params_node)?, object(context_node)?);
+        if let Some(t) = timestamp_node {
+            chrono::DateTime::parse_from_rfc3339(tape.str(t)?).ok()?;
+        }
+        Some(ActionView {
+            kind,
+            tool,
+            agent,
+            target,
+            values: Values::Tape {
+                tape,
+                kind: kind_node,
+                tool: tool_node?,
+                agent: agent_id,
+                target: target_node,
+                params,
+                context,
+            },
+        })
+    }
+
+    /// Where a field root is (`agent.roles` is not the action's; it is `None` here).
+    pub(crate) fn root(&self, root: Root) -> RootAt<'a> {
+        match self.values {
+            Values::Parsed {
+                kind,
+                tool,
+                agent,
+                target,
+                params,
+                context,
+            } => RootAt::Value(match root {
+                Root::Kind => Some(kind),
+                Root::Tool => Some(tool),
+                Root::AgentId => Some(agent),
+                Root::Target => target,
+                Root::Params => Some(params),
+                Root::Context => Some(context),
+                Root::AgentRoles => None,
+            }),
+            Values::Tape {
+                tape,
+                kind,
+                tool,
+                agent,
+                target,
+                params,
+                context,
+            } => {
+                let (node, default) = match root {
+                    Root::Kind => (kind, Some(&*KIND_TOOL_CALL)),
+                    Root::Tool => (Some(tool), None),
+                    Root::AgentId => (Some(agent), None),
+                    Root::Target => (target, None),
+                    Root::Params => (params, Some(&*EMPTY_OBJECT)),
+                    Root::Context => (context, Some(&*EMPTY_OBJECT)),
+                    Root::AgentRoles => (None, None),
+                };
+                match node {
+                    Some(n) => RootAt::Node(tape, n),
+                    None => RootAt::Value(default),
+                }
+            }
+        }
+    }
+
+    /// The params: always an object (`{}` when absent).
+    pub(crate) fn params(&self) -> &'a Value {
+        match self.root(Root::Params) {
+            RootAt::Value(v) => v.unwrap_or(&*EMPTY_OBJECT),
+            RootAt::Node(tape, n) => tape.value(n).unwrap_or(&*EMPTY_OBJECT),
+        }
     }
 
     /// `"sha256:"` + hex SHA-256 of the JCS form of
@@ -157,7 +303,7 @@ impl<'a> ActionView<'a> {
         text.push_str(",\"kind\":\"");
         text.push_str(self.kind.as_str());
         text.push_str("\",\"params\":");
-        json::write_jcs(self.params, &mut text);
+        json::write_jcs(self.params(), &mut text);
         text.push_str(",\"target\":");
         match self.target {
             Some(t) => json::write_jcs_string(t, &mut text),

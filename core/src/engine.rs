@@ -1,6 +1,8 @@
 //! The engine: a compiled policy snapshot behind an atomic pointer, plus the shared state
 //! (clock, rate-limit counters, approval grants) that outlives policy updates.
-use crate::action::{check_action_value, parse_action_json, ActionView};
+use crate::action::{
+    check_action_value, parse_action_json, ActionView, MAX_ACTION_BYTES, MAX_ACTION_DEPTH,
+};
 use crate::audit::{Audit, AuditOptions, AuditStats, Subject};
 use crate::clock::Clock;
 use crate::decision::{Code, Decision, Effect, PolicyInfo, Verdict};
@@ -8,13 +10,20 @@ use crate::error::{CreateError, EngineError, PolicyError};
 use crate::eval::{decide, Detail};
 use crate::policy::{load, Interner, Snapshot};
 use crate::state::{InProcess, StateBackend};
+use crate::tape::Tape;
 use arc_swap::ArcSwap;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// An action as a verdict entry point read it.
+enum Read<'v> {
+    Owned(Value),
+    Borrowed(&'v Value),
+    Tape(&'v Tape<'v>),
+}
 
 /// Which clock an engine reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -172,10 +181,23 @@ impl Engine {
     /// hosts that act on the effect and fetch details rarely. The decision is the same as
     /// [`Engine::evaluate_json`]'s (and consumes limits and approvals the same way).
     pub fn evaluate_json_verdict(&self, action_json: &[u8]) -> Verdict {
-        self.verdict(
-            || parse_action_json(action_json).ok().map(Cow::Owned),
-            || self.evaluate_json(action_json),
-        )
+        // The text read into a tape: no value of the whole action is built. Text the tape does
+        // not read (not UTF-8, too long, or not valid) takes the parser's path, whose answer
+        // is the reference.
+        let tape = (action_json.len() <= MAX_ACTION_BYTES)
+            .then(|| std::str::from_utf8(action_json).ok())
+            .flatten()
+            .and_then(|text| Tape::read(text, MAX_ACTION_DEPTH));
+        match tape {
+            Some(tape) => self.verdict(
+                || Some(Read::Tape(&tape)),
+                || self.evaluate_json(action_json),
+            ),
+            None => self.verdict(
+                || parse_action_json(action_json).ok().map(Read::Owned),
+                || self.evaluate_json(action_json),
+            ),
+        }
     }
 
     /// [`Engine::evaluate_json_verdict`] for an action given as a JSON value.
@@ -184,7 +206,7 @@ impl Engine {
             || {
                 check_action_value(action)
                     .ok()
-                    .map(|()| Cow::Borrowed(action))
+                    .map(|()| Read::Borrowed(action))
             },
             || self.evaluate_value(action),
         )
@@ -194,24 +216,29 @@ impl Engine {
     /// with an audit trail, `audited` decides in full, since records need the whole decision.
     fn verdict<'v>(
         &self,
-        read: impl FnOnce() -> Option<Cow<'v, Value>>,
+        read: impl FnOnce() -> Option<Read<'v>>,
         audited: impl FnOnce() -> Decision,
     ) -> Verdict {
         if self.audit.is_some() {
             return Verdict::from(&audited());
         }
         let start = Instant::now();
-        let mut v = catch_unwind(AssertUnwindSafe(|| match read() {
-            Some(value) => self.verdict_value(&value),
-            None => Verdict::denied(Code::InvalidAction),
+        let mut v = catch_unwind(AssertUnwindSafe(|| {
+            let view = match read() {
+                Some(Read::Owned(value)) => return self.verdict_of(ActionView::from_value(&value)),
+                Some(Read::Borrowed(value)) => ActionView::from_value(value),
+                Some(Read::Tape(tape)) => ActionView::from_tape(tape),
+                None => return Verdict::denied(Code::InvalidAction),
+            };
+            self.verdict_of(view)
         }))
         .unwrap_or_else(|_| Verdict::denied(Code::EngineError));
         v.eval_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         v
     }
 
-    fn verdict_value(&self, action: &Value) -> Verdict {
-        match ActionView::from_value(action) {
+    fn verdict_of(&self, view: Result<ActionView<'_>, String>) -> Verdict {
+        match view {
             Ok(view) => {
                 let snap = self.snapshot.load();
                 decide(
@@ -345,7 +372,7 @@ impl Engine {
                     kind: view.kind.as_str(),
                     tool: view.tool.to_owned(),
                     target: view.target.map(str::to_owned),
-                    params: included_params(&snap.audit_params, view.params),
+                    params: included_params(&snap.audit_params, view.params()),
                 });
                 (d, subject)
             }

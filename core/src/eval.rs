@@ -413,12 +413,12 @@ pub(crate) fn limit_check<'r>(
 fn modified_params(modifiers: &[&Rule], action: &ActionView<'_>) -> Option<serde_json::Value> {
     let mods: Vec<&crate::modify::Modify> =
         modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
-    if !mods.iter().any(|m| m.may_change(action.params)) {
+    if !mods.iter().any(|m| m.may_change(action.params())) {
         return None;
     }
-    let mut params = action.params.clone();
+    let mut params = action.params().clone();
     for m in mods {
         m.apply(&mut params);
     }
-    (!json_eq(&params, action.params)).then_some(params)
+    (!json_eq(&params, action.params())).then_some(params)
 }

@@ -1,7 +1,8 @@
 //! Field paths in conditions (`params.a.0.b`, or a JSON Pointer `/params/a.b`), resolved
 //! against the action after defaults.
-use crate::action::ActionView;
+use crate::action::{ActionView, RootAt};
 use crate::json::quote;
+use crate::tape::{Shape, Tape};
 use serde_json::Value;
 
 /// Where a path starts.
@@ -205,14 +206,10 @@ impl FieldPath {
         action: &ActionView<'a>,
         roles: &'a Value,
     ) -> Option<&'a Value> {
-        let mut cur: &'a Value = match self.root {
-            Root::Kind => action.kind_value,
-            Root::Tool => action.tool_value,
-            Root::AgentId => action.agent_value,
-            Root::AgentRoles => roles,
-            Root::Target => action.target_value?,
-            Root::Params => action.params,
-            Root::Context => action.context,
+        let mut cur: &'a Value = match (self.root, action.root(self.root)) {
+            (Root::AgentRoles, _) => roles,
+            (_, RootAt::Value(v)) => v?,
+            (_, RootAt::Node(tape, node)) => return self.resolve_in(tape, node),
         };
         for step in &self.steps {
             cur = match cur {
@@ -222,6 +219,21 @@ impl FieldPath {
             };
         }
         (!cur.is_null()).then_some(cur)
+    }
+}
+
+impl FieldPath {
+    /// [`FieldPath::resolve`] below a tape node: only the value found is built.
+    fn resolve_in<'a>(&self, tape: &'a Tape<'a>, mut node: usize) -> Option<&'a Value> {
+        for step in &self.steps {
+            node = match tape.shape(node) {
+                Shape::Object => tape.get(node, &step.key)?,
+                _ => tape.index(node, step.index?)?,
+            };
+        }
+        (tape.shape(node) != Shape::Null)
+            .then(|| tape.value(node))
+            .flatten()
     }
 }
 

@@ -41,6 +41,7 @@ mod path;
 mod policy;
 mod small;
 mod state;
+mod tape;
 mod time;
 mod value;
 

@@ -433,12 +433,12 @@ impl<'s, 'a> Tracer<'s, 'a> {
         o.effect = Effect::Allow;
         let mods: Vec<&crate::modify::Modify> =
             modifiers.iter().filter_map(|r| r.modify.as_ref()).collect();
-        if mods.iter().any(|m| m.may_change(self.view.params)) {
-            let mut params = self.view.params.clone();
+        if mods.iter().any(|m| m.may_change(self.view.params())) {
+            let mut params = self.view.params().clone();
             for m in mods {
                 m.apply(&mut params);
             }
-            if !json_eq(&params, self.view.params) {
+            if !json_eq(&params, self.view.params()) {
                 self.steps
                     .push("modify: the allow rules' modify change params".into());
                 o.params = Some(params);
