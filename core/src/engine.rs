@@ -18,6 +18,17 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// The action text read into a tape: no value of the whole action is built. Text the tape
+/// does not read (too long, not UTF-8, not valid JSON) takes the parser's path, whose answer
+/// (and error) is the reference.
+fn read_tape(action_json: &[u8]) -> Option<Tape<'_>> {
+    if action_json.len() > MAX_ACTION_BYTES {
+        return None;
+    }
+    let text = std::str::from_utf8(action_json).ok()?;
+    Tape::read(text, MAX_ACTION_DEPTH)
+}
+
 /// An action as a verdict entry point read it.
 enum Read<'v> {
     Owned(Value),
@@ -161,9 +172,12 @@ impl Engine {
     /// `invalid_action`; this never fails.
     pub fn evaluate_json(&self, action_json: &[u8]) -> Decision {
         let start = Instant::now();
-        self.finish(start, || match parse_action_json(action_json) {
-            Ok(value) => self.decide_value(&value),
-            Err(reason) => (self.invalid(reason), None),
+        self.finish(start, || match read_tape(action_json) {
+            Some(tape) => self.decide_view(ActionView::from_tape(&tape)),
+            None => match parse_action_json(action_json) {
+                Ok(value) => self.decide_view(ActionView::from_value(&value)),
+                Err(reason) => (self.invalid(reason), None),
+            },
         })
     }
 
@@ -172,7 +186,7 @@ impl Engine {
     pub fn evaluate_value(&self, action: &Value) -> Decision {
         let start = Instant::now();
         self.finish(start, || match check_action_value(action) {
-            Ok(()) => self.decide_value(action),
+            Ok(()) => self.decide_view(ActionView::from_value(action)),
             Err(reason) => (self.invalid(reason), None),
         })
     }
@@ -181,14 +195,7 @@ impl Engine {
     /// hosts that act on the effect and fetch details rarely. The decision is the same as
     /// [`Engine::evaluate_json`]'s (and consumes limits and approvals the same way).
     pub fn evaluate_json_verdict(&self, action_json: &[u8]) -> Verdict {
-        // The text read into a tape: no value of the whole action is built. Text the tape does
-        // not read (not UTF-8, too long, or not valid) takes the parser's path, whose answer
-        // is the reference.
-        let tape = (action_json.len() <= MAX_ACTION_BYTES)
-            .then(|| std::str::from_utf8(action_json).ok())
-            .flatten()
-            .and_then(|text| Tape::read(text, MAX_ACTION_DEPTH));
-        match tape {
+        match read_tape(action_json) {
             Some(tape) => self.verdict(
                 || Some(Read::Tape(&tape)),
                 || self.evaluate_json(action_json),
@@ -354,9 +361,9 @@ impl Engine {
         )
     }
 
-    /// Decides a parsed action; with an audit trail, also copies what its record needs.
-    fn decide_value(&self, action: &Value) -> (Decision, Option<Subject>) {
-        match ActionView::from_value(action) {
+    /// Decides a read action; with an audit trail, also copies what its record needs.
+    fn decide_view(&self, view: Result<ActionView<'_>, String>) -> (Decision, Option<Subject>) {
+        match view {
             Ok(view) => {
                 let snap = self.snapshot.load();
                 let d = decide(

@@ -272,9 +272,22 @@ proptest! {
         };
         let decisions = Engine::new(policy.to_string().as_bytes(), opts()).unwrap();
         let mut got = verdicts.evaluate_json_verdict(&text);
-        let mut want = portcullis::Verdict::from(&decisions.evaluate_json(&text));
+        let full = decisions.evaluate_json(&text);
+        let mut want = portcullis::Verdict::from(&full);
         got.eval_ns = 0;
         want.eval_ns = 0;
         prop_assert_eq!(got, want, "{}", String::from_utf8_lossy(&text));
+        // The full decision from text (also read into a tape) is the one from the same action
+        // given as a value, hash and rewritten params included.
+        if full.code != Code::InvalidAction {
+            let values = Engine::new(policy.to_string().as_bytes(), opts()).unwrap();
+            let value: Value = serde_json::from_slice(&text).unwrap();
+            let strip = |d: &portcullis::Decision| {
+                let mut v = d.to_value();
+                v.as_object_mut().unwrap().remove("eval_ns");
+                v
+            };
+            prop_assert_eq!(strip(&full), strip(&values.evaluate_value(&value)));
+        }
     }
 }
