@@ -4,10 +4,8 @@
 //! limit, duplicate keys, finite numbers); a value a rule reads is built when first asked for,
 //! once.
 use crate::small::SmallList;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
-use std::cell::{OnceCell, RefCell};
-use std::fmt;
+use std::cell::OnceCell;
 
 /// Where a string's text is: a byte range of the action text (no escapes), or of the
 /// decoded text of strings that had escapes.
@@ -64,23 +62,20 @@ impl<'a> Tape<'a> {
     /// Reads `source` strictly (containers nested deeper than `max_depth` are an error);
     /// `None` when it is not a single valid JSON value.
     pub(crate) fn read(source: &'a str, max_depth: usize) -> Option<Tape<'a>> {
-        let builder = Builder {
-            source,
+        let mut scan = Scanner {
+            text: source,
+            bytes: source.as_bytes(),
+            at: 0,
             max_depth,
-            out: RefCell::new(Out {
-                decoded: String::new(),
-                nodes: Vec::with_capacity(32),
-            }),
+            decoded: String::new(),
+            nodes: Vec::with_capacity(32),
         };
-        let mut de = serde_json::Deserializer::from_str(source);
-        let read = Slot {
-            depth: 1,
-            builder: &builder,
+        scan.value(1)?;
+        scan.space();
+        if scan.at != scan.bytes.len() {
+            return None;
         }
-        .deserialize(&mut de)
-        .and_then(|()| de.end());
-        read.ok()?;
-        let Out { decoded, nodes } = builder.out.into_inner();
+        let Scanner { decoded, nodes, .. } = scan;
         let built = std::iter::repeat_with(OnceCell::new)
             .take(nodes.len())
             .collect();
@@ -202,64 +197,211 @@ impl<'a> Tape<'a> {
     }
 }
 
-struct Out {
+/// Reads JSON text (RFC 8259) into nodes. Strings without escapes and small non-negative
+/// integers are read here; a string with escapes and any other number are handed to
+/// serde_json, so that their meaning (and what is refused) is exactly the strict parser's.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    max_depth: usize,
     decoded: String,
     nodes: Vec<Node>,
 }
 
-struct Builder<'a> {
-    source: &'a str,
-    max_depth: usize,
-    out: RefCell<Out>,
-}
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
 
-impl Builder<'_> {
-    /// Where `s` is: in the source when it is a slice of it, else copied to the decoded text.
-    fn text(&self, s: &str) -> Option<Text> {
-        let base = self.source.as_ptr() as usize;
-        let at = (s.as_ptr() as usize).wrapping_sub(base);
-        if at <= self.source.len() && s.len() <= self.source.len() - at {
-            return Some(Text::Source(
-                u32::try_from(at).ok()?,
-                u32::try_from(at + s.len()).ok()?,
-            ));
+    /// Skips JSON whitespace.
+    fn space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
         }
-        let mut out = self.out.borrow_mut();
-        let from = u32::try_from(out.decoded.len()).ok()?;
-        out.decoded.push_str(s);
-        Some(Text::Decoded(from, u32::try_from(out.decoded.len()).ok()?))
     }
 
-    fn push(&self, node: Node) -> usize {
-        let mut out = self.out.borrow_mut();
-        out.nodes.push(node);
-        out.nodes.len() - 1
+    /// Consumes `b` after whitespace.
+    fn expect(&mut self, b: u8) -> Option<()> {
+        self.space();
+        (self.peek()? == b).then(|| self.at += 1)
     }
 
-    fn close(&self, at: usize) -> Option<()> {
-        let mut out = self.out.borrow_mut();
-        let end = u32::try_from(out.nodes.len()).ok()?;
-        if let Some(Node::Arr { end: e } | Node::Obj { end: e }) = out.nodes.get_mut(at) {
+    fn push(&mut self, node: Node) -> usize {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    fn offset(n: usize) -> Option<u32> {
+        u32::try_from(n).ok()
+    }
+
+    /// One value, after whitespace, at nesting level `depth` (a container deeper than the
+    /// limit is refused, as the strict parser refuses it).
+    fn value(&mut self, depth: usize) -> Option<()> {
+        self.space();
+        match self.peek()? {
+            b'{' => self.object(depth),
+            b'[' => self.array(depth),
+            b'"' => {
+                let t = self.string()?;
+                self.push(Node::Str(t));
+                Some(())
+            }
+            b't' => self.word("true", Node::Bool(true)),
+            b'f' => self.word("false", Node::Bool(false)),
+            b'n' => self.word("null", Node::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn word(&mut self, word: &str, node: Node) -> Option<()> {
+        self.bytes
+            .get(self.at..)?
+            .starts_with(word.as_bytes())
+            .then_some(())?;
+        self.at += word.len();
+        self.push(node);
+        Some(())
+    }
+
+    fn close(&mut self, at: usize) -> Option<()> {
+        let end = Self::offset(self.nodes.len())?;
+        if let Some(Node::Arr { end: e } | Node::Obj { end: e }) = self.nodes.get_mut(at) {
             *e = end;
         }
         Some(())
     }
 
-    fn string<E: de::Error>(&self, s: &str, key: bool) -> Result<Text, E> {
-        let t = self
-            .text(s)
-            .ok_or_else(|| E::custom("the action text is too long"))?;
-        self.push(if key { Node::Key(t) } else { Node::Str(t) });
-        Ok(t)
+    fn array(&mut self, depth: usize) -> Option<()> {
+        if depth > self.max_depth {
+            return None;
+        }
+        self.at += 1;
+        let at = self.push(Node::Arr { end: 0 });
+        self.space();
+        if self.peek()? == b']' {
+            self.at += 1;
+            return self.close(at);
+        }
+        loop {
+            self.value(depth + 1)?;
+            self.space();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return self.close(at);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<()> {
+        if depth > self.max_depth {
+            return None;
+        }
+        self.at += 1;
+        let at = self.push(Node::Obj { end: 0 });
+        let mut keys: SmallList<Text, 16> = SmallList::new(Text::Source(0, 0));
+        self.space();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return self.close(at);
+        }
+        loop {
+            self.space();
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.push(Node::Key(key));
+            keys.push(key);
+            self.expect(b':')?;
+            self.value(depth + 1)?;
+            self.space();
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+        if self.repeats(keys.as_slice()) {
+            return None;
+        }
+        self.close(at)
+    }
+
+    /// A string at the cursor (which is on its opening quote).
+    fn string(&mut self) -> Option<Text> {
+        let start = self.at;
+        let mut i = start + 1;
+        loop {
+            match *self.bytes.get(i)? {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some(Text::Source(Self::offset(start + 1)?, Self::offset(i)?));
+                }
+                b'\\' => break,
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+        // Escapes: find the closing quote (an escape is a backslash and one more byte; \uXXXX
+        // continues with hex digits), then let serde_json decode and check the whole literal.
+        loop {
+            match *self.bytes.get(i)? {
+                b'"' => break,
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        let literal = self.text.get(start..=i)?;
+        let text: String = serde_json::from_str(literal).ok()?;
+        self.at = i + 1;
+        let from = Self::offset(self.decoded.len())?;
+        self.decoded.push_str(&text);
+        Some(Text::Decoded(from, Self::offset(self.decoded.len())?))
+    }
+
+    /// A number at the cursor: the longest run of number characters, read by serde_json
+    /// unless it is a plain non-negative integer below 10^19.
+    fn number(&mut self) -> Option<()> {
+        let start = self.at;
+        let mut end = start;
+        let mut plain = true;
+        while let Some(b) = self.bytes.get(end) {
+            match b {
+                b'0'..=b'9' => {}
+                b'-' | b'+' | b'.' | b'e' | b'E' => plain = false,
+                _ => break,
+            }
+            end += 1;
+        }
+        let literal = self.text.get(start..end)?;
+        let digits = literal.as_bytes();
+        let n =
+            if plain && digits.len() < 20 && (digits.len() == 1 || digits.first() != Some(&b'0')) {
+                Number::from(literal.parse::<u64>().ok()?)
+            } else {
+                serde_json::from_str::<Number>(literal).ok()?
+            };
+        self.at = end;
+        self.push(Node::Num(n));
+        Some(())
     }
 
     /// True when two of `keys` are the same text.
     fn repeats(&self, keys: &[Text]) -> bool {
-        let out = self.out.borrow();
         let text = |t: Text| {
             let (s, a, b) = match t {
-                Text::Source(a, b) => (self.source, a, b),
-                Text::Decoded(a, b) => (out.decoded.as_str(), a, b),
+                Text::Source(a, b) => (self.text, a, b),
+                Text::Decoded(a, b) => (self.decoded.as_str(), a, b),
             };
             s.get(a as usize..b as usize).unwrap_or_default()
         };
@@ -274,108 +416,6 @@ impl Builder<'_> {
         let mut sorted: Vec<&str> = keys.iter().map(|t| text(*t)).collect();
         sorted.sort_unstable();
         sorted.windows(2).any(|w| w.first() == w.get(1))
-    }
-}
-
-/// Reads one value into the tape at nesting level `depth`.
-#[derive(Clone, Copy)]
-struct Slot<'b, 'a> {
-    depth: usize,
-    builder: &'b Builder<'a>,
-}
-
-impl Slot<'_, '_> {
-    fn enter<E: de::Error>(self) -> Result<Self, E> {
-        if self.depth > self.builder.max_depth {
-            return Err(E::custom("nested too deeply"));
-        }
-        Ok(Slot {
-            depth: self.depth + 1,
-            builder: self.builder,
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Slot<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Slot<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.builder.push(Node::Bool(v));
-        Ok(())
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.builder.push(Node::Num(v.into()));
-        Ok(())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.builder.push(Node::Num(v.into()));
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        let n = Number::from_f64(v).ok_or_else(|| E::custom("number is not a finite double"))?;
-        self.builder.push(Node::Num(n));
-        Ok(())
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        self.builder.string(v, false).map(|_| ())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        self.builder.push(Node::Null);
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let child = self.enter()?;
-        let at = self.builder.push(Node::Arr { end: 0 });
-        while seq.next_element_seed(child)?.is_some() {}
-        self.builder
-            .close(at)
-            .ok_or_else(|| de::Error::custom("the action text is too long"))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let child = self.enter()?;
-        let at = self.builder.push(Node::Obj { end: 0 });
-        let mut keys: SmallList<Text, 16> = SmallList::new(Text::Source(0, 0));
-        while let Some(key) = map.next_key_seed(KeySlot(self.builder))? {
-            keys.push(key);
-            map.next_value_seed(child)?;
-        }
-        if self.builder.repeats(keys.as_slice()) {
-            return Err(de::Error::custom("duplicate key"));
-        }
-        self.builder
-            .close(at)
-            .ok_or_else(|| de::Error::custom("the action text is too long"))
-    }
-}
-
-/// Reads one object key into the tape.
-struct KeySlot<'b, 'a>(&'b Builder<'a>);
-
-impl<'de> DeserializeSeed<'de> for KeySlot<'_, '_> {
-    type Value = Text;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySlot<'_, '_> {
-    type Value = Text;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
-        self.0.string(v, true)
     }
 }
 
@@ -469,6 +509,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Random token sequences, most of them not JSON: read alike.
+    #[test]
+    fn random_token_sequences_are_read_alike() {
+        const TOKENS: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            ":",
+            " ",
+            "\n",
+            "\"a\"",
+            "\"b\"",
+            "\"a\\u00e9\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\ud800\"",
+            "\"\\n\\\"\"",
+            "\"\u{1}\"",
+            "\"a\u{1f}\"",
+            "\"é\"",
+            "\"",
+            "\\",
+            "0",
+            "1",
+            "-",
+            "-0",
+            "12345678901234567890",
+            "1.5e3",
+            "1e400",
+            "01",
+            ".",
+            "e",
+            "+",
+            "true",
+            "false",
+            "null",
+            "nul",
+            "x",
+            "\t",
+            "\u{7f}",
+        ];
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut valid = 0;
+        for _ in 0..60_000 {
+            let len = 1 + next(10);
+            let text: String = (0..len).map(|_| TOKENS[next(TOKENS.len())]).collect();
+            if parse_strict(text.as_bytes(), 3).is_ok() {
+                valid += 1;
+            }
+            same_as_parser(&text, 3);
+        }
+        // Enough of them are JSON for the comparison to mean something.
+        assert!(valid > 1000, "{valid}");
     }
 
     #[test]
