@@ -50,9 +50,14 @@ pub(crate) enum Shape {
 pub(crate) struct Tape<'a> {
     source: &'a str,
     decoded: String,
-    nodes: Vec<Node>,
-    /// Values built from nodes, by node index, when first asked for.
-    built: Vec<OnceCell<Value>>,
+    nodes: Vec<Slot>,
+}
+
+/// A node, and its value once built.
+#[derive(Debug)]
+struct Slot {
+    node: Node,
+    built: OnceCell<Value>,
 }
 
 /// The root node's index.
@@ -76,15 +81,15 @@ impl<'a> Tape<'a> {
             return None;
         }
         let Scanner { decoded, nodes, .. } = scan;
-        let built = std::iter::repeat_with(OnceCell::new)
-            .take(nodes.len())
-            .collect();
         Some(Tape {
             source,
             decoded,
             nodes,
-            built,
         })
+    }
+
+    fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes.get(i).map(|s| &s.node)
     }
 
     fn text(&self, t: Text) -> &str {
@@ -97,14 +102,14 @@ impl<'a> Tape<'a> {
 
     /// The index after node `i` and its descendants.
     fn after(&self, i: usize) -> usize {
-        match self.nodes.get(i) {
+        match self.node(i) {
             Some(Node::Arr { end } | Node::Obj { end }) => *end as usize,
             _ => i + 1,
         }
     }
 
     pub(crate) fn shape(&self, i: usize) -> Shape {
-        match self.nodes.get(i) {
+        match self.node(i) {
             Some(Node::Null) => Shape::Null,
             Some(Node::Obj { .. }) => Shape::Object,
             Some(Node::Str(_)) => Shape::String,
@@ -114,7 +119,7 @@ impl<'a> Tape<'a> {
 
     /// The text of string node `i`.
     pub(crate) fn str(&self, i: usize) -> Option<&str> {
-        match self.nodes.get(i) {
+        match self.node(i) {
             Some(Node::Str(t)) => Some(self.text(*t)),
             _ => None,
         }
@@ -122,7 +127,7 @@ impl<'a> Tape<'a> {
 
     /// The keys and value nodes of object node `i`; `None` when it is not an object.
     pub(crate) fn entries(&self, i: usize) -> Option<impl Iterator<Item = (&str, usize)> + '_> {
-        let Some(Node::Obj { end }) = self.nodes.get(i) else {
+        let Some(Node::Obj { end }) = self.node(i) else {
             return None;
         };
         let end = *end as usize;
@@ -131,7 +136,7 @@ impl<'a> Tape<'a> {
             if at >= end {
                 return None;
             }
-            let key = match self.nodes.get(at) {
+            let key = match self.node(at) {
                 Some(Node::Key(t)) => self.text(*t),
                 _ => "",
             };
@@ -148,7 +153,7 @@ impl<'a> Tape<'a> {
 
     /// Element `index` of array node `i`.
     pub(crate) fn index(&self, i: usize, index: usize) -> Option<usize> {
-        let Some(Node::Arr { end }) = self.nodes.get(i) else {
+        let Some(Node::Arr { end }) = self.node(i) else {
             return None;
         };
         let mut at = i + 1;
@@ -163,12 +168,12 @@ impl<'a> Tape<'a> {
 
     /// The value of node `i`, built once.
     pub(crate) fn value(&self, i: usize) -> Option<&Value> {
-        let cell = self.built.get(i)?;
-        Some(cell.get_or_init(|| self.build(i)))
+        let slot = self.nodes.get(i)?;
+        Some(slot.built.get_or_init(|| self.build(i)))
     }
 
     fn build(&self, i: usize) -> Value {
-        match self.nodes.get(i) {
+        match self.node(i) {
             None | Some(Node::Null | Node::Key(_)) => Value::Null,
             Some(Node::Bool(b)) => Value::Bool(*b),
             Some(Node::Num(n)) => Value::Number(n.clone()),
@@ -186,7 +191,7 @@ impl<'a> Tape<'a> {
                 let mut out = Map::new();
                 let mut at = i + 1;
                 while at < *end as usize {
-                    if let Some(Node::Key(t)) = self.nodes.get(at) {
+                    if let Some(Node::Key(t)) = self.node(at) {
                         out.insert(self.text(*t).to_owned(), self.build(at + 1));
                     }
                     at = self.after(at + 1);
@@ -206,7 +211,7 @@ struct Scanner<'a> {
     at: usize,
     max_depth: usize,
     decoded: String,
-    nodes: Vec<Node>,
+    nodes: Vec<Slot>,
 }
 
 impl Scanner<'_> {
@@ -228,7 +233,10 @@ impl Scanner<'_> {
     }
 
     fn push(&mut self, node: Node) -> usize {
-        self.nodes.push(node);
+        self.nodes.push(Slot {
+            node,
+            built: OnceCell::new(),
+        });
         self.nodes.len() - 1
     }
 
@@ -268,7 +276,11 @@ impl Scanner<'_> {
 
     fn close(&mut self, at: usize) -> Option<()> {
         let end = Self::offset(self.nodes.len())?;
-        if let Some(Node::Arr { end: e } | Node::Obj { end: e }) = self.nodes.get_mut(at) {
+        if let Some(Slot {
+            node: Node::Arr { end: e } | Node::Obj { end: e },
+            ..
+        }) = self.nodes.get_mut(at)
+        {
             *e = end;
         }
         Some(())
@@ -305,7 +317,7 @@ impl Scanner<'_> {
         }
         self.at += 1;
         let at = self.push(Node::Obj { end: 0 });
-        let mut keys: SmallList<Text, 16> = SmallList::new(Text::Source(0, 0));
+        let mut keys: SmallList<Text, 8> = SmallList::new(Text::Source(0, 0));
         self.space();
         if self.peek()? == b'}' {
             self.at += 1;
@@ -340,17 +352,18 @@ impl Scanner<'_> {
     /// A string at the cursor (which is on its opening quote).
     fn string(&mut self) -> Option<Text> {
         let start = self.at;
-        let mut i = start + 1;
-        loop {
-            match *self.bytes.get(i)? {
-                b'"' => {
-                    self.at = i + 1;
-                    return Some(Text::Source(Self::offset(start + 1)?, Self::offset(i)?));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => i += 1,
+        let rest = self.bytes.get(start + 1..)?;
+        let stop = rest
+            .iter()
+            .position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
+        let mut i = start + 1 + stop;
+        match rest.get(stop)? {
+            b'"' => {
+                self.at = i + 1;
+                return Some(Text::Source(Self::offset(start + 1)?, Self::offset(i)?));
             }
+            b'\\' => {}
+            _ => return None,
         }
         // Escapes: find the closing quote (an escape is a backslash and one more byte; \uXXXX
         // continues with hex digits), then let serde_json decode and check the whole literal.
