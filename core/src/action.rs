@@ -303,7 +303,10 @@ impl<'a> ActionView<'a> {
         text.push_str(",\"kind\":\"");
         text.push_str(self.kind.as_str());
         text.push_str("\",\"params\":");
-        json::write_jcs(self.params(), &mut text);
+        match self.root(Root::Params) {
+            RootAt::Value(v) => json::write_jcs(v.unwrap_or(&*EMPTY_OBJECT), &mut text),
+            RootAt::Node(tape, n) => tape.write_jcs(n, &mut text),
+        }
         text.push_str(",\"target\":");
         match self.target {
             Some(t) => json::write_jcs_string(t, &mut text),

@@ -309,7 +309,7 @@ pub(crate) fn write_jcs(v: &Value, out: &mut String) {
 
 /// Orders strings by their UTF-16 code units, as JCS sorts keys (RFC 8785 §3.2.3). That is
 /// byte order unless one holds a character beyond U+FFFF (a 4-byte UTF-8 sequence).
-fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     let astral = |s: &str| s.bytes().any(|b| b >= 0xf0);
     if astral(a) || astral(b) {
         a.encode_utf16().cmp(b.encode_utf16())
