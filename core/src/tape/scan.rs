@@ -26,6 +26,23 @@ pub(super) fn read(source: &str, max_depth: usize) -> Option<(String, Vec<Slot>)
     Some((scan.decoded, scan.nodes))
 }
 
+/// The bytes that end the plain part of a string: its quote, a backslash, a control character.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every index is a byte value, below 256; checked when the table is built"
+)]
+static STOPS_STRING: [bool; 256] = {
+    let mut stops = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        stops[b] = true;
+        b += 1;
+    }
+    stops[b'"' as usize] = true;
+    stops[b'\\' as usize] = true;
+    stops
+};
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -176,7 +193,7 @@ impl Scanner<'_> {
         let rest = self.bytes.get(start + 1..)?;
         let stop = rest
             .iter()
-            .position(|b| matches!(b, b'"' | b'\\' | 0..=0x1f))?;
+            .position(|b| STOPS_STRING.get(usize::from(*b)) != Some(&false))?;
         let mut i = start + 1 + stop;
         match rest.get(stop)? {
             b'"' => {
